@@ -1,0 +1,10 @@
+//! The pure quickpass kernel.
+#![forbid(unsafe_code)]
+
+pub mod apdu;
+pub mod bits;
+pub mod dol;
+pub mod tag;
+pub mod tlv;
+pub mod transport;
+pub mod values;
