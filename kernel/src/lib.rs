@@ -4,7 +4,9 @@
 pub mod apdu;
 pub mod bits;
 pub mod dol;
+pub mod dump;
 pub mod tag;
+pub mod tags;
 pub mod tlv;
 pub mod transport;
 pub mod values;
