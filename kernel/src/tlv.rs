@@ -207,7 +207,6 @@ fn read_object(input: &[u8], offset: usize) -> Result<Tlv<'_>, TlvError> {
     let (tag, tag_len) = Tag::parse(input, offset).map_err(|error| match error {
         TagError::Truncated { offset } => TlvError::new(TlvErrorKind::TruncatedTag, offset),
         TagError::TooLong { offset } => TlvError::new(TlvErrorKind::TagTooLong, offset),
-        _ => TlvError::new(TlvErrorKind::TruncatedTag, offset),
     })?;
     let (value_len, len_len) = read_length(&input[tag_len..], offset + tag_len)?;
     let header = tag_len + len_len;
