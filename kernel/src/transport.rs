@@ -1,1 +1,264 @@
-//! TODO
+//! The card interface and the APDU layer above it.
+//!
+//! [`Transport`] moves one C-APDU to the card and brings back the R-APDU bytes; it is the only
+//! way the kernel reaches a card (a PC/SC reader, a simulated card, a replayed transcript).
+//! [`ApduLayer`] sits on top and is the *one* place that handles the T=0 status words
+//! `61xx` (GET RESPONSE) and `6Cxx` (re-send with the right Le), as EMV Book 1 §9.3.1.3 and
+//! ISO/IEC 7816-3 §12.2 describe. Processing steps above it only see complete responses.
+//!
+//! The layer does no I/O of its own and reads no clock: it only calls the transport.
+
+use core::fmt;
+
+use crate::apdu::{ApduError, Command, Response};
+use crate::values::SwKind;
+
+/// A link to a card: one C-APDU in, the R-APDU bytes (data ‖ SW1 SW2) out.
+///
+/// Implementations must not interpret status words; [`ApduLayer`] does. The trait stays usable
+/// as `dyn Transport<Error = E>`.
+pub trait Transport {
+    /// What a failed exchange reports (reader removed, card mute, …).
+    type Error: std::error::Error + 'static;
+
+    /// Sends one encoded C-APDU and returns the R-APDU bytes.
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, Self::Error>;
+}
+
+impl<T: Transport + ?Sized> Transport for &mut T {
+    type Error = T::Error;
+
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, Self::Error> {
+        (**self).transmit(command)
+    }
+}
+
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    type Error = T::Error;
+
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, Self::Error> {
+        (**self).transmit(command)
+    }
+}
+
+/// Why [`ApduLayer::exchange`] could not produce a response.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExchangeError<E: std::error::Error + 'static> {
+    /// The transport failed (the reader's fault, or the card left the field).
+    #[error("transport failed")]
+    Transport(#[source] E),
+    /// The card sent something that is not an R-APDU (fewer than 2 bytes).
+    #[error("malformed response from card")]
+    Malformed(#[source] ApduError),
+    /// The card kept answering `61xx` beyond the configured number of GET RESPONSE rounds.
+    #[error("card still answering 61xx after {rounds} GET RESPONSE rounds")]
+    TooManyGetResponses {
+        /// The limit that was reached.
+        rounds: usize,
+    },
+    /// The chained response data grew beyond the configured maximum.
+    #[error("chained response exceeds {limit} bytes")]
+    ResponseTooLong {
+        /// The limit that was exceeded.
+        limit: usize,
+    },
+}
+
+/// Caps that stop a hostile or broken card from keeping the terminal busy forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most GET RESPONSE commands sent for one exchange.
+    pub max_get_response_rounds: usize,
+    /// Most response data bytes accumulated for one exchange.
+    pub max_response_len: usize,
+}
+
+impl Default for Limits {
+    /// 16 rounds and 16 KiB: far above any EMV/PBOC response (the largest, a 248-byte
+    /// certificate record or a 256-byte GET RESPONSE block, fits in one or two rounds).
+    fn default() -> Self {
+        Limits {
+            max_get_response_rounds: 16,
+            max_response_len: 16 * 1024,
+        }
+    }
+}
+
+/// Traffic counters since the layer was made or last reset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// C-APDUs handed to the transport (GET RESPONSE and re-sends included).
+    pub apdus_sent: u64,
+    /// Bytes of C-APDUs sent.
+    pub bytes_sent: u64,
+    /// Bytes of R-APDUs received, status words included.
+    pub bytes_received: u64,
+}
+
+/// One low-level exchange as it happened on the wire, for traces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawExchange {
+    /// The C-APDU bytes sent.
+    pub command: Vec<u8>,
+    /// The R-APDU bytes received.
+    pub response: Vec<u8>,
+}
+
+type Hook = Box<dyn FnMut(&[u8], &[u8]) + Send>;
+
+/// The APDU layer (EMV Book 1 §9.3 "transport layer" as seen by the application layer):
+/// turns a [`Command`] into one complete [`Response`], handling `61xx` and `6Cxx`.
+///
+/// - `61xx`: send GET RESPONSE with Le = `xx`, append its data, repeat while the card answers
+///   `61xx`, up to [`Limits::max_get_response_rounds`] rounds and
+///   [`Limits::max_response_len`] bytes; the final status word is the last one received.
+/// - `6Cxx`: re-send the same command once with Le = `xx` (also for a GET RESPONSE); a second
+///   `6Cxx` is returned to the caller as the response.
+///
+/// Every low-level exchange can be recorded ([`ApduLayer::record`]) or passed to a hook
+/// ([`ApduLayer::set_hook`]) for traces.
+pub struct ApduLayer<T: Transport> {
+    transport: T,
+    limits: Limits,
+    counters: Counters,
+    log: Option<Vec<RawExchange>>,
+    hook: Option<Hook>,
+}
+
+impl<T: Transport> ApduLayer<T> {
+    /// A layer over `transport` with the default [`Limits`].
+    pub fn new(transport: T) -> Self {
+        ApduLayer::with_limits(transport, Limits::default())
+    }
+
+    /// A layer over `transport` with explicit limits.
+    pub fn with_limits(transport: T, limits: Limits) -> Self {
+        ApduLayer {
+            transport,
+            limits,
+            counters: Counters::default(),
+            log: None,
+            hook: None,
+        }
+    }
+
+    /// The traffic counters.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Sets the counters back to zero.
+    pub fn reset_counters(&mut self) {
+        self.counters = Counters::default();
+    }
+
+    /// Starts (or keeps) recording every low-level exchange.
+    pub fn record(&mut self) {
+        self.log.get_or_insert_with(Vec::new);
+    }
+
+    /// The exchanges recorded so far (recording continues).
+    pub fn take_log(&mut self) -> Vec<RawExchange> {
+        self.log.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Calls `hook(command, response)` after every low-level exchange that returned bytes.
+    pub fn set_hook(&mut self, hook: impl FnMut(&[u8], &[u8]) + Send + 'static) {
+        self.hook = Some(Box::new(hook));
+    }
+
+    /// Removes the hook.
+    pub fn clear_hook(&mut self) {
+        self.hook = None;
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// The transport, mutably (e.g. to power the field off between phases).
+    pub fn transport_mut(&mut self) -> &mut T {
+        &mut self.transport
+    }
+
+    /// Gives the transport back.
+    pub fn into_inner(self) -> T {
+        self.transport
+    }
+
+    fn send(&mut self, command: &Command) -> Result<Response, ExchangeError<T::Error>> {
+        let bytes = command.to_bytes();
+        self.counters.apdus_sent += 1;
+        self.counters.bytes_sent += bytes.len() as u64;
+        let reply = self
+            .transport
+            .transmit(&bytes)
+            .map_err(ExchangeError::Transport)?;
+        self.counters.bytes_received += reply.len() as u64;
+        if let Some(hook) = self.hook.as_mut() {
+            hook(&bytes, &reply);
+        }
+        let response = Response::split(&reply).map_err(ExchangeError::Malformed);
+        if let Some(log) = self.log.as_mut() {
+            log.push(RawExchange {
+                command: bytes,
+                response: reply,
+            });
+        }
+        response
+    }
+
+    /// Sends `command`, re-sending once on `6Cxx`.
+    fn send_with_le_retry(
+        &mut self,
+        command: &Command,
+    ) -> Result<Response, ExchangeError<T::Error>> {
+        let response = self.send(command)?;
+        match response.sw.kind() {
+            SwKind::WrongLe(le) => self.send(&command.clone().with_le(Some(le))),
+            _ => Ok(response),
+        }
+    }
+
+    /// Sends `command` and returns the complete response (see the type's documentation for
+    /// `61xx`/`6Cxx`). Any other status word, success or not, is returned as it is: refusing
+    /// is the caller's decision.
+    pub fn exchange(&mut self, command: &Command) -> Result<Response, ExchangeError<T::Error>> {
+        let mut response = self.send_with_le_retry(command)?;
+        let mut rounds = 0;
+        while let SwKind::BytesAvailable(available) = response.sw.kind() {
+            if rounds == self.limits.max_get_response_rounds {
+                return Err(ExchangeError::TooManyGetResponses { rounds });
+            }
+            rounds += 1;
+            let next = self.send_with_le_retry(&Command::get_response(available))?;
+            if response.data.len() + next.data.len() > self.limits.max_response_len {
+                return Err(ExchangeError::ResponseTooLong {
+                    limit: self.limits.max_response_len,
+                });
+            }
+            response.data.extend_from_slice(&next.data);
+            response.sw = next.sw;
+        }
+        if response.data.len() > self.limits.max_response_len {
+            return Err(ExchangeError::ResponseTooLong {
+                limit: self.limits.max_response_len,
+            });
+        }
+        Ok(response)
+    }
+}
+
+impl<T: Transport + fmt::Debug> fmt::Debug for ApduLayer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApduLayer")
+            .field("transport", &self.transport)
+            .field("limits", &self.limits)
+            .field("counters", &self.counters)
+            .field("recording", &self.log.is_some())
+            .field("hook", &self.hook.is_some())
+            .finish()
+    }
+}
