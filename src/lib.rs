@@ -4,5 +4,6 @@
 pub mod conformance;
 pub mod replay;
 
+
 pub use quickpass_crypto as crypto;
 pub use quickpass_kernel as kernel;

@@ -99,25 +99,22 @@ impl ReplayCard {
     }
 }
 
+impl quickpass_kernel::transport::Transport for ReplayCard {
+    /// A replay card never fails: an unknown command is answered `6D00`.
+    type Error = std::convert::Infallible;
+
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, Self::Error> {
+        Ok(self.answer(command))
+    }
+}
+
 fn is_select(command: &[u8]) -> bool {
     command.get(1) == Some(&0xA4)
 }
 
-/// The command without its Le byte (README §4): 4 bytes as is; 5 bytes → the header;
-/// header ‖ Lc ‖ data as is; header ‖ Lc ‖ data ‖ Le without the last byte.
+/// The command without its Le byte (README §4), as the kernel's APDU layer defines it.
 pub fn command_core(command: &[u8]) -> &[u8] {
-    match command.len() {
-        0..=4 => command,
-        5 => &command[..4],
-        len => {
-            let lc = usize::from(command[4]);
-            if len == 5 + lc + 1 {
-                &command[..len - 1]
-            } else {
-                command
-            }
-        }
-    }
+    quickpass_kernel::apdu::core(command)
 }
 
 #[cfg(test)]

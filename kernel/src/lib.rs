@@ -5,6 +5,7 @@ pub mod apdu;
 pub mod bits;
 pub mod dol;
 pub mod dump;
+pub mod selection;
 pub mod tag;
 pub mod tags;
 pub mod tlv;

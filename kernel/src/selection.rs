@@ -10,12 +10,7 @@ use crate::tag::Tag;
 use crate::tags;
 use crate::tlv::{self, Tlv, TlvError};
 use crate::transport::{ApduLayer, ExchangeError, Transport};
-use crate::values::{Aid, StatusWord};
-
-/// `1PAY.SYS.DDF01`, the contact Payment System Environment.
-pub const PSE_NAME: &[u8] = b"1PAY.SYS.DDF01";
-/// `2PAY.SYS.DDF01`, the contactless Proximity Payment System Environment.
-pub const PPSE_NAME: &[u8] = b"2PAY.SYS.DDF01";
+use crate::values::{Aid, Sfi, StatusWord};
 
 /// Upper bound on directory records read, so a card answering 9000 forever cannot loop us.
 const MAX_DIRECTORY_RECORDS: u8 = 32;
@@ -98,8 +93,8 @@ impl DirectoryEntry {
             let child = child?;
             let value = child.value();
             match child.tag() {
-                tags::ADF_NAME => {
-                    aid = Some(Aid::new(value).map_err(|_| SelectionError::Invalid(tags::ADF_NAME))?)
+                tags::AID => {
+                    aid = Some(Aid::new(value).map_err(|_| SelectionError::Invalid(tags::AID))?)
                 }
                 tags::APPLICATION_LABEL => label = Some(ascii_text(value)),
                 tags::APPLICATION_PREFERRED_NAME => preferred_name = Some(ascii_text(value)),
@@ -114,7 +109,7 @@ impl DirectoryEntry {
             }
         }
         Ok(DirectoryEntry {
-            aid: aid.ok_or(SelectionError::Missing(tags::ADF_NAME))?,
+            aid: aid.ok_or(SelectionError::Missing(tags::AID))?,
             label,
             preferred_name,
             priority,
@@ -212,13 +207,13 @@ impl CandidateList {
 /// Reads the SFI of the directory elementary file (`88`) from a PSE FCI.
 pub fn pse_directory_sfi<E: std::error::Error + 'static>(
     fci: &[u8],
-) -> Result<u8, SelectionError<E>> {
+) -> Result<Sfi, SelectionError<E>> {
     let root = tlv::parse_single(fci)?;
     let sfi = root
         .find(tags::SFI)?
         .ok_or(SelectionError::Missing(tags::SFI))?;
     match sfi.value() {
-        [sfi @ 1..=30] => Ok(*sfi),
+        [sfi] => Sfi::new(*sfi).map_err(|_| SelectionError::Invalid(tags::SFI)),
         _ => Err(SelectionError::Invalid(tags::SFI)),
     }
 }
@@ -228,8 +223,8 @@ pub fn directory_record_entries<E: std::error::Error + 'static>(
     record: &[u8],
 ) -> Result<Vec<DirectoryEntry>, SelectionError<E>> {
     let root = tlv::parse_single(record)?;
-    if root.tag() != tags::READ_RECORD_TEMPLATE {
-        return Err(SelectionError::Invalid(tags::READ_RECORD_TEMPLATE));
+    if root.tag() != tags::RECORD_TEMPLATE {
+        return Err(SelectionError::Invalid(tags::RECORD_TEMPLATE));
     }
     entries_in(root.children())
 }
@@ -262,12 +257,14 @@ fn entries_in<E: std::error::Error + 'static>(
 pub fn read_pse_directory<T: Transport>(
     layer: &mut ApduLayer<T>,
 ) -> Result<Vec<DirectoryEntry>, SelectionError<T::Error>> {
-    let fci = select_directory(layer, PSE_NAME)?;
+    let fci = select_directory(layer, Command::select_pse())?;
     let sfi = pse_directory_sfi(&fci)?;
     let mut entries = Vec::new();
     for record in 1..=MAX_DIRECTORY_RECORDS {
+        let command =
+            Command::read_record(record, sfi).map_err(|_| SelectionError::TooManyRecords)?;
         let response = layer
-            .exchange(&Command::read_record(record, sfi))
+            .exchange(&command)
             .map_err(SelectionError::Exchange)?;
         match response.sw {
             StatusWord::OK => entries.extend(directory_record_entries(&response.data)?),
@@ -282,16 +279,16 @@ pub fn read_pse_directory<T: Transport>(
 pub fn read_ppse_directory<T: Transport>(
     layer: &mut ApduLayer<T>,
 ) -> Result<Vec<DirectoryEntry>, SelectionError<T::Error>> {
-    let fci = select_directory(layer, PPSE_NAME)?;
+    let fci = select_directory(layer, Command::select_ppse())?;
     ppse_entries(&fci)
 }
 
 fn select_directory<T: Transport>(
     layer: &mut ApduLayer<T>,
-    name: &[u8],
+    select: Command,
 ) -> Result<Vec<u8>, SelectionError<T::Error>> {
     let response = layer
-        .exchange(&Command::select_by_name(name, false))
+        .exchange(&select)
         .map_err(SelectionError::Exchange)?;
     match response.sw {
         StatusWord::OK => Ok(response.data),
@@ -378,7 +375,7 @@ mod tests {
         ));
         assert!(matches!(
             directory_record_entries::<std::io::Error>(&hex::decode("700461025000").expect("hex")),
-            Err(Error::Missing(tags::ADF_NAME))
+            Err(Error::Missing(tags::AID))
         ));
         assert!(matches!(
             pse_directory_sfi::<std::io::Error>(&hex::decode("6F05A503880100").expect("hex")),

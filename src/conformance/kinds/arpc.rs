@@ -9,7 +9,8 @@ pub(super) fn run(case: &Case<'_>) -> Check {
     let arqc: [u8; 8] = case.hex_array("arqc")?;
     match case.int("method")? {
         1 => {
-            let arpc = emv::arpc_method_1(&key, arqc, case.hex_array("arc")?);
+            let arpc = emv::arpc_method_1(&key, arqc, case.hex_array("arc")?)
+                .map_err(|e| e.to_string())?;
             case.expect_hex("arpc", &arpc)
         }
         2 => {

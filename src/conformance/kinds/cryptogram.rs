@@ -15,7 +15,8 @@ pub(super) fn run(case: &Case<'_>) -> Check {
     let data = case.hex("data")?;
     check_fields(case, &data)?;
     let padding = padding(case.int("padding")?)?;
-    let cryptogram = emv::application_cryptogram(&key, &data, padding);
+    let cryptogram =
+        emv::application_cryptogram(&key, &data, padding).map_err(|e| e.to_string())?;
     case.expect_hex("cryptogram", &cryptogram)
 }
 

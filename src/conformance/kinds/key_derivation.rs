@@ -45,7 +45,7 @@ fn derive(case: &Case<'_>) -> Check<SecretKey> {
         }
         "emv2000-tree" => {
             let mk: [u8; 16] = case.hex_array("icc_master_key")?;
-            let height = u32::try_from(case.int("height")?).map_err(|e| e.to_string())?;
+            let height = u8::try_from(case.int("height")?).map_err(|e| e.to_string())?;
             let branch = u32::try_from(case.int("branch_factor")?).map_err(|e| e.to_string())?;
             emv::emv2000_tree_session_key(
                 &mk,

@@ -30,19 +30,24 @@ pub(super) fn run(case: &Case<'_>) -> Check {
     match case.str("operation")? {
         "purchase" => {
             let serial = int_of::<u32>(case, "terminal_serial")?;
-            let session = purse::purchase_session_key(&key, card_random, counter, serial);
+            let session = purse::purchase_session_key(&key, card_random, counter, serial)
+                .map_err(|e| e.to_string())?;
             compare_des_key(case, "session_key", session.as_bytes())?;
-            case.expect_hex("mac1", &purse::purchase_mac1(&session, &data))?;
-            case.expect_hex("mac2", &purse::purchase_mac2(&session, amount))?;
+            case.expect_hex("mac1", &purse::purchase_mac1(&session, &data).map_err(|e| e.to_string())?)?;
+            case.expect_hex("mac2", &purse::purchase_mac2(&session, amount).map_err(|e| e.to_string())?)?;
             Ok(())
         }
         "load" => {
-            let session = purse::load_session_key(&key, card_random, counter);
+            let session = purse::load_session_key(&key, card_random, counter)
+                .map_err(|e| e.to_string())?;
             compare_des_key(case, "session_key", session.as_bytes())?;
-            let mac1 =
-                purse::load_mac1(&session, balance, amount, transaction_type, &terminal_id);
+            let mac1 = purse::load_mac1(&session, balance, amount, transaction_type, terminal_id)
+                .map_err(|e| e.to_string())?;
             case.expect_hex("mac1", &mac1)?;
-            case.expect_hex("mac2", &purse::load_mac2(&session, &data))
+            case.expect_hex(
+                "mac2",
+                &purse::load_mac2(&session, &data).map_err(|e| e.to_string())?,
+            )
         }
         other => unsupported("operation", other),
     }

@@ -17,7 +17,7 @@ pub(super) fn run(case: &Case<'_>) -> Check {
             .try_into()
             .map_err(|_| "private_key is not 32 bytes")?;
         let derived = sm2::public_key_from_private(&private_key).map_err(|e| e.to_string())?;
-        if derived.as_slice() != strip_prefix(&public_key) {
+        if strip_prefix(&derived) != strip_prefix(&public_key) {
             return Err("private_key does not match public_key".to_owned());
         }
     }
