@@ -4,6 +4,5 @@
 pub mod conformance;
 pub mod replay;
 
-
 pub use quickpass_crypto as crypto;
 pub use quickpass_kernel as kernel;

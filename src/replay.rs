@@ -131,8 +131,14 @@ mod tests {
     #[test]
     fn core_strips_only_le() {
         assert_eq!(command_core(&[0, 0xB2, 1, 0x0C, 0]), &[0, 0xB2, 1, 0x0C]);
-        assert_eq!(command_core(&[0, 0xA4, 4, 0, 2, 1, 2, 0]), &[0, 0xA4, 4, 0, 2, 1, 2]);
-        assert_eq!(command_core(&[0, 0xA4, 4, 0, 2, 1, 2]), &[0, 0xA4, 4, 0, 2, 1, 2]);
+        assert_eq!(
+            command_core(&[0, 0xA4, 4, 0, 2, 1, 2, 0]),
+            &[0, 0xA4, 4, 0, 2, 1, 2]
+        );
+        assert_eq!(
+            command_core(&[0, 0xA4, 4, 0, 2, 1, 2]),
+            &[0, 0xA4, 4, 0, 2, 1, 2]
+        );
         assert_eq!(command_core(&[0, 0x84, 0, 0]), &[0, 0x84, 0, 0]);
     }
 
@@ -144,11 +150,20 @@ mod tests {
             exchange("00A4040007A000000003101000", "6F019000"),
             exchange("00B2010C00", "70029000"),
         ]);
-        assert_eq!(card.answer(&hex::decode("00B2010C").expect("hex")), NO_MATCH);
+        assert_eq!(
+            card.answer(&hex::decode("00B2010C").expect("hex")),
+            NO_MATCH
+        );
         card.answer(&hex::decode("00A404000E315041592E5359532E4444463031").expect("hex"));
-        assert_eq!(card.answer(&hex::decode("00B2010C00").expect("hex")), [0x70, 0x01, 0x90, 0x00]);
+        assert_eq!(
+            card.answer(&hex::decode("00B2010C00").expect("hex")),
+            [0x70, 0x01, 0x90, 0x00]
+        );
         card.answer(&hex::decode("00A4040007A0000000031010").expect("hex"));
-        assert_eq!(card.answer(&hex::decode("00B2010C00").expect("hex")), [0x70, 0x02, 0x90, 0x00]);
+        assert_eq!(
+            card.answer(&hex::decode("00B2010C00").expect("hex")),
+            [0x70, 0x02, 0x90, 0x00]
+        );
         assert_eq!(card.commands_seen().len(), 5);
     }
 

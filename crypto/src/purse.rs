@@ -133,7 +133,7 @@ pub fn load_session_key(
     Ok(tdes_session_key(key_n(dlk)?, input))
 }
 
-/// The PBOC purse MAC (pboc-notes §4.2 [V5] ✅): leftmost 4 bytes of the single-DES CBC-MAC
+/// The PBOC purse MAC (pboc-notes §4.2 \[V5\] ✅): leftmost 4 bytes of the single-DES CBC-MAC
 /// (ISO/IEC 9797-1 algorithm 1) of `data` under the 8-byte `key`, IV zero, padding method 2
 /// (`80` is always appended).
 pub fn purse_mac(key: &(impl KeyMaterial<8> + ?Sized), data: &[u8]) -> Result<[u8; 4], PurseError> {
@@ -231,7 +231,7 @@ pub fn load_mac2(
 
 /// The single-DES TAC key: DTK_left ⊕ DTK_right.
 ///
-/// ⚠ Single source (pboc-notes §4.2 [TC]), no public test vector.
+/// ⚠ Single source (pboc-notes §4.2 \[TC\]), no public test vector.
 pub fn tac_key(dtk: &(impl KeyMaterial<16> + ?Sized)) -> Result<SecretKey, PurseError> {
     let (l, r) = split_16(key_n(dtk)?);
     let mut k = Zeroizing::new([0u8; 8]);
@@ -243,7 +243,7 @@ pub fn tac_key(dtk: &(impl KeyMaterial<16> + ?Sized)) -> Result<SecretKey, Purse
 
 /// Data of the purchase TAC.
 ///
-/// ⚠ Single source (pboc-notes §4.2 [TC]), no public test vector: amount ‖ type ‖ terminal
+/// ⚠ Single source (pboc-notes §4.2 \[TC\]), no public test vector: amount ‖ type ‖ terminal
 /// number ‖ terminal transaction serial ‖ date ‖ time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PurchaseTacData {
@@ -277,7 +277,7 @@ impl PurchaseTacData {
 
 /// Purchase TAC = MAC(DTK_left ⊕ DTK_right, [`PurchaseTacData::to_bytes`]).
 ///
-/// ⚠ Single source (pboc-notes §4.2 [TC]), no public test vector.
+/// ⚠ Single source (pboc-notes §4.2 \[TC\]), no public test vector.
 pub fn purchase_tac(
     dtk: &(impl KeyMaterial<16> + ?Sized),
     data: &PurchaseTacData,
@@ -287,7 +287,7 @@ pub fn purchase_tac(
 
 /// Data of the load TAC.
 ///
-/// ⚠ Single source (pboc-notes §4.2 [TC]), no public test vector: new balance ‖ online counter
+/// ⚠ Single source (pboc-notes §4.2 \[TC\]), no public test vector: new balance ‖ online counter
 /// ‖ amount ‖ type ‖ terminal number ‖ date ‖ time. TC uses the online counter returned by
 /// INITIALIZE FOR LOAD (before the increment); that is unconfirmed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -326,7 +326,7 @@ impl LoadTacData {
 
 /// Load TAC = MAC(DTK_left ⊕ DTK_right, [`LoadTacData::to_bytes`]).
 ///
-/// ⚠ Single source (pboc-notes §4.2 [TC]), no public test vector.
+/// ⚠ Single source (pboc-notes §4.2 \[TC\]), no public test vector.
 pub fn load_tac(
     dtk: &(impl KeyMaterial<16> + ?Sized),
     data: &LoadTacData,

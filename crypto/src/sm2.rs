@@ -162,14 +162,14 @@ pub fn message_digest(
     digest_encoded(&enc, user_id, message)
 }
 
-/// The public key `04`‖x‖y = [d]G of a private key d in [1, n−2] (GB/T 32918.1 §6.1).
+/// The public key `04`‖x‖y = \[d\]G of a private key d in [1, n−2] (GB/T 32918.1 §6.1).
 pub fn public_key_from_private(private_key: &[u8; 32]) -> Result<[u8; 65], Sm2Error> {
     let (d, _) = private_scalar(private_key)?;
     mul_encoded(ProjectivePoint::generator(), &d).ok_or(Sm2Error::InvalidPrivateKey)
 }
 
 /// SM2 signature r‖s of `message` with the caller's per-message random `k`
-/// (GB/T 32918.2-2016 §6.1): e = SM3(Z_A ‖ M), (x₁, y₁) = [k]G, r = (e + x₁) mod n,
+/// (GB/T 32918.2-2016 §6.1): e = SM3(Z_A ‖ M), (x₁, y₁) = \[k\]G, r = (e + x₁) mod n,
 /// s = (1 + d)⁻¹ · (k − r·d) mod n.
 ///
 /// # Hazardous
@@ -221,7 +221,7 @@ pub fn sign_with_k(
 
 /// Verifies the SM2 signature r‖s (64 bytes) of `message` by `public_key` with `user_id`
 /// (GB/T 32918.2-2016 §7.1): 1 ≤ r, s ≤ n−1, t = (r + s) mod n ≠ 0,
-/// (x₁, y₁) = [s]G + [t]P_A, valid iff (e + x₁) mod n = r.
+/// (x₁, y₁) = \[s\]G + \[t\]P_A, valid iff (e + x₁) mod n = r.
 ///
 /// Returns [`Sm2Error::VerificationFailed`] for a well-formed signature that does not verify,
 /// and another error for malformed inputs.
@@ -286,7 +286,7 @@ fn c3_hash(shared: &[u8; 65], message: &[u8]) -> [u8; 32] {
 }
 
 /// SM2 public-key encryption with the caller's random `k` (GB/T 32918.4-2016 §6.1):
-/// C1 = [k]G (`04`‖x₁‖y₁), (x₂, y₂) = [k]P_B, t = KDF(x₂ ‖ y₂, len(M)), C2 = M ⊕ t,
+/// C1 = \[k\]G (`04`‖x₁‖y₁), (x₂, y₂) = \[k\]P_B, t = KDF(x₂ ‖ y₂, len(M)), C2 = M ⊕ t,
 /// C3 = SM3(x₂ ‖ M ‖ y₂); returns **C1 ‖ C3 ‖ C2** (the 2016 order, not the old C1‖C2‖C3).
 ///
 /// # Hazardous

@@ -1,8 +1,49 @@
-//! The pure quickpass kernel.
+//! The pure quickpass kernel: everything between the card's bytes and the terminal's decision,
+//! with no I/O of its own.
+//!
+//! Data flows one way, one module a step:
+//!
+//! ```text
+//! Transport ─▶ transport::ApduLayer (61xx/6Cxx) ─▶ apdu (commands, responses)
+//!           ─▶ tlv / tag / tags (BER-TLV, dictionary) ─▶ dol (PDOL, CDOL, DDOL)
+//!           ─▶ selection (PSE, PPSE, candidate list) ─▶ … transaction flow (next)
+//! ```
+//!
+//! The kernel never touches a socket, file, clock or random source: the card comes in through
+//! the [`transport::Transport`] trait, and dates and unpredictable numbers come in as values, so
+//! every exchange replays byte for byte. Typed values ([`values::Aid`], [`values::Amount`],
+//! [`values::Pan`], [`bits::Tvr`], …) stand for the wire bytes; a PAN or track 2 never prints in
+//! clear.
+//!
+//! # Example: build a PDOL answer and parse a card response
+//!
+//! ```
+//! use quickpass_kernel::dol::{Dol, DolValues};
+//! use quickpass_kernel::tag::Format;
+//! use quickpass_kernel::{tags, tlv};
+//!
+//! // The PDOL of a real UnionPay card (pboc-notes §2.3), and what the terminal fills in.
+//! let pdol = Dol::parse(&hex::decode("9F66049F02069F03069F1A0295055F2A029A039C019F3704")?)?;
+//! let mut values = DolValues::new();
+//! values.insert(tags::TTQ, Format::B, hex::decode("36800000")?);
+//! values.insert(tags::AMOUNT_AUTHORISED, Format::N, hex::decode("000000000100")?);
+//! values.insert(tags::UNPREDICTABLE_NUMBER, Format::B, hex::decode("11223344")?);
+//! let data = pdol.build(&values);
+//! assert_eq!(data.len(), 33);
+//! assert_eq!(&data[..4], &[0x36, 0x80, 0x00, 0x00]);
+//!
+//! // A format 2 GPO response: AIP and ATC.
+//! let bytes = hex::decode("770882027C009F36020ADC")?;
+//! let response = tlv::parse_single(&bytes)?;
+//! let atc = response.find(tags::ATC)?.expect("ATC present");
+//! assert_eq!(atc.value(), &[0x0A, 0xDC]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 
 pub mod apdu;
 pub mod bits;
+pub mod capk_params;
 pub mod dol;
 pub mod dump;
 pub mod selection;

@@ -100,7 +100,9 @@ impl DirectoryEntry {
                 tags::APPLICATION_PREFERRED_NAME => preferred_name = Some(ascii_text(value)),
                 tags::APPLICATION_PRIORITY_INDICATOR => {
                     let [byte] = value else {
-                        return Err(SelectionError::Invalid(tags::APPLICATION_PRIORITY_INDICATOR));
+                        return Err(SelectionError::Invalid(
+                            tags::APPLICATION_PRIORITY_INDICATOR,
+                        ));
                     };
                     priority = Some(PriorityIndicator(*byte));
                 }
@@ -122,7 +124,13 @@ impl DirectoryEntry {
 fn ascii_text(value: &[u8]) -> String {
     value
         .iter()
-        .map(|&b| if (0x20..0x7F).contains(&b) { b as char } else { '?' })
+        .map(|&b| {
+            if (0x20..0x7F).contains(&b) {
+                b as char
+            } else {
+                '?'
+            }
+        })
         .collect()
 }
 
@@ -263,9 +271,7 @@ pub fn read_pse_directory<T: Transport>(
     for record in 1..=MAX_DIRECTORY_RECORDS {
         let command =
             Command::read_record(record, sfi).map_err(|_| SelectionError::TooManyRecords)?;
-        let response = layer
-            .exchange(&command)
-            .map_err(SelectionError::Exchange)?;
+        let response = layer.exchange(&command).map_err(SelectionError::Exchange)?;
         match response.sw {
             StatusWord::OK => entries.extend(directory_record_entries(&response.data)?),
             StatusWord::RECORD_NOT_FOUND => return Ok(entries),
@@ -287,9 +293,7 @@ fn select_directory<T: Transport>(
     layer: &mut ApduLayer<T>,
     select: Command,
 ) -> Result<Vec<u8>, SelectionError<T::Error>> {
-    let response = layer
-        .exchange(&select)
-        .map_err(SelectionError::Exchange)?;
+    let response = layer.exchange(&select).map_err(SelectionError::Exchange)?;
     match response.sw {
         StatusWord::OK => Ok(response.data),
         StatusWord::FILE_NOT_FOUND => Err(SelectionError::NoDirectory),
@@ -328,14 +332,23 @@ mod tests {
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].aid, aid("A000000333010101"));
         assert_eq!(entries[0].label.as_deref(), Some("PBOC DEBIT"));
-        assert_eq!(entries[0].priority.and_then(PriorityIndicator::order), Some(1));
+        assert_eq!(
+            entries[0].priority.and_then(PriorityIndicator::order),
+            Some(1)
+        );
     }
 
     #[test]
     fn candidates_ordered_by_priority_then_directory_order() {
         let terminal = [
-            TerminalAid { aid: aid("A000000333010101"), partial_match: false },
-            TerminalAid { aid: aid("A0000003330101"), partial_match: true },
+            TerminalAid {
+                aid: aid("A000000333010101"),
+                partial_match: false,
+            },
+            TerminalAid {
+                aid: aid("A0000003330101"),
+                partial_match: true,
+            },
         ];
         let list = CandidateList::build(
             vec![
@@ -354,7 +367,12 @@ mod tests {
             .collect();
         assert_eq!(
             order,
-            ["A000000333010106", "A000000333010101", "A000000333010103", "A000000333010102"]
+            [
+                "A000000333010106",
+                "A000000333010101",
+                "A000000333010103",
+                "A000000333010102"
+            ]
         );
         assert!(list.cardholder_selection_required());
         assert_eq!(list.candidates[1].terminal_aid, 0);
@@ -362,7 +380,10 @@ mod tests {
 
     #[test]
     fn exact_match_refuses_longer_card_aid() {
-        let exact = TerminalAid { aid: aid("A0000003330101"), partial_match: false };
+        let exact = TerminalAid {
+            aid: aid("A0000003330101"),
+            partial_match: false,
+        };
         assert!(!exact.matches(&aid("A000000333010101")));
         assert!(exact.matches(&aid("A0000003330101")));
     }

@@ -226,7 +226,10 @@ mod tests {
     #[test]
     fn parses_one_two_and_three_byte_tags() {
         assert_eq!(Tag::parse(&[0x5A, 0x08], 0), Ok((Tag::new(0x5A), 1)));
-        assert_eq!(Tag::parse(&[0x9F, 0x02, 0x06], 0), Ok((Tag::new(0x9F02), 2)));
+        assert_eq!(
+            Tag::parse(&[0x9F, 0x02, 0x06], 0),
+            Ok((Tag::new(0x9F02), 2))
+        );
         assert_eq!(
             Tag::parse(&[0xDF, 0x81, 0x01, 0x01], 0),
             Ok((Tag::new(0xDF8101), 3))

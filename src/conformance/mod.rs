@@ -67,7 +67,11 @@ impl Report {
     /// The report lines: one per case, then `N passed, M failed`.
     pub fn lines(&self) -> Vec<String> {
         let mut lines: Vec<String> = self.results.iter().map(ToString::to_string).collect();
-        lines.push(format!("{} passed, {} failed", self.passed(), self.failed()));
+        lines.push(format!(
+            "{} passed, {} failed",
+            self.passed(),
+            self.failed()
+        ));
         lines
     }
 }

@@ -11,10 +11,10 @@
 //! ☢ Private keys are handled without blinding or side-channel protection: test and
 //! personalisation use only.
 
+use crypto_bigint::modular::BoxedMontyForm;
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use rsa::{BoxedUint, PrivateKey};
 use sha1::{Digest, Sha1};
-use sm2::elliptic_curve::bigint::modular::BoxedMontyForm;
 
 use super::sm2::{
     ICC_CERTIFICATE_LEN, ISSUER_CERTIFICATE_LEN, PUBLIC_KEY_LEN, SIGNATURE_LEN, SM2_ALGORITHM,

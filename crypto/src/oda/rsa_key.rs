@@ -1,15 +1,11 @@
 //! RSA public keys with cached Montgomery arithmetic, and the raw recovery primitive of
 //! EMV Book 2 §5.1 / §6.1 (the "recover function": X = S^e mod n).
 //!
-//! ⚠ The `rsa` crate's `hazmat` feature (which exports `rsa::hazmat::rsa_encrypt`) is not enabled
-//! in this crate's `Cargo.toml`, so the public operation is done here with the Montgomery
-//! parameters the `rsa::PublicKey` precomputed, through `crypto_bigint` as re-exported by the
-//! `sm2` crate (`sm2::elliptic_curve::bigint`, the same crypto-bigint the `rsa` crate uses).
-//! With `hazmat` enabled, [`RsaKey::public_op`] could call `rsa_encrypt` instead.
+//! The raw public operation is the `rsa` crate's `hazmat::rsa_encrypt`, run on the Montgomery
+//! parameters the `rsa::PublicKey` precomputed when the key was built, so no per-call key setup.
 
 use rsa::traits::PublicKeyParts;
 use rsa::{BoxedUint, PublicKey};
-use sm2::elliptic_curve::bigint::modular::BoxedMontyForm;
 
 use super::{OdaError, OdaObject};
 
@@ -37,7 +33,6 @@ pub(crate) enum RsaKeyError {
 pub(crate) struct RsaKey {
     modulus: Box<[u8]>,
     exponent_bytes: Box<[u8]>,
-    exponent: u32,
     key: PublicKey,
 }
 
@@ -68,7 +63,6 @@ impl RsaKey {
         Ok(Self {
             modulus: modulus.into(),
             exponent_bytes: exponent.into(),
-            exponent: e,
             key,
         })
     }
@@ -111,18 +105,7 @@ impl RsaKey {
     fn public_op(&self, input: &[u8]) -> Option<Vec<u8>> {
         let params = self.key.n_params();
         let m = BoxedUint::from_be_slice(input, params.bits_precision()).ok()?;
-        let base = BoxedMontyForm::new(m, params);
-        // Left-to-right square-and-multiply over the (public, at most 24-bit) exponent:
-        // e = 3 costs one squaring and one multiplication.
-        let top = u32::BITS - 1 - self.exponent.leading_zeros();
-        let mut acc = base.clone();
-        for bit in (0..top).rev() {
-            acc = acc.square();
-            if (self.exponent >> bit) & 1 == 1 {
-                acc = acc.mul(&base);
-            }
-        }
-        let bytes = acc.retrieve().to_be_bytes();
+        let bytes = rsa::hazmat::rsa_encrypt(&self.key, &m).ok()?.to_be_bytes();
         let n = self.len();
         let start = bytes.len().checked_sub(n)?;
         if bytes[..start].iter().any(|&b| b != 0) {

@@ -43,7 +43,7 @@ pub(super) fn run(case: &Case<'_>) -> Check {
         "build" => {
             let dol = Dol::parse(&bytes).map_err(|e| e.to_string())?;
             let source = CaseValues {
-                values: tag_map(case.input("values"), |v, name| decode_hex(v, name))?,
+                values: tag_map(case.input("values"), decode_hex)?,
                 formats: tag_map(case.input("formats"), |v, _| format(v))?,
             };
             case.expect_hex("output", &dol.build(&source))
@@ -64,7 +64,9 @@ pub(super) fn tag_map<T>(
     object
         .iter()
         .map(|(key, v)| {
-            let tag: Tag = key.parse().map_err(|e: quickpass_kernel::tag::TagParseError| e.to_string())?;
+            let tag: Tag = key
+                .parse()
+                .map_err(|e: quickpass_kernel::tag::TagParseError| e.to_string())?;
             Ok((tag, read(v, key)?))
         })
         .collect()

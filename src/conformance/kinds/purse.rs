@@ -33,13 +33,19 @@ pub(super) fn run(case: &Case<'_>) -> Check {
             let session = purse::purchase_session_key(&key, card_random, counter, serial)
                 .map_err(|e| e.to_string())?;
             compare_des_key(case, "session_key", session.as_bytes())?;
-            case.expect_hex("mac1", &purse::purchase_mac1(&session, &data).map_err(|e| e.to_string())?)?;
-            case.expect_hex("mac2", &purse::purchase_mac2(&session, amount).map_err(|e| e.to_string())?)?;
+            case.expect_hex(
+                "mac1",
+                &purse::purchase_mac1(&session, &data).map_err(|e| e.to_string())?,
+            )?;
+            case.expect_hex(
+                "mac2",
+                &purse::purchase_mac2(&session, amount).map_err(|e| e.to_string())?,
+            )?;
             Ok(())
         }
         "load" => {
-            let session = purse::load_session_key(&key, card_random, counter)
-                .map_err(|e| e.to_string())?;
+            let session =
+                purse::load_session_key(&key, card_random, counter).map_err(|e| e.to_string())?;
             compare_des_key(case, "session_key", session.as_bytes())?;
             let mac1 = purse::load_mac1(&session, balance, amount, transaction_type, terminal_id)
                 .map_err(|e| e.to_string())?;

@@ -27,7 +27,8 @@ pub(super) fn run(case: &Case<'_>) -> Check {
             let message = case.hex("message")?;
             let za = sm2::za(&public_key, &user_id).map_err(|e| e.to_string())?;
             case.expect_hex("za", &za)?;
-            let e = sm2::message_digest(&public_key, &user_id, &message).map_err(|e| e.to_string())?;
+            let e =
+                sm2::message_digest(&public_key, &user_id, &message).map_err(|e| e.to_string())?;
             case.expect_hex("e", &e)?;
             if case.str("operation")? == "sign" {
                 let private_key = private_key.ok_or("sign needs private_key")?;
