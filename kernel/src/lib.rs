@@ -33,7 +33,7 @@
 //! assert_eq!(&data[..4], &[0x36, 0x80, 0x00, 0x00]);
 //!
 //! // A format 2 GPO response: AIP and ATC.
-//! let bytes = hex::decode("770882027C009F36020ADC")?;
+//! let bytes = hex::decode("770982027C009F36020ADC")?;
 //! let response = tlv::parse_single(&bytes)?;
 //! let atc = response.find(tags::ATC)?.expect("ATC present");
 //! assert_eq!(atc.value(), &[0x0A, 0xDC]);
