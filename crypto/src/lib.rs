@@ -1,4 +1,32 @@
-//! EMV / PBOC cryptography for quickpass.
+//! EMV / PBOC cryptography for quickpass: the algorithms, none of the card logic.
+//!
+//! | module | what | spec |
+//! |---|---|---|
+//! | [`hash`] | SHA-1, SHA-256, SM3 | FIPS 180-4, GB/T 32905 |
+//! | [`cipher`] | DES, 3DES, SM4, AES in ECB and CBC | FIPS 46-3, GB/T 32907, FIPS 197 |
+//! | [`mac`] | ISO/IEC 9797-1 MAC algorithms 1–3, padding methods 1–3 | ISO/IEC 9797-1 |
+//! | [`kcv`] | key check values | — |
+//! | [`secret`] | [`secret::SecretKey`]: zeroized on drop, never printed | — |
+//! | [`emv`] | ICC master key (options A/B), session keys, AC, ARPC | EMV Book 2 Annex A1 |
+//! | [`purse`] | PBOC ED/EP session keys, MAC1/MAC2/TAC | JR/T 0025 part 1 (pboc-notes §4.2) |
+//! | [`sm2`] | SM2 signatures and encryption | GB/T 32918 |
+//! | [`capk`] | CA public keys, checksums, the key store | EMV Book 2 §11.2 |
+//! | [`oda`] | issuer/ICC key recovery, SSAD, SDAD, CDA, and the PBOC SM2 variant | EMV Book 2 §5–6 |
+//!
+//! Every primitive comes from the RustCrypto crates (`des`, `aes`, `sm4`, `sha1`, `sha2`, `sm3`,
+//! `sm2`, `rsa`); this crate does no I/O, reads no clock and draws no randomness.
+//!
+//! # Example: the PBOC purse MAC2 of a purchase
+//!
+//! ```
+//! use quickpass_crypto::{purse, secret::SecretKey};
+//!
+//! // pboc-notes §4.2, purchase vector: DPK, card random 11223344, offline counter 0, serial 1.
+//! let dpk = SecretKey::new(&hex::decode("11223344556677888877665544332211")?);
+//! let session = purse::purchase_session_key(&dpk, [0x11, 0x22, 0x33, 0x44], 0, 1)?;
+//! assert_eq!(purse::purchase_mac2(&session, 0x1000)?, [0x56, 0x98, 0x8A, 0x13]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 
 pub mod capk;
