@@ -4,8 +4,9 @@
 //! iterating a template's children allocates nothing. Errors carry the offset of the offending
 //! byte in the outermost buffer, so a bad card response can be pinpointed in a trace.
 //!
-//! Book 3 Annex B allows `00` (and, in practice, `FF`) bytes before, between and after data
-//! objects; [`TlvIter`] skips them. [`parse_single`] is strict: exactly one object, nothing after.
+//! Book 3 Annex B allows `00` (and ISO/IEC 7816-4 also `FF`) bytes before, between and after
+//! data objects; [`TlvIter`] skips them. A consequence, as in ISO/IEC 7816-4: no tag inside a
+//! sequence may start with `FF` (EMV defines none). [`parse_single`] is strict: exactly one object, nothing after.
 //!
 //! ```
 //! use quickpass_kernel::tlv::{self, Tlv};
