@@ -35,6 +35,8 @@
 
 pub mod conformance;
 pub mod replay;
+#[cfg(feature = "sim")]
+pub mod sim;
 
 pub use quickpass_crypto as crypto;
 pub use quickpass_kernel as kernel;
