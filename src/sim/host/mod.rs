@@ -1,0 +1,4 @@
+//! The issuer side, simulated: what a bank host or a purse clearing host computes.
+
+pub mod emv;
+pub mod purse;
