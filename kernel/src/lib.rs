@@ -41,14 +41,22 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod afl;
 pub mod apdu;
 pub mod bits;
 pub mod capk_params;
+pub mod card_data;
+pub mod config;
+pub mod contactless;
 pub mod dol;
 pub mod dump;
+pub mod oda;
+pub mod outcome;
+pub mod preprocess;
 pub mod selection;
 pub mod tag;
 pub mod tags;
+pub mod terminal_values;
 pub mod tlv;
 pub mod transport;
 pub mod values;

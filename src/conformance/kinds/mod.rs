@@ -14,6 +14,7 @@ mod purse;
 mod selection;
 mod sm2;
 mod tlv;
+mod trace;
 
 use super::case::{unsupported, Case, Check};
 
@@ -34,6 +35,7 @@ pub(super) fn run(kind: &str, case: &Case<'_>) -> Check {
         "selection" => selection::run(case),
         "sm2" => sm2::run(case),
         "tlv" => tlv::run(case),
+        "trace" => trace::run(case),
         other => unsupported("kind", other),
     }
 }

@@ -1,0 +1,292 @@
+//! `trace` cases (README §3.15): a real card transcript replayed to the kernel, which must send
+//! the recorded commands and reach the recorded results.
+
+use quickpass_crypto::capk::{rsa_checksum, CaPublicKey, CapkIndex, CapkStore, HashAlgorithm, Rid};
+use quickpass_kernel::config::{AidParameters, KernelConfig, TerminalConfig, TerminalData};
+use quickpass_kernel::contactless::{self, CardPhase};
+use quickpass_kernel::oda::OdaStatus;
+use quickpass_kernel::tag::Tag;
+use quickpass_kernel::terminal_values::TransactionInput;
+use quickpass_kernel::transport::ApduLayer;
+use quickpass_kernel::values::{Amount, TransactionDate, TransactionTime};
+use serde_json::Value;
+
+use super::dol::tag_map;
+use super::selection::{exchanges, terminal_aids};
+use crate::conformance::case::{decode_hex, object_hex, unsupported, Case, Check};
+use crate::replay::ReplayCard;
+
+pub(super) fn run(case: &Case<'_>) -> Check {
+    match case.str("flow")? {
+        "contactless" => {}
+        other => return unsupported("flow", other),
+    }
+    let complete = case
+        .required("complete")?
+        .as_bool()
+        .ok_or("complete is not a boolean")?;
+    let terminal = case.required("terminal")?;
+    let (input, overrides) = terminal_input(terminal)?;
+    let config = config(case, terminal)?;
+    let mut card = ReplayCard::new(exchanges(case.required("exchanges")?)?);
+    let mut layer = ApduLayer::new(&mut card);
+    let mut phase = CardPhase::new(&config, &input);
+    let read = contactless::run_card_phase(&config, &overrides, &mut layer, &mut phase);
+    if let Err(error) = &read {
+        if complete {
+            return Err(format!("card phase failed: {error}"));
+        }
+    }
+    compare_card_phase(case, &phase)?;
+    let result = phase.complete(&config);
+    case.expect_json(
+        "cryptogram_type",
+        &result
+            .cryptogram_type
+            .map(|c| Value::from(quickpass_kernel::outcome::cryptogram_name(c)))
+            .unwrap_or(Value::Null),
+    )?;
+    let oda = match result.oda.status() {
+        OdaStatus::Ok => "ok",
+        OdaStatus::Fail => "fail",
+        OdaStatus::NotPerformed => "not-applicable",
+    };
+    case.expect_json("oda", &Value::from(oda))?;
+    let signature_checked = result.oda.icc_dynamic_number.is_some();
+    case.expect_json(
+        "fdda_signature",
+        &Value::from(if signature_checked {
+            "valid"
+        } else {
+            "invalid"
+        }),
+    )?;
+    compare_optional(
+        case,
+        "issuer_public_key",
+        result.oda.issuer_public_key.as_deref(),
+    )?;
+    compare_optional(case, "icc_public_key", result.oda.icc_public_key.as_deref())?;
+    compare_optional(
+        case,
+        "icc_dynamic_number",
+        result.oda.icc_dynamic_number.as_deref(),
+    )?;
+    Ok(())
+}
+
+fn compare_optional(case: &Case<'_>, name: &str, actual: Option<&[u8]>) -> Check {
+    match actual {
+        Some(bytes) => case.expect_hex(name, bytes),
+        None if case.expect(name).is_some() => Err(format!("the kernel found no {name}")),
+        None => Ok(()),
+    }
+}
+
+/// Compares what the card phase settled.
+fn compare_card_phase(case: &Case<'_>, phase: &CardPhase) -> Check {
+    let card = &phase.card;
+    compare_optional(
+        case,
+        "selected_aid",
+        phase.aid.as_ref().map(|a| a.as_bytes()),
+    )?;
+    // Compared without Le on both sides (README §3.15 and §4).
+    if let Some(value) = case.expect("gpo_command") {
+        let expected = decode_hex(value, "gpo_command")?;
+        let expected = quickpass_kernel::apdu::core(&expected);
+        match phase.gpo_command.as_deref() {
+            Some(sent) if quickpass_kernel::apdu::core(sent) == expected => {}
+            sent => {
+                return Err(format!(
+                    "gpo_command mismatch: expected {}, got {}",
+                    hex::encode_upper(expected),
+                    sent.map(hex::encode_upper).unwrap_or_default()
+                ))
+            }
+        }
+    }
+    case.expect_hex(
+        "aip",
+        card.get(quickpass_kernel::tags::AIP).unwrap_or_default(),
+    )?;
+    case.expect_hex(
+        "afl",
+        card.get(quickpass_kernel::tags::AFL).unwrap_or_default(),
+    )?;
+    if case.expect("static_data").is_some() {
+        let data = phase
+            .static_data
+            .as_ref()
+            .map_err(|e| format!("static data: {e}"))?;
+        case.expect_hex("static_data", data)?;
+    }
+    if let Some(expected) = case.expect("card_data") {
+        let expected = tag_map(Some(expected), decode_hex)?;
+        let mut wanted: Vec<_> = expected.into_iter().collect();
+        wanted.sort_by_key(|(tag, _)| *tag);
+        for (tag, value) in wanted {
+            match card.get(tag) {
+                Some(found) if found == value.as_slice() => {}
+                Some(found) => {
+                    return Err(format!(
+                        "card_data {tag}: expected {}, got {}",
+                        hex::encode_upper(&value),
+                        hex::encode_upper(found)
+                    ))
+                }
+                None => return Err(format!("card_data {tag} missing")),
+            }
+        }
+    }
+    case.expect_hex(
+        "application_cryptogram",
+        card.get(quickpass_kernel::tags::APPLICATION_CRYPTOGRAM)
+            .unwrap_or_default(),
+    )?;
+    case.expect_hex(
+        "atc",
+        card.get(quickpass_kernel::tags::ATC).unwrap_or_default(),
+    )
+}
+
+/// Terminal data objects exactly as the recorded terminal used them.
+type Overrides = Vec<(Tag, Vec<u8>)>;
+
+/// The transaction input and the recorded terminal's exact data objects.
+fn terminal_input(terminal: &Value) -> Check<(TransactionInput, Overrides)> {
+    let int = |name: &str| -> Check<u64> {
+        terminal
+            .get(name)
+            .and_then(Value::as_u64)
+            .ok_or_else(|| format!("terminal.{name} missing"))
+    };
+    let date_text = terminal
+        .get("date")
+        .and_then(Value::as_str)
+        .ok_or("terminal.date missing")?;
+    let date_bcd = hex::decode(date_text).map_err(|e| e.to_string())?;
+    let date = TransactionDate::from_bcd(&date_bcd).map_err(|e| e.to_string())?;
+    let time = match terminal.get("time").and_then(Value::as_str) {
+        Some(text) => TransactionTime::from_bcd(&hex::decode(text).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?,
+        None => TransactionTime::new(0, 0, 0).map_err(|e| e.to_string())?,
+    };
+    let [transaction_type] = <[u8; 1]>::try_from(object_hex(terminal, "transaction_type")?)
+        .map_err(|_| "terminal.transaction_type is not 1 byte")?;
+    let un: [u8; 4] = object_hex(terminal, "un")?
+        .try_into()
+        .map_err(|_| "terminal.un is not 4 bytes")?;
+    let input = TransactionInput {
+        amount: Amount::from_minor(int("amount")?),
+        amount_other: Amount::from_minor(
+            terminal
+                .get("amount_other")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+        ),
+        transaction_type,
+        date,
+        time,
+        unpredictable_number: un,
+    };
+    let mut overrides: Overrides = tag_map(terminal.get("tags"), decode_hex)?
+        .into_iter()
+        .collect();
+    overrides.sort_by_key(|(tag, _)| *tag);
+    Ok((input, overrides))
+}
+
+/// A configuration that reproduces the recorded terminal: its AIDs, its TTQ, no limits that
+/// would change what it sent, and its CA keys.
+fn config(case: &Case<'_>, terminal: &Value) -> Check<KernelConfig> {
+    let currency = terminal
+        .get("currency")
+        .and_then(Value::as_u64)
+        .ok_or("terminal.currency missing")?;
+    let country = terminal
+        .get("country")
+        .and_then(Value::as_u64)
+        .ok_or("terminal.country missing")?;
+    let ttq: [u8; 4] = match terminal.get("ttq") {
+        Some(_) => object_hex(terminal, "ttq")?
+            .try_into()
+            .map_err(|_| "terminal.ttq is not 4 bytes")?,
+        None => [0x26, 0x00, 0x00, 0x80],
+    };
+    let aids = terminal_aids(case.required("terminal_aids")?)?
+        .into_iter()
+        .map(|t| AidParameters {
+            aid: t.aid,
+            partial_match: t.partial_match,
+            application_version: [0x00, 0x30],
+            tac_default: [0; 5],
+            tac_denial: [0; 5],
+            tac_online: [0; 5],
+            floor_limit: u64::MAX,
+            contactless_transaction_limit: None,
+            cvm_limit: None,
+            contactless_floor_limit: None,
+            random_selection: None,
+            default_ddol: vec![0x9F, 0x37, 0x04],
+            default_tdol: Vec::new(),
+            ec_supported: false,
+            ec_terminal_limit: None,
+            status_check: false,
+        })
+        .collect();
+    let terminal_config = TerminalConfig {
+        terminal: TerminalData {
+            country_code: u16::try_from(country).map_err(|e| e.to_string())?,
+            currency_code: u16::try_from(currency).map_err(|e| e.to_string())?,
+            currency_exponent: 2,
+            terminal_type: [0x22],
+            capabilities: [0xE0, 0xF8, 0xC8],
+            additional_capabilities: [0x60, 0x00, 0xF0, 0xA0, 0x01],
+            ifd_serial: "QPTRACE1".to_owned(),
+            terminal_id: String::new(),
+            merchant_id: String::new(),
+            merchant_name_location: String::new(),
+            merchant_category_code: 0,
+            ttq,
+            online_capable: true,
+            contact_supported: true,
+            sm_supported: false,
+        },
+        aids,
+        revoked_certificates: Vec::new(),
+        exception_file: Vec::new(),
+    };
+    let mut capks = CapkStore::new();
+    for key in case
+        .required("capks")?
+        .as_array()
+        .ok_or("capks is not an array")?
+    {
+        let rid = Rid(object_hex(key, "rid")?
+            .try_into()
+            .map_err(|_| "capk rid is not 5 bytes")?);
+        let index = match object_hex(key, "index")?.as_slice() {
+            [i] => CapkIndex(*i),
+            _ => return Err("capk index is not 1 byte".to_owned()),
+        };
+        let modulus = object_hex(key, "modulus")?;
+        let exponent = object_hex(key, "exponent")?;
+        let checksum = rsa_checksum(rid, index, &modulus, &exponent);
+        let key = CaPublicKey::new_rsa(
+            rid,
+            index,
+            &modulus,
+            &exponent,
+            HashAlgorithm::Sha1,
+            None,
+            &checksum,
+        )
+        .map_err(|e| e.to_string())?;
+        capks.insert(key).map_err(|e| e.to_string())?;
+    }
+    Ok(KernelConfig {
+        terminal: terminal_config,
+        capks,
+    })
+}
