@@ -748,6 +748,7 @@ fn certified_key_part<'x>(
 }
 
 fn build_rsa_key(
+    signer: &RsaKey,
     left: &[u8],
     remainder: &[u8],
     key_len: usize,
@@ -761,7 +762,9 @@ fn build_rsa_key(
         modulus = [left, remainder].concat();
         &modulus
     };
-    RsaKey::new(m, exponent).map_err(|e| rsa_key_error(e, object))
+    signer
+        .certified_key(m, exponent)
+        .map_err(|e| rsa_key_error(e, object))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -790,7 +793,7 @@ pub fn recover_issuer_public_key(
         CaKey::Sm2(p) => return sm2::recover_issuer(p, certificate, &pan, today),
     };
     const OBJ: OdaObject = OdaObject::IssuerCertificate;
-    let x = ca.recover(certificate, OBJ)?;
+    let x = ca.recover_static(certificate, OBJ)?;
     check_envelope(&x, OBJ, format::ISSUER_CERTIFICATE)?;
     check_sha1_indicator(x[11], OBJ)?;
     check_rsa_indicator(x[12], OBJ)?;
@@ -805,7 +808,7 @@ pub fn recover_issuer_public_key(
     check_hash(&x, &[remainder, exponent], OBJ)?;
     check_issuer_identifier_matches(&id, &pan)?;
     let expiry = check_expiry([x[6], x[7]], today, OBJ)?;
-    let key = build_rsa_key(left, remainder, usize::from(x[13]), exponent, OBJ)?;
+    let key = build_rsa_key(ca, left, remainder, usize::from(x[13]), exponent, OBJ)?;
     Ok(IssuerPublicKey {
         key: KeyMaterial::Rsa(key),
         issuer_identifier: [x[2], x[3], x[4], x[5]],
@@ -835,7 +838,7 @@ pub fn recover_icc_public_key(
         KeyMaterial::Sm2(p) => return sm2::recover_icc(p, certificate, &pan, static_data, today),
     };
     const OBJ: OdaObject = OdaObject::IccCertificate;
-    let x = key.recover(certificate, OBJ)?;
+    let x = key.recover_static(certificate, OBJ)?;
     check_envelope(&x, OBJ, format::ICC_CERTIFICATE)?;
     check_sha1_indicator(x[17], OBJ)?;
     check_rsa_indicator(x[18], OBJ)?;
@@ -849,7 +852,7 @@ pub fn recover_icc_public_key(
     check_hash(&x, &[remainder, exponent, static_data], OBJ)?;
     check_certified_pan(&x[2..12], &pan)?;
     let expiry = check_expiry([x[12], x[13]], today, OBJ)?;
-    let key = build_rsa_key(left, remainder, usize::from(x[19]), exponent, OBJ)?;
+    let key = build_rsa_key(key, left, remainder, usize::from(x[19]), exponent, OBJ)?;
     Ok(IccPublicKey {
         key: KeyMaterial::Rsa(key),
         certificate: Some(([x[14], x[15], x[16]], expiry)),
@@ -868,7 +871,7 @@ pub fn verify_ssad(
         KeyMaterial::Sm2(p) => return sm2::verify_ssad(p, ssad, static_data),
     };
     const OBJ: OdaObject = OdaObject::Ssad;
-    let x = key.recover(ssad, OBJ)?;
+    let x = key.recover_static(ssad, OBJ)?;
     check_envelope(&x, OBJ, format::SSAD)?;
     check_sha1_indicator(x[2], OBJ)?;
     check_hash(&x, &[static_data], OBJ)?;
