@@ -2,6 +2,8 @@
 //! certificates with a changed input must still fail each check, and after a failure the
 //! genuine inputs must still pass.
 
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a failed test
+
 use quickpass_crypto::capk::{rsa_checksum, CaPublicKey, CapkIndex, HashAlgorithm, Rid};
 use quickpass_crypto::date::Date;
 use quickpass_crypto::oda::{self, OdaError, SdadFormats};
