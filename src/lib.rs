@@ -34,9 +34,12 @@
 #![forbid(unsafe_code)]
 
 pub mod conformance;
+#[cfg(feature = "pcsc")]
+pub mod pcsc;
 pub mod replay;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod vpcd;
 
 pub use quickpass_crypto as crypto;
 pub use quickpass_kernel as kernel;

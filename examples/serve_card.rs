@@ -1,0 +1,175 @@
+//! Puts a simulated card behind pcscd, in a vsmartcard vpcd reader.
+//!
+//! ```sh
+//! cargo run --example serve_card -- [--profile PATH] [--port N]
+//! ```
+//!
+//! Loads a card profile (default `vectors/cards/qpboc-debit-offline.json`), connects to vpcd on
+//! `127.0.0.1:PORT` (default 35963, the reader "Virtual PCD 00 00"; 35964 is "Virtual PCD 00
+//! 01") and serves the card until killed. Any PC/SC application then sees the card in that
+//! reader (`pcsc_scan -r` lists the readers). When pcscd stops or restarts, the card waits and
+//! reconnects; its state (balances, counters) lives on in this process.
+//!
+//! The flags are a contract for outside scripts: exactly `--profile` and `--port` (and `--help`).
+//! Exit status: 0 on `--help`, 1 when the profile cannot be loaded, 2 on bad arguments.
+
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+
+use quickpass::sim::CardProfile;
+use quickpass::vpcd::{self, Event, Server};
+
+const DEFAULT_PROFILE: &str = "vectors/cards/qpboc-debit-offline.json";
+
+const USAGE: &str = "\
+usage: serve_card [--profile PATH] [--port N]
+
+Serves a simulated card to pcscd through vsmartcard's vpcd driver until killed.
+
+  --profile PATH   card profile (quickpass-card/1 JSON)
+                   default: vectors/cards/qpboc-debit-offline.json
+  --port N         vpcd port: 35963 = \"Virtual PCD 00 00\" (default),
+                   35964 = \"Virtual PCD 00 01\"
+  --help           this text";
+
+struct Options {
+    profile: String,
+    port: u16,
+}
+
+/// `Ok(None)` for `--help`.
+fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
+    let mut options = Options {
+        profile: DEFAULT_PROFILE.to_owned(),
+        port: vpcd::DEFAULT_PORT,
+    };
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                (flag.to_owned(), Some(value.to_owned()))
+            }
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match flag.as_str() {
+            "--help" | "-h" => return Ok(None),
+            "--profile" => options.profile = value("--profile")?,
+            "--port" => {
+                let text = value("--port")?;
+                options.port = match text.parse::<u16>() {
+                    Ok(port) if port != 0 => port,
+                    _ => return Err(format!("--port: not a port number: {text:?}")),
+                };
+            }
+            _ => return Err(format!("unknown argument {arg:?}")),
+        }
+    }
+    Ok(Some(options))
+}
+
+fn reader_name(port: u16) -> String {
+    match port {
+        vpcd::DEFAULT_PORT => "\"Virtual PCD 00 00\"".to_owned(),
+        vpcd::SECOND_PORT => "\"Virtual PCD 00 01\"".to_owned(),
+        _ => "the vpcd reader configured for this port".to_owned(),
+    }
+}
+
+fn main() -> ExitCode {
+    let options = match parse(std::env::args().skip(1)) {
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("serve_card: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let profile = match CardProfile::load(&options.profile) {
+        Ok(profile) => profile,
+        Err(e) => {
+            eprintln!("serve_card: {}: {e}", options.profile);
+            return ExitCode::from(1);
+        }
+    };
+    let mut card = match profile.build() {
+        Ok(card) => card,
+        Err(e) => {
+            eprintln!("serve_card: {}: {e}", options.profile);
+            return ExitCode::from(1);
+        }
+    };
+
+    let addr = vpcd::localhost(options.port);
+    println!(
+        "serving card {:?} ({}) from {}",
+        profile.name,
+        if profile.description.is_empty() {
+            "no description"
+        } else {
+            &profile.description
+        },
+        options.profile
+    );
+    println!(
+        "  ATR {}, {} application(s); vpcd at {addr}, reader {}",
+        hex::encode_upper(card.atr()),
+        profile.applications.len(),
+        reader_name(options.port)
+    );
+    println!("  runs until killed; `pcsc_scan -r` lists the reader");
+
+    // Never set: the process runs until it is killed (the socket then closes: card removed).
+    let stop = AtomicBool::new(false);
+    let stats = Server::new(addr).serve_with(&mut card, &stop, |event| match event {
+        Event::Connected(addr) => println!("connected to vpcd at {addr}: card inserted"),
+        Event::Waiting(error) => {
+            println!("waiting for vpcd at {addr} ({error}); is pcscd running with vsmartcard-vpcd?")
+        }
+        Event::Disconnected(error) => println!("pcscd went away ({error}); reconnecting"),
+        Event::Control(0x00) => println!("power off"),
+        Event::Control(0x01) => println!("power on"),
+        Event::Control(_) => println!("reset"),
+        Event::Apdu { command, response } => println!(
+            "> {}\n< {}",
+            hex::encode_upper(command),
+            hex::encode_upper(response)
+        ),
+        _ => {}
+    });
+    println!("served {} APDU(s)", stats.apdus);
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn flags() {
+        let o = parse(args(&[])).unwrap().unwrap();
+        assert_eq!((o.profile.as_str(), o.port), (DEFAULT_PROFILE, 35963));
+        let o = parse(args(&["--profile", "x.json", "--port", "35964"]))
+            .unwrap()
+            .unwrap();
+        assert_eq!((o.profile.as_str(), o.port), ("x.json", 35964));
+        let o = parse(args(&["--port=1234"])).unwrap().unwrap();
+        assert_eq!(o.port, 1234);
+        assert!(parse(args(&["--help"])).unwrap().is_none());
+        assert!(parse(args(&["--port", "0"])).is_err());
+        assert!(parse(args(&["--port"])).is_err());
+        assert!(parse(args(&["--verbose"])).is_err());
+    }
+}
