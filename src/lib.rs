@@ -37,6 +37,7 @@ pub mod conformance;
 #[cfg(feature = "pcsc")]
 pub mod pcsc;
 pub mod replay;
+pub mod setup;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod vpcd;

@@ -1,0 +1,268 @@
+//! One contactless tap: on the built-in simulated card by default, or on a PC/SC reader.
+//!
+//! ```text
+//! cargo run --example transact -- [--profile PATH] [--amount N] [--date YYMMDD] [--un HEX]
+//!                                 [--capk-file PATH]... [--config PATH] [--reader NAME] [--json]
+//! ```
+//!
+//! The flags are a contract outside scripts rely on: `--reader NAME` (PC/SC, needs the `pcsc`
+//! feature), `--profile PATH`, `--amount N` (minor units), `--date YYMMDD`, `--un HEX` (fixed
+//! unpredictable number), `--capk-file PATH` (extra CA keys in the `quickpass-vectors/1` `capk`
+//! format, added to the built-in lists), `--json` (one JSON object). `--config PATH` chooses the
+//! terminal configuration (default `vectors/terminals/default.json`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use quickpass::kernel::contactless::{self, TransactionResult};
+use quickpass::kernel::terminal_values::TransactionInput;
+use quickpass::kernel::transport::{ApduLayer, Transport};
+use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
+use quickpass::kernel::{dump, tlv};
+use quickpass::setup;
+
+struct Args {
+    profile: PathBuf,
+    reader: Option<String>,
+    amount: u64,
+    date: Option<String>,
+    un: Option<String>,
+    capk_files: Vec<PathBuf>,
+    config: PathBuf,
+    json: bool,
+}
+
+const USAGE: &str =
+    "usage: transact [--profile PATH | --reader NAME] [--amount N] [--date YYMMDD] \
+                     [--un HEX] [--capk-file PATH]... [--config PATH] [--json]";
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        profile: setup::data_dir().join("cards/qpboc-debit-offline.json"),
+        reader: None,
+        amount: 100,
+        date: None,
+        un: None,
+        capk_files: Vec::new(),
+        config: setup::data_dir().join("terminals/default.json"),
+        json: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--profile" => args.profile = PathBuf::from(value()?),
+            "--reader" => args.reader = Some(value()?),
+            "--amount" => {
+                args.amount = value()?.parse().map_err(|_| "--amount takes minor units")?
+            }
+            "--date" => args.date = Some(value()?),
+            "--un" => args.un = Some(value()?),
+            "--capk-file" => args.capk_files.push(PathBuf::from(value()?)),
+            "--config" => args.config = PathBuf::from(value()?),
+            "--json" => args.json = true,
+            "--help" | "-h" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown flag {other}\n{USAGE}")),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let args = parse_args()?;
+    let mut capk_files = setup::builtin_capk_files();
+    capk_files.extend(args.capk_files.iter().cloned());
+    let config = setup::load_kernel_config(&args.config, &capk_files).map_err(|e| e.to_string())?;
+    let input = TransactionInput {
+        amount: Amount::from_minor(args.amount),
+        amount_other: Amount::ZERO,
+        transaction_type: 0x00,
+        date: date(args.date.as_deref())?,
+        time: now_time(),
+        unpredictable_number: unpredictable_number(args.un.as_deref())?,
+    };
+    let result = match &args.reader {
+        Some(reader) => tap_reader(reader, &config, &input)?,
+        None => {
+            let profile =
+                quickpass::sim::CardProfile::load(&args.profile).map_err(|e| e.to_string())?;
+            let mut card = profile.build().map_err(|e| e.to_string())?;
+            tap(&mut card, &config, &input)?
+        }
+    };
+    if args.json {
+        println!("{}", json(&result));
+    } else {
+        print_report(&result);
+    }
+    Ok(())
+}
+
+fn tap<T: Transport>(
+    card: &mut T,
+    config: &quickpass::kernel::config::KernelConfig,
+    input: &TransactionInput,
+) -> Result<TransactionResult, String> {
+    let mut layer = ApduLayer::new(card);
+    match contactless::read_card(config, input, &mut layer) {
+        Ok(phase) => Ok(phase.complete(config)),
+        Err(error) => {
+            // An exchange failure still ends in an outcome (end application), reported as such.
+            let mut phase = contactless::CardPhase::new(config, input);
+            phase.apdus = layer.counters().apdus_sent;
+            phase.early_outcome = Some((error.outcome(), error.to_string()));
+            Ok(phase.complete(config))
+        }
+    }
+}
+
+#[cfg(feature = "pcsc")]
+fn tap_reader(
+    reader: &str,
+    config: &quickpass::kernel::config::KernelConfig,
+    input: &TransactionInput,
+) -> Result<TransactionResult, String> {
+    let mut transport = quickpass::pcsc::PcscTransport::new().map_err(|e| e.to_string())?;
+    transport
+        .wait_for_card(reader, std::time::Duration::from_secs(30))
+        .map_err(|e| e.to_string())?;
+    transport.connect(reader).map_err(|e| e.to_string())?;
+    tap(&mut transport, config, input)
+}
+
+#[cfg(not(feature = "pcsc"))]
+fn tap_reader(
+    _reader: &str,
+    _config: &quickpass::kernel::config::KernelConfig,
+    _input: &TransactionInput,
+) -> Result<TransactionResult, String> {
+    Err("--reader needs the pcsc feature: cargo run --features pcsc --example transact".into())
+}
+
+/// `--date YYMMDD`, or today's date from the system clock.
+fn date(text: Option<&str>) -> Result<TransactionDate, String> {
+    let bcd = match text {
+        Some(text) if text.len() == 6 && text.bytes().all(|b| b.is_ascii_digit()) => {
+            hex::decode(text).map_err(|e| e.to_string())?
+        }
+        Some(_) => return Err("--date takes YYMMDD".into()),
+        None => {
+            let (y, m, d) = civil_date(unix_seconds() / 86_400);
+            vec![to_bcd((y % 100) as u8), to_bcd(m), to_bcd(d)]
+        }
+    };
+    TransactionDate::from_bcd(&bcd).map_err(|e| format!("--date: {e}"))
+}
+
+fn now_time() -> TransactionTime {
+    let seconds = unix_seconds() % 86_400;
+    TransactionTime::new(
+        (seconds / 3600) as u8,
+        (seconds / 60 % 60) as u8,
+        (seconds % 60) as u8,
+    )
+    .unwrap_or_else(|_| TransactionTime::new(0, 0, 0).expect("midnight is a valid time"))
+}
+
+/// `--un HEX`, or four bytes from the standard library's randomly seeded hasher.
+fn unpredictable_number(text: Option<&str>) -> Result<[u8; 4], String> {
+    match text {
+        Some(text) => hex::decode(text)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| "--un takes 4 bytes of hex".to_owned()),
+        None => {
+            use std::hash::{BuildHasher, RandomState};
+            let value = RandomState::new().hash_one(unix_seconds());
+            Ok((value as u32).to_be_bytes())
+        }
+    }
+}
+
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn to_bcd(value: u8) -> u8 {
+    ((value / 10) << 4) | (value % 10)
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Hinnant's algorithm).
+fn civil_date(days: u64) -> (u64, u8, u8) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+fn json(result: &TransactionResult) -> String {
+    let record = result.record();
+    serde_json::json!({
+        "outcome": record.outcome.as_str(),
+        "cryptogram_type": record.cryptogram_type,
+        "oda": record.oda,
+        "tvr": record.tvr,
+        "tsi": record.tsi,
+        "aid": record.aid,
+        "pan": record.pan,
+        "apdus": record.apdus,
+        "ec_balance": record.ec_balance,
+        "amount": record.amount,
+        "atc": record.atc,
+        "application_cryptogram": record.application_cryptogram,
+        "field_55": record.field_55,
+        "reason": record.reason,
+    })
+    .to_string()
+}
+
+fn print_report(result: &TransactionResult) {
+    let record = result.record();
+    println!("outcome          {}", record.outcome.as_str());
+    if let Some(reason) = &record.reason {
+        println!("reason           {reason}");
+    }
+    println!("application      {}", record.aid.as_deref().unwrap_or("-"));
+    println!("PAN              {}", record.pan.as_deref().unwrap_or("-"));
+    println!("amount           {}", record.amount);
+    println!("cryptogram       {}", record.cryptogram_type.unwrap_or("-"));
+    println!("ODA              {:?}", record.oda);
+    println!("TVR              {} {:?}", record.tvr, result.tvr);
+    println!("TSI              {} {:?}", record.tsi, result.tsi);
+    if let Some(balance) = record.ec_balance {
+        println!("EC balance       {balance}");
+    }
+    println!("APDUs            {}", record.apdus);
+    let card = &result.card_phase.card;
+    let mut objects = Vec::new();
+    for tag in card.tags() {
+        if let Some(value) = card.get(*tag) {
+            tlv::encode(*tag, value, &mut objects);
+        }
+    }
+    println!("\ncard data (sensitive values masked):");
+    print!("{}", dump::dump(&objects));
+    if let Some(field_55) = &result.field_55 {
+        println!("\nfield 55 for the host:");
+        print!("{}", dump::dump(field_55));
+    }
+}
