@@ -1,0 +1,324 @@
+//! The contactless kernel against the simulated cards: every decision of the qPBOC flow, with
+//! the card's real cryptography (fDDA signed by the test CA's chain).
+
+use quickpass::kernel::bits::{Ttq, Tvr};
+use quickpass::kernel::config::{KernelConfig, RevokedCertificate};
+use quickpass::kernel::contactless::{self, TransactionResult};
+use quickpass::kernel::oda::OdaStatus;
+use quickpass::kernel::outcome::Outcome;
+use quickpass::kernel::terminal_values::TransactionInput;
+use quickpass::kernel::transport::ApduLayer;
+use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
+use quickpass::setup;
+use quickpass::sim::{CardProfile, VirtualCard};
+use serde_json::Value;
+
+fn config() -> KernelConfig {
+    setup::load_kernel_config(
+        &setup::data_dir().join("terminals/default.json"),
+        &setup::builtin_capk_files(),
+    )
+    .expect("default configuration")
+}
+
+fn profile_json(name: &str) -> Value {
+    let path = setup::data_dir().join(format!("cards/{name}.json"));
+    serde_json::from_str(&std::fs::read_to_string(path).expect("profile")).expect("json")
+}
+
+fn card(profile: &Value) -> VirtualCard {
+    CardProfile::from_json(&profile.to_string())
+        .expect("profile")
+        .build()
+        .expect("personalisation")
+}
+
+fn input(amount: u64) -> TransactionInput {
+    TransactionInput {
+        amount: Amount::from_minor(amount),
+        amount_other: Amount::ZERO,
+        transaction_type: 0x00,
+        date: TransactionDate::new(2026, 11, 28).expect("date"),
+        time: TransactionTime::new(8, 30, 0).expect("time"),
+        unpredictable_number: [0x12, 0x34, 0x56, 0x78],
+    }
+}
+
+fn tap(card: &mut VirtualCard, config: &KernelConfig, amount: u64) -> TransactionResult {
+    let mut layer = ApduLayer::new(card);
+    contactless::read_card(config, &input(amount), &mut layer)
+        .expect("card phase")
+        .complete(config)
+}
+
+fn with_fault(name: &str, fault: &str) -> Value {
+    let mut profile = profile_json(name);
+    profile["applications"][0]["faults"][fault] = Value::Bool(true);
+    profile
+}
+
+fn assert_not_approved_with(result: &TransactionResult, bit: quickpass::kernel::bits::Bit<Tvr>) {
+    assert_ne!(result.outcome, Outcome::Approved, "{:?}", result.record());
+    assert!(result.tvr.contains(bit), "TVR {:?}", result.tvr);
+}
+
+#[test]
+fn offline_approval_with_fdda_sends_only_ppse_select_gpo_and_records() {
+    let config = config();
+    let mut card = card(&profile_json("qpboc-debit-offline"));
+    let result = tap(&mut card, &config, 100);
+    assert_eq!(result.outcome, Outcome::Approved, "{:?}", result.record());
+    assert_eq!(result.oda.status(), OdaStatus::Ok);
+    assert!(result.tvr.is_empty());
+    assert_eq!(result.ec_balance(), Some(Amount::from_minor(49_900)));
+    // PPSE + SELECT + GPO + one READ RECORD per AFL record, nothing else.
+    let afl = result
+        .card_phase
+        .card
+        .get(quickpass::kernel::tags::AFL)
+        .expect("AFL");
+    let records: u64 = afl.chunks(4).map(|e| u64::from(e[2] - e[1] + 1)).sum();
+    assert_eq!(result.card_phase.apdus, 3 + records);
+    assert_eq!(card.exchanges(), 3 + records);
+}
+
+#[test]
+fn pure_ec_card_approves_offline_and_debits_the_balance() {
+    let config = config();
+    let mut card = card(&profile_json("pure-ec"));
+    let first = tap(&mut card, &config, 1_000);
+    assert_eq!(first.outcome, Outcome::Approved, "{:?}", first.record());
+    let before = first.ec_balance().expect("balance");
+    let second = tap(&mut card, &config, 1_000);
+    assert_eq!(second.outcome, Outcome::Approved);
+    assert_eq!(
+        second.ec_balance(),
+        before.checked_sub(Amount::from_minor(1_000))
+    );
+}
+
+#[test]
+fn online_only_credit_card_gives_an_online_request_with_field_55() {
+    let config = config();
+    let mut card = card(&profile_json("qpboc-credit-online"));
+    let result = tap(&mut card, &config, 100);
+    assert_eq!(
+        result.outcome,
+        Outcome::OnlineRequest,
+        "{:?}",
+        result.record()
+    );
+    let field_55 = result.field_55.as_ref().expect("field 55");
+    let objects = quickpass::kernel::tlv::parse_sequence(field_55).expect("TLV");
+    let tags: Vec<_> = objects.iter().map(|o| o.tag()).collect();
+    for tag in [
+        quickpass::kernel::tags::APPLICATION_CRYPTOGRAM,
+        quickpass::kernel::tags::ATC,
+        quickpass::kernel::tags::UNPREDICTABLE_NUMBER,
+    ] {
+        assert!(tags.contains(&tag), "{tag} in field 55");
+    }
+}
+
+#[test]
+fn amount_above_the_floor_limit_goes_online_and_sets_the_ttq_bit() {
+    let config = config();
+    let mut card = card(&profile_json("qpboc-debit-offline"));
+    let result = tap(&mut card, &config, 60_000);
+    assert_eq!(result.outcome, Outcome::OnlineRequest);
+    let ttq = result
+        .card_phase
+        .values
+        .get(quickpass::kernel::tags::TTQ)
+        .expect("TTQ");
+    let ttq = Ttq::from_slice(ttq).expect("ttq");
+    assert!(ttq.contains(Ttq::ONLINE_CRYPTOGRAM_REQUIRED));
+    assert!(
+        ttq.contains(Ttq::CVM_REQUIRED),
+        "60.00 is above the 300.00 CVM limit? no: 600.00"
+    );
+}
+
+#[test]
+fn cvm_required_amount_sets_the_ttq_cvm_bit_only() {
+    let config = config();
+    let mut card = card(&profile_json("qpboc-debit-offline"));
+    let result = tap(&mut card, &config, 30_000);
+    let ttq = Ttq::from_slice(
+        result
+            .card_phase
+            .values
+            .get(quickpass::kernel::tags::TTQ)
+            .expect("TTQ"),
+    )
+    .expect("ttq");
+    assert!(ttq.contains(Ttq::CVM_REQUIRED));
+    assert!(!ttq.contains(Ttq::ONLINE_CRYPTOGRAM_REQUIRED));
+}
+
+#[test]
+fn amount_over_the_contactless_limit_asks_for_another_interface() {
+    let config = config();
+    let mut card = card(&profile_json("qpboc-debit-offline"));
+    let result = tap(&mut card, &config, 100_000);
+    assert_eq!(result.outcome, Outcome::TryAnotherInterface);
+    assert_eq!(
+        result.card_phase.apdus, 0,
+        "no APDU for a transaction that cannot happen"
+    );
+}
+
+#[test]
+fn ec_balance_too_low_is_the_cards_decision() {
+    let config = config();
+    let mut profile = profile_json("pure-ec");
+    profile["applications"][0]["ec"]["balance"] = Value::from(500);
+    let mut card = card(&profile);
+    let result = tap(&mut card, &config, 1_000);
+    // An offline-only EC card cannot go online: it declines (AAC).
+    assert_eq!(result.outcome, Outcome::Declined, "{:?}", result.record());
+    let mut debit = profile_json("qpboc-debit-offline");
+    debit["applications"][0]["ec"]["balance"] = Value::from(500);
+    let result = tap(&mut card_from(&debit), &config, 1_000);
+    // A debit card with an online link asks for authorisation instead.
+    assert_eq!(
+        result.outcome,
+        Outcome::OnlineRequest,
+        "{:?}",
+        result.record()
+    );
+}
+
+fn card_from(profile: &Value) -> VirtualCard {
+    card(profile)
+}
+
+#[test]
+fn tampered_sdad_never_approves_offline_and_sets_dda_failed() {
+    let config = config();
+    let mut card = card(&with_fault("qpboc-debit-offline", "tamper_sdad"));
+    let result = tap(&mut card, &config, 100);
+    assert_not_approved_with(&result, Tvr::DDA_FAILED);
+    assert_eq!(result.oda.status(), OdaStatus::Fail);
+}
+
+#[test]
+fn expired_issuer_certificate_never_approves_offline() {
+    let config = config();
+    let mut card = card(&with_fault("qpboc-debit-offline", "issuer_cert_expired"));
+    let result = tap(&mut card, &config, 100);
+    assert_not_approved_with(&result, Tvr::DDA_FAILED);
+    assert!(
+        result
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("expired")),
+        "{:?}",
+        result.reason
+    );
+}
+
+#[test]
+fn revoked_issuer_certificate_never_approves_offline() {
+    let mut config = config();
+    let profile = profile_json("qpboc-debit-offline");
+    let serial = hex::decode(
+        profile["applications"][0]["oda"]["issuer_cert_serial"]
+            .as_str()
+            .expect("serial"),
+    )
+    .expect("hex");
+    config
+        .terminal
+        .revoked_certificates
+        .push(RevokedCertificate {
+            rid: [0xA0, 0x00, 0x00, 0x03, 0x33],
+            index: 0xF1,
+            serial: serial.try_into().expect("3 bytes"),
+        });
+    let mut card = card(&profile);
+    let result = tap(&mut card, &config, 100);
+    assert_not_approved_with(&result, Tvr::DDA_FAILED);
+    assert!(result
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.contains("revoked")));
+}
+
+#[test]
+fn wrong_capk_index_never_approves_offline() {
+    let config = config();
+    let mut card = card(&with_fault("qpboc-debit-offline", "wrong_capk_index"));
+    let result = tap(&mut card, &config, 100);
+    assert_not_approved_with(&result, Tvr::DDA_FAILED);
+    assert!(result
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.contains("CA public key")));
+}
+
+#[test]
+fn tampered_static_data_never_approves_offline() {
+    let config = config();
+    let mut card = card(&with_fault("qpboc-debit-offline", "tamper_static_data"));
+    let result = tap(&mut card, &config, 100);
+    assert_not_approved_with(&result, Tvr::DDA_FAILED);
+}
+
+#[test]
+fn exception_file_declines() {
+    let mut config = config();
+    let profile = profile_json("qpboc-debit-offline");
+    config.terminal.exception_file.push(
+        profile["applications"][0]["pan"]
+            .as_str()
+            .expect("pan")
+            .to_owned(),
+    );
+    let result = tap(&mut card(&profile), &config, 100);
+    assert_not_approved_with(&result, Tvr::CARD_ON_EXCEPTION_FILE);
+    assert_eq!(result.outcome, Outcome::Declined);
+}
+
+#[test]
+fn blocked_first_application_selects_the_next() {
+    let config = config();
+    let mut profile = profile_json("qpboc-debit-offline");
+    profile["applications"][0]["blocked"] = Value::Bool(true);
+    let result = tap(&mut card(&profile), &config, 100);
+    assert_eq!(
+        result.card_phase.aid.map(|a| a.to_string()).as_deref(),
+        Some("A000000333010102")
+    );
+    assert_ne!(result.outcome, Outcome::Approved);
+}
+
+#[test]
+fn missing_ca_key_store_means_no_offline_approval() {
+    let mut config = config();
+    config.capks = quickpass::crypto::capk::CapkStore::new();
+    let result = tap(
+        &mut card(&profile_json("qpboc-debit-offline")),
+        &config,
+        100,
+    );
+    assert_not_approved_with(&result, Tvr::DDA_FAILED);
+}
+
+#[test]
+fn same_inputs_replay_byte_for_byte() {
+    let config = config();
+    let run = || {
+        let mut card = card(&profile_json("qpboc-debit-offline"));
+        let mut layer = ApduLayer::new(&mut card);
+        layer.record();
+        let result = contactless::read_card(&config, &input(100), &mut layer)
+            .expect("card phase")
+            .complete(&config);
+        (layer.take_log(), result.record())
+    };
+    let (first_log, first) = run();
+    let (second_log, second) = run();
+    assert_eq!(first, second);
+    assert_eq!(first_log, second_log);
+}
