@@ -35,7 +35,7 @@
 //! TRANSACTION PROVE takes (pboc-notes §4.1 notes, §4.3 step 9).
 //!
 //! Keys are derived at personalisation ([`keys`]) and kept as zeroizing
-//! [`SecretKey`](quickpass_crypto::secret::SecretKey)s; every MAC and TAC comes from
+//! [`SecretKey`]s; every MAC and TAC comes from
 //! `quickpass_crypto::purse`, the same functions a terminal uses.
 
 pub mod keys;
@@ -1142,5 +1142,127 @@ impl Application for PurseApplication {
 
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
         self
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn application(extra: &str) -> PurseApplication {
+        let profile: PurseProfile = serde_json::from_str(&format!(
+            r#"{{"df_name_text": "PAY.SZT", "ef15": {{"layout": "raw",
+                "data": "0102030405060708090A0B0C0D0E0F1011121314"}}, "ep_balance": 100,
+                "key_derivation": "serial", "log_records": 2,
+                "keys": [{{"index": 1, "version": 3, "purchase": "00112233445566778899AABBCCDDEEFF",
+                           "tac": "FFEEDDCCBBAA99887766554433221100"}}]{extra}}}"#
+        ))
+        .unwrap();
+        PurseApplication::personalise(&profile, "p").unwrap()
+    }
+
+    fn run(app: &mut PurseApplication, apdu: &str) -> Reply {
+        let bytes = hex::decode(apdu).unwrap();
+        app.process(&CommandApdu::parse(&bytes).unwrap())
+    }
+
+    #[test]
+    fn cyclic_file_keeps_the_newest() {
+        let mut file = CyclicFile::new(2);
+        for n in 1..=3u8 {
+            file.push(vec![n]);
+        }
+        assert_eq!(file.record(1), Some(&[3u8][..]));
+        assert_eq!(file.record(2), Some(&[2u8][..]));
+        assert_eq!(file.record(3), None);
+        assert_eq!(file.record(0), None);
+    }
+
+    #[test]
+    fn random_is_deterministic_and_moves() {
+        let mut a = application(r#", "random_seed": "11223344""#);
+        let mut b = application(r#", "random_seed": "11223344""#);
+        assert_eq!(a.next_random(), [0x11, 0x22, 0x33, 0x44]);
+        b.next_random();
+        assert_eq!(a.next_random(), b.next_random());
+        assert_ne!(a.next_random(), [0x11, 0x22, 0x33, 0x44]);
+    }
+
+    #[test]
+    fn initialize_layout_and_prove_order() {
+        let mut app = application(r#", "random_seed": "0A0B0C0D", "offline_counter": 7"#);
+        app.select();
+        // 80 50 01 02 0B: key index 1, amount 0x28, terminal 010203040506.
+        let init = run(&mut app, "805001020B0100000028010203040506");
+        assert_eq!(
+            hex::encode_upper(&init.data),
+            "00000064000700000003000A0B0C0D"
+        );
+        assert!(app.in_session());
+        // Unknown INS drops the session.
+        assert_eq!(
+            run(&mut app, "80CA9F3600").sw,
+            StatusWord::INS_NOT_SUPPORTED
+        );
+        assert!(!app.in_session());
+        // A journalled transaction is proved in the documented order.
+        app.journal.push_front(JournalEntry {
+            transaction_type: TYPE_EP_PURCHASE,
+            counter: 8,
+            mac2: [1, 1, 1, 1],
+            tac: [2, 2, 2, 2],
+        });
+        let prove = run(&mut app, "805A000602000808");
+        let expected = match TRANSACTION_PROVE_ORDER {
+            ProveOrder::Mac2ThenTac => "0101010102020202",
+            ProveOrder::TacThenMac2 => "0202020201010101",
+        };
+        assert_eq!(hex::encode_upper(&prove.data), expected);
+        assert_eq!(run(&mut app, "805A0006020007").sw, SW_MAC_NOT_AVAILABLE);
+        assert_eq!(run(&mut app, "805A000601").sw, StatusWord::WRONG_LENGTH);
+    }
+
+    #[test]
+    fn read_record_le_and_missing_files() {
+        let mut app = application("");
+        app.log.push(vec![0xAB; LOG_RECORD_LEN]);
+        assert_eq!(run(&mut app, "00B201C417").data.len(), LOG_RECORD_LEN);
+        assert_eq!(run(&mut app, "00B201C410").sw, StatusWord(0x6C17));
+        assert_eq!(run(&mut app, "00B201C400").data.len(), LOG_RECORD_LEN);
+        assert_eq!(run(&mut app, "00B202C400").sw, StatusWord::RECORD_NOT_FOUND);
+        assert_eq!(run(&mut app, "00B201F400").sw, StatusWord::FILE_NOT_FOUND);
+        assert_eq!(run(&mut app, "00B200C400").sw, StatusWord::INCORRECT_P1_P2);
+        assert_eq!(
+            run(&mut app, "00B0150000").sw,
+            StatusWord::COMMAND_NOT_ALLOWED
+        );
+        assert_eq!(run(&mut app, "00B0951400").sw, StatusWord::WRONG_P1_P2);
+        assert_eq!(
+            run(&mut app, "805001010B0100000001010203040506").sw,
+            StatusWord::INCORRECT_P1_P2
+        );
+        assert_eq!(
+            run(&mut app, "805003020B0100000001010203040506").sw,
+            StatusWord::INCORRECT_P1_P2
+        );
+        assert_eq!(
+            run(&mut app, "805002010B0100000001010203040506").sw,
+            StatusWord::FUNCTION_NOT_SUPPORTED
+        );
+        assert_eq!(
+            run(&mut app, "845C000204").sw,
+            StatusWord::CLA_NOT_SUPPORTED
+        );
+    }
+
+    #[test]
+    fn keys_are_diversified_from_the_masters() {
+        let app = application("");
+        let master = SecretKey::new(&hex::decode("00112233445566778899AABBCCDDEEFF").unwrap());
+        let expected = keys::card_key(&master, &app.serial, None).unwrap();
+        assert_eq!(app.keys[0].purchase.as_ref(), Some(&expected));
+        assert_eq!(app.serial, [0x0D, 0x0E, 0x0F, 0x10, 0x11, 0x12, 0x13, 0x14]);
+        assert!(!format!("{app:?}").contains("0011223344"));
     }
 }
