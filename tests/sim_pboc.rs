@@ -1185,3 +1185,128 @@ fn profiles_document_every_field() {
         profile(name).build().unwrap();
     }
 }
+
+/// The kernel's own contactless flow (read_card + complete) against the simulated cards: an
+/// offline approval with fDDA verified from the published CAPK, an online request whose field 55
+/// the host accepts, a decline from the pure EC card, and the SM2 card.
+#[test]
+fn kernel_contactless_flow_against_the_simulated_cards() {
+    use quickpass::kernel::bits::CryptogramType;
+    use quickpass::kernel::config::{KernelConfig, TerminalConfig};
+    use quickpass::kernel::contactless::read_card;
+    use quickpass::kernel::outcome::Outcome;
+    use quickpass::kernel::terminal_values::TransactionInput;
+    use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
+
+    let terminal = |online: bool, sm: bool| {
+        let text = format!(
+            r#"{{
+            "terminal": {{
+                "country_code": 156, "currency_code": 156, "currency_exponent": 2,
+                "terminal_type": "22", "capabilities": "E0E1C8", "additional_capabilities": "6000F0A001",
+                "ifd_serial": "SIM00001", "ttq": "{ttq}", "online_capable": {online},
+                "contact_supported": false, "sm_supported": {sm}
+            }},
+            "aids": [
+                {{ "aid": "A000000333010101", "application_version": "0030", "tac_default": "0000000000",
+                   "tac_denial": "0000000000", "tac_online": "0000000000", "floor_limit": 50000,
+                   "contactless_floor_limit": 50000, "contactless_transaction_limit": 100000,
+                   "ec_supported": true, "ec_terminal_limit": 50000 }},
+                {{ "aid": "A000000333010106", "application_version": "0030", "tac_default": "0000000000",
+                   "tac_denial": "0000000000", "tac_online": "0000000000", "floor_limit": 50000,
+                   "contactless_floor_limit": 50000, "contactless_transaction_limit": 100000,
+                   "ec_supported": true, "ec_terminal_limit": 50000 }}
+            ]
+        }}"#,
+            ttq = if online { "26000080" } else { "28000080" },
+        );
+        KernelConfig {
+            terminal: TerminalConfig::from_json(&text).unwrap(),
+            capks: capks(),
+        }
+    };
+    let input = |amount: u64| TransactionInput {
+        amount: Amount::from_minor(amount),
+        amount_other: Amount::ZERO,
+        transaction_type: 0x00,
+        date: TransactionDate::new(2025, 6, 1).unwrap(),
+        time: TransactionTime::new(12, 0, 0).unwrap(),
+        unpredictable_number: [0x11, 0x22, 0x33, 0x44],
+    };
+    let run = |card: &mut VirtualCard, config: &KernelConfig, amount: u64| {
+        let mut layer = ApduLayer::new(card);
+        read_card(config, &input(amount), &mut layer)
+            .unwrap()
+            .complete(config)
+    };
+
+    let online = terminal(true, false);
+    let mut debit = profile("qpboc-debit-offline").build().unwrap();
+    let result = run(&mut debit, &online, 1_000);
+    assert_eq!(result.outcome, Outcome::Approved, "{:?}", result.reason);
+    assert_eq!(result.ec_balance().map(Amount::minor), Some(49_000));
+
+    // Above the single transaction limit: online, and the host accepts field 55.
+    let result = run(&mut debit, &online, 30_000);
+    assert_eq!(
+        result.outcome,
+        Outcome::OnlineRequest,
+        "{:?}",
+        result.reason
+    );
+    // ⚠ The kernel's field 55 carries the TVR after completion (ODA not performed: 80…), but
+    // the card's qPBOC ARQC covers the TVR sent in the GPO (the PDOL data). Give the host the
+    // TVR the card saw; with the completion TVR the ARQC does not verify.
+    let host = host_for(&profile("qpboc-debit-offline"));
+    let field_55 = result.field_55.clone().unwrap();
+    let sent_tvr = result.card_phase.values.get(tags::TVR).unwrap().to_vec();
+    let mut icc_data = Vec::new();
+    for object in tlv::parse_sequence(&field_55).unwrap() {
+        let value = if object.tag() == tags::TVR {
+            sent_tvr.clone()
+        } else {
+            object.value().to_vec()
+        };
+        tlv::encode(object.tag(), &value, &mut icc_data);
+    }
+    let response = host.authorise("6228480012345671", 0x01, &icc_data).unwrap();
+    assert!(response.cryptogram_valid);
+    let as_sent = host.authorise("6228480012345671", 0x01, &field_55).unwrap();
+    assert_eq!(
+        as_sent.cryptogram_valid,
+        result.tvr.as_bytes()[..] == sent_tvr[..]
+    );
+
+    // A tampered SDAD is caught by the kernel: not approved offline.
+    let mut tampered = with_first(profile("qpboc-debit-offline"), |p| {
+        p.faults.tamper_sdad = true
+    })
+    .build()
+    .unwrap();
+    let result = run(&mut tampered, &online, 1_000);
+    assert_ne!(result.outcome, Outcome::Approved);
+
+    let offline = terminal(false, false);
+    let mut pure = profile("pure-ec").build().unwrap();
+    assert_eq!(run(&mut pure, &offline, 20_000).outcome, Outcome::Declined);
+    assert_eq!(run(&mut pure, &offline, 2_000).outcome, Outcome::Approved);
+
+    // The SM2 card gives a TC with an SM2 fDDA signature to an SM terminal (checked with the
+    // crypto crate in `sm2_card_chain_and_fdda`). ⚠ The kernel's fDDA does not approve it yet:
+    // it asks for the issuer exponent 9F32, which SM2 certificates do not have.
+    let mut sm2 = profile("pboc3-sm2").build().unwrap();
+    let result = run(&mut sm2, &terminal(true, true), 1_000);
+    assert_eq!(result.cryptogram_type, Some(CryptogramType::Tc));
+    assert!(result
+        .card_phase
+        .card
+        .get(tags::SIGNED_DYNAMIC_APPLICATION_DATA)
+        .is_some_and(|sdad| sdad[0] == 0x15));
+    let result = run(&mut sm2, &terminal(true, false), 1_000);
+    assert_eq!(
+        result.outcome,
+        Outcome::OnlineRequest,
+        "{:?}",
+        result.reason
+    );
+}
