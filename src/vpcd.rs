@@ -5,7 +5,7 @@
 //! **"Virtual PCD 00 00"** listening on port [`DEFAULT_PORT`] (35963) and **"Virtual PCD 00 01"**
 //! on [`SECOND_PORT`] (35964). [`serve`] connects a [`VpcdCard`] (a [`VirtualCard`] from
 //! [`sim`](crate::sim), or anything else implementing the trait) to one of those ports, and from
-//! then on every PC/SC application — the [`pcsc`](crate::pcsc) transport, `pcsc_scan`,
+//! then on every PC/SC application — the `quickpass::pcsc` transport, `pcsc_scan`,
 //! `scriptor`, a vendor's terminal software — sees a card inserted in that reader.
 //!
 //! ```text
@@ -30,6 +30,8 @@
 //! # Example
 //!
 //! ```no_run
+//! # #[cfg(feature = "sim")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::atomic::AtomicBool;
 //! use quickpass::sim::CardProfile;
 //! use quickpass::vpcd::{self, DEFAULT_PORT};
@@ -39,7 +41,10 @@
 //! // Serves until `stop` is set; reconnects whenever pcscd restarts.
 //! let stats = vpcd::serve(&mut card, vpcd::localhost(DEFAULT_PORT), &stop);
 //! println!("{} APDUs served", stats.apdus);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "sim"))]
+//! # fn main() {}
 //! ```
 //!
 //! [`VirtualCard`]: crate::sim::VirtualCard

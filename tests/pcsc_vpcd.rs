@@ -13,177 +13,84 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use quickpass::kernel::apdu::{Command, Occurrence};
+use quickpass::kernel::apdu::{Command, Occurrence, Purse};
 use quickpass::kernel::dol::{Dol, DolValues};
 use quickpass::kernel::selection::read_ppse_directory;
-use quickpass::kernel::tag::{Format, Tag};
+use quickpass::kernel::tag::Tag;
 use quickpass::kernel::transport::{ApduLayer, ExchangeError, Transport};
 use quickpass::kernel::values::{Aid, Sfi, StatusWord};
-use quickpass::kernel::{afl, tlv};
+use quickpass::kernel::{afl, tags, tlv};
 use quickpass::pcsc::{Disposition, PcscError, PcscTransport, Protocol};
-use quickpass::sim::card::{push_tlv, CONTACTLESS_ATR};
-use quickpass::sim::{Application, CommandApdu, Reply, VirtualCard};
+use quickpass::sim::card::CONTACTLESS_ATR;
+use quickpass::sim::{CardProfile, VirtualCard};
 use quickpass::vpcd::{self, ServedCard};
 
 const PORT: u16 = vpcd::SECOND_PORT;
 const DEBIT_AID: [u8; 8] = [0xA0, 0x00, 0x00, 0x03, 0x33, 0x01, 0x01, 0x01];
-const PURSE_AID: [u8; 9] = [0xA0, 0x00, 0x00, 0x06, 0x32, 0x01, 0x01, 0x05, 0x01];
+const TRANSIT_AID: [u8; 8] = [0xA0, 0x00, 0x00, 0x06, 0x32, 0x01, 0x01, 0x05];
 
 // ---------------------------------------------------------------------------------------------
-// Test cards, built from the simulator's application framework.
+// The cards: the project's profiles, personalised by the simulator.
 
-/// A qPBOC debit application: FCI with a PDOL, GPO format 2 with an AFL, records per the AFL.
-struct Debit {
-    gpo_done: bool,
+fn profile_card(name: &str) -> VirtualCard {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("vectors/cards")
+        .join(format!("{name}.json"));
+    CardProfile::load(&path)
+        .and_then(|profile| profile.build())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-const PDOL: [u8; 13] = [
-    0x9F, 0x66, 0x04, 0x9F, 0x02, 0x06, 0x9F, 0x37, 0x04, 0x5F, 0x2A, 0x02, 0x9A,
-];
-const AFL: [u8; 8] = [0x08, 0x01, 0x02, 0x01, 0x10, 0x01, 0x01, 0x00];
-
-impl Debit {
-    fn pdol() -> Vec<u8> {
-        let mut pdol = PDOL.to_vec();
-        pdol.push(0x03);
-        pdol
-    }
-
-    fn record(sfi: u8, record: u8) -> Option<Vec<u8>> {
-        let mut body = Vec::new();
-        match (sfi, record) {
-            (1, 1) => push_tlv(
-                &mut body,
-                Tag::new(0x57),
-                &hex("6225880000000018D30122010000000000"),
-            ),
-            (1, 2) => {
-                push_tlv(&mut body, Tag::new(0x5A), &hex("6225880000000018"));
-                push_tlv(&mut body, Tag::new(0x5F24), &hex("301231"));
-            }
-            (2, 1) => push_tlv(&mut body, Tag::new(0x9F08), &hex("0030")),
-            _ => return None,
-        }
-        let mut record = Vec::new();
-        push_tlv(&mut record, Tag::new(0x70), &body);
-        Some(record)
-    }
-}
-
-impl Application for Debit {
-    fn df_name(&self) -> &[u8] {
-        &DEBIT_AID
-    }
-    fn directory_entry(&self) -> Option<Vec<u8>> {
-        let mut entry = Vec::new();
-        push_tlv(&mut entry, Tag::new(0x4F), &DEBIT_AID);
-        push_tlv(&mut entry, Tag::new(0x50), b"PBOC DEBIT");
-        push_tlv(&mut entry, Tag::new(0x87), &[0x01]);
-        Some(entry)
-    }
-    fn in_ppse(&self) -> bool {
-        true
-    }
-    fn in_pse(&self) -> bool {
-        true
-    }
-    fn select(&mut self) -> Reply {
-        self.gpo_done = false;
-        let mut proprietary = Vec::new();
-        push_tlv(&mut proprietary, Tag::new(0x50), b"PBOC DEBIT");
-        push_tlv(&mut proprietary, Tag::new(0x9F38), &Debit::pdol());
-        let mut fci = Vec::new();
-        push_tlv(&mut fci, Tag::new(0x84), &DEBIT_AID);
-        push_tlv(&mut fci, Tag::new(0xA5), &proprietary);
-        let mut template = Vec::new();
-        push_tlv(&mut template, Tag::new(0x6F), &fci);
-        Reply::ok(template)
-    }
-    fn process(&mut self, command: &CommandApdu<'_>) -> Reply {
-        match (command.cla, command.ins) {
-            (0x80, 0xA8) => {
-                // 83 L PDOL-data, with L the PDOL's total length (4+6+4+2+3).
-                if command.data.len() != 2 + 19 || command.data[..2] != [0x83, 19] {
-                    return Reply::status(StatusWord(0x6700));
-                }
-                self.gpo_done = true;
-                let mut body = Vec::new();
-                push_tlv(&mut body, Tag::new(0x82), &[0x00, 0x80]);
-                push_tlv(&mut body, Tag::new(0x94), &AFL);
-                let mut template = Vec::new();
-                push_tlv(&mut template, Tag::new(0x77), &body);
-                Reply::ok(template)
-            }
-            (0x00, 0xB2) if command.p2 & 0x07 == 0x04 => {
-                if !self.gpo_done {
-                    return Reply::status(StatusWord(0x6985));
-                }
-                match Debit::record(command.p2 >> 3, command.p1) {
-                    Some(record) => Reply::ok(record),
-                    None => Reply::status(StatusWord(0x6A83)),
-                }
-            }
-            _ => Reply::status(StatusWord(0x6D00)),
-        }
-    }
-    fn reset(&mut self) {
-        self.gpo_done = false;
-    }
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
-    }
-}
-
-/// A transit ED/EP purse: GET BALANCE (`80 5C 00 02 04`, JR/T 0025.5) answers the balance.
-struct Purse {
-    balance: u32,
-}
-
-impl Application for Purse {
-    fn df_name(&self) -> &[u8] {
-        &PURSE_AID
-    }
-    fn file_id(&self) -> Option<[u8; 2]> {
-        Some([0x10, 0x01])
-    }
-    fn directory_entry(&self) -> Option<Vec<u8>> {
-        None
-    }
-    fn in_ppse(&self) -> bool {
-        false
-    }
-    fn in_pse(&self) -> bool {
-        false
-    }
-    fn select(&mut self) -> Reply {
-        let mut fci = Vec::new();
-        push_tlv(&mut fci, Tag::new(0x84), &PURSE_AID);
-        let mut template = Vec::new();
-        push_tlv(&mut template, Tag::new(0x6F), &fci);
-        Reply::ok(template)
-    }
-    fn process(&mut self, command: &CommandApdu<'_>) -> Reply {
-        match (command.cla, command.ins, command.p1, command.p2) {
-            (0x80, 0x5C, 0x00, 0x02) => Reply::ok(self.balance.to_be_bytes()),
-            _ => Reply::status(StatusWord(0x6D00)),
-        }
-    }
-    fn reset(&mut self) {}
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
-    }
-}
-
+/// UnionPay debit with EC (qPBOC offline) and a credit application.
 fn debit_card() -> VirtualCard {
-    let mut card = VirtualCard::new(CONTACTLESS_ATR.to_vec(), true, true);
-    card.add_application(Box::new(Debit { gpo_done: false }));
-    card
+    profile_card("qpboc-debit-offline")
 }
 
-fn transit_card(balance: u32) -> VirtualCard {
-    let mut card = VirtualCard::new(CONTACTLESS_ATR.to_vec(), true, false);
-    card.add_application(Box::new(Purse { balance }));
-    card
+/// China T-Union transit purse, EP balance 50.00.
+fn transit_card() -> VirtualCard {
+    profile_card("transit-purse-capp")
+}
+
+/// The terminal data a qPBOC reader fills the PDOL from (offline-capable, CNY 1.00).
+fn terminal() -> DolValues {
+    let mut values = DolValues::new();
+    let mut set = |tag: Tag, value: Vec<u8>| values.insert(tag, tags::format_of(tag), value);
+    set(tags::TTQ, hex("28000080"));
+    set(tags::AMOUNT_AUTHORISED, hex("000000000100"));
+    set(tags::AMOUNT_OTHER, hex("000000000000"));
+    set(tags::TERMINAL_COUNTRY_CODE, hex("0156"));
+    set(tags::TVR, hex("0000000000"));
+    set(tags::TRANSACTION_CURRENCY_CODE, hex("0156"));
+    set(tags::TRANSACTION_DATE, hex("261128"));
+    set(tags::TRANSACTION_TIME, hex("120000"));
+    set(tags::TRANSACTION_TYPE, hex("00"));
+    set(tags::UNPREDICTABLE_NUMBER, hex("1A2B3C4D"));
+    set(tags::EC_TERMINAL_SUPPORT_INDICATOR, hex("01"));
+    values
+}
+
+/// SELECTs `aid` and returns the PDOL data the terminal builds from its FCI.
+fn select_and_build_pdol<T: Transport>(layer: &mut ApduLayer<T>, aid: &Aid) -> Vec<u8>
+where
+    T::Error: std::fmt::Debug,
+{
+    let select = layer
+        .exchange(&Command::select_aid(aid, Occurrence::First))
+        .expect("SELECT AID");
+    assert_eq!(select.sw, StatusWord::OK);
+    let fci = tlv::parse_single(&select.data).expect("FCI");
+    assert_eq!(fci.tag(), tags::FCI_TEMPLATE);
+    let proprietary = fci
+        .find(tags::FCI_PROPRIETARY_TEMPLATE)
+        .expect("A5")
+        .expect("A5 present");
+    let pdol = proprietary
+        .find(tags::PDOL)
+        .expect("PDOL")
+        .expect("PDOL present");
+    Dol::parse(pdol.value())
+        .expect("PDOL parses")
+        .build(&terminal())
 }
 
 fn hex(text: &str) -> Vec<u8> {
@@ -286,43 +193,21 @@ fn ppse_select_gpo_and_records_through_pcscd() {
     let mut layer = session.layer();
 
     let entries = read_ppse_directory(&mut layer).expect("PPSE");
-    assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].aid.as_bytes(), DEBIT_AID);
     assert_eq!(entries[0].label.as_deref(), Some("PBOC DEBIT"));
 
-    let select = layer
-        .exchange(&Command::select_aid(&entries[0].aid, Occurrence::First))
-        .expect("SELECT AID");
-    assert_eq!(select.sw, StatusWord::OK);
-    let fci = tlv::parse_single(&select.data).expect("FCI");
-    let proprietary = fci.find(Tag::new(0xA5)).expect("A5").expect("A5 present");
-    let pdol = proprietary
-        .find(Tag::new(0x9F38))
-        .expect("PDOL")
-        .expect("PDOL present");
-    let pdol = Dol::parse(pdol.value()).expect("PDOL parses");
-
-    let mut terminal = DolValues::new();
-    terminal.insert(Tag::new(0x9F66), Format::B, hex("36004000"));
-    terminal.insert(Tag::new(0x9F02), Format::N, hex("000000000100"));
-    terminal.insert(Tag::new(0x9F37), Format::B, hex("12345678"));
-    terminal.insert(Tag::new(0x5F2A), Format::N, hex("0156"));
-    terminal.insert(Tag::new(0x9A), Format::N, hex("261128"));
-    let pdol_data = pdol.build(&terminal);
-    assert_eq!(pdol_data.len(), 19);
+    let pdol_data = select_and_build_pdol(&mut layer, &entries[0].aid);
     let gpo = layer
         .exchange(&Command::get_processing_options(&pdol_data).expect("GPO command"))
         .expect("GPO");
     assert_eq!(gpo.sw, StatusWord::OK);
-    let template = tlv::parse_single(&gpo.data).expect("77");
-    assert_eq!(template.tag(), Tag::new(0x77));
-    let afl_value = template
-        .find(Tag::new(0x94))
-        .expect("AFL")
-        .expect("AFL present");
+    let template = tlv::parse_single(&gpo.data).expect("GPO response");
+    assert_eq!(template.tag(), Tag::new(0x77), "format 2 response");
+    let afl_value = template.find(tags::AFL).expect("AFL").expect("AFL present");
     let entries = afl::parse_afl(afl_value.value()).expect("AFL parses");
+    assert!(!entries.is_empty());
 
-    let mut records = Vec::new();
+    let mut records = 0;
     for entry in &entries {
         for (record, _signed) in entry.records() {
             let response = layer
@@ -334,31 +219,30 @@ fn ppse_select_gpo_and_records_through_pcscd() {
                 "SFI {:?} record {record}",
                 entry.sfi
             );
-            records.push(response.data);
+            assert_eq!(response.data.first(), Some(&0x70), "record template");
+            records += 1;
         }
     }
-    assert_eq!(records.len(), 3);
-    assert!(records.iter().all(|r| r.first() == Some(&0x70)));
-    assert_eq!(layer.counters().apdus_sent, 6);
+    assert!(records > 0);
+    assert_eq!(layer.counters().apdus_sent, 3 + records);
 }
 
 #[test]
 fn transit_purse_balance_through_pcscd() {
-    let Some(mut session) = insert(transit_card(12_345)) else {
+    let Some(mut session) = insert(transit_card()) else {
         return;
     };
     let mut layer = session.layer();
+    let aid = Aid::new(&TRANSIT_AID).expect("AID");
     let select = layer
-        .exchange(&Command::select_file_id(0x1001))
-        .expect("SELECT 1001");
+        .exchange(&Command::select_aid(&aid, Occurrence::First))
+        .expect("SELECT purse");
     assert_eq!(select.sw, StatusWord::OK);
     let balance = layer
-        .exchange(
-            &Command::new(0x80, 0x5C, 0x00, 0x02, Vec::new(), Some(0x04)).expect("GET BALANCE"),
-        )
+        .exchange(&Command::get_balance(Purse::Purse))
         .expect("GET BALANCE exchange");
     assert_eq!(balance.sw, StatusWord::OK);
-    assert_eq!(balance.data, 12_345u32.to_be_bytes());
+    assert_eq!(balance.data, 5000u32.to_be_bytes(), "EP balance 50.00");
 }
 
 #[test]
@@ -366,13 +250,13 @@ fn reset_and_reconnect_drop_session_state() {
     let Some(mut session) = insert(debit_card()) else {
         return;
     };
-    let select = Command::select_aid(&Aid::new(&DEBIT_AID).expect("AID"), Occurrence::First);
-    let gpo = Command::get_processing_options(&[0u8; 19]).expect("GPO");
+    let aid = Aid::new(&DEBIT_AID).expect("AID");
+    let select = Command::select_aid(&aid, Occurrence::First);
     let read = Command::read_record(1, Sfi::new(1).expect("SFI")).expect("READ RECORD");
     let mut layer = session.layer();
-    assert_eq!(layer.exchange(&select).expect("SELECT").sw, StatusWord::OK);
+    let pdol_data = select_and_build_pdol(&mut layer, &aid);
+    let gpo = Command::get_processing_options(&pdol_data).expect("GPO");
     assert_eq!(layer.exchange(&gpo).expect("GPO").sw, StatusWord::OK);
-    assert_eq!(layer.exchange(&read).expect("READ").sw, StatusWord::OK);
 
     // A warm reset reaches the card as vpcd `02`: nothing is selected any more.
     assert_eq!(session.transport.reset().expect("reset"), Protocol::T1);

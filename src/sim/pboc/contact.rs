@@ -52,6 +52,19 @@ impl PbocApplication {
         }
     }
 
+    /// The ARQC of a contact or contactless full PBOC transaction: issuer authentication and
+    /// scripts need one. A qPBOC transaction ends at GPO (the card leaves the field before the
+    /// online response), so its ARQC does not count.
+    fn online_arqc(&self) -> Option<FirstAc> {
+        match self.session.path {
+            Some(Path::Contact | Path::ContactlessFull) => self
+                .session
+                .first
+                .filter(|f| f.kind == CryptogramType::Arqc),
+            _ => None,
+        }
+    }
+
     fn take_dol_data(&mut self, second: bool, data: &[u8]) -> bool {
         let dol = if second {
             &self.card.cdol2
@@ -205,11 +218,9 @@ impl PbocApplication {
         if command.p1 != 0 || command.p2 != 0 {
             return Reply::status(StatusWord::INCORRECT_P1_P2);
         }
-        let first = match self.session.first {
+        let first = match self.online_arqc() {
             Some(first)
-                if first.kind == CryptogramType::Arqc
-                    && !self.session.second_done
-                    && self.session.issuer_authentication.is_none() =>
+                if !self.session.second_done && self.session.issuer_authentication.is_none() =>
             {
                 first
             }
@@ -235,13 +246,9 @@ impl PbocApplication {
     /// Issuer script commands with secure messaging ([`crypto::script_mac`] layout, ⚠):
     /// PUT DATA `04 DA` (`9F79` EC balance — logged in the load log —, `9F77`, `9F78`, `9F6D`,
     /// each n12), APPLICATION BLOCK `84 1E`, APPLICATION UNBLOCK `84 18`. Accepted only after
-    /// an ARQC in this transaction (the MAC key depends on it).
+    /// an ARQC of a contact or full PBOC transaction (the MAC key depends on it).
     pub(super) fn issuer_script(&mut self, command: &CommandApdu<'_>) -> Reply {
-        let Some(first) = self
-            .session
-            .first
-            .filter(|f| f.kind == CryptogramType::Arqc)
-        else {
+        let Some(first) = self.online_arqc() else {
             return Reply::status(SW_CONDITIONS);
         };
         let mac_length = self.card.script_mac_length;

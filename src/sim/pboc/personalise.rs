@@ -692,7 +692,7 @@ fn issue_certificates(
         None => default_index,
     };
     if profile.faults.wrong_capk_index {
-        index = index.wrapping_add(1);
+        index ^= 0x0F;
     }
     let expired = [0x12, 0x20];
     let issuer_fields = IssuerCertificateFields {

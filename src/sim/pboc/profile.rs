@@ -353,7 +353,8 @@ pub struct FaultProfile {
     /// The ICC certificate expired in December 2020.
     #[serde(default)]
     pub icc_cert_expired: bool,
-    /// `8F` names a CA index one above the one that signed (a terminal misses the key).
+    /// `8F` names the signing CA's index XOR `0F` (`FE` for RSA, `FD` for SM2): a terminal finds
+    /// no key.
     #[serde(default)]
     pub wrong_capk_index: bool,
     /// The ICC certificate is signed over static data with one byte changed.

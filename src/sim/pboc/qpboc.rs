@@ -289,7 +289,7 @@ mod tests {
         let ttq = "26000080";
         assert_eq!(qpboc_decision(&inputs(ttq, 5_000)), QpbocDecision::Tc);
         assert_eq!(qpboc_decision(&inputs(ttq, 5_001)), QpbocDecision::Arqc);
-        // 10 000 − 9 001 = 999 < 1 000
+        // 4 999 − 4 000 = 999 < 1 000
         let mut low = inputs(ttq, 4_000);
         low.balance = 4_999;
         assert_eq!(qpboc_decision(&low), QpbocDecision::Arqc);
