@@ -322,3 +322,50 @@ fn same_inputs_replay_byte_for_byte() {
     assert_eq!(first, second);
     assert_eq!(first_log, second_log);
 }
+
+#[test]
+fn field_55_carries_what_the_cryptogram_covers_so_the_host_verifies_it() {
+    let config = config();
+    let profile = profile_json("qpboc-credit-online");
+    let result = tap(&mut card(&profile), &config, 100);
+    assert_eq!(result.outcome, Outcome::OnlineRequest);
+    let parsed = CardProfile::from_json(&profile.to_string()).expect("profile");
+    let mut host = quickpass::sim::host::emv::EmvHost::new();
+    let quickpass::sim::ApplicationProfile::Pboc(application) = &parsed.applications[0] else {
+        panic!("a PBOC application");
+    };
+    host.add_profile(application).expect("host knows the card");
+    let pan = profile["applications"][0]["pan"].as_str().expect("pan");
+    let psn = u8::from_str_radix(profile["applications"][0]["psn"].as_str().expect("psn"), 16)
+        .expect("psn");
+    let field_55 = result.field_55.as_ref().expect("field 55");
+    assert!(host.verify_arqc(pan, psn, field_55).expect("host check"));
+    // And a changed amount is caught.
+    let mut forged = field_55.clone();
+    let at = forged
+        .windows(3)
+        .position(|w| w == [0x9F, 0x02, 0x06])
+        .expect("9F02 in field 55");
+    forged[at + 8] ^= 0x01;
+    assert!(!host.verify_arqc(pan, psn, &forged).expect("host check"));
+}
+
+#[test]
+fn sm2_card_approves_offline_with_an_sm_terminal_and_the_sm2_ca_key() {
+    let mut config = config();
+    config.terminal.terminal.sm_supported = true;
+    let ca = quickpass::sim::ca::TestCa::shared().expect("test CA");
+    config
+        .capks
+        .insert(ca.sm2_ca_public_key().expect("SM2 CA key"))
+        .expect("checksum");
+    let mut card = card(&profile_json("pboc3-sm2"));
+    let result = tap(&mut card, &config, 100);
+    assert_eq!(result.outcome, Outcome::Approved, "{:?}", result.record());
+    assert_eq!(result.oda.status(), OdaStatus::Ok);
+    // Without the SM2 CA key the same card is never approved offline.
+    let mut without = self::config();
+    without.terminal.terminal.sm_supported = true;
+    let result = tap(&mut card_from(&profile_json("pboc3-sm2")), &without, 100);
+    assert_not_approved_with(&result, Tvr::DDA_FAILED);
+}

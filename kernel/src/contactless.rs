@@ -527,7 +527,7 @@ impl CardPhase {
         tsi: Tsi,
         reason: Option<String>,
     ) -> TransactionResult {
-        let field_55 = (outcome == Outcome::OnlineRequest).then(|| self.field_55(&tvr));
+        let field_55 = (outcome == Outcome::OnlineRequest).then(|| self.field_55());
         TransactionResult {
             outcome,
             cryptogram_type,
@@ -540,13 +540,13 @@ impl CardPhase {
         }
     }
 
-    /// Field 55: card objects first, terminal objects after, in [`FIELD_55_TAGS`] order.
-    fn field_55(&self, tvr: &Tvr) -> Vec<u8> {
+    /// Field 55 in [`FIELD_55_TAGS`] order. Terminal objects — the TVR included — are the
+    /// values sent to the card in the GPO: the card's cryptogram covers those, so the issuer can
+    /// only verify it with them. The TVR after completion is in the result, for the terminal.
+    fn field_55(&self) -> Vec<u8> {
         let mut out = Vec::new();
         for &tag in FIELD_55_TAGS {
-            let value = if tag == tags::TVR {
-                Some(tvr.as_bytes().as_slice())
-            } else if tag == tags::DF_NAME {
+            let value = if tag == tags::DF_NAME {
                 self.aid.as_ref().map(Aid::as_bytes)
             } else {
                 self.card.get(tag).or_else(|| self.values.get(tag))

@@ -5,7 +5,7 @@
 //! The only way to get an [`OdaVerified`] token — which an offline approval requires — is a
 //! successful run here.
 
-use quickpass_crypto::capk::{CapkIndex, Rid};
+use quickpass_crypto::capk::{CapkIndex, PkAlgorithm, Rid};
 use quickpass_crypto::date::Date;
 use quickpass_crypto::oda::{self, IccPublicKey, OdaError, SdadFormats};
 
@@ -175,6 +175,14 @@ pub fn run_fdda(
     report
 }
 
+/// An RSA key's exponent is mandatory; SM2 certificates (PBOC 3.0 part 17) have none.
+fn exponent(algorithm: PkAlgorithm, card: &CardData, tag: Tag) -> Result<&[u8], OdaFailure> {
+    match algorithm {
+        PkAlgorithm::Rsa => required(card, tag),
+        _ => Ok(card.get(tag).unwrap_or_default()),
+    }
+}
+
 fn required(card: &CardData, tag: Tag) -> Result<&[u8], OdaFailure> {
     card.get(tag).ok_or(OdaFailure::IccDataMissing(tag))
 }
@@ -208,7 +216,7 @@ fn recover_chain(
         required(card, tags::ISSUER_PUBLIC_KEY_CERTIFICATE)?,
         card.get(tags::ISSUER_PUBLIC_KEY_REMAINDER)
             .unwrap_or_default(),
-        required(card, tags::ISSUER_PUBLIC_KEY_EXPONENT)?,
+        exponent(capk.pk_algorithm(), card, tags::ISSUER_PUBLIC_KEY_EXPONENT)?,
         pan,
         today,
     )
@@ -227,7 +235,7 @@ fn recover_chain(
         &issuer,
         required(card, tags::ICC_PUBLIC_KEY_CERTIFICATE)?,
         card.get(tags::ICC_PUBLIC_KEY_REMAINDER).unwrap_or_default(),
-        required(card, tags::ICC_PUBLIC_KEY_EXPONENT)?,
+        exponent(issuer.algorithm(), card, tags::ICC_PUBLIC_KEY_EXPONENT)?,
         pan,
         static_data,
         today,
