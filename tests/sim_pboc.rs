@@ -1254,9 +1254,8 @@ fn kernel_contactless_flow_against_the_simulated_cards() {
         "{:?}",
         result.reason
     );
-    // ⚠ The kernel's field 55 carries the TVR after completion (ODA not performed: 80…), but
-    // the card's qPBOC ARQC covers the TVR sent in the GPO (the PDOL data). Give the host the
-    // TVR the card saw; with the completion TVR the ARQC does not verify.
+    // The card's qPBOC ARQC covers the TVR sent in the GPO (the PDOL data); the kernel's field
+    // 55 carries exactly that, so the host verifies it as sent.
     let host = host_for(&profile("qpboc-debit-offline"));
     let field_55 = result.field_55.clone().unwrap();
     let sent_tvr = result.card_phase.values.get(tags::TVR).unwrap().to_vec();
@@ -1272,10 +1271,7 @@ fn kernel_contactless_flow_against_the_simulated_cards() {
     let response = host.authorise("6228480012345671", 0x01, &icc_data).unwrap();
     assert!(response.cryptogram_valid);
     let as_sent = host.authorise("6228480012345671", 0x01, &field_55).unwrap();
-    assert_eq!(
-        as_sent.cryptogram_valid,
-        result.tvr.as_bytes()[..] == sent_tvr[..]
-    );
+    assert!(as_sent.cryptogram_valid);
 
     // A tampered SDAD is caught by the kernel: not approved offline.
     let mut tampered = with_first(profile("qpboc-debit-offline"), |p| {
