@@ -1,0 +1,116 @@
+//! A whole contactless qPBOC tap with fDDA, and TLV parsing.
+//!
+//! `kernel_only` replays a recorded exchange of the simulated debit card, so what is measured
+//! is the kernel's own CPU for the tap (selection, DOLs, parsing, fDDA, decisions) with a card
+//! that answers instantly; `with_simulated_card` adds the simulator's work (its RSA signature
+//! for fDDA is most of it), as an in-process end-to-end figure.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use quickpass::kernel::config::KernelConfig;
+use quickpass::kernel::contactless;
+use quickpass::kernel::outcome::Outcome;
+use quickpass::kernel::terminal_values::TransactionInput;
+use quickpass::kernel::tlv;
+use quickpass::kernel::transport::ApduLayer;
+use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
+use quickpass::replay::{Exchange, ReplayCard};
+use quickpass::setup;
+use quickpass::sim::CardProfile;
+
+fn config() -> KernelConfig {
+    setup::load_kernel_config(
+        &setup::data_dir().join("terminals/default.json"),
+        &setup::builtin_capk_files(),
+    )
+    .expect("configuration")
+}
+
+fn input() -> TransactionInput {
+    TransactionInput {
+        amount: Amount::from_minor(200),
+        amount_other: Amount::ZERO,
+        transaction_type: 0,
+        date: TransactionDate::new(2026, 11, 28).expect("date"),
+        time: TransactionTime::new(8, 0, 0).expect("time"),
+        unpredictable_number: [1, 2, 3, 4],
+    }
+}
+
+fn profile() -> CardProfile {
+    CardProfile::load(setup::data_dir().join("cards/qpboc-debit-offline.json")).expect("profile")
+}
+
+/// One tap on the simulated card, recorded.
+fn recorded_tap(config: &KernelConfig) -> Vec<Exchange> {
+    let mut card = profile().build().expect("card");
+    let mut layer = ApduLayer::new(&mut card);
+    layer.record();
+    let result = contactless::read_card(config, &input(), &mut layer)
+        .expect("card phase")
+        .complete(config);
+    assert_eq!(result.outcome, Outcome::Approved);
+    layer
+        .take_log()
+        .into_iter()
+        .map(|e| Exchange {
+            command: e.command,
+            response: e.response,
+        })
+        .collect()
+}
+
+fn bench_tap(c: &mut Criterion) {
+    let config = config();
+    let exchanges = recorded_tap(&config);
+    let mut group = c.benchmark_group("qpboc_fdda_tap");
+    group.bench_function("kernel_only", |b| {
+        b.iter_batched(
+            || ReplayCard::new(exchanges.clone()),
+            |mut card| {
+                let mut layer = ApduLayer::new(&mut card);
+                let result = contactless::read_card(&config, &input(), &mut layer)
+                    .expect("card phase")
+                    .complete(&config);
+                assert_eq!(result.outcome, Outcome::Approved);
+                result
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("with_simulated_card", |b| {
+        b.iter_batched(
+            || profile().build().expect("card"),
+            |mut card| {
+                let mut layer = ApduLayer::new(&mut card);
+                contactless::read_card(&config, &input(), &mut layer)
+                    .expect("card phase")
+                    .complete(&config)
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+
+    let gpo = exchanges
+        .iter()
+        .find(|e| e.command.starts_with(&[0x80, 0xA8]))
+        .map(|e| e.response[..e.response.len() - 2].to_vec())
+        .expect("GPO response");
+    let certificate_record = exchanges
+        .iter()
+        .filter(|e| e.command.starts_with(&[0x00, 0xB2]))
+        .map(|e| e.response[..e.response.len() - 2].to_vec())
+        .max_by_key(Vec::len)
+        .expect("a record");
+    let mut tlv_group = c.benchmark_group("tlv");
+    tlv_group.bench_function("parse_gpo_response", |b| {
+        b.iter(|| tlv::parse_single(&gpo).expect("valid"))
+    });
+    tlv_group.bench_function("parse_certificate_record", |b| {
+        b.iter(|| tlv::parse_single(&certificate_record).expect("valid"))
+    });
+    tlv_group.finish();
+}
+
+criterion_group!(benches, bench_tap);
+criterion_main!(benches);
