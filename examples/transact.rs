@@ -82,7 +82,14 @@ fn run() -> Result<(), String> {
     let args = parse_args()?;
     let mut capk_files = setup::builtin_capk_files();
     capk_files.extend(args.capk_files.iter().cloned());
-    let config = setup::load_kernel_config(&args.config, &capk_files).map_err(|e| e.to_string())?;
+    let mut config =
+        setup::load_kernel_config(&args.config, &capk_files).map_err(|e| e.to_string())?;
+    if args.reader.is_none() {
+        // The simulator's SM2 test CA key has no RSA-style vector file: add it for its cards.
+        let ca = quickpass::sim::ca::TestCa::shared().map_err(|e| e.to_string())?;
+        let sm2 = ca.sm2_ca_public_key().map_err(|e| e.to_string())?;
+        config.capks.insert(sm2).map_err(|e| e.to_string())?;
+    }
     let input = TransactionInput {
         amount: Amount::from_minor(args.amount),
         amount_other: Amount::ZERO,
