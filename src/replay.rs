@@ -5,8 +5,9 @@
 //! a context that scopes the non-SELECT exchanges after them, so a PSE record and an application
 //! record with the same READ RECORD command are told apart.
 
-/// One recorded command and the card's response (status word included).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One recorded command and the card's response (status word included). `Debug` shows the
+/// header and lengths only: a field trace holds the PAN and track 2.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Exchange {
     /// The C-APDU as recorded.
     pub command: Vec<u8>,
@@ -14,18 +15,40 @@ pub struct Exchange {
     pub response: Vec<u8>,
 }
 
+impl core::fmt::Debug for Exchange {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Exchange")
+            .field(
+                "header",
+                &hex::encode_upper(self.command.get(..4).unwrap_or(&self.command)),
+            )
+            .field("command_len", &self.command.len())
+            .field("response_len", &self.response.len())
+            .finish()
+    }
+}
+
 /// The response given when no recorded exchange matches: `6D00`, instruction not supported.
 pub const NO_MATCH: [u8; 2] = [0x6D, 0x00];
 
 /// A replay card built from a transcript.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ReplayCard {
     exchanges: Vec<Recorded>,
     context: Option<usize>,
     commands_seen: Vec<Vec<u8>>,
 }
 
-#[derive(Debug, Clone)]
+impl core::fmt::Debug for ReplayCard {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ReplayCard")
+            .field("exchanges", &self.exchanges.len())
+            .field("commands_seen", &self.commands_seen.len())
+            .finish()
+    }
+}
+
+#[derive(Clone)]
 struct Recorded {
     core: Vec<u8>,
     response: Vec<u8>,

@@ -97,12 +97,36 @@ pub struct Counters {
 }
 
 /// One low-level exchange as it happened on the wire, for traces.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// The bytes are the card's and hold the PAN and track 2; `Debug` shows only the command
+/// header, the lengths and the status word. Print the bytes on purpose, through
+/// [`crate::dump`], which masks sensitive objects.
+#[derive(Clone, PartialEq, Eq)]
 pub struct RawExchange {
     /// The C-APDU bytes sent.
     pub command: Vec<u8>,
     /// The R-APDU bytes received.
     pub response: Vec<u8>,
+}
+
+impl core::fmt::Debug for RawExchange {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let header = self.command.get(..4).unwrap_or(&self.command);
+        let sw = self
+            .response
+            .len()
+            .checked_sub(2)
+            .map(|i| &self.response[i..]);
+        f.debug_struct("RawExchange")
+            .field("header", &format_args!("{}", hex::encode_upper(header)))
+            .field("command_len", &self.command.len())
+            .field("response_len", &self.response.len())
+            .field(
+                "sw",
+                &format_args!("{}", sw.map(hex::encode_upper).unwrap_or_default()),
+            )
+            .finish()
+    }
 }
 
 type Hook = Box<dyn FnMut(&[u8], &[u8]) + Send>;
