@@ -1,0 +1,439 @@
+//! What the terminal reads from an ED/EP card, parsed once at the edge: EF15 (public
+//! application information), the INITIALIZE responses and EF18 log records (JR/T 0025 Part 1
+//! ED/EP; pboc-notes §4.1, §4.6–§4.8). A card number never prints in clear.
+
+use core::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::layout;
+use crate::values::TransactionDate;
+
+/// Why card bytes could not be parsed: which object, and what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("card sent malformed {what}: {reason}")]
+pub struct CardDataError {
+    /// The object (`EF15`, `INITIALIZE FOR PURCHASE response`, `EF18 record 2`).
+    pub what: &'static str,
+    /// What was wrong.
+    pub reason: String,
+}
+
+fn bad(what: &'static str, reason: impl Into<String>) -> CardDataError {
+    CardDataError {
+        what,
+        reason: reason.into(),
+    }
+}
+
+fn array<const N: usize>(
+    bytes: &[u8],
+    range: core::ops::Range<usize>,
+    what: &'static str,
+) -> Result<[u8; N], CardDataError> {
+    bytes
+        .get(range.clone())
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| bad(what, format!("bytes {}–{} missing", range.start, range.end)))
+}
+
+/// The card number (EF15 [`layout::CARD_NUMBER_RANGE`], pboc-notes §4.7/§4.8) as hex digits.
+///
+/// `Debug`, `Display` and `Serialize` show the first 4 and last 4 digits only
+/// (`3104************5678`); the digits are available through [`CardNumber::expose_digits`].
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CardNumber {
+    digits: String,
+}
+
+impl CardNumber {
+    /// From the raw bytes (BCD digits are shown as they are; other nibbles as hex).
+    pub fn from_bytes(bytes: &[u8]) -> CardNumber {
+        CardNumber {
+            digits: hex::encode_upper(bytes),
+        }
+    }
+
+    /// From hex digits (for deny lists in configuration); `None` unless 8–32 hex digits.
+    pub fn from_digits(digits: &str) -> Option<CardNumber> {
+        let ok = (8..=32).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_hexdigit());
+        ok.then(|| CardNumber {
+            digits: digits.to_ascii_uppercase(),
+        })
+    }
+
+    /// The full digits. Named so every place that unmasks the number is easy to find.
+    pub fn expose_digits(&self) -> &str {
+        &self.digits
+    }
+
+    /// The masked form: first 4 and last 4 digits, `*` between.
+    pub fn masked(&self) -> String {
+        let len = self.digits.len();
+        self.digits
+            .char_indices()
+            .map(|(i, c)| if i < 4 || i + 4 >= len { c } else { '*' })
+            .collect()
+    }
+}
+
+impl fmt::Display for CardNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+impl fmt::Debug for CardNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CardNumber({})", self.masked())
+    }
+}
+
+impl Serialize for CardNumber {
+    /// Writes the masked form only.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.masked())
+    }
+}
+
+/// Which card a SAM or host computes for: the 8-byte application serial
+/// ([`layout::SERIAL_RANGE`]) and, for two-level key schemes, the second diversifier
+/// ([`layout::SECOND_DIVERSIFIER_RANGE`], pboc-notes §4.4).
+///
+/// `Debug` shows only the last 2 serial bytes. `Serialize` writes the full values (hex): the
+/// journal needs them to recognise the card on its next tap and is terminal-private storage.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CardIdentity {
+    /// The application serial sent in INIT SAM FOR PURCHASE.
+    #[serde(with = "hex_array")]
+    pub serial: [u8; 8],
+    /// The second diversifier (INIT SAM FOR PURCHASE Lc `24`), or `None` (Lc `1C`).
+    #[serde(with = "hex_option")]
+    pub second_diversifier: Option<[u8; 8]>,
+}
+
+impl fmt::Debug for CardIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "CardIdentity(serial ************{:02X}{:02X}, {})",
+            self.serial[6],
+            self.serial[7],
+            if self.second_diversifier.is_some() {
+                "two-level"
+            } else {
+                "one-level"
+            }
+        )
+    }
+}
+
+mod hex_array {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &[u8; 8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode_upper(value))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 8], D::Error> {
+        let text = String::deserialize(d)?;
+        let mut out = [0u8; 8];
+        hex::decode_to_slice(&text, &mut out).map_err(serde::de::Error::custom)?;
+        Ok(out)
+    }
+}
+
+mod hex_option {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<[u8; 8]>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => s.serialize_some(&hex::encode_upper(v)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[u8; 8]>, D::Error> {
+        let Some(text) = Option::<String>::deserialize(d)? else {
+            return Ok(None);
+        };
+        let mut out = [0u8; 8];
+        hex::decode_to_slice(&text, &mut out).map_err(serde::de::Error::custom)?;
+        Ok(Some(out))
+    }
+}
+
+/// EF15, public application information (pboc-notes §4.7 T-Union 30 bytes, §4.8 ETC 43 bytes),
+/// reduced to what the terminal acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardInfo {
+    /// The card number (masked when printed).
+    pub number: CardNumber,
+    /// The identity the SAM and host diversify with.
+    pub identity: CardIdentity,
+    /// First valid day.
+    pub start_date: TransactionDate,
+    /// Last valid day.
+    pub expiry_date: TransactionDate,
+    /// The application answered SELECT with `6283` (blocked, EMV Book 1 §12.3.3).
+    pub blocked: bool,
+}
+
+fn bcd_date(bytes: [u8; 4], what: &'static str) -> Result<TransactionDate, CardDataError> {
+    let digit = |b: u8| -> Result<u16, CardDataError> {
+        let (hi, lo) = (b >> 4, b & 0x0F);
+        if hi > 9 || lo > 9 {
+            return Err(bad(what, "date is not BCD"));
+        }
+        Ok(u16::from(hi * 10 + lo))
+    };
+    let year = digit(bytes[0])? * 100 + digit(bytes[1])?;
+    let month = digit(bytes[2])? as u8;
+    let day = digit(bytes[3])? as u8;
+    TransactionDate::new(year, month, day).map_err(|_| bad(what, "date out of range"))
+}
+
+impl CardInfo {
+    /// Parses EF15. `two_level` takes the second diversifier from EF15 bytes 0–7 (ETC,
+    /// Shanghai; pboc-notes §4.4).
+    pub fn parse(ef15: &[u8], two_level: bool, blocked: bool) -> Result<CardInfo, CardDataError> {
+        const WHAT: &str = "EF15";
+        if ef15.len() < layout::EF15_MIN_LEN {
+            return Err(bad(
+                WHAT,
+                format!("{} bytes, at least {}", ef15.len(), layout::EF15_MIN_LEN),
+            ));
+        }
+        let serial = array::<8>(ef15, layout::SERIAL_RANGE, WHAT)?;
+        let second_diversifier = if two_level {
+            Some(array::<8>(ef15, layout::SECOND_DIVERSIFIER_RANGE, WHAT)?)
+        } else {
+            None
+        };
+        let number = ef15
+            .get(layout::CARD_NUMBER_RANGE)
+            .map(CardNumber::from_bytes)
+            .ok_or_else(|| bad(WHAT, "no card number"))?;
+        Ok(CardInfo {
+            number,
+            identity: CardIdentity {
+                serial,
+                second_diversifier,
+            },
+            start_date: bcd_date(array(ef15, layout::START_DATE_RANGE, WHAT)?, WHAT)?,
+            expiry_date: bcd_date(array(ef15, layout::EXPIRY_DATE_RANGE, WHAT)?, WHAT)?,
+            blocked,
+        })
+    }
+}
+
+/// The 15-byte INITIALIZE FOR PURCHASE / CAPP PURCHASE response (pboc-notes §4.1 ✅): old
+/// balance 4 ‖ offline ATC 2 ‖ overdraft limit 3 ‖ key version 1 ‖ algorithm id 1 ‖
+/// pseudo-random 4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurchaseInit {
+    /// Balance before the purchase, fen.
+    pub balance: u32,
+    /// Offline counter before the purchase (the session-key input; the transaction is +1).
+    pub offline_atc: u16,
+    /// Overdraft limit, fen.
+    pub overdraft_limit: u32,
+    /// Key version (selects the PSAM key).
+    pub key_version: u8,
+    /// Algorithm id (`00` 3DES ⚠ pboc-notes §4.1).
+    pub algorithm_id: u8,
+    /// Card pseudo-random.
+    pub random: [u8; 4],
+}
+
+impl PurchaseInit {
+    /// Parses the response data; exactly 15 bytes.
+    pub fn parse(data: &[u8]) -> Result<PurchaseInit, CardDataError> {
+        const WHAT: &str = "INITIALIZE FOR PURCHASE response";
+        if data.len() != 15 {
+            return Err(bad(WHAT, format!("{} bytes, expected 15", data.len())));
+        }
+        Ok(PurchaseInit {
+            balance: u32::from_be_bytes([data[0], data[1], data[2], data[3]]),
+            offline_atc: u16::from_be_bytes([data[4], data[5]]),
+            overdraft_limit: u32::from_be_bytes([0, data[6], data[7], data[8]]),
+            key_version: data[9],
+            algorithm_id: data[10],
+            random: [data[11], data[12], data[13], data[14]],
+        })
+    }
+}
+
+/// The 16-byte INITIALIZE FOR LOAD response (pboc-notes §4.1 ✅, \[V4\]): old balance 4 ‖ online
+/// ATC 2 ‖ key version 1 ‖ algorithm id 1 ‖ pseudo-random 4 ‖ MAC1 4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadInit {
+    /// Balance before the load, fen.
+    pub balance: u32,
+    /// Online counter before the load.
+    pub online_atc: u16,
+    /// Key version.
+    pub key_version: u8,
+    /// Algorithm id.
+    pub algorithm_id: u8,
+    /// Card pseudo-random.
+    pub random: [u8; 4],
+    /// The card's MAC1, checked by the host.
+    pub mac1: [u8; 4],
+}
+
+impl LoadInit {
+    /// Parses the response data; exactly 16 bytes.
+    pub fn parse(data: &[u8]) -> Result<LoadInit, CardDataError> {
+        const WHAT: &str = "INITIALIZE FOR LOAD response";
+        if data.len() != 16 {
+            return Err(bad(WHAT, format!("{} bytes, expected 16", data.len())));
+        }
+        Ok(LoadInit {
+            balance: u32::from_be_bytes([data[0], data[1], data[2], data[3]]),
+            online_atc: u16::from_be_bytes([data[4], data[5]]),
+            key_version: data[6],
+            algorithm_id: data[7],
+            random: [data[8], data[9], data[10], data[11]],
+            mac1: [data[12], data[13], data[14], data[15]],
+        })
+    }
+}
+
+/// One EF18 log record (23 bytes, pboc-notes §4.6 ✅): ATC 2 ‖ overdraft limit 3 ‖ amount 4 ‖
+/// type 1 ‖ terminal 6 ‖ date 4 ‖ time 3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LogRecord {
+    /// Online or offline counter of that transaction.
+    pub atc: u16,
+    /// Overdraft limit, fen.
+    pub overdraft_limit: u32,
+    /// Amount, fen.
+    pub amount: u32,
+    /// Transaction type (`02` load, `06` purchase, `09` CAPP, …).
+    pub transaction_type: u8,
+    /// Terminal number.
+    #[serde(serialize_with = "hex_bytes")]
+    pub terminal_id: [u8; 6],
+    /// Date, BCD `YYYYMMDD`.
+    #[serde(serialize_with = "hex_bytes")]
+    pub date: [u8; 4],
+    /// Time, BCD `hhmmss`.
+    #[serde(serialize_with = "hex_bytes")]
+    pub time: [u8; 3],
+}
+
+fn hex_bytes<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode_upper(bytes))
+}
+
+/// Length of an EF18 record.
+pub const LOG_RECORD_LEN: usize = 23;
+
+impl LogRecord {
+    /// Parses one record; exactly 23 bytes.
+    pub fn parse(data: &[u8]) -> Result<LogRecord, CardDataError> {
+        const WHAT: &str = "EF18 record";
+        if data.len() != LOG_RECORD_LEN {
+            return Err(bad(WHAT, format!("{} bytes, expected 23", data.len())));
+        }
+        Ok(LogRecord {
+            atc: u16::from_be_bytes([data[0], data[1]]),
+            overdraft_limit: u32::from_be_bytes([0, data[2], data[3], data[4]]),
+            amount: u32::from_be_bytes([data[5], data[6], data[7], data[8]]),
+            transaction_type: data[9],
+            terminal_id: array(data, 10..16, WHAT)?,
+            date: array(data, 16..20, WHAT)?,
+            time: array(data, 20..23, WHAT)?,
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn t_union_ef15() -> Vec<u8> {
+        hex::decode(
+            "01011000FFFFFFFF020131040000000012345678202401012034123100 00".replace(' ', ""),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn ef15_t_union_and_masking() {
+        let info = CardInfo::parse(&t_union_ef15(), false, false).unwrap();
+        assert_eq!(info.number.expose_digits(), "31040000000012345678");
+        assert_eq!(info.number.to_string(), "3104************5678");
+        assert_eq!(info.identity.serial, [0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78]);
+        assert_eq!(info.identity.second_diversifier, None);
+        assert_eq!(
+            info.expiry_date,
+            TransactionDate::new(2034, 12, 31).unwrap()
+        );
+        let shown = format!("{info:?}");
+        assert!(
+            !shown.contains("12345678") && !shown.contains("0012"),
+            "{shown}"
+        );
+        assert_eq!(
+            serde_json::to_string(&info.number).unwrap(),
+            "\"3104************5678\""
+        );
+        let two = CardInfo::parse(&t_union_ef15(), true, false).unwrap();
+        assert_eq!(
+            two.identity.second_diversifier,
+            Some([1, 1, 0x10, 0, 0xFF, 0xFF, 0xFF, 0xFF])
+        );
+    }
+
+    #[test]
+    fn ef15_junk_is_refused() {
+        assert!(CardInfo::parse(&t_union_ef15()[..27], false, false).is_err());
+        let mut bad_date = t_union_ef15();
+        bad_date[24] = 0xAB;
+        assert!(CardInfo::parse(&bad_date, false, false).is_err());
+        let mut zero_month = t_union_ef15();
+        zero_month[26] = 0x00;
+        assert!(CardInfo::parse(&zero_month, false, false).is_err());
+    }
+
+    #[test]
+    fn init_and_log_layouts() {
+        let init =
+            PurchaseInit::parse(&hex::decode("00001388001000000001000A0B0C0D").unwrap()).unwrap();
+        assert_eq!(
+            (init.balance, init.offline_atc, init.key_version),
+            (5000, 16, 1)
+        );
+        assert_eq!(init.random, [0x0A, 0x0B, 0x0C, 0x0D]);
+        assert!(PurchaseInit::parse(&[0; 14]).is_err());
+        assert!(PurchaseInit::parse(&[0; 16]).is_err());
+        let load =
+            LoadInit::parse(&hex::decode("0000000000000100112233442988AE5A").unwrap()).unwrap();
+        assert_eq!(load.mac1, [0x29, 0x88, 0xAE, 0x5A]);
+        assert_eq!(load.key_version, 1);
+        assert!(LoadInit::parse(&[0; 15]).is_err());
+        let log = LogRecord::parse(
+            &hex::decode("0011000000000000C806310100000001202405170830 15".replace(' ', ""))
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!((log.atc, log.amount, log.transaction_type), (17, 200, 6));
+        assert!(LogRecord::parse(&[0; 22]).is_err());
+    }
+
+    #[test]
+    fn identity_round_trips_and_hides_in_debug() {
+        let id = CardIdentity {
+            serial: [1, 2, 3, 4, 5, 6, 7, 8],
+            second_diversifier: Some([9; 8]),
+        };
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(serde_json::from_str::<CardIdentity>(&json).unwrap(), id);
+        assert!(!format!("{id:?}").contains("0102030405"));
+        assert!(CardNumber::from_digits("12345").is_none());
+        assert!(CardNumber::from_digits("1234567G").is_none());
+    }
+}

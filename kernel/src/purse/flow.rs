@@ -1,0 +1,1332 @@
+//! The ED/EP transaction flows (JR/T 0025 Part 1 ED/EP; pboc-notes §4.3 purchase, §4.5 load,
+//! §4.7 segmented fares, §4.3 step 9 tearing): [`purchase`], [`capp_purchase`] and [`load`].
+//!
+//! Each is one tap. It selects the application, reads EF15 (from the FCI when the card puts it
+//! there), checks the card, then **first** settles any journal entry this card left pending on
+//! an earlier, torn tap: GET TRANSACTION PROVE with the interrupted transaction's counter; a
+//! proof that the SAM accepts (or, when the SAM no longer holds that session, a proof plus the
+//! card's own EF18 record of this terminal's transaction) completes the record and the tap ends
+//! as [`Outcome::Recovered`] — the card is not charged again; no proof and no such EF18 record
+//! voids the entry and the tap goes on with a clean retry.
+//!
+//! The journal entry is written before DEBIT / CREDIT. A tear while that command is under way
+//! returns [`FlowError::Card`] ([`Outcome::Torn`]) and leaves the entry pending.
+//!
+//! APDU counts (card; T-Union card with EF15 in its FCI, no pending entry):
+//!
+//! | flow | card APDUs | SAM APDUs |
+//! |---|---|---|
+//! | purchase | SELECT, GET BALANCE, INITIALIZE, DEBIT = 4 (+1 READ BINARY without EF15 in the FCI) | `80 70`, `80 72` = 2 |
+//! | CAPP purchase | SELECT, GET BALANCE, READ RECORD, INITIALIZE CAPP, UPDATE CAPP DATA CACHE (+1 for EF1E), DEBIT = 6–7 | 2 |
+//! | load | SELECT, INITIALIZE FOR LOAD, CREDIT = 3 (+1 READ BINARY) | host |
+//! | recovery (proved) | SELECT, GET TRANSACTION PROVE = 2 (+ EF18 reads when the SAM lost the session) | `80 72` = 1 |
+
+use quickpass_crypto::purse as crypto;
+use serde::Serialize;
+
+use super::card::{CardDataError, CardInfo, CardNumber, LoadInit, LogRecord, PurchaseInit};
+use super::fare::{travel_record, FareDecision, FarePhase, FarePolicy, Station, TripRecord};
+use super::host::{Host, HostDecision, LoadAuthorisation};
+use super::journal::{Journal, JournalEntry, Pending};
+use super::layout;
+use super::record::{RecordStatus, SettlementRecord, TripNote};
+use super::sam::{Mac2Check, Sam, SamPurchase, TacCheck};
+use super::TransactionKind;
+use crate::apdu::{Command, Purse, Response};
+use crate::tag::Tag;
+use crate::tlv;
+use crate::transport::{ApduLayer, ExchangeError, Transport};
+use crate::values::{Amount, Sfi, StatusWord, TransactionDate, TransactionTime};
+
+pub use super::sam::SelectBy;
+
+/// A boxed error from a SAM, host or journal (its own type names who failed).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Where the CAPP (composite purchase) records are (pboc-notes §4.7, §4.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CappFile {
+    /// SFI of the CAPP record file (T-Union EF1A = 26, ETC EF19 = 25).
+    pub sfi: Sfi,
+    /// Record number of the trip record for READ RECORD (Shanghai T-Union: 2).
+    pub record: u8,
+    /// EF1E, if a 48-byte travel record is appended with each CAPP purchase.
+    pub travel_sfi: Option<Sfi>,
+}
+
+/// How to reach and read one purse application (pboc-notes §1.3, §4.7, §4.8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurseApplication {
+    /// How it is selected.
+    pub select: SelectBy,
+    /// ED (`01`) or EP (`02`).
+    pub purse: Purse,
+    /// EF15 length for READ BINARY (`1E` T-Union, `2B` ETC).
+    pub ef15_len: u8,
+    /// Take EF15 from FCI tag `9F0C` when present (T-Union, §4.7) and skip READ BINARY.
+    pub ef15_from_fci: bool,
+    /// Keys diversified twice: the SAM gets the second diversifier (§4.4).
+    pub two_level: bool,
+    /// The CAPP records, if the card does composite purchases.
+    pub capp: Option<CappFile>,
+}
+
+/// The T-Union AID (pboc-notes §1.3).
+pub const T_UNION_AID: [u8; 8] = [0xA0, 0x00, 0x00, 0x06, 0x32, 0x01, 0x01, 0x05];
+
+impl PurseApplication {
+    /// China T-Union (JT/T 978): AID `A000000632010105`, EF15 in the FCI, EF1A record 2 for
+    /// trips and EF1E travel records, one-level keys (pboc-notes §4.7; the simulator's profile).
+    pub fn t_union() -> PurseApplication {
+        PurseApplication {
+            select: SelectBy::DfName(T_UNION_AID.to_vec()),
+            purse: Purse::Purse,
+            ef15_len: 0x1E,
+            ef15_from_fci: true,
+            two_level: false,
+            capp: Some(CappFile {
+                sfi: SFI_EF1A,
+                record: 2,
+                travel_sfi: Some(SFI_EF1E),
+            }),
+        }
+    }
+
+    /// ETC user card: ADF `1001`, 43-byte EF15, two-level keys (pboc-notes §4.8). CAPP (EF19)
+    /// is left out: no field layout was collected.
+    pub fn etc() -> PurseApplication {
+        PurseApplication {
+            select: SelectBy::FileId(0x1001),
+            purse: Purse::Purse,
+            ef15_len: 0x2B,
+            ef15_from_fci: false,
+            two_level: true,
+            capp: None,
+        }
+    }
+
+    /// A city purse selected by its ASCII DF name (`PAY.SZT`, `AP1.WHCTC`, …), 30-byte EF15.
+    pub fn city(df_name: &[u8]) -> PurseApplication {
+        PurseApplication {
+            select: SelectBy::DfName(df_name.to_vec()),
+            purse: Purse::Purse,
+            ef15_len: 0x1E,
+            ef15_from_fci: false,
+            two_level: false,
+            capp: None,
+        }
+    }
+}
+
+const fn sfi(value: u8) -> Sfi {
+    match Sfi::new(value) {
+        Ok(sfi) => sfi,
+        Err(_) => panic!("SFI constant out of range"),
+    }
+}
+
+/// EF15, public application information (pboc-notes §4.7).
+const SFI_EF15: Sfi = sfi(0x15);
+/// EF1A, the T-Union CAPP record file.
+const SFI_EF1A: Sfi = sfi(0x1A);
+/// EF1E, T-Union travel records.
+const SFI_EF1E: Sfi = sfi(0x1E);
+
+/// Terminal configuration for the purse flows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurseConfig {
+    /// The application.
+    pub application: PurseApplication,
+    /// Card numbers refused (deny list / blacklist).
+    pub deny_list: Vec<CardNumber>,
+    /// How many EF18 records recovery reads at most to find this terminal's transaction.
+    pub log_scan: u8,
+}
+
+impl PurseConfig {
+    /// A configuration for `application`, empty deny list, 10 log records scanned.
+    pub fn new(application: PurseApplication) -> Self {
+        PurseConfig {
+            application,
+            deny_list: Vec::new(),
+            log_scan: 10,
+        }
+    }
+}
+
+/// A purchase (pboc-notes §4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurchaseRequest {
+    /// Amount, fen.
+    pub amount: u32,
+    /// Transaction date (the kernel reads no clock).
+    pub date: TransactionDate,
+    /// Transaction time.
+    pub time: TransactionTime,
+}
+
+/// A composite purchase at a station (pboc-notes §4.7 segmented fares).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CappRequest {
+    /// Where the terminal is.
+    pub station: Station,
+    /// Transaction date.
+    pub date: TransactionDate,
+    /// Transaction time.
+    pub time: TransactionTime,
+}
+
+/// A load (pboc-notes §4.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadRequest {
+    /// Amount, fen.
+    pub amount: u32,
+    /// Terminal number.
+    pub terminal_id: [u8; 6],
+    /// Load key index sent in INITIALIZE FOR LOAD.
+    pub key_index: u8,
+    /// Transaction date.
+    pub date: TransactionDate,
+    /// Transaction time.
+    pub time: TransactionTime,
+}
+
+/// How a tap ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Purchase debited, MAC2 verified by the SAM, TAC kept.
+    Paid,
+    /// Load credited, TAC kept.
+    Loaded,
+    /// `9401` (or the balance read before) does not cover the amount.
+    InsufficientBalance,
+    /// Refused; see the [`DeclineReason`].
+    Declined,
+    /// An earlier torn transaction of this card was proved and completed; not charged again.
+    Recovered,
+    /// The card left (or stopped answering) during the tap; a journal entry may be pending.
+    Torn,
+}
+
+impl Outcome {
+    /// The name used in JSON output (`paid`, `insufficient_balance`, …).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Paid => "paid",
+            Outcome::Loaded => "loaded",
+            Outcome::InsufficientBalance => "insufficient_balance",
+            Outcome::Declined => "declined",
+            Outcome::Recovered => "recovered",
+            Outcome::Torn => "torn",
+        }
+    }
+}
+
+/// Why a tap was declined.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "reason")]
+#[non_exhaustive]
+pub enum DeclineReason {
+    /// SELECT did not find the application.
+    NoApplication {
+        /// Status word of SELECT.
+        sw: StatusWord,
+    },
+    /// SELECT answered `6283`: the application is blocked.
+    Blocked,
+    /// Before EF15's start date.
+    NotYetValid,
+    /// After EF15's expiry date.
+    Expired,
+    /// On the deny list.
+    Denied,
+    /// The card refused a command.
+    CardRefused {
+        /// The command.
+        command: &'static str,
+        /// Its status word.
+        sw: StatusWord,
+    },
+    /// The host refused the load.
+    HostDeclined {
+        /// The host's reason.
+        detail: String,
+    },
+    /// The SAM rejected the card's MAC2 (forged, replayed or corrupted).
+    Mac2Invalid,
+    /// The TAC does not verify.
+    TacInvalid,
+    /// The trip record is locked or unusable.
+    TripRecord {
+        /// What is wrong.
+        detail: String,
+    },
+    /// Recovery found this terminal's debit in the card log but no valid proof.
+    RecoveryDisputed,
+    /// The card is not a CAPP card in this configuration.
+    NoCapp,
+}
+
+/// What one tap did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TapResult {
+    /// The outcome.
+    pub outcome: Outcome,
+    /// Why, for [`Outcome::Declined`].
+    pub reason: Option<DeclineReason>,
+    /// The card number (masked in every output).
+    pub card_number: Option<CardNumber>,
+    /// Amount of the transaction, fen (for a recovery, the recovered transaction's).
+    pub amount: u32,
+    /// Balance before, when known.
+    pub balance_before: Option<u32>,
+    /// Balance after, when the transaction happened.
+    pub balance_after: Option<u32>,
+    /// The TAC kept for settlement.
+    #[serde(serialize_with = "hex_option")]
+    pub tac: Option<[u8; 4]>,
+    /// The settlement record this tap wrote (also in the journal).
+    pub record: Option<SettlementRecord>,
+    /// Journal entries of this card found not carried out and voided on this tap.
+    pub voided: Vec<u64>,
+    /// Card APDUs of this tap.
+    pub apdus: u64,
+    /// SAM APDUs of this tap.
+    pub sam_apdus: u64,
+}
+
+fn hex_option<S: serde::Serializer>(value: &Option<[u8; 4]>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => s.serialize_some(&hex::encode_upper(v)),
+        None => s.serialize_none(),
+    }
+}
+
+/// Something broke (not an outcome by itself; [`FlowError::outcome`] maps each to one).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FlowError<E: std::error::Error + 'static> {
+    /// The card exchange failed (card removed, mute, broken response): a tear.
+    #[error("card exchange failed")]
+    Card(#[source] ExchangeError<E>),
+    /// The card sent malformed data.
+    #[error(transparent)]
+    CardData(#[from] CardDataError),
+    /// The SAM failed or refused (the terminal's side).
+    #[error("SAM failed: {0}")]
+    Sam(#[source] BoxError),
+    /// The host could not be reached or failed.
+    #[error("host failed: {0}")]
+    Host(#[source] BoxError),
+    /// The journal could not be written: nothing was sent to the card after it.
+    #[error("journal failed: {0}")]
+    Journal(#[source] BoxError),
+    /// The request or configuration cannot be encoded (amount, DF name).
+    #[error("invalid request: {0}")]
+    Request(String),
+}
+
+impl<E: std::error::Error + 'static> FlowError<E> {
+    /// The outcome a terminal reports for this error: a card exchange failure is a tear (a
+    /// journal entry may be pending), anything else a decline.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            FlowError::Card(_) | FlowError::CardData(_) => Outcome::Torn,
+            _ => Outcome::Declined,
+        }
+    }
+}
+
+type Flow<T, E> = Result<T, FlowError<E>>;
+
+fn exchange<T: Transport>(layer: &mut ApduLayer<T>, command: &Command) -> Flow<Response, T::Error> {
+    layer.exchange(command).map_err(FlowError::Card)
+}
+
+fn boxed<E: std::error::Error + Send + Sync + 'static>(e: E) -> BoxError {
+    Box::new(e)
+}
+
+/// The result skeleton of a tap.
+struct Tap {
+    start: u64,
+    sam_start: u64,
+    card_number: Option<CardNumber>,
+}
+
+impl Tap {
+    fn result<T: Transport>(
+        &self,
+        layer: &ApduLayer<T>,
+        sam_apdus: u64,
+        outcome: Outcome,
+        reason: Option<DeclineReason>,
+    ) -> TapResult {
+        TapResult {
+            outcome,
+            reason,
+            card_number: self.card_number.clone(),
+            amount: 0,
+            balance_before: None,
+            balance_after: None,
+            tac: None,
+            record: None,
+            voided: Vec::new(),
+            apdus: layer.counters().apdus_sent - self.start,
+            sam_apdus: sam_apdus - self.sam_start,
+        }
+    }
+}
+
+enum Opened {
+    Card(CardInfo),
+    Declined(DeclineReason, Option<CardNumber>),
+}
+
+/// EF15 from the T-Union FCI: `6F { …, A5 { …, 9F0C EF15 } }` (pboc-notes §4.7).
+fn fci_ef15(fci: &[u8]) -> Option<Vec<u8>> {
+    let template = tlv::parse_single(fci).ok()?;
+    let ef15 = template.find(Tag::new(0x9F0C)).ok()??;
+    Some(ef15.value().to_vec())
+}
+
+/// SELECT, EF15, status / validity / deny list (pboc-notes §4.3 step 2).
+fn open_card<T: Transport>(
+    layer: &mut ApduLayer<T>,
+    config: &PurseConfig,
+    date: TransactionDate,
+) -> Flow<Opened, T::Error> {
+    let app = &config.application;
+    let command = app
+        .select
+        .command()
+        .map_err(|e| FlowError::Request(e.to_string()))?;
+    let select = exchange(layer, &command)?;
+    let blocked = select.sw == StatusWord::SELECTED_FILE_INVALIDATED;
+    if !select.is_success() && !blocked {
+        return Ok(Opened::Declined(
+            DeclineReason::NoApplication { sw: select.sw },
+            None,
+        ));
+    }
+    let from_fci = if app.ef15_from_fci {
+        fci_ef15(&select.data)
+    } else {
+        None
+    };
+    let ef15 = match from_fci {
+        Some(ef15) => ef15,
+        None => {
+            let read = exchange(layer, &Command::read_binary_sfi(SFI_EF15, 0, app.ef15_len))?;
+            if !read.is_success() {
+                return Ok(Opened::Declined(
+                    DeclineReason::CardRefused {
+                        command: "READ BINARY EF15",
+                        sw: read.sw,
+                    },
+                    None,
+                ));
+            }
+            read.data
+        }
+    };
+    let info = CardInfo::parse(&ef15, app.two_level, blocked)?;
+    let number = Some(info.number.clone());
+    let refusal = if info.blocked {
+        Some(DeclineReason::Blocked)
+    } else if date < info.start_date {
+        Some(DeclineReason::NotYetValid)
+    } else if date > info.expiry_date {
+        Some(DeclineReason::Expired)
+    } else if config.deny_list.contains(&info.number) {
+        Some(DeclineReason::Denied)
+    } else {
+        None
+    };
+    Ok(match refusal {
+        Some(reason) => Opened::Declined(reason, number),
+        None => Opened::Card(info),
+    })
+}
+
+/// Checks a recovered proof: the SAM (purchases) or the journalled host MAC2 (loads), and the
+/// TAC where possible.
+trait Verifier {
+    fn mac2(&mut self, entry: &JournalEntry, mac2: &[u8; 4]) -> Result<Mac2Check, BoxError>;
+    fn tac(&mut self, entry: &JournalEntry, tac: &[u8; 4]) -> Result<TacCheck, BoxError>;
+    fn apdus(&self) -> u64;
+}
+
+fn load_mac2_check(entry: &JournalEntry, mac2: &[u8; 4]) -> Mac2Check {
+    match entry.host_mac2 {
+        Some(sent) if sent == *mac2 => Mac2Check::Verified,
+        Some(_) => Mac2Check::Invalid,
+        None => Mac2Check::NoSession,
+    }
+}
+
+fn purchase_tac_data(entry: &JournalEntry) -> crypto::PurchaseTacData {
+    crypto::PurchaseTacData {
+        amount: entry.amount,
+        transaction_type: entry.kind.type_byte(),
+        terminal_id: entry.terminal_id,
+        terminal_serial: entry.terminal_serial.unwrap_or(0),
+        date: entry.date,
+        time: entry.time,
+    }
+}
+
+fn load_tac_data(entry: &JournalEntry) -> crypto::LoadTacData {
+    crypto::LoadTacData {
+        new_balance: entry.balance_before.saturating_add(entry.amount),
+        online_counter: entry.counter,
+        amount: entry.amount,
+        transaction_type: entry.kind.type_byte(),
+        terminal_id: entry.terminal_id,
+        date: entry.date,
+        time: entry.time,
+    }
+}
+
+struct SamVerifier<'a, S: Sam>(&'a mut S);
+
+impl<S: Sam> Verifier for SamVerifier<'_, S> {
+    fn mac2(&mut self, entry: &JournalEntry, mac2: &[u8; 4]) -> Result<Mac2Check, BoxError> {
+        if entry.kind.is_load() {
+            return Ok(load_mac2_check(entry, mac2));
+        }
+        self.0.verify_mac2(mac2).map_err(boxed)
+    }
+
+    fn tac(&mut self, entry: &JournalEntry, tac: &[u8; 4]) -> Result<TacCheck, BoxError> {
+        if entry.kind.is_load() {
+            return Ok(TacCheck::Unavailable);
+        }
+        self.0
+            .check_purchase_tac(
+                &entry.card,
+                entry.key_version,
+                &purchase_tac_data(entry),
+                tac,
+            )
+            .map_err(boxed)
+    }
+
+    fn apdus(&self) -> u64 {
+        self.0.apdus()
+    }
+}
+
+struct HostVerifier<'a, H: Host>(&'a mut H);
+
+impl<H: Host> Verifier for HostVerifier<'_, H> {
+    fn mac2(&mut self, entry: &JournalEntry, mac2: &[u8; 4]) -> Result<Mac2Check, BoxError> {
+        Ok(if entry.kind.is_load() {
+            load_mac2_check(entry, mac2)
+        } else {
+            Mac2Check::NoSession
+        })
+    }
+
+    fn tac(&mut self, entry: &JournalEntry, tac: &[u8; 4]) -> Result<TacCheck, BoxError> {
+        if !entry.kind.is_load() {
+            return Ok(TacCheck::Unavailable);
+        }
+        self.0
+            .check_load_tac(&entry.card, entry.key_index, &load_tac_data(entry), tac)
+            .map_err(boxed)
+    }
+
+    fn apdus(&self) -> u64 {
+        0
+    }
+}
+
+fn settlement_record(
+    id: u64,
+    entry: &JournalEntry,
+    status: RecordStatus,
+    tac: Option<[u8; 4]>,
+    mac2_verified: bool,
+    tac_verified: bool,
+) -> SettlementRecord {
+    let balance_after = if entry.kind.is_load() {
+        entry.balance_before.saturating_add(entry.amount)
+    } else {
+        entry.balance_before.saturating_sub(entry.amount)
+    };
+    SettlementRecord {
+        id,
+        status,
+        kind: entry.kind,
+        transaction_type: [entry.kind.type_byte()],
+        card_number: entry.card_number.clone(),
+        amount: entry.amount,
+        balance_before: entry.balance_before,
+        balance_after,
+        card_counter: entry.transaction_counter(),
+        key_index: entry.key_index,
+        key_version: entry.key_version,
+        terminal_id: entry.terminal_id,
+        terminal_serial: entry.terminal_serial,
+        date: entry.date,
+        time: entry.time,
+        tac,
+        tac_verified,
+        mac2_verified,
+        trip: entry.trip,
+    }
+}
+
+/// Whether the card's EF18 log holds this entry's transaction (same counter and type, and this
+/// terminal's number, amount, date and time; pboc-notes §4.6).
+fn log_shows<T: Transport>(
+    layer: &mut ApduLayer<T>,
+    entry: &JournalEntry,
+    scan: u8,
+) -> Flow<bool, T::Error> {
+    let counter = entry.transaction_counter();
+    let type_byte = entry.kind.type_byte();
+    let is_load = |t: u8| t == 0x01 || t == 0x02;
+    for number in 1..=scan {
+        let command = Command::new(
+            0x00,
+            0xB2,
+            number,
+            (0x18 << 3) | 0x04,
+            Vec::new(),
+            Some(0x17),
+        )
+        .map_err(|e| FlowError::Request(e.to_string()))?;
+        let response = exchange(layer, &command)?;
+        if !response.is_success() {
+            return Ok(false);
+        }
+        let Ok(record) = LogRecord::parse(&response.data) else {
+            return Ok(false);
+        };
+        if record.atc == counter && record.transaction_type == type_byte {
+            return Ok(record.amount == entry.amount
+                && record.terminal_id == entry.terminal_id
+                && record.date == entry.date
+                && record.time == entry.time);
+        }
+        // Newest first: an older transaction of the same counter kind means ours is not there.
+        if is_load(record.transaction_type) == entry.kind.is_load() && record.atc < counter {
+            return Ok(false);
+        }
+    }
+    Ok(false)
+}
+
+/// What recovery did with this card's pending entries.
+#[derive(Default)]
+struct Recovery {
+    /// The last entry completed (recovered, disputed, TAC invalid), with its class.
+    completed: Option<SettlementRecord>,
+    voided: Vec<u64>,
+}
+
+fn journal_err<E: std::error::Error + 'static, J: std::error::Error + Send + Sync + 'static>(
+    e: J,
+) -> FlowError<E> {
+    FlowError::Journal(Box::new(e))
+}
+
+/// Settles every pending entry of this card (pboc-notes §4.3 step 9).
+fn recover<T: Transport, J: Journal>(
+    layer: &mut ApduLayer<T>,
+    journal: &mut J,
+    verifier: &mut dyn Verifier,
+    info: &CardInfo,
+    config: &PurseConfig,
+) -> Flow<Recovery, T::Error> {
+    let mut recovery = Recovery::default();
+    let mine: Vec<Pending> = journal
+        .pending()
+        .into_iter()
+        .filter(|p| p.entry.card == info.identity)
+        .collect();
+    for Pending { id, entry } in mine {
+        let prove = exchange(
+            layer,
+            &Command::get_transaction_prove(entry.kind.type_byte(), entry.transaction_counter()),
+        )?;
+        let proof = if prove.is_success() {
+            layout::split_prove(&prove.data)
+        } else {
+            None
+        };
+        let record = match proof {
+            Some((mac2, tac)) => {
+                let check = verifier.mac2(&entry, &mac2).map_err(FlowError::Sam)?;
+                let debited_here = match check {
+                    Mac2Check::Verified => true,
+                    Mac2Check::NoSession | Mac2Check::Invalid => {
+                        log_shows(layer, &entry, config.log_scan)?
+                    }
+                };
+                if !debited_here {
+                    None
+                } else if check == Mac2Check::Invalid {
+                    Some(settlement_record(
+                        id,
+                        &entry,
+                        RecordStatus::Disputed,
+                        Some(tac),
+                        false,
+                        false,
+                    ))
+                } else {
+                    let tac_check = verifier.tac(&entry, &tac).map_err(FlowError::Sam)?;
+                    let status = if tac_check == TacCheck::Invalid {
+                        RecordStatus::TacInvalid
+                    } else {
+                        RecordStatus::Recovered
+                    };
+                    Some(settlement_record(
+                        id,
+                        &entry,
+                        status,
+                        Some(tac),
+                        check == Mac2Check::Verified,
+                        tac_check == TacCheck::Verified,
+                    ))
+                }
+            }
+            None => log_shows(layer, &entry, config.log_scan)?
+                .then(|| settlement_record(id, &entry, RecordStatus::Disputed, None, false, false)),
+        };
+        match record {
+            Some(record) => {
+                journal.complete(&record).map_err(journal_err)?;
+                recovery.completed = Some(record);
+            }
+            None => {
+                journal.void(id).map_err(journal_err)?;
+                recovery.voided.push(id);
+            }
+        }
+    }
+    Ok(recovery)
+}
+
+/// Turns a recovery of the same class (purchase / load) into the tap's result.
+fn recovered_result<T: Transport>(
+    tap: &Tap,
+    layer: &ApduLayer<T>,
+    sam_apdus: u64,
+    recovery: Recovery,
+    load: bool,
+) -> Result<TapResult, Recovery> {
+    match &recovery.completed {
+        Some(record) if record.kind.is_load() == load => {
+            let (outcome, reason) = match record.status {
+                RecordStatus::Recovered => (Outcome::Recovered, None),
+                RecordStatus::TacInvalid => (Outcome::Declined, Some(DeclineReason::TacInvalid)),
+                _ => (Outcome::Declined, Some(DeclineReason::RecoveryDisputed)),
+            };
+            let mut result = tap.result(layer, sam_apdus, outcome, reason);
+            result.amount = record.amount;
+            result.balance_before = Some(record.balance_before);
+            result.balance_after = Some(record.balance_after);
+            result.tac = record.tac;
+            result.record = recovery.completed.clone();
+            result.voided = recovery.voided;
+            Ok(result)
+        }
+        _ => Err(recovery),
+    }
+}
+
+fn balance<T: Transport>(
+    layer: &mut ApduLayer<T>,
+    purse: Purse,
+) -> Flow<Result<u32, DeclineReason>, T::Error> {
+    let response = exchange(layer, &Command::get_balance(purse))?;
+    if !response.is_success() {
+        return Ok(Err(DeclineReason::CardRefused {
+            command: "GET BALANCE",
+            sw: response.sw,
+        }));
+    }
+    match response.data.as_slice() {
+        [a, b, c, d] => Ok(Ok(u32::from_be_bytes([*a, *b, *c, *d]))),
+        other => Err(FlowError::CardData(CardDataError {
+            what: "GET BALANCE response",
+            reason: format!("{} bytes, expected 4", other.len()),
+        })),
+    }
+}
+
+/// The purchase half shared by [`purchase`] and [`capp_purchase`]: after INITIALIZE, the
+/// SAM's MAC1, the journal, DEBIT, MAC2 and TAC.
+struct Debit<'a> {
+    info: &'a CardInfo,
+    init: PurchaseInit,
+    amount: u32,
+    kind: TransactionKind,
+    key_index: u8,
+    date: TransactionDate,
+    time: TransactionTime,
+    trip: Option<TripNote>,
+}
+
+fn debit<T: Transport, S: Sam, J: Journal>(
+    layer: &mut ApduLayer<T>,
+    sam: &mut S,
+    journal: &mut J,
+    tap: &Tap,
+    debit: Debit<'_>,
+    voided: Vec<u64>,
+) -> Flow<TapResult, T::Error> {
+    let Debit {
+        info,
+        init,
+        amount,
+        kind,
+        key_index,
+        date,
+        time,
+        trip,
+    } = debit;
+    let auth = sam
+        .init_purchase(&SamPurchase {
+            card: info.identity,
+            init,
+            amount,
+            transaction_type: kind.type_byte(),
+            date,
+            time,
+        })
+        .map_err(|e| FlowError::Sam(boxed(e)))?;
+    let entry = JournalEntry {
+        kind,
+        card: info.identity,
+        card_number: info.number.masked(),
+        amount,
+        balance_before: init.balance,
+        counter: init.offline_atc,
+        key_index,
+        key_version: init.key_version,
+        terminal_id: sam.terminal_id(),
+        terminal_serial: Some(auth.terminal_serial),
+        date: date.to_yyyymmdd_bcd(),
+        time: time.to_bcd(),
+        host_mac2: None,
+        trip,
+    };
+    let id = journal.begin(&entry).map_err(journal_err)?;
+    let response = exchange(
+        layer,
+        &Command::debit_for_purchase(auth.terminal_serial, date, time, &auth.mac1),
+    )?;
+    let mut result = tap.result(layer, sam.apdus(), Outcome::Declined, None);
+    result.amount = amount;
+    result.balance_before = Some(init.balance);
+    result.voided = voided;
+    if !response.is_success() {
+        // The card refused DEBIT (e.g. 9302 MAC1): by the command's contract nothing was written.
+        journal.void(id).map_err(journal_err)?;
+        result.reason = Some(DeclineReason::CardRefused {
+            command: "DEBIT FOR PURCHASE",
+            sw: response.sw,
+        });
+        return Ok(result);
+    }
+    // TAC 4 ‖ MAC2 4 (pboc-notes §4.1). A malformed answer leaves the entry pending: the next
+    // tap asks the card for proof.
+    let (tac, mac2) = match response.data.as_slice() {
+        [t0, t1, t2, t3, m0, m1, m2, m3] => ([*t0, *t1, *t2, *t3], [*m0, *m1, *m2, *m3]),
+        other => {
+            return Err(FlowError::CardData(CardDataError {
+                what: "DEBIT FOR PURCHASE response",
+                reason: format!("{} bytes, expected 8", other.len()),
+            }))
+        }
+    };
+    // A SAM that lost the session or failed leaves the entry pending as well.
+    let mac2_check = sam
+        .verify_mac2(&mac2)
+        .map_err(|e| FlowError::Sam(boxed(e)))?;
+    let (status, tac_verified) = match mac2_check {
+        Mac2Check::Verified => {
+            let tac_check = sam
+                .check_purchase_tac(
+                    &info.identity,
+                    init.key_version,
+                    &purchase_tac_data(&entry),
+                    &tac,
+                )
+                .map_err(|e| FlowError::Sam(boxed(e)))?;
+            match tac_check {
+                TacCheck::Invalid => (RecordStatus::TacInvalid, false),
+                TacCheck::Verified => (RecordStatus::Paid, true),
+                TacCheck::Unavailable => (RecordStatus::Paid, false),
+            }
+        }
+        Mac2Check::Invalid => (RecordStatus::Mac2Invalid, false),
+        Mac2Check::NoSession => {
+            return Err(FlowError::Sam(
+                "SAM lost the purchase session before MAC2 (entry left pending)".into(),
+            ))
+        }
+    };
+    let record = settlement_record(
+        id,
+        &entry,
+        status,
+        Some(tac),
+        mac2_check == Mac2Check::Verified,
+        tac_verified,
+    );
+    journal.complete(&record).map_err(journal_err)?;
+    result.sam_apdus = sam.apdus() - tap.sam_start;
+    result.apdus = layer.counters().apdus_sent - tap.start;
+    result.tac = Some(tac);
+    match status {
+        RecordStatus::Paid => {
+            result.outcome = Outcome::Paid;
+            result.balance_after = Some(record.balance_after);
+        }
+        RecordStatus::Mac2Invalid => result.reason = Some(DeclineReason::Mac2Invalid),
+        _ => result.reason = Some(DeclineReason::TacInvalid),
+    }
+    result.record = Some(record);
+    Ok(result)
+}
+
+/// Opens the card and settles its pending entries; `Err(result)` ends the tap.
+fn begin_tap<T: Transport, J: Journal>(
+    layer: &mut ApduLayer<T>,
+    journal: &mut J,
+    verifier: &mut dyn Verifier,
+    config: &PurseConfig,
+    date: TransactionDate,
+    load: bool,
+) -> Flow<Result<(Tap, CardInfo, Vec<u64>), TapResult>, T::Error> {
+    let mut tap = Tap {
+        start: layer.counters().apdus_sent,
+        sam_start: verifier.apdus(),
+        card_number: None,
+    };
+    let info = match open_card(layer, config, date)? {
+        Opened::Card(info) => info,
+        Opened::Declined(reason, number) => {
+            tap.card_number = number;
+            return Ok(Err(tap.result(
+                layer,
+                verifier.apdus(),
+                Outcome::Declined,
+                Some(reason),
+            )));
+        }
+    };
+    tap.card_number = Some(info.number.clone());
+    let recovery = recover(layer, journal, verifier, &info, config)?;
+    match recovered_result(&tap, layer, verifier.apdus(), recovery, load) {
+        Ok(result) => Ok(Err(result)),
+        Err(recovery) => Ok(Ok((tap, info, recovery.voided))),
+    }
+}
+
+/// A purchase tap (pboc-notes §4.3): see the [module docs](self).
+pub fn purchase<T: Transport, S: Sam, J: Journal>(
+    layer: &mut ApduLayer<T>,
+    sam: &mut S,
+    journal: &mut J,
+    config: &PurseConfig,
+    request: &PurchaseRequest,
+) -> Flow<TapResult, T::Error> {
+    let (tap, info, voided) = match begin_tap(
+        layer,
+        journal,
+        &mut SamVerifier(sam),
+        config,
+        request.date,
+        false,
+    )? {
+        Ok(opened) => opened,
+        Err(result) => return Ok(result),
+    };
+    let purse = config.application.purse;
+    let declined = |layer: &ApduLayer<T>, sam: &S, outcome, reason, voided| {
+        let mut result = tap.result(layer, sam.apdus(), outcome, reason);
+        result.amount = request.amount;
+        result.voided = voided;
+        result
+    };
+    let balance = match balance(layer, purse)? {
+        Ok(balance) => balance,
+        Err(reason) => {
+            return Ok(declined(
+                layer,
+                sam,
+                Outcome::Declined,
+                Some(reason),
+                voided,
+            ))
+        }
+    };
+    if balance < request.amount {
+        let mut result = declined(layer, sam, Outcome::InsufficientBalance, None, voided);
+        result.balance_before = Some(balance);
+        return Ok(result);
+    }
+    let key_index = sam.key_index();
+    let kind = match purse {
+        Purse::Purse => TransactionKind::PursePurchase,
+        Purse::Deposit => TransactionKind::DepositPurchase,
+    };
+    let init = Command::initialize_for_purchase(
+        purse,
+        key_index,
+        Amount::from_be_u32(request.amount),
+        &sam.terminal_id(),
+    )
+    .map_err(|e| FlowError::Request(e.to_string()))?;
+    let init = exchange(layer, &init)?;
+    let init = match init.sw {
+        StatusWord::OK => PurchaseInit::parse(&init.data)?,
+        StatusWord::INSUFFICIENT_BALANCE => {
+            let mut result = declined(layer, sam, Outcome::InsufficientBalance, None, voided);
+            result.balance_before = Some(balance);
+            return Ok(result);
+        }
+        sw => {
+            let reason = DeclineReason::CardRefused {
+                command: "INITIALIZE FOR PURCHASE",
+                sw,
+            };
+            return Ok(declined(
+                layer,
+                sam,
+                Outcome::Declined,
+                Some(reason),
+                voided,
+            ));
+        }
+    };
+    let step = Debit {
+        info: &info,
+        init,
+        amount: request.amount,
+        kind,
+        key_index,
+        date: request.date,
+        time: request.time,
+        trip: None,
+    };
+    debit(layer, sam, journal, &tap, step, voided)
+}
+
+/// A composite (CAPP) purchase tap for segmented fares (pboc-notes §4.7): reads the trip record
+/// (before INITIALIZE, because the amount goes into INITIALIZE), asks `fare`, then INITIALIZE
+/// FOR CAPP PURCHASE, UPDATE CAPP DATA CACHE with the new record (and an EF1E travel record),
+/// and the purchase half.
+pub fn capp_purchase<T: Transport, S: Sam, J: Journal>(
+    layer: &mut ApduLayer<T>,
+    sam: &mut S,
+    journal: &mut J,
+    config: &PurseConfig,
+    fare: &dyn FarePolicy,
+    request: &CappRequest,
+) -> Flow<TapResult, T::Error> {
+    let (tap, info, voided) = match begin_tap(
+        layer,
+        journal,
+        &mut SamVerifier(sam),
+        config,
+        request.date,
+        false,
+    )? {
+        Ok(opened) => opened,
+        Err(result) => return Ok(result),
+    };
+    let end = |layer: &ApduLayer<T>, sam: &S, outcome, reason, voided, amount| {
+        let mut result = tap.result(layer, sam.apdus(), outcome, reason);
+        result.amount = amount;
+        result.voided = voided;
+        result
+    };
+    let Some(capp) = config.application.capp else {
+        return Ok(end(
+            layer,
+            sam,
+            Outcome::Declined,
+            Some(DeclineReason::NoCapp),
+            voided,
+            0,
+        ));
+    };
+    let balance = match balance(layer, Purse::Purse)? {
+        Ok(balance) => balance,
+        Err(reason) => return Ok(end(layer, sam, Outcome::Declined, Some(reason), voided, 0)),
+    };
+    let read = Command::read_record(capp.record, capp.sfi)
+        .map_err(|e| FlowError::Request(e.to_string()))?;
+    let read = exchange(layer, &read)?;
+    if !read.is_success() {
+        let reason = DeclineReason::CardRefused {
+            command: "READ RECORD trip",
+            sw: read.sw,
+        };
+        return Ok(end(layer, sam, Outcome::Declined, Some(reason), voided, 0));
+    }
+    let trip = match TripRecord::parse(&read.data) {
+        Ok(trip) => trip,
+        Err(e) => {
+            let reason = DeclineReason::TripRecord {
+                detail: e.to_string(),
+            };
+            return Ok(end(layer, sam, Outcome::Declined, Some(reason), voided, 0));
+        }
+    };
+    let decision: FareDecision = fare.decide(trip.state(), request.station);
+    if balance < decision.amount {
+        let mut result = end(
+            layer,
+            sam,
+            Outcome::InsufficientBalance,
+            None,
+            voided,
+            decision.amount,
+        );
+        result.balance_before = Some(balance);
+        return Ok(result);
+    }
+    let key_index = sam.key_index();
+    let terminal_id = sam.terminal_id();
+    let init = Command::initialize_for_capp_purchase(
+        key_index,
+        Amount::from_be_u32(decision.amount),
+        &terminal_id,
+    )
+    .map_err(|e| FlowError::Request(e.to_string()))?;
+    let init = exchange(layer, &init)?;
+    let init = match init.sw {
+        StatusWord::OK => PurchaseInit::parse(&init.data)?,
+        StatusWord::INSUFFICIENT_BALANCE => {
+            let mut result = end(
+                layer,
+                sam,
+                Outcome::InsufficientBalance,
+                None,
+                voided,
+                decision.amount,
+            );
+            result.balance_before = Some(balance);
+            return Ok(result);
+        }
+        sw => {
+            let reason = DeclineReason::CardRefused {
+                command: "INITIALIZE FOR CAPP PURCHASE",
+                sw,
+            };
+            return Ok(end(
+                layer,
+                sam,
+                Outcome::Declined,
+                Some(reason),
+                voided,
+                decision.amount,
+            ));
+        }
+    };
+    let updated = trip.updated(
+        &decision,
+        request.station,
+        &terminal_id,
+        init.balance,
+        request.date,
+        request.time,
+    );
+    let mut updates = vec![(trip.id(), capp.sfi, updated)];
+    if let Some(travel) = capp.travel_sfi {
+        let after = init.balance.saturating_sub(decision.amount);
+        let record = travel_record(
+            &decision,
+            request.station,
+            &terminal_id,
+            after,
+            request.date,
+            request.time,
+        );
+        updates.push((0x00, travel, record));
+    }
+    for (id, file, record) in updates {
+        let command = Command::update_capp_data_cache(id, file, &record)
+            .map_err(|e| FlowError::Request(e.to_string()))?;
+        let response = exchange(layer, &command)?;
+        if !response.is_success() {
+            let reason = DeclineReason::CardRefused {
+                command: "UPDATE CAPP DATA CACHE",
+                sw: response.sw,
+            };
+            return Ok(end(
+                layer,
+                sam,
+                Outcome::Declined,
+                Some(reason),
+                voided,
+                decision.amount,
+            ));
+        }
+    }
+    let entry_station = match trip.state() {
+        super::fare::TripState::Inside { entry, .. } => Some(entry.number),
+        _ => None,
+    };
+    let step = Debit {
+        info: &info,
+        init,
+        amount: decision.amount,
+        kind: TransactionKind::CappPurchase,
+        key_index,
+        date: request.date,
+        time: request.time,
+        trip: Some(TripNote {
+            entry: decision.phase == FarePhase::Entry,
+            line: request.station.line,
+            station: request.station.number,
+            entry_station,
+        }),
+    };
+    debit(layer, sam, journal, &tap, step, voided)
+}
+
+/// A load (top-up) tap (pboc-notes §4.5): INITIALIZE FOR LOAD, the host verifies MAC1 and gives
+/// MAC2, the journal, CREDIT FOR LOAD, TAC.
+pub fn load<T: Transport, H: Host, J: Journal>(
+    layer: &mut ApduLayer<T>,
+    host: &mut H,
+    journal: &mut J,
+    config: &PurseConfig,
+    request: &LoadRequest,
+) -> Flow<TapResult, T::Error> {
+    let (tap, info, voided) = match begin_tap(
+        layer,
+        journal,
+        &mut HostVerifier(host),
+        config,
+        request.date,
+        true,
+    )? {
+        Ok(opened) => opened,
+        Err(result) => return Ok(result),
+    };
+    let purse = config.application.purse;
+    let kind = match purse {
+        Purse::Purse => TransactionKind::PurseLoad,
+        Purse::Deposit => TransactionKind::DepositLoad,
+    };
+    let mut result = tap.result(layer, 0, Outcome::Declined, None);
+    result.amount = request.amount;
+    result.voided = voided;
+    let init = Command::initialize_for_load(
+        purse,
+        request.key_index,
+        Amount::from_be_u32(request.amount),
+        &request.terminal_id,
+    )
+    .map_err(|e| FlowError::Request(e.to_string()))?;
+    let init = exchange(layer, &init)?;
+    if !init.is_success() {
+        result.apdus = layer.counters().apdus_sent - tap.start;
+        result.reason = Some(DeclineReason::CardRefused {
+            command: "INITIALIZE FOR LOAD",
+            sw: init.sw,
+        });
+        return Ok(result);
+    }
+    let init = LoadInit::parse(&init.data)?;
+    result.balance_before = Some(init.balance);
+    let decision = host
+        .authorise_load(&LoadAuthorisation {
+            card: info.identity,
+            key_index: request.key_index,
+            init,
+            amount: request.amount,
+            transaction_type: kind.type_byte(),
+            terminal_id: request.terminal_id,
+            date: request.date,
+            time: request.time,
+        })
+        .map_err(|e| FlowError::Host(boxed(e)))?;
+    let mac2 = match decision {
+        HostDecision::Approved { mac2 } => mac2,
+        HostDecision::Declined { reason } => {
+            result.apdus = layer.counters().apdus_sent - tap.start;
+            result.reason = Some(DeclineReason::HostDeclined { detail: reason });
+            return Ok(result);
+        }
+    };
+    let entry = JournalEntry {
+        kind,
+        card: info.identity,
+        card_number: info.number.masked(),
+        amount: request.amount,
+        balance_before: init.balance,
+        counter: init.online_atc,
+        key_index: request.key_index,
+        key_version: init.key_version,
+        terminal_id: request.terminal_id,
+        terminal_serial: None,
+        date: request.date.to_yyyymmdd_bcd(),
+        time: request.time.to_bcd(),
+        host_mac2: Some(mac2),
+        trip: None,
+    };
+    let id = journal.begin(&entry).map_err(journal_err)?;
+    let credit = exchange(
+        layer,
+        &Command::credit_for_load(request.date, request.time, &mac2),
+    )?;
+    result.apdus = layer.counters().apdus_sent - tap.start;
+    if !credit.is_success() {
+        journal.void(id).map_err(journal_err)?;
+        result.reason = Some(DeclineReason::CardRefused {
+            command: "CREDIT FOR LOAD",
+            sw: credit.sw,
+        });
+        return Ok(result);
+    }
+    let tac: [u8; 4] = credit.data.as_slice().try_into().map_err(|_| {
+        FlowError::CardData(CardDataError {
+            what: "CREDIT FOR LOAD response",
+            reason: format!("{} bytes, expected 4", credit.data.len()),
+        })
+    })?;
+    let tac_check = host
+        .check_load_tac(
+            &info.identity,
+            request.key_index,
+            &load_tac_data(&entry),
+            &tac,
+        )
+        .map_err(|e| FlowError::Host(boxed(e)))?;
+    let status = if tac_check == TacCheck::Invalid {
+        RecordStatus::TacInvalid
+    } else {
+        RecordStatus::Loaded
+    };
+    let record = settlement_record(
+        id,
+        &entry,
+        status,
+        Some(tac),
+        true,
+        tac_check == TacCheck::Verified,
+    );
+    journal.complete(&record).map_err(journal_err)?;
+    result.tac = Some(tac);
+    if status == RecordStatus::Loaded {
+        result.outcome = Outcome::Loaded;
+        result.balance_after = Some(record.balance_after);
+    } else {
+        result.reason = Some(DeclineReason::TacInvalid);
+    }
+    result.record = Some(record);
+    Ok(result)
+}

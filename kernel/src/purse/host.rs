@@ -1,0 +1,209 @@
+//! The issuer side of a load (top-up, pboc-notes §4.5): the terminal forwards the card's
+//! INITIALIZE FOR LOAD answer to a [`Host`], which verifies MAC1 and returns MAC2 for CREDIT FOR
+//! LOAD. [`SoftwareHost`] holds the issuer master keys itself (tests, demos); a real terminal
+//! implements [`Host`] over its network link.
+
+use core::fmt;
+
+use quickpass_crypto::purse as crypto;
+use quickpass_crypto::secret::SecretKey;
+
+use super::card::{CardIdentity, LoadInit};
+use super::sam::KeyDiversifier;
+use super::sam::TacCheck;
+use crate::values::{TransactionDate, TransactionTime};
+
+/// What the terminal sends the host for a load (pboc-notes §4.5 step 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadAuthorisation {
+    /// The card.
+    pub card: CardIdentity,
+    /// Key index sent in INITIALIZE FOR LOAD.
+    pub key_index: u8,
+    /// The card's INITIALIZE FOR LOAD answer (old balance, online ATC, random, MAC1).
+    pub init: LoadInit,
+    /// Amount, fen.
+    pub amount: u32,
+    /// Transaction type (`02` EP load, `01` ED load).
+    pub transaction_type: u8,
+    /// Terminal number.
+    pub terminal_id: [u8; 6],
+    /// Date for MAC2 and CREDIT FOR LOAD.
+    pub date: TransactionDate,
+    /// Time for MAC2 and CREDIT FOR LOAD.
+    pub time: TransactionTime,
+}
+
+/// The host's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostDecision {
+    /// MAC1 verified; MAC2 for CREDIT FOR LOAD.
+    Approved {
+        /// MAC2.
+        mac2: [u8; 4],
+    },
+    /// Refused (MAC1 wrong, account refused, …), with the host's reason.
+    Declined {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The data of a load TAC, as the terminal knows it after CREDIT FOR LOAD (⚠ layout,
+/// pboc-notes §4.2 \[TC\]).
+pub type LoadTacData = crypto::LoadTacData;
+
+/// The issuer host for loads (pboc-notes §4.5).
+pub trait Host {
+    /// A failed exchange with the host (network down, …).
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Verifies the card's MAC1 and, if the load is allowed, returns MAC2.
+    fn authorise_load(&mut self, request: &LoadAuthorisation) -> Result<HostDecision, Self::Error>;
+
+    /// Checks a load TAC, if the host can now (default: [`TacCheck::Unavailable`], checked at
+    /// settlement).
+    fn check_load_tac(
+        &mut self,
+        _card: &CardIdentity,
+        _key_index: u8,
+        _data: &LoadTacData,
+        _tac: &[u8; 4],
+    ) -> Result<TacCheck, Self::Error> {
+        Ok(TacCheck::Unavailable)
+    }
+}
+
+impl<H: Host + ?Sized> Host for &mut H {
+    type Error = H::Error;
+
+    fn authorise_load(&mut self, request: &LoadAuthorisation) -> Result<HostDecision, Self::Error> {
+        (**self).authorise_load(request)
+    }
+
+    fn check_load_tac(
+        &mut self,
+        card: &CardIdentity,
+        key_index: u8,
+        data: &LoadTacData,
+        tac: &[u8; 4],
+    ) -> Result<TacCheck, Self::Error> {
+        (**self).check_load_tac(card, key_index, data, tac)
+    }
+}
+
+/// The issuer keys of one card key index.
+#[derive(Debug, Clone)]
+pub struct HostKeys {
+    /// Card key index.
+    pub index: u8,
+    /// Load master key (MLK), 16 bytes.
+    pub load: SecretKey,
+    /// TAC master key (MTK), 16 bytes, if the host checks TACs.
+    pub tac: Option<SecretKey>,
+}
+
+/// A host in software (tests, demos): verifies load MAC1 and makes MAC2 with
+/// `quickpass_crypto::purse`, the card keys derived by a [`KeyDiversifier`]. Keys never in
+/// `Debug`.
+pub struct SoftwareHost {
+    keys: Vec<HostKeys>,
+    diversifier: Box<dyn KeyDiversifier>,
+}
+
+impl fmt::Debug for SoftwareHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SoftwareHost")
+            .field("key_sets", &self.keys.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a [`SoftwareHost`] could not answer (a key problem; refusals are decisions).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("host key error: {0}")]
+pub struct HostKeyError(pub String);
+
+impl SoftwareHost {
+    /// A host with these key sets and diversification scheme.
+    pub fn new(keys: Vec<HostKeys>, diversifier: impl KeyDiversifier + 'static) -> Self {
+        SoftwareHost {
+            keys,
+            diversifier: Box::new(diversifier),
+        }
+    }
+
+    fn card_key(&self, master: &SecretKey, card: &CardIdentity) -> Result<SecretKey, HostKeyError> {
+        self.diversifier
+            .card_key(master, card)
+            .map_err(HostKeyError)
+    }
+}
+
+impl Host for SoftwareHost {
+    type Error = HostKeyError;
+
+    fn authorise_load(
+        &mut self,
+        request: &LoadAuthorisation,
+    ) -> Result<HostDecision, HostKeyError> {
+        let Some(keys) = self.keys.iter().find(|k| k.index == request.key_index) else {
+            return Ok(HostDecision::Declined {
+                reason: format!("no keys for key index {}", request.key_index),
+            });
+        };
+        let dlk = self.card_key(&keys.load, &request.card)?;
+        let key_error = |e: crypto::PurseError| HostKeyError(e.to_string());
+        let sk = crypto::load_session_key(&dlk, request.init.random, request.init.online_atc)
+            .map_err(key_error)?;
+        let mac1 = crypto::load_mac1(
+            &sk,
+            request.init.balance,
+            request.amount,
+            request.transaction_type,
+            request.terminal_id,
+        )
+        .map_err(key_error)?;
+        if mac1 != request.init.mac1 {
+            return Ok(HostDecision::Declined {
+                reason: "load MAC1 does not verify".into(),
+            });
+        }
+        let mac2 = crypto::load_mac2(
+            &sk,
+            &crypto::LoadMac2Data {
+                amount: request.amount,
+                transaction_type: request.transaction_type,
+                terminal_id: request.terminal_id,
+                date: request.date.to_yyyymmdd_bcd(),
+                time: request.time.to_bcd(),
+            },
+        )
+        .map_err(key_error)?;
+        Ok(HostDecision::Approved { mac2 })
+    }
+
+    fn check_load_tac(
+        &mut self,
+        card: &CardIdentity,
+        key_index: u8,
+        data: &LoadTacData,
+        tac: &[u8; 4],
+    ) -> Result<TacCheck, HostKeyError> {
+        let Some(master) = self
+            .keys
+            .iter()
+            .find(|k| k.index == key_index)
+            .and_then(|k| k.tac.as_ref())
+        else {
+            return Ok(TacCheck::Unavailable);
+        };
+        let dtk = self.card_key(master, card)?;
+        let expected = crypto::load_tac(&dtk, data).map_err(|e| HostKeyError(e.to_string()))?;
+        Ok(if expected == *tac {
+            TacCheck::Verified
+        } else {
+            TacCheck::Invalid
+        })
+    }
+}

@@ -1,0 +1,194 @@
+//! The terminal's write-ahead journal for torn transactions (pboc-notes §4.3 step 9): an entry
+//! is made durable *before* DEBIT FOR PURCHASE / CREDIT FOR LOAD is sent; when the card's
+//! answer comes back the entry becomes a [`SettlementRecord`]; when it does not (the card left
+//! the field), the entry stays pending until the same card taps again and GET TRANSACTION
+//! PROVE says whether the card did the transaction.
+//!
+//! [`Journal`] is the trait; [`MemoryJournal`] keeps everything in memory (and is the
+//! serialisable state the facade's file-backed journal persists).
+
+use serde::{Deserialize, Serialize};
+
+use super::card::CardIdentity;
+use super::record::{hex_bytes, SettlementRecord, TripNote};
+use super::TransactionKind;
+
+/// What the terminal knows right before DEBIT / CREDIT: enough to ask the card for proof, to
+/// recognise its EF18 record and to write the settlement record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// Purchase, CAPP purchase or load.
+    pub kind: TransactionKind,
+    /// The card (full serial: the journal is terminal-private; `Debug` masks it).
+    pub card: CardIdentity,
+    /// Card number, masked, for the record.
+    pub card_number: String,
+    /// Amount, fen.
+    pub amount: u32,
+    /// Balance before (from INITIALIZE), fen.
+    pub balance_before: u32,
+    /// The counter INITIALIZE returned (the transaction is this + 1).
+    pub counter: u16,
+    /// Key index sent in INITIALIZE.
+    pub key_index: u8,
+    /// Key version the card returned.
+    pub key_version: u8,
+    /// Terminal number.
+    #[serde(with = "hex_bytes")]
+    pub terminal_id: [u8; 6],
+    /// Terminal transaction serial (purchases).
+    pub terminal_serial: Option<u32>,
+    /// Date, BCD `YYYYMMDD`.
+    #[serde(with = "hex_bytes")]
+    pub date: [u8; 4],
+    /// Time, BCD `hhmmss`.
+    #[serde(with = "hex_bytes")]
+    pub time: [u8; 3],
+    /// The host's MAC2 sent in CREDIT FOR LOAD (loads).
+    #[serde(with = "hex_bytes::option")]
+    pub host_mac2: Option<[u8; 4]>,
+    /// Trip details (CAPP purchases).
+    pub trip: Option<TripNote>,
+}
+
+impl JournalEntry {
+    /// The counter of the transaction itself (INITIALIZE's + 1, ⚠ `layout::PROVE_ATC_OFFSET`).
+    pub fn transaction_counter(&self) -> u16 {
+        self.counter.wrapping_add(super::layout::PROVE_ATC_OFFSET)
+    }
+}
+
+/// A journal entry still waiting for its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// Its number (also the settlement record's id).
+    pub id: u64,
+    /// The entry.
+    pub entry: JournalEntry,
+}
+
+/// The write-ahead journal (see the [module docs](self)).
+pub trait Journal {
+    /// Why the journal could not be written or read.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Records `entry` durably and returns its id. Returns only once the entry would survive
+    /// a crash: DEBIT / CREDIT is sent after this.
+    fn begin(&mut self, entry: &JournalEntry) -> Result<u64, Self::Error>;
+
+    /// The pending entry `id` ended with `record` (which carries the same id).
+    fn complete(&mut self, record: &SettlementRecord) -> Result<(), Self::Error>;
+
+    /// The pending entry `id` was not carried out by the card: dropped, no record.
+    fn void(&mut self, id: u64) -> Result<(), Self::Error>;
+
+    /// Entries still pending, oldest first.
+    fn pending(&self) -> Vec<Pending>;
+
+    /// Settlement records not yet taken, oldest first.
+    fn records(&self) -> Vec<SettlementRecord>;
+
+    /// Hands the settlement records over (e.g. for upload) and forgets them.
+    fn take_records(&mut self) -> Result<Vec<SettlementRecord>, Self::Error>;
+}
+
+/// Why a [`MemoryJournal`] refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MemoryJournalError {
+    /// No pending entry has this id (completed twice, or never begun).
+    #[error("no pending journal entry {0}")]
+    UnknownEntry(u64),
+}
+
+/// A journal in memory (lost with the process); also the serialisable state of a persistent one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryJournal {
+    next_id: u64,
+    pending: Vec<Pending>,
+    records: Vec<SettlementRecord>,
+}
+
+impl MemoryJournal {
+    /// An empty journal; ids start at 1.
+    pub fn new() -> Self {
+        MemoryJournal {
+            next_id: 1,
+            pending: Vec::new(),
+            records: Vec::new(),
+        }
+    }
+
+    fn remove_pending(&mut self, id: u64) -> Result<Pending, MemoryJournalError> {
+        let index = self
+            .pending
+            .iter()
+            .position(|p| p.id == id)
+            .ok_or(MemoryJournalError::UnknownEntry(id))?;
+        Ok(self.pending.remove(index))
+    }
+}
+
+impl Journal for MemoryJournal {
+    type Error = MemoryJournalError;
+
+    fn begin(&mut self, entry: &JournalEntry) -> Result<u64, MemoryJournalError> {
+        let id = self.next_id.max(1);
+        self.next_id = id + 1;
+        self.pending.push(Pending {
+            id,
+            entry: entry.clone(),
+        });
+        Ok(id)
+    }
+
+    fn complete(&mut self, record: &SettlementRecord) -> Result<(), MemoryJournalError> {
+        self.remove_pending(record.id)?;
+        self.records.push(record.clone());
+        Ok(())
+    }
+
+    fn void(&mut self, id: u64) -> Result<(), MemoryJournalError> {
+        self.remove_pending(id).map(|_| ())
+    }
+
+    fn pending(&self) -> Vec<Pending> {
+        self.pending.clone()
+    }
+
+    fn records(&self) -> Vec<SettlementRecord> {
+        self.records.clone()
+    }
+
+    fn take_records(&mut self) -> Result<Vec<SettlementRecord>, MemoryJournalError> {
+        Ok(std::mem::take(&mut self.records))
+    }
+}
+
+impl<J: Journal + ?Sized> Journal for &mut J {
+    type Error = J::Error;
+
+    fn begin(&mut self, entry: &JournalEntry) -> Result<u64, Self::Error> {
+        (**self).begin(entry)
+    }
+
+    fn complete(&mut self, record: &SettlementRecord) -> Result<(), Self::Error> {
+        (**self).complete(record)
+    }
+
+    fn void(&mut self, id: u64) -> Result<(), Self::Error> {
+        (**self).void(id)
+    }
+
+    fn pending(&self) -> Vec<Pending> {
+        (**self).pending()
+    }
+
+    fn records(&self) -> Vec<SettlementRecord> {
+        (**self).records()
+    }
+
+    fn take_records(&mut self) -> Result<Vec<SettlementRecord>, Self::Error> {
+        (**self).take_records()
+    }
+}

@@ -1,0 +1,145 @@
+//! The settlement record of one ED/EP transaction (pboc-notes §4.3 step 8: the TAC is kept for
+//! settlement): card number masked, amounts, counters, terminal number and serial, TAC, date and
+//! time. Serialised with serde for the clearing upload and the journal file.
+
+use serde::{Deserialize, Serialize};
+
+use super::TransactionKind;
+
+/// Serde helpers writing fixed byte arrays as uppercase hex strings.
+pub(crate) mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer, const N: usize>(
+        value: &[u8; N],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode_upper(value))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+        d: D,
+    ) -> Result<[u8; N], D::Error> {
+        let text = String::deserialize(d)?;
+        let mut out = [0u8; N];
+        hex::decode_to_slice(&text, &mut out).map_err(serde::de::Error::custom)?;
+        Ok(out)
+    }
+
+    /// The same for `Option<[u8; N]>` (`null` when absent).
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer, const N: usize>(
+            value: &Option<[u8; N]>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match value {
+                Some(v) => s.serialize_some(&hex::encode_upper(v)),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+            d: D,
+        ) -> Result<Option<[u8; N]>, D::Error> {
+            let Some(text) = Option::<String>::deserialize(d)? else {
+                return Ok(None);
+            };
+            let mut out = [0u8; N];
+            hex::decode_to_slice(&text, &mut out).map_err(serde::de::Error::custom)?;
+            Ok(Some(out))
+        }
+    }
+}
+
+/// How a transaction that reached DEBIT / CREDIT ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordStatus {
+    /// Purchase debited, MAC2 verified by the SAM, TAC not rejected: claimable.
+    Paid,
+    /// Load credited with the host's MAC2, TAC not rejected.
+    Loaded,
+    /// Torn, then proved by the card on a later tap (GET TRANSACTION PROVE): claimable.
+    Recovered,
+    /// The card answered DEBIT, but the SAM rejected its MAC2: not claimable.
+    Mac2Invalid,
+    /// The TAC does not verify: not claimable.
+    TacInvalid,
+    /// The card's log shows this terminal's debit but the card could not prove it (or proved it
+    /// with a MAC2 the SAM rejects): for the operator, not claimable automatically.
+    Disputed,
+}
+
+impl RecordStatus {
+    /// Whether the operator may claim (purchase) or the issuer owes (load) this amount.
+    pub const fn is_settled(self) -> bool {
+        matches!(
+            self,
+            RecordStatus::Paid | RecordStatus::Loaded | RecordStatus::Recovered
+        )
+    }
+}
+
+/// Trip details of a CAPP (segmented fare) transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TripNote {
+    /// `true` at entry, `false` at exit.
+    pub entry: bool,
+    /// Line of this tap.
+    pub line: u8,
+    /// Station of this tap.
+    pub station: u16,
+    /// Entry station (at exit, where the trip began).
+    pub entry_station: Option<u16>,
+}
+
+/// One transaction for settlement (pboc-notes §4.3 step 8, §4.5): no key, no clear card number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettlementRecord {
+    /// The journal's number for it.
+    pub id: u64,
+    /// How it ended.
+    pub status: RecordStatus,
+    /// Purchase, CAPP purchase or load.
+    pub kind: TransactionKind,
+    /// Transaction type byte (hex), as in the MACs and EF18.
+    #[serde(with = "hex_bytes")]
+    pub transaction_type: [u8; 1],
+    /// Card number, masked (`3104************5678`).
+    pub card_number: String,
+    /// Amount, fen.
+    pub amount: u32,
+    /// Balance before, fen (from INITIALIZE).
+    pub balance_before: u32,
+    /// Balance after, fen.
+    pub balance_after: u32,
+    /// The card's counter *of* this transaction (INITIALIZE's + 1; EF18 and GET TRANSACTION
+    /// PROVE use it).
+    pub card_counter: u16,
+    /// Card key index and version.
+    pub key_index: u8,
+    /// Card key version.
+    pub key_version: u8,
+    /// Terminal number (hex).
+    #[serde(with = "hex_bytes")]
+    pub terminal_id: [u8; 6],
+    /// Terminal transaction serial from the SAM (purchases).
+    pub terminal_serial: Option<u32>,
+    /// Date, BCD `YYYYMMDD` (hex).
+    #[serde(with = "hex_bytes")]
+    pub date: [u8; 4],
+    /// Time, BCD `hhmmss` (hex).
+    #[serde(with = "hex_bytes")]
+    pub time: [u8; 3],
+    /// TAC (hex), `null` when the card gave none.
+    #[serde(with = "hex_bytes::option")]
+    pub tac: Option<[u8; 4]>,
+    /// Whether a SAM or host checked the TAC (otherwise the clearing host does).
+    pub tac_verified: bool,
+    /// Whether the SAM verified MAC2 (purchases) / the card's proof matched the host MAC2 (loads).
+    pub mac2_verified: bool,
+    /// Trip details, for CAPP purchases.
+    pub trip: Option<TripNote>,
+}
