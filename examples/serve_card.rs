@@ -8,7 +8,8 @@
 //! `127.0.0.1:PORT` (default 35963, the reader "Virtual PCD 00 00"; 35964 is "Virtual PCD 00
 //! 01") and serves the card until killed. Any PC/SC application then sees the card in that
 //! reader (`pcsc_scan -r` lists the readers). When pcscd stops or restarts, the card waits and
-//! reconnects; its state (balances, counters) lives on in this process.
+//! reconnects; its state (balances, counters) lives on in this process. Each APDU is logged as
+//! its header, lengths and status word (never the data: responses carry the PAN).
 //!
 //! The flags are a contract for outside scripts: exactly `--profile` and `--port` (and `--help`).
 //! Exit status: 0 on `--help`, 1 when the profile cannot be loaded, 2 on bad arguments.
@@ -138,10 +139,13 @@ fn main() -> ExitCode {
         Event::Control(0x00) => println!("power off"),
         Event::Control(0x01) => println!("power on"),
         Event::Control(_) => println!("reset"),
+        // Headers, lengths and status words only: responses carry the PAN and track 2.
         Event::Apdu { command, response } => println!(
-            "> {}\n< {}",
-            hex::encode_upper(command),
-            hex::encode_upper(response)
+            "> {} ({} B)  < {} ({} B data)",
+            hex::encode_upper(&command[..command.len().min(4)]),
+            command.len(),
+            hex::encode_upper(&response[response.len().saturating_sub(2)..]),
+            response.len().saturating_sub(2)
         ),
         _ => {}
     });
