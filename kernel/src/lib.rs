@@ -47,6 +47,7 @@ pub mod bits;
 pub mod capk_params;
 pub mod card_data;
 pub mod config;
+pub mod contact;
 pub mod contactless;
 pub mod dol;
 pub mod dump;

@@ -7,7 +7,7 @@
 
 use quickpass_crypto::capk::{CapkIndex, PkAlgorithm, Rid};
 use quickpass_crypto::date::Date;
-use quickpass_crypto::oda::{self, IccPublicKey, OdaError, SdadFormats};
+use quickpass_crypto::oda::{self, IccPublicKey, IssuerPublicKey, OdaError, SdadFormats};
 
 use crate::afl::StaticDataError;
 use crate::bits::{Tsi, Tvr};
@@ -15,7 +15,7 @@ use crate::card_data::CardData;
 use crate::config::KernelConfig;
 use crate::tag::Tag;
 use crate::tags;
-use crate::values::{Aid, TransactionDate};
+use crate::values::{Aid, StatusWord, TransactionDate};
 
 /// Which ODA method ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -67,6 +67,16 @@ pub enum OdaFailure {
     /// A certificate or signature check failed.
     #[error(transparent)]
     Crypto(OdaError),
+    /// The card refused the command that returns the signature (INTERNAL AUTHENTICATE).
+    #[error("card refused INTERNAL AUTHENTICATE with {0}")]
+    CardRefused(StatusWord),
+    /// The card's answer carrying the signature is not a `80` / `77` template with it.
+    #[error("malformed {0} response")]
+    MalformedResponse(&'static str),
+    /// The DDOL in use (the card's `9F49` or the default DDOL) does not ask for the
+    /// unpredictable number `9F37` (EMV Book 2 §6.5.1).
+    #[error("DDOL without the unpredictable number")]
+    DdolWithoutUnpredictableNumber,
 }
 
 /// Proof that ODA succeeded; only this module makes it.
@@ -183,20 +193,178 @@ fn exponent(algorithm: PkAlgorithm, card: &CardData, tag: Tag) -> Result<&[u8], 
     }
 }
 
-fn required(card: &CardData, tag: Tag) -> Result<&[u8], OdaFailure> {
-    card.get(tag).ok_or(OdaFailure::IccDataMissing(tag))
-}
-
-fn recover_chain(
+/// Runs SDA (EMV Book 2 §5, Book 3 §10.3): recovers the issuer key with the CA key named by
+/// `8F` and verifies the signed static application data `93` over the static data to be
+/// authenticated. No ICC key is involved.
+pub fn run_sda(
     config: &KernelConfig,
     aid: &Aid,
     card: &CardData,
     static_data: &Result<Vec<u8>, StaticDataError>,
     date: TransactionDate,
+) -> OdaReport {
+    let mut report = OdaReport {
+        method: Some(OdaMethod::Sda),
+        ..OdaReport::not_performed()
+    };
+    let result = recover_issuer(config, aid, card, date, &mut report).and_then(|issuer| {
+        let static_data = static_data
+            .as_ref()
+            .map_err(|e| OdaFailure::StaticData(*e))?;
+        let ssad = required(card, tags::SIGNED_STATIC_APPLICATION_DATA)?;
+        oda::verify_ssad(&issuer, ssad, static_data).map_err(OdaFailure::Crypto)
+    });
+    match result {
+        Ok(_data_authentication_code) => report.verified = Some(OdaVerified { _private: () }),
+        Err(failure) => report.failure = Some(failure),
+    }
+    report
+}
+
+/// Runs DDA (EMV Book 2 §6.5): recovers the keys and verifies the SDAD the card returned to
+/// INTERNAL AUTHENTICATE over `ddol_data` (the command data sent). `signature` is the `9F4B`
+/// value, or why the card phase has none (refused command, malformed answer, DDOL without
+/// `9F37`).
+pub fn run_dda(
+    config: &KernelConfig,
+    aid: &Aid,
+    card: &CardData,
+    static_data: &Result<Vec<u8>, StaticDataError>,
+    ddol_data: &[u8],
+    signature: Result<&[u8], OdaFailure>,
+    date: TransactionDate,
+) -> OdaReport {
+    let mut report = OdaReport {
+        method: Some(OdaMethod::Dda),
+        ..OdaReport::not_performed()
+    };
+    let result = recover_chain(config, aid, card, static_data, date, &mut report).and_then(|icc| {
+        let sdad = signature?;
+        oda::verify_sdad(&icc, sdad, ddol_data, SdadFormats::DDA).map_err(OdaFailure::Crypto)
+    });
+    match result {
+        Ok(signature) => {
+            report.icc_dynamic_number = Some(signature.icc_dynamic_number().to_vec());
+            report.verified = Some(OdaVerified { _private: () });
+        }
+        Err(failure) => report.failure = Some(failure),
+    }
+    report
+}
+
+/// The ICC public key recovered for CDA before the GENERATE AC that carries the signature
+/// (EMV Book 2 §6.6.1). Only [`prepare_cda`] makes one.
+#[derive(Clone)]
+pub struct CdaKey {
+    icc: IccPublicKey,
+    issuer_public_key: Option<Vec<u8>>,
+    icc_public_key: Option<Vec<u8>>,
+}
+
+impl core::fmt::Debug for CdaKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("CdaKey(..)")
+    }
+}
+
+/// A CDA check of one GENERATE AC answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CdaOutcome {
+    /// The ODA report (method CDA; verified only when the signature checked out).
+    pub report: OdaReport,
+    /// The application cryptogram inside the verified signature (the card sends no `9F26`
+    /// with CDA).
+    pub application_cryptogram: Option<Vec<u8>>,
+}
+
+/// Recovers the issuer and ICC keys for CDA. On failure the report says why (method CDA):
+/// the terminal then sets "CDA failed" and asks for the cryptogram without CDA.
+pub fn prepare_cda(
+    config: &KernelConfig,
+    aid: &Aid,
+    card: &CardData,
+    static_data: &Result<Vec<u8>, StaticDataError>,
+    date: TransactionDate,
+) -> Result<CdaKey, OdaReport> {
+    let mut report = OdaReport {
+        method: Some(OdaMethod::Cda),
+        ..OdaReport::not_performed()
+    };
+    match recover_chain(config, aid, card, static_data, date, &mut report) {
+        Ok(icc) => Ok(CdaKey {
+            icc,
+            issuer_public_key: report.issuer_public_key,
+            icc_public_key: report.icc_public_key,
+        }),
+        Err(failure) => {
+            report.failure = Some(failure);
+            Err(report)
+        }
+    }
+}
+
+/// Verifies the CDA signature of a GENERATE AC answer (EMV Book 2 §6.6.2): `sdad` is its
+/// `9F4B` (absent → ICC data missing), `unpredictable_number` the `9F37` sent, and
+/// `transaction_data` the pieces hashed into the transaction data hash code (PDOL data, CDOL1
+/// data, [CDOL2 data], the answer's objects other than `9F4B`, as TLV, in answer order).
+pub fn run_cda(
+    key: &CdaKey,
+    sdad: Option<&[u8]>,
+    unpredictable_number: &[u8],
+    transaction_data: &[&[u8]],
+    cid: u8,
+) -> CdaOutcome {
+    let mut report = OdaReport {
+        method: Some(OdaMethod::Cda),
+        issuer_public_key: key.issuer_public_key.clone(),
+        icc_public_key: key.icc_public_key.clone(),
+        ..OdaReport::not_performed()
+    };
+    let result = sdad
+        .ok_or(OdaFailure::IccDataMissing(
+            tags::SIGNED_DYNAMIC_APPLICATION_DATA,
+        ))
+        .and_then(|sdad| {
+            oda::verify_cda(&key.icc, sdad, unpredictable_number, transaction_data, cid)
+                .map_err(OdaFailure::Crypto)
+        });
+    match result {
+        Ok(signature) => {
+            report.icc_dynamic_number = Some(signature.icc_dynamic_number().to_vec());
+            report.verified = Some(OdaVerified { _private: () });
+            CdaOutcome {
+                report,
+                application_cryptogram: Some(signature.application_cryptogram().to_vec()),
+            }
+        }
+        Err(failure) => {
+            report.failure = Some(failure);
+            CdaOutcome {
+                report,
+                application_cryptogram: None,
+            }
+        }
+    }
+}
+
+fn required(card: &CardData, tag: Tag) -> Result<&[u8], OdaFailure> {
+    card.get(tag).ok_or(OdaFailure::IccDataMissing(tag))
+}
+
+fn transaction_day(date: TransactionDate) -> Result<Date, OdaFailure> {
+    Date::new(date.year(), date.month(), date.day())
+        .map_err(|_| OdaFailure::IccDataMissing(tags::TRANSACTION_DATE))
+}
+
+/// The issuer public key: CA key lookup (unexpired), certificate recovery, revocation list.
+fn recover_issuer(
+    config: &KernelConfig,
+    aid: &Aid,
+    card: &CardData,
+    date: TransactionDate,
     report: &mut OdaReport,
-) -> Result<IccPublicKey, OdaFailure> {
-    let today = Date::new(date.year(), date.month(), date.day())
-        .map_err(|_| OdaFailure::IccDataMissing(tags::TRANSACTION_DATE))?;
+) -> Result<IssuerPublicKey, OdaFailure> {
+    let today = transaction_day(date)?;
     let rid = Rid(aid.rid());
     let index = match required(card, tags::CA_PUBLIC_KEY_INDEX)? {
         [index] => CapkIndex(*index),
@@ -228,6 +396,20 @@ fn recover_chain(
     {
         return Err(OdaFailure::Revoked);
     }
+    Ok(issuer)
+}
+
+fn recover_chain(
+    config: &KernelConfig,
+    aid: &Aid,
+    card: &CardData,
+    static_data: &Result<Vec<u8>, StaticDataError>,
+    date: TransactionDate,
+    report: &mut OdaReport,
+) -> Result<IccPublicKey, OdaFailure> {
+    let today = transaction_day(date)?;
+    let issuer = recover_issuer(config, aid, card, date, report)?;
+    let pan = required(card, tags::PAN)?;
     let static_data = static_data
         .as_ref()
         .map_err(|e| OdaFailure::StaticData(*e))?;
