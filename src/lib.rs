@@ -34,6 +34,7 @@
 #![forbid(unsafe_code)]
 
 pub mod conformance;
+pub mod journal;
 #[cfg(feature = "pcsc")]
 pub mod pcsc;
 pub mod replay;

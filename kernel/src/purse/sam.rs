@@ -314,6 +314,11 @@ impl<T: Transport> Psam<T> {
     pub fn layer_mut(&mut self) -> &mut ApduLayer<T> {
         &mut self.layer
     }
+
+    /// Gives the transport back (e.g. to re-open the PSAM after a reset).
+    pub fn into_transport(self) -> T {
+        self.layer.into_inner()
+    }
 }
 
 impl<T: Transport> Sam for Psam<T>

@@ -1,0 +1,1543 @@
+//! The kernel's ED/EP terminal flows (`quickpass::kernel::purse`) against the simulated purse,
+//! PSAM and host: purchases, loads and CAPP entry/exit with APDU counts, declines, forged and
+//! replayed MAC2, wrong TACs, every tear position of every flow with recovery on the next tap,
+//! and the purse vectors through the same SAM/host functions the flows use.
+//!
+//! `cargo test --test purse_flow -- --nocapture` prints the tearing table.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use quickpass::crypto::purse::PurchaseTacData;
+use quickpass::crypto::secret::SecretKey;
+use quickpass::journal::FileJournal;
+use quickpass::kernel::apdu::Purse;
+use quickpass::kernel::purse::card::LogRecord;
+use quickpass::kernel::purse::fare::{SegmentFareTable, Station};
+use quickpass::kernel::purse::flow::FlowError;
+use quickpass::kernel::purse::host::LoadTacData as KernelLoadTacData;
+use quickpass::kernel::purse::sam::{SamAuthorisation, SamPurchase};
+use quickpass::kernel::purse::{
+    capp_purchase, load, purchase, CappRequest, CardIdentity, CardNumber, DeclineReason, Host,
+    HostDecision, HostKeys, Journal, LoadAuthorisation, LoadRequest, Mac2Check, MemoryJournal,
+    NoDiversification, Outcome, Psam, PurchaseRequest, PurseApplication, PurseConfig, RecordStatus,
+    Sam, SamError, SelectBy, SettlementRecord, SoftwareHost, SoftwareSam, SoftwareSamKey, TacCheck,
+    TapResult, TransactionKind,
+};
+use quickpass::kernel::transport::{ApduLayer, Transport};
+use quickpass::kernel::values::{StatusWord, TransactionDate, TransactionTime};
+use quickpass::sim::faults::{Fault, FaultyCard, Trigger};
+use quickpass::sim::host::purse::{
+    CardIdentity as SimIdentity, LoadRequest as SimLoadRequest, PurseHost,
+};
+use quickpass::sim::purse::keys::card_key;
+use quickpass::sim::purse::PurseApplication as SimPurse;
+use quickpass::sim::{ApplicationProfile, CardProfile, SimError, VirtualCard};
+
+// --- rig ---------------------------------------------------------------------------------
+
+fn profile(name: &str) -> CardProfile {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("vectors/cards")
+        .join(format!("{name}.json"));
+    CardProfile::load(path).unwrap()
+}
+
+fn date() -> TransactionDate {
+    TransactionDate::new(2024, 5, 17).unwrap()
+}
+
+fn time() -> TransactionTime {
+    TransactionTime::new(8, 30, 15).unwrap()
+}
+
+/// The simulator's (⚠) key diversification, handed to the kernel as a closure.
+fn sim_diversifier(master: &SecretKey, card: &CardIdentity) -> Result<SecretKey, String> {
+    card_key(master, &card.serial, card.second_diversifier.as_ref()).map_err(|e| e.to_string())
+}
+
+fn sim_identity(card: &CardIdentity) -> SimIdentity {
+    SimIdentity {
+        serial: card.serial,
+        second_diversifier: card.second_diversifier,
+    }
+}
+
+/// The virtual PSAM through the kernel's [`Psam`]; TACs are checked with the issuer TAC keys of
+/// the simulated host (a real PSAM would use DES INIT / DES CRYPT, which the simulator lacks).
+struct SimPsam {
+    psam: Psam<VirtualCard>,
+    tac_keys: Option<PurseHost>,
+}
+
+impl SimPsam {
+    fn open(df: u16) -> SimPsam {
+        let card = if df == 0xDF01 {
+            "etc-user-card"
+        } else {
+            "transit-purse-capp"
+        };
+        SimPsam {
+            psam: Psam::open(profile("psam").build().unwrap(), &SelectBy::FileId(df)).unwrap(),
+            tac_keys: Some(sim_host(card)),
+        }
+    }
+}
+
+impl Sam for SimPsam {
+    type Error = SimError;
+
+    fn terminal_id(&self) -> [u8; 6] {
+        self.psam.terminal_id()
+    }
+
+    fn key_index(&self) -> u8 {
+        self.psam.key_index()
+    }
+
+    fn init_purchase(
+        &mut self,
+        request: &SamPurchase,
+    ) -> Result<SamAuthorisation, SamError<SimError>> {
+        self.psam.init_purchase(request)
+    }
+
+    fn verify_mac2(&mut self, mac2: &[u8; 4]) -> Result<Mac2Check, SamError<SimError>> {
+        self.psam.verify_mac2(mac2)
+    }
+
+    fn check_purchase_tac(
+        &mut self,
+        card: &CardIdentity,
+        key_version: u8,
+        data: &PurchaseTacData,
+        tac: &[u8; 4],
+    ) -> Result<TacCheck, SamError<SimError>> {
+        let _ = key_version;
+        let Some(host) = &self.tac_keys else {
+            return Ok(TacCheck::Unavailable);
+        };
+        // Host keys are by key index; both simulated profiles use index 1.
+        Ok(
+            match host.verify_purchase_tac(&sim_identity(card), 1, data, tac) {
+                Ok(()) => TacCheck::Verified,
+                Err(_) => TacCheck::Invalid,
+            },
+        )
+    }
+
+    fn apdus(&self) -> u64 {
+        self.psam.apdus()
+    }
+}
+
+/// The simulator's purse host behind the kernel's [`Host`] trait.
+struct SimHost(PurseHost);
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct SimHostError(String);
+
+impl Host for SimHost {
+    type Error = SimHostError;
+
+    fn authorise_load(&mut self, r: &LoadAuthorisation) -> Result<HostDecision, SimHostError> {
+        let request = SimLoadRequest {
+            card: sim_identity(&r.card),
+            key_index: r.key_index,
+            old_balance: r.init.balance,
+            amount: r.amount,
+            transaction_type: r.transaction_type,
+            terminal_id: r.terminal_id,
+            online_counter: r.init.online_atc,
+            card_random: r.init.random,
+            mac1: r.init.mac1,
+            date: r.date.to_yyyymmdd_bcd(),
+            time: r.time.to_bcd(),
+        };
+        Ok(match self.0.authorise_load(&request) {
+            Ok(mac2) => HostDecision::Approved { mac2 },
+            Err(e) => HostDecision::Declined {
+                reason: e.to_string(),
+            },
+        })
+    }
+
+    fn check_load_tac(
+        &mut self,
+        card: &CardIdentity,
+        key_index: u8,
+        data: &KernelLoadTacData,
+        tac: &[u8; 4],
+    ) -> Result<TacCheck, SimHostError> {
+        Ok(
+            match self
+                .0
+                .verify_load_tac(&sim_identity(card), key_index, data, tac)
+            {
+                Ok(()) => TacCheck::Verified,
+                Err(_) => TacCheck::Invalid,
+            },
+        )
+    }
+}
+
+fn sim_host(name: &str) -> PurseHost {
+    let card = profile(name);
+    let ApplicationProfile::Purse(purse) = &card.applications[0] else {
+        panic!("{name} has no purse first")
+    };
+    PurseHost::from_purse_profile(purse, "applications[0]").unwrap()
+}
+
+type CardLayer = ApduLayer<FaultyCard<VirtualCard>>;
+
+fn card_layer(name: &str) -> CardLayer {
+    ApduLayer::new(FaultyCard::new(profile(name).build().unwrap()))
+}
+
+fn sim_purse(layer: &mut CardLayer) -> &mut SimPurse {
+    layer
+        .transport_mut()
+        .inner_mut()
+        .application_mut::<SimPurse>()
+        .unwrap()
+}
+
+fn purchase_request(amount: u32) -> PurchaseRequest {
+    PurchaseRequest {
+        amount,
+        date: date(),
+        time: time(),
+    }
+}
+
+fn t_union() -> PurseConfig {
+    PurseConfig::new(PurseApplication::t_union())
+}
+
+fn etc() -> PurseConfig {
+    PurseConfig::new(PurseApplication::etc())
+}
+
+const TOPUP_TERMINAL: [u8; 6] = [0x44, 0x01, 0x00, 0x00, 0x00, 0x09];
+
+fn load_request(amount: u32) -> LoadRequest {
+    LoadRequest {
+        amount,
+        terminal_id: TOPUP_TERMINAL,
+        key_index: 1,
+        date: date(),
+        time: time(),
+    }
+}
+
+fn station(number: u16) -> CappRequest {
+    CappRequest {
+        station: Station { line: 1, number },
+        date: date(),
+        time: time(),
+    }
+}
+
+/// Checks a purchase record's TAC at the (simulated) clearing host.
+fn settle_purchase(host: &PurseHost, card: &CardIdentity, record: &SettlementRecord) -> bool {
+    let data = PurchaseTacData {
+        amount: record.amount,
+        transaction_type: record.transaction_type[0],
+        terminal_id: record.terminal_id,
+        terminal_serial: record.terminal_serial.unwrap(),
+        date: record.date,
+        time: record.time,
+    };
+    host.verify_purchase_tac(
+        &sim_identity(card),
+        record.key_index,
+        &data,
+        &record.tac.unwrap(),
+    )
+    .is_ok()
+}
+
+fn t_union_identity(layer: &mut CardLayer) -> CardIdentity {
+    CardIdentity {
+        serial: sim_purse(layer).application_serial(),
+        second_diversifier: None,
+    }
+}
+
+// --- the flows -----------------------------------------------------------------------------
+
+#[test]
+fn purchase_pays_records_and_settles_in_four_card_apdus() {
+    let mut card = card_layer("transit-purse-capp");
+    let mut sam = SimPsam::open(0x8011);
+    let mut journal = MemoryJournal::new();
+    let result = purchase(
+        &mut card,
+        &mut sam,
+        &mut journal,
+        &t_union(),
+        &purchase_request(200),
+    )
+    .unwrap();
+    assert_eq!(result.outcome, Outcome::Paid, "{result:?}");
+    assert_eq!(
+        (result.apdus, result.sam_apdus),
+        (4, 2),
+        "SELECT, GET BALANCE, INIT, DEBIT; 80 70, 80 72"
+    );
+    assert_eq!(
+        (result.balance_before, result.balance_after),
+        (Some(5000), Some(4800))
+    );
+    let record = result.record.clone().unwrap();
+    assert_eq!(record.status, RecordStatus::Paid);
+    assert!(record.mac2_verified && record.tac_verified);
+    assert_eq!((record.card_counter, record.terminal_serial), (17, Some(1)));
+    assert_eq!(record.terminal_id, [0x31, 0x01, 0, 0, 0, 1]);
+    assert_eq!(journal.records(), vec![record.clone()]);
+    assert!(journal.pending().is_empty());
+    // The card agrees, and its EF18 record parses to this transaction.
+    let identity = t_union_identity(&mut card);
+    let purse = sim_purse(&mut card);
+    assert_eq!(
+        (purse.balance(Purse::Purse), purse.offline_counter()),
+        (Some(4800), 17)
+    );
+    let log = LogRecord::parse(purse.log_records()[0]).unwrap();
+    assert_eq!((log.atc, log.amount, log.transaction_type), (17, 200, 0x06));
+    assert_eq!((log.date, log.time), (record.date, record.time));
+    // The clearing host accepts the TAC.
+    assert!(settle_purchase(
+        &sim_host("transit-purse-capp"),
+        &identity,
+        &record
+    ));
+    // The card number never shows in clear: record JSON, tap result JSON and Debug.
+    let json = serde_json::to_string(&result).unwrap();
+    let shown = format!("{result:?}{json}");
+    assert!(
+        json.contains("\"card_number\":\"3104************5678\""),
+        "{json}"
+    );
+    assert!(!shown.contains("0000000012345678") && !shown.contains("31040000000012345678"));
+}
+
+#[test]
+fn etc_purchase_reads_ef15_and_sends_the_second_diversifier() {
+    let mut card = card_layer("etc-user-card");
+    let mut sam = SimPsam::open(0xDF01);
+    let mut journal = MemoryJournal::new();
+    let result = purchase(
+        &mut card,
+        &mut sam,
+        &mut journal,
+        &etc(),
+        &purchase_request(1500),
+    )
+    .unwrap();
+    assert_eq!(result.outcome, Outcome::Paid, "{result:?}");
+    assert_eq!(
+        (result.apdus, result.sam_apdus),
+        (5, 2),
+        "READ BINARY EF15 added"
+    );
+    assert_eq!(result.record.unwrap().terminal_serial, Some(1000));
+    assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(18500));
+}
+
+#[test]
+fn insufficient_balance_and_refusals_are_typed_outcomes() {
+    let config = t_union();
+    let mut sam = SimPsam::open(0x8011);
+    let mut journal = MemoryJournal::new();
+    // Balance 50.00, fare 50.01: stopped after GET BALANCE, no INITIALIZE.
+    let mut card = card_layer("transit-purse-capp");
+    let result = purchase(
+        &mut card,
+        &mut sam,
+        &mut journal,
+        &config,
+        &purchase_request(5001),
+    )
+    .unwrap();
+    assert_eq!(
+        (result.outcome, result.apdus),
+        (Outcome::InsufficientBalance, 2)
+    );
+    assert_eq!(result.balance_before, Some(5000));
+    // The card itself answering 9401 to INITIALIZE.
+    card.transport_mut().plan(
+        Trigger::matching(&[0x80, 0x50], 1),
+        Fault::ReplaceSw(StatusWord::INSUFFICIENT_BALANCE),
+    );
+    let result = purchase(
+        &mut card,
+        &mut sam,
+        &mut journal,
+        &config,
+        &purchase_request(100),
+    )
+    .unwrap();
+    assert_eq!(result.outcome, Outcome::InsufficientBalance);
+    // Any other status word to INITIALIZE or DEBIT is a typed decline; nothing is journalled.
+    for (prefix, sw, command) in [
+        (
+            [0x80u8, 0x50],
+            StatusWord(0x9403),
+            "INITIALIZE FOR PURCHASE",
+        ),
+        ([0x80, 0x54], StatusWord::MAC_INVALID, "DEBIT FOR PURCHASE"),
+        ([0x80, 0x5C], StatusWord(0x6F00), "GET BALANCE"),
+    ] {
+        let mut card = card_layer("transit-purse-capp");
+        card.transport_mut()
+            .plan(Trigger::matching(&prefix, 1), Fault::ReplaceSw(sw));
+        let result = purchase(
+            &mut card,
+            &mut sam,
+            &mut journal,
+            &config,
+            &purchase_request(100),
+        )
+        .unwrap();
+        assert_eq!(result.outcome, Outcome::Declined);
+        assert_eq!(
+            result.reason,
+            Some(DeclineReason::CardRefused { command, sw })
+        );
+    }
+    // (The DEBIT above was really carried out by the card before its SW was replaced; the
+    // terminal believed the card and voided: a lying card only loses its own money.)
+    assert!(journal.pending().is_empty());
+    assert!(journal.records().is_empty());
+}
+
+#[test]
+fn blocked_expired_not_yet_valid_and_denied_cards_are_declined() {
+    let mut sam = SimPsam::open(0x8011);
+    let mut journal = MemoryJournal::new();
+    let run = |card: &mut CardLayer,
+               sam: &mut SimPsam,
+               journal: &mut MemoryJournal,
+               config: &PurseConfig,
+               on: TransactionDate| {
+        let request = PurchaseRequest {
+            amount: 100,
+            date: on,
+            time: time(),
+        };
+        purchase(card, sam, journal, config, &request).unwrap()
+    };
+    let mut card = card_layer("transit-purse-capp");
+    let expired = run(
+        &mut card,
+        &mut sam,
+        &mut journal,
+        &t_union(),
+        TransactionDate::new(2035, 1, 1).unwrap(),
+    );
+    assert_eq!(expired.reason, Some(DeclineReason::Expired));
+    let early = run(
+        &mut card,
+        &mut sam,
+        &mut journal,
+        &t_union(),
+        TransactionDate::new(2023, 12, 31).unwrap(),
+    );
+    assert_eq!(early.reason, Some(DeclineReason::NotYetValid));
+    let mut denied = t_union();
+    denied
+        .deny_list
+        .push(CardNumber::from_digits("31040000000012345678").unwrap());
+    let result = run(&mut card, &mut sam, &mut journal, &denied, date());
+    assert_eq!(
+        (result.outcome, result.reason),
+        (Outcome::Declined, Some(DeclineReason::Denied))
+    );
+    assert_eq!(result.apdus, 1, "SELECT only: EF15 came in the FCI");
+    sim_purse(&mut card).set_blocked(true);
+    let blocked = run(&mut card, &mut sam, &mut journal, &t_union(), date());
+    assert_eq!(blocked.reason, Some(DeclineReason::Blocked));
+    // No such application.
+    let mut wrong = t_union();
+    wrong.application.select = SelectBy::DfName(b"PAY.SZT".to_vec());
+    let absent = run(&mut card, &mut sam, &mut journal, &wrong, date());
+    assert!(matches!(
+        absent.reason,
+        Some(DeclineReason::NoApplication { .. })
+    ));
+    assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(5000));
+    assert!(journal.records().is_empty());
+}
+
+#[test]
+fn load_through_the_host_in_four_card_apdus() {
+    let mut card = card_layer("etc-user-card");
+    let mut host = SimHost(sim_host("etc-user-card"));
+    let mut journal = MemoryJournal::new();
+    let result = load(
+        &mut card,
+        &mut host,
+        &mut journal,
+        &etc(),
+        &load_request(10_000),
+    )
+    .unwrap();
+    assert_eq!(result.outcome, Outcome::Loaded, "{result:?}");
+    assert_eq!(
+        result.apdus, 4,
+        "SELECT, READ BINARY, INITIALIZE FOR LOAD, CREDIT"
+    );
+    assert_eq!(
+        (result.balance_before, result.balance_after),
+        (Some(20_000), Some(30_000))
+    );
+    let record = result.record.unwrap();
+    assert_eq!(
+        (record.status, record.card_counter),
+        (RecordStatus::Loaded, 6)
+    );
+    assert!(record.tac_verified && record.mac2_verified);
+    let purse = sim_purse(&mut card);
+    assert_eq!(
+        (purse.balance(Purse::Purse), purse.online_counter()),
+        (Some(30_000), 6)
+    );
+    // A host that refuses (no keys for the index) is a typed decline.
+    let mut request = load_request(100);
+    request.key_index = 7;
+    let refused = load(&mut card, &mut host, &mut journal, &etc(), &request).unwrap();
+    assert_eq!(refused.outcome, Outcome::Declined);
+    assert!(matches!(
+        refused.reason,
+        Some(DeclineReason::CardRefused {
+            sw: StatusWord(0x9403),
+            ..
+        })
+    ));
+    // The card refusing the host's MAC2 (forged) is voided, nothing recorded.
+    card.transport_mut().plan(
+        Trigger::matching(&[0x80, 0x52], 1),
+        Fault::ReplaceSw(StatusWord::MAC_INVALID),
+    );
+    let forged = load(
+        &mut card,
+        &mut host,
+        &mut journal,
+        &etc(),
+        &load_request(100),
+    )
+    .unwrap();
+    assert_eq!(forged.outcome, Outcome::Declined);
+    assert_eq!(journal.records().len(), 1);
+    assert!(journal.pending().is_empty());
+    // A load TAC that does not verify is never recorded as loaded.
+    card.transport_mut().plan(
+        Trigger::matching(&[0x80, 0x52], 1),
+        Fault::CorruptByte {
+            offset: 1,
+            mask: 0x40,
+        },
+    );
+    let bad_tac = load(
+        &mut card,
+        &mut host,
+        &mut journal,
+        &etc(),
+        &load_request(100),
+    )
+    .unwrap();
+    assert_eq!(
+        (bad_tac.outcome, bad_tac.reason),
+        (Outcome::Declined, Some(DeclineReason::TacInvalid))
+    );
+    assert_eq!(bad_tac.record.unwrap().status, RecordStatus::TacInvalid);
+}
+
+#[test]
+fn capp_entry_then_exit_charges_by_segments() {
+    let mut card = card_layer("transit-purse-capp");
+    let mut sam = SimPsam::open(0x8011);
+    let mut journal = MemoryJournal::new();
+    let fares = SegmentFareTable::EXAMPLE;
+    let entry = capp_purchase(
+        &mut card,
+        &mut sam,
+        &mut journal,
+        &t_union(),
+        &fares,
+        &station(2),
+    )
+    .unwrap();
+    assert_eq!(
+        (entry.outcome, entry.amount),
+        (Outcome::Paid, 0),
+        "{entry:?}"
+    );
+    assert_eq!(
+        (entry.apdus, entry.sam_apdus),
+        (7, 2),
+        "SELECT, GET BALANCE, READ RECORD, INIT CAPP, 2 × UPDATE CAPP DATA CACHE, DEBIT"
+    );
+    let exit = capp_purchase(
+        &mut card,
+        &mut sam,
+        &mut journal,
+        &t_union(),
+        &fares,
+        &station(9),
+    )
+    .unwrap();
+    // 7 segments: 2.00 for 3, 4 × 0.50.
+    assert_eq!(
+        (exit.outcome, exit.amount, exit.balance_after),
+        (Outcome::Paid, 400, Some(4600))
+    );
+    let record = exit.record.unwrap();
+    assert_eq!(record.kind, TransactionKind::CappPurchase);
+    assert_eq!(record.transaction_type, [0x09]);
+    let trip = record.trip.unwrap();
+    assert_eq!(
+        (trip.entry, trip.station, trip.entry_station),
+        (false, 9, Some(2))
+    );
+    let identity = t_union_identity(&mut card);
+    assert!(settle_purchase(
+        &sim_host("transit-purse-capp"),
+        &identity,
+        &record
+    ));
+    let purse = sim_purse(&mut card);
+    assert_eq!(purse.balance(Purse::Purse), Some(4600));
+    assert_eq!(
+        purse.capp_record(0x02).unwrap()[14],
+        0x02,
+        "exit written to EF1A"
+    );
+    let travel = purse.travel_records();
+    assert_eq!((travel.len(), travel[0][0], travel[1][0]), (2, 0x04, 0x03));
+    // The next tap is an entry again; an ETC configuration has no CAPP layout.
+    let again = capp_purchase(
+        &mut card,
+        &mut sam,
+        &mut journal,
+        &t_union(),
+        &fares,
+        &station(9),
+    )
+    .unwrap();
+    assert_eq!((again.outcome, again.amount), (Outcome::Paid, 0));
+    let mut etc_card = card_layer("etc-user-card");
+    let mut etc_sam = SimPsam::open(0xDF01);
+    let none = capp_purchase(
+        &mut etc_card,
+        &mut etc_sam,
+        &mut journal,
+        &etc(),
+        &fares,
+        &station(1),
+    )
+    .unwrap();
+    assert_eq!(none.reason, Some(DeclineReason::NoCapp));
+}
+
+#[test]
+fn wrong_mac2_or_tac_is_never_recorded_as_paid() {
+    // MAC2 corrupted on its way back (byte 4 of TAC ‖ MAC2).
+    let mut card = card_layer("transit-purse-capp");
+    let mut sam = SimPsam::open(0x8011);
+    let mut journal = MemoryJournal::new();
+    card.transport_mut().plan(
+        Trigger::matching(&[0x80, 0x54], 1),
+        Fault::CorruptByte {
+            offset: 4,
+            mask: 0x01,
+        },
+    );
+    let result = purchase(
+        &mut card,
+        &mut sam,
+        &mut journal,
+        &t_union(),
+        &purchase_request(100),
+    )
+    .unwrap();
+    assert_eq!(
+        (result.outcome, result.reason.clone()),
+        (Outcome::Declined, Some(DeclineReason::Mac2Invalid))
+    );
+    let record = result.record.unwrap();
+    assert_eq!(record.status, RecordStatus::Mac2Invalid);
+    assert!(!record.status.is_settled() && !record.mac2_verified);
+    // TAC corrupted: caught by a SAM that checks TACs.
+    card.transport_mut().plan(
+        Trigger::matching(&[0x80, 0x54], 1),
+        Fault::CorruptByte {
+            offset: 0,
+            mask: 0x80,
+        },
+    );
+    let result = purchase(
+        &mut card,
+        &mut sam,
+        &mut journal,
+        &t_union(),
+        &purchase_request(100),
+    )
+    .unwrap();
+    assert_eq!(
+        (result.outcome, result.reason),
+        (Outcome::Declined, Some(DeclineReason::TacInvalid))
+    );
+    assert_eq!(result.record.unwrap().status, RecordStatus::TacInvalid);
+    assert!(journal.records().iter().all(|r| !r.status.is_settled()));
+    // A SAM that cannot check TACs records the purchase as paid but `tac_verified: false`; the
+    // clearing host then refuses it.
+    sam.tac_keys = None;
+    card.transport_mut().plan(
+        Trigger::matching(&[0x80, 0x54], 1),
+        Fault::CorruptByte {
+            offset: 0,
+            mask: 0x80,
+        },
+    );
+    let result = purchase(
+        &mut card,
+        &mut sam,
+        &mut journal,
+        &t_union(),
+        &purchase_request(100),
+    )
+    .unwrap();
+    let record = result.record.unwrap();
+    assert_eq!(
+        (result.outcome, record.tac_verified),
+        (Outcome::Paid, false)
+    );
+    let identity = t_union_identity(&mut card);
+    assert!(!settle_purchase(
+        &sim_host("transit-purse-capp"),
+        &identity,
+        &record
+    ));
+}
+
+/// Replaces every DEBIT answer after the first with the first one: a card replaying a fixed
+/// TAC ‖ MAC2 (it still debits).
+struct ReplayDebit<T> {
+    inner: T,
+    first: Option<Vec<u8>>,
+}
+
+impl<T: Transport> Transport for ReplayDebit<T> {
+    type Error = T::Error;
+
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, T::Error> {
+        let response = self.inner.transmit(command)?;
+        if !command.starts_with(&[0x80, 0x54]) {
+            return Ok(response);
+        }
+        Ok(match &self.first {
+            Some(first) => first.clone(),
+            None => {
+                self.first = Some(response.clone());
+                response
+            }
+        })
+    }
+}
+
+#[test]
+fn replayed_mac2_is_caught() {
+    let mut card = ApduLayer::new(ReplayDebit {
+        inner: profile("transit-purse-capp").build().unwrap(),
+        first: None,
+    });
+    let mut sam = SimPsam::open(0x8011);
+    let mut journal = MemoryJournal::new();
+    let first = purchase(
+        &mut card,
+        &mut sam,
+        &mut journal,
+        &t_union(),
+        &purchase_request(150),
+    )
+    .unwrap();
+    assert_eq!(first.outcome, Outcome::Paid);
+    let second = purchase(
+        &mut card,
+        &mut sam,
+        &mut journal,
+        &t_union(),
+        &purchase_request(150),
+    )
+    .unwrap();
+    assert_eq!(
+        (second.outcome, second.reason),
+        (Outcome::Declined, Some(DeclineReason::Mac2Invalid))
+    );
+    let settled: Vec<_> = journal
+        .records()
+        .into_iter()
+        .filter(|r| r.status.is_settled())
+        .collect();
+    assert_eq!(settled.len(), 1);
+}
+
+#[test]
+fn recovery_when_the_psam_lost_the_session_uses_the_card_log() {
+    let mut card = card_layer("transit-purse-capp");
+    let mut sam = SimPsam::open(0x8011);
+    let mut journal = MemoryJournal::new();
+    card.transport_mut()
+        .plan(Trigger::matching(&[0x80, 0x54], 1), Fault::TearAfter);
+    let torn = purchase(
+        &mut card,
+        &mut sam,
+        &mut journal,
+        &t_union(),
+        &purchase_request(250),
+    )
+    .unwrap_err();
+    assert_eq!(torn.outcome(), Outcome::Torn);
+    assert_eq!(journal.pending().len(), 1);
+    // The PSAM is re-selected (another passenger, a reset): the pending MAC2 session is gone.
+    let transport = sam.psam.into_transport();
+    sam.psam = Psam::open(transport, &SelectBy::FileId(0x8011)).unwrap();
+    card.transport_mut().reinsert();
+    let again = purchase(
+        &mut card,
+        &mut sam,
+        &mut journal,
+        &t_union(),
+        &purchase_request(250),
+    )
+    .unwrap();
+    assert_eq!(again.outcome, Outcome::Recovered, "{again:?}");
+    let record = again.record.unwrap();
+    assert!(
+        !record.mac2_verified,
+        "no SAM session: proved by the card's proof and EF18"
+    );
+    assert!(record.tac_verified);
+    assert_eq!(
+        again.apdus, 3,
+        "SELECT, GET TRANSACTION PROVE, READ RECORD EF18"
+    );
+    assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(4750));
+}
+
+#[test]
+fn software_sam_with_the_simulator_diversification_pays_and_checks_the_tac() {
+    let masters = |purchase: &str, tac: &str| SoftwareSamKey {
+        version: 1,
+        algorithm_id: 0,
+        purchase: SecretKey::new(&hex::decode(purchase).unwrap()),
+        tac: Some(SecretKey::new(&hex::decode(tac).unwrap())),
+    };
+    // The transit masters of psam.json (DF 8011).
+    let mut sam = SoftwareSam::new(
+        [0x31, 0x01, 0, 0, 0, 7],
+        1,
+        50,
+        vec![masters(
+            "5431A8E2C47D0B9F16E3725A8CD04B61",
+            "C3B5086FE1927A4D5B8C0E3F6172A9D4",
+        )],
+        sim_diversifier,
+    );
+    let mut card = card_layer("transit-purse-capp");
+    let mut journal = MemoryJournal::new();
+    let result = purchase(
+        &mut card,
+        &mut sam,
+        &mut journal,
+        &t_union(),
+        &purchase_request(300),
+    )
+    .unwrap();
+    assert_eq!((result.outcome, result.sam_apdus), (Outcome::Paid, 0));
+    let record = result.record.unwrap();
+    assert!(record.tac_verified && record.mac2_verified);
+    assert_eq!(record.terminal_serial, Some(50));
+    assert!(!format!("{sam:?}").contains("5431"));
+    // Without diversification the SAM computes another MAC1 and the card refuses the DEBIT.
+    let mut plain = SoftwareSam::new(
+        [0x31, 0x01, 0, 0, 0, 7],
+        1,
+        1,
+        vec![masters(
+            "5431A8E2C47D0B9F16E3725A8CD04B61",
+            "C3B5086FE1927A4D5B8C0E3F6172A9D4",
+        )],
+        NoDiversification,
+    );
+    let refused = purchase(
+        &mut card,
+        &mut plain,
+        &mut journal,
+        &t_union(),
+        &purchase_request(300),
+    )
+    .unwrap();
+    assert_eq!(
+        refused.reason,
+        Some(DeclineReason::CardRefused {
+            command: "DEBIT FOR PURCHASE",
+            sw: StatusWord::MAC_INVALID
+        })
+    );
+    assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(4700));
+}
+
+// --- every tear position ---------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Flow {
+    Purchase,
+    Load,
+    CappExit,
+}
+
+struct Terminal {
+    card: CardLayer,
+    sam: SimPsam,
+    host: SimHost,
+    journal_path: PathBuf,
+    journal: FileJournal,
+}
+
+impl Terminal {
+    fn new(flow: Flow, dir: &Path, name: &str) -> Terminal {
+        let journal_path = dir.join(format!("{name}.json"));
+        let _ = std::fs::remove_file(&journal_path);
+        let card = match flow {
+            Flow::Load => card_layer("etc-user-card"),
+            _ => card_layer("transit-purse-capp"),
+        };
+        Terminal {
+            card,
+            sam: SimPsam::open(0x8011),
+            host: SimHost(sim_host(match flow {
+                Flow::Load => "etc-user-card",
+                _ => "transit-purse-capp",
+            })),
+            journal: FileJournal::open(&journal_path).unwrap(),
+            journal_path,
+        }
+    }
+
+    fn tap(&mut self, flow: Flow) -> Result<TapResult, FlowError<SimError>> {
+        match flow {
+            Flow::Purchase => purchase(
+                &mut self.card,
+                &mut self.sam,
+                &mut self.journal,
+                &t_union(),
+                &purchase_request(AMOUNT),
+            ),
+            Flow::Load => load(
+                &mut self.card,
+                &mut self.host,
+                &mut self.journal,
+                &etc(),
+                &load_request(AMOUNT),
+            ),
+            Flow::CappExit => capp_purchase(
+                &mut self.card,
+                &mut self.sam,
+                &mut self.journal,
+                &t_union(),
+                &SegmentFareTable::EXAMPLE,
+                &station(9),
+            ),
+        }
+    }
+
+    /// The CAPP entry tap before the exit under test (station 2).
+    fn enter(&mut self) {
+        let entry = capp_purchase(
+            &mut self.card,
+            &mut self.sam,
+            &mut self.journal,
+            &t_union(),
+            &SegmentFareTable::EXAMPLE,
+            &station(2),
+        )
+        .unwrap();
+        assert_eq!((entry.outcome, entry.amount), (Outcome::Paid, 0));
+    }
+
+    /// The terminal restarts: the journal is read back from its file.
+    fn restart(&mut self) {
+        self.journal = FileJournal::open(&self.journal_path).unwrap();
+    }
+
+    fn balance(&mut self) -> u32 {
+        sim_purse(&mut self.card).balance(Purse::Purse).unwrap()
+    }
+
+    fn counter(&mut self, flow: Flow) -> u16 {
+        let purse = sim_purse(&mut self.card);
+        if flow == Flow::Load {
+            purse.online_counter()
+        } else {
+            purse.offline_counter()
+        }
+    }
+}
+
+const AMOUNT: u32 = 180;
+const CAPP_EXIT_FARE: u32 = 400;
+
+fn command_name(apdu: &[u8]) -> &'static str {
+    match (apdu[0], apdu[1], apdu.get(2).copied().unwrap_or(0)) {
+        (0x00, 0xA4, _) => "SELECT",
+        (0x00, 0xB0, _) => "READ BINARY EF15",
+        (0x00, 0xB2, _) => "READ RECORD",
+        (0x80, 0x5C, _) => "GET BALANCE",
+        (0x80, 0x50, 0x00) => "INIT FOR LOAD",
+        (0x80, 0x50, 0x01) => "INIT FOR PURCHASE",
+        (0x80, 0x50, 0x03) => "INIT FOR CAPP",
+        (0x80, 0xDC, _) => "UPDATE CAPP CACHE",
+        (0x80, 0x54, _) => "DEBIT",
+        (0x80, 0x52, _) => "CREDIT FOR LOAD",
+        (0x80, 0x5A, _) => "GET TRANS. PROVE",
+        _ => "?",
+    }
+}
+
+fn result_name(result: &Result<TapResult, FlowError<SimError>>) -> String {
+    match result {
+        Ok(r) => r.outcome.as_str().to_owned(),
+        Err(e) => e.outcome().as_str().to_owned(),
+    }
+}
+
+/// For purchase, load and CAPP (exit) purchase: the card is removed before and after every
+/// single APDU of the tap in turn; the terminal restarts (journal read back from disk); the
+/// card taps again. Afterwards card balance and counter, the journal and the settlement
+/// records agree: exactly one settled transaction, nothing pending, nothing charged twice.
+#[test]
+fn every_tear_position_of_every_flow_settles_exactly_once() {
+    let dir = std::env::temp_dir().join(format!("quickpass-purse-tears-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut table = vec![format!(
+        "{:<9} {:>3} {:<18} {:<11} {:<10} {:<10} {:>7} {:>7} {:>7} {:>7} {:>19}",
+        "flow",
+        "apdu",
+        "command",
+        "fault",
+        "tap 1",
+        "tap 2",
+        "balance",
+        "counter",
+        "records",
+        "pending",
+        "pending after tap 1"
+    )];
+    let mut cases = 0;
+    for flow in [Flow::Purchase, Flow::Load, Flow::CappExit] {
+        // A clean run gives the APDUs of the tap.
+        let mut clean = Terminal::new(flow, &dir, "clean");
+        if flow == Flow::CappExit {
+            clean.enter();
+        }
+        clean.card.record();
+        let clean_result = clean.tap(flow).unwrap();
+        assert!(matches!(
+            clean_result.outcome,
+            Outcome::Paid | Outcome::Loaded
+        ));
+        let apdus: Vec<Vec<u8>> = clean
+            .card
+            .take_log()
+            .into_iter()
+            .map(|e| e.command)
+            .collect();
+        let amount = clean_result.amount;
+        assert_eq!(
+            amount,
+            if flow == Flow::CappExit {
+                CAPP_EXIT_FARE
+            } else {
+                AMOUNT
+            }
+        );
+
+        for (index, apdu) in apdus.iter().enumerate() {
+            for fault in [Fault::TearBefore, Fault::TearAfter] {
+                cases += 1;
+                let mut t = Terminal::new(flow, &dir, "torn");
+                if flow == Flow::CappExit {
+                    t.enter();
+                }
+                let (balance0, counter0) = (t.balance(), t.counter(flow));
+                let settled0 = t.journal.records().len();
+                let position = t.card.transport().offered() + index as u64 + 1;
+                t.card.transport_mut().plan(Trigger::Apdu(position), fault);
+                let first = t.tap(flow);
+                assert!(
+                    first.is_err(),
+                    "{flow:?} #{} {fault:?}: the tear must show",
+                    index + 1
+                );
+                let pending_after_tear = t.journal.pending().len();
+                t.restart();
+                t.card.transport_mut().reinsert();
+                let second = t.tap(flow);
+                let second_outcome = second.as_ref().map(|r| r.outcome).unwrap_or(Outcome::Torn);
+                assert!(
+                    matches!(
+                        second_outcome,
+                        Outcome::Paid | Outcome::Loaded | Outcome::Recovered
+                    ),
+                    "{flow:?} #{} {fault:?}: {second:?}",
+                    index + 1
+                );
+                let (balance, counter) = (t.balance(), t.counter(flow));
+                let expected = if flow == Flow::Load {
+                    balance0 + amount
+                } else {
+                    balance0 - amount
+                };
+                assert_eq!(
+                    balance,
+                    expected,
+                    "{flow:?} #{} {fault:?}: charged once",
+                    index + 1
+                );
+                assert_eq!(counter, counter0 + 1, "one card transaction");
+                let records = t.journal.records();
+                let new: Vec<_> = records[settled0..].to_vec();
+                assert_eq!(
+                    new.len(),
+                    1,
+                    "{flow:?} #{} {fault:?}: one record",
+                    index + 1
+                );
+                let record = &new[0];
+                assert!(record.status.is_settled());
+                assert_eq!(
+                    (record.amount, record.balance_after, record.card_counter),
+                    (amount, balance, counter)
+                );
+                assert!(t.journal.pending().is_empty(), "nothing left pending");
+                // The record on disk is the same as in memory.
+                assert_eq!(
+                    FileJournal::open(&t.journal_path).unwrap().records(),
+                    records
+                );
+                // Debited on tap 1 exactly when the tear came after DEBIT/CREDIT was processed.
+                let card_write = matches!(apdu[..2], [0x80, 0x54] | [0x80, 0x52]);
+                let done_on_tap_1 = card_write && fault == Fault::TearAfter;
+                assert_eq!(
+                    second_outcome == Outcome::Recovered,
+                    done_on_tap_1,
+                    "{flow:?} #{} {fault:?}",
+                    index + 1
+                );
+                table.push(format!(
+                    "{:<9} {:>3} {:<18} {:<11} {:<10} {:<10} {:>7} {:>7} {:>7} {:>7} {:>19}",
+                    format!("{flow:?}"),
+                    index + 1,
+                    command_name(apdu),
+                    format!("{fault:?}"),
+                    result_name(&first),
+                    second_outcome.as_str(),
+                    balance,
+                    counter,
+                    new.len(),
+                    t.journal.pending().len(),
+                    pending_after_tear
+                ));
+                assert_eq!(
+                    pending_after_tear,
+                    usize::from(card_write),
+                    "journal written before DEBIT/CREDIT only"
+                );
+            }
+        }
+    }
+    println!("\nTearing table ({cases} cases):\n{}", table.join("\n"));
+    assert_eq!(cases, 2 * (4 + 4 + 7));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// --- vectors ---------------------------------------------------------------------------------
+
+fn vector_files() -> Vec<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let shared = root.join("../shared/vectors");
+    let dir = if shared.is_dir() {
+        shared
+    } else {
+        root.join("vectors")
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("purse-") && n.ends_with(".json"))
+        })
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no purse vectors in {}", dir.display());
+    files
+}
+
+fn hex_field<const N: usize>(case: &serde_json::Value, name: &str) -> [u8; N] {
+    let text = case[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("field {name}"));
+    hex::decode(text).unwrap().try_into().unwrap()
+}
+
+fn bcd_date(bytes: [u8; 4]) -> TransactionDate {
+    let d = |b: u8| u16::from(b >> 4) * 10 + u16::from(b & 0x0F);
+    TransactionDate::new(
+        d(bytes[0]) * 100 + d(bytes[1]),
+        d(bytes[2]) as u8,
+        d(bytes[3]) as u8,
+    )
+    .unwrap()
+}
+
+fn bcd_time(bytes: [u8; 3]) -> TransactionTime {
+    let d = |b: u8| (b >> 4) * 10 + (b & 0x0F);
+    TransactionTime::new(d(bytes[0]), d(bytes[1]), d(bytes[2])).unwrap()
+}
+
+/// Every `purse` case of the shared vectors through the kernel's SoftwareSam (purchase) or
+/// SoftwareHost (load) — the functions the flows call — and, for loads, a whole `load` tap
+/// against a card personalised with the vector's key, random and counter.
+#[test]
+fn purse_vectors_pass_through_the_flow_functions() {
+    let mut ran = 0;
+    for file in vector_files() {
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(json["kind"], "purse");
+        for case in json["cases"].as_array().unwrap() {
+            let id = case["id"].as_str().unwrap();
+            assert_eq!(case["cipher"], "tdes", "{id}");
+            let key: [u8; 16] = hex_field(case, "key");
+            let random: [u8; 4] = hex_field(case, "card_random");
+            let counter = case["counter"].as_u64().unwrap() as u16;
+            let amount = case["amount"].as_u64().unwrap() as u32;
+            let balance = case["balance"].as_u64().unwrap() as u32;
+            let [transaction_type]: [u8; 1] = hex_field(case, "transaction_type");
+            let terminal_id: [u8; 6] = hex_field(case, "terminal_id");
+            let (date, time) = (
+                bcd_date(hex_field(case, "date")),
+                bcd_time(hex_field(case, "time")),
+            );
+            let expect = &case["expect"];
+            let expect4 = |name: &str| -> Option<[u8; 4]> {
+                expect[name]
+                    .as_str()
+                    .map(|h| hex::decode(h).unwrap().try_into().unwrap())
+            };
+            let card = CardIdentity {
+                serial: [0; 8],
+                second_diversifier: None,
+            };
+            match case["operation"].as_str().unwrap() {
+                "purchase" => {
+                    let serial = case["terminal_serial"].as_u64().unwrap() as u32;
+                    let mut sam = SoftwareSam::new(
+                        terminal_id,
+                        1,
+                        serial,
+                        vec![SoftwareSamKey {
+                            version: 1,
+                            algorithm_id: 0,
+                            purchase: SecretKey::new(&key),
+                            tac: None,
+                        }],
+                        NoDiversification,
+                    );
+                    let init = quickpass::kernel::purse::card::PurchaseInit {
+                        balance,
+                        offline_atc: counter,
+                        overdraft_limit: 0,
+                        key_version: 1,
+                        algorithm_id: 0,
+                        random,
+                    };
+                    let auth = sam
+                        .init_purchase(&SamPurchase {
+                            card,
+                            init,
+                            amount,
+                            transaction_type,
+                            date,
+                            time,
+                        })
+                        .unwrap();
+                    if let Some(mac1) = expect4("mac1") {
+                        assert_eq!(auth.mac1, mac1, "{id}");
+                    }
+                    if let Some(mac2) = expect4("mac2") {
+                        assert_eq!(sam.verify_mac2(&mac2).unwrap(), Mac2Check::Verified, "{id}");
+                    }
+                }
+                "load" => {
+                    let mut host = SoftwareHost::new(
+                        vec![HostKeys {
+                            index: 1,
+                            load: SecretKey::new(&key),
+                            tac: Some(SecretKey::new(&key)),
+                        }],
+                        NoDiversification,
+                    );
+                    let init = quickpass::kernel::purse::card::LoadInit {
+                        balance,
+                        online_atc: counter,
+                        key_version: 1,
+                        algorithm_id: 0,
+                        random,
+                        mac1: expect4("mac1").expect("load vectors give MAC1"),
+                    };
+                    let request = LoadAuthorisation {
+                        card,
+                        key_index: 1,
+                        init,
+                        amount,
+                        transaction_type,
+                        terminal_id,
+                        date,
+                        time,
+                    };
+                    let decision = host.authorise_load(&request).unwrap();
+                    if let Some(mac2) = expect4("mac2") {
+                        assert_eq!(decision, HostDecision::Approved { mac2 }, "{id}");
+                    }
+                    // The whole load tap against a card personalised with the vector.
+                    let deposit = transaction_type == 0x01;
+                    let purse_json = format!(
+                        r#"{{"type": "purse", "df_name_text": "PAY.APPY", "ef15": {{"layout": "raw",
+                            "data": "00000000000000000000000000000000000000002000010120491231"}},
+                            "ep_balance": {ep}, {ed} "online_counter": {counter},
+                            "key_derivation": "none", "random_seed": "{random}",
+                            "keys": [{{"index": 1, "version": 1, "load": "{key}", "tac": "{key}"}}]}}"#,
+                        ep = if deposit { 0 } else { balance },
+                        ed = if deposit {
+                            format!("\"ed_balance\": {balance},")
+                        } else {
+                            String::new()
+                        },
+                        random = hex::encode_upper(random),
+                        key = hex::encode_upper(key),
+                    );
+                    let card_json = format!(
+                        r#"{{"schema": "quickpass-card/1", "name": "vector", "ppse": false, "pse": false, "applications": [{purse_json}]}}"#
+                    );
+                    let mut layer = ApduLayer::new(
+                        CardProfile::from_json(&card_json).unwrap().build().unwrap(),
+                    );
+                    let mut config = PurseConfig::new(PurseApplication::city(b"PAY.APPY"));
+                    config.application.purse = if deposit {
+                        Purse::Deposit
+                    } else {
+                        Purse::Purse
+                    };
+                    let mut journal = MemoryJournal::new();
+                    layer.record();
+                    let result = load(
+                        &mut layer,
+                        &mut host,
+                        &mut journal,
+                        &config,
+                        &LoadRequest {
+                            amount,
+                            terminal_id,
+                            key_index: 1,
+                            date,
+                            time,
+                        },
+                    )
+                    .unwrap();
+                    assert_eq!(result.outcome, Outcome::Loaded, "{id}: {result:?}");
+                    assert!(result.record.unwrap().tac_verified, "{id}");
+                    let log = layer.take_log();
+                    let init = log
+                        .iter()
+                        .find(|e| e.command.starts_with(&[0x80, 0x50]))
+                        .unwrap();
+                    let credit = log
+                        .iter()
+                        .find(|e| e.command.starts_with(&[0x80, 0x52]))
+                        .unwrap();
+                    if let Some(mac1) = expect4("mac1") {
+                        assert_eq!(init.response[12..16], mac1, "{id}: card MAC1");
+                    }
+                    if let Some(mac2) = expect4("mac2") {
+                        assert_eq!(credit.command[12..16], mac2, "{id}: MAC2 sent");
+                    }
+                }
+                other => panic!("{id}: unsupported operation {other}"),
+            }
+            ran += 1;
+        }
+    }
+    assert!(ran > 0);
+}
+
+/// pboc-notes §4.2 purchase vector \[V1, V2\] through a whole `purchase` tap: the software SAM
+/// computes MAC1 `F15CAB75`, the card answers MAC2 `56988A13`, the SAM verifies it.
+#[test]
+fn purchase_vector_through_a_whole_tap() {
+    const KEY: &str = "11223344556677888877665544332211";
+    let card_json = format!(
+        r#"{{"schema": "quickpass-card/1", "name": "vector", "ppse": false, "pse": false, "applications": [
+            {{"type": "purse", "df_name_text": "PAY.SZT", "ef15": {{"layout": "raw",
+              "data": "00000000000000000000000000000000000000012010010120491231"}},
+              "ep_balance": 10000, "key_derivation": "none", "random_seed": "11223344",
+              "keys": [{{"index": 1, "version": 1, "purchase": "{KEY}", "tac": "{KEY}"}}]}}]}}"#
+    );
+    let mut layer = ApduLayer::new(CardProfile::from_json(&card_json).unwrap().build().unwrap());
+    let key = SecretKey::new(&hex::decode(KEY).unwrap());
+    let mut sam = SoftwareSam::new(
+        [0x00, 0x11, 0x22, 0x33, 0x44, 0x55],
+        1,
+        1,
+        vec![SoftwareSamKey {
+            version: 1,
+            algorithm_id: 0,
+            purchase: key.clone(),
+            tac: Some(key),
+        }],
+        NoDiversification,
+    );
+    let mut journal = MemoryJournal::new();
+    layer.record();
+    let request = PurchaseRequest {
+        amount: 0x1000,
+        date: TransactionDate::new(2012, 2, 29).unwrap(),
+        time: TransactionTime::new(13, 51, 0).unwrap(),
+    };
+    let result = purchase(
+        &mut layer,
+        &mut sam,
+        &mut journal,
+        &PurseConfig::new(PurseApplication::city(b"PAY.SZT")),
+        &request,
+    )
+    .unwrap();
+    assert_eq!(result.outcome, Outcome::Paid, "{result:?}");
+    assert!(result.record.unwrap().tac_verified);
+    let log = layer.take_log();
+    let debit = log
+        .iter()
+        .find(|e| e.command.starts_with(&[0x80, 0x54]))
+        .unwrap();
+    assert_eq!(hex::encode_upper(&debit.command[16..20]), "F15CAB75");
+    assert_eq!(hex::encode_upper(&debit.response[4..8]), "56988A13");
+}
+
+// --- hostile cards ---------------------------------------------------------------------------
+
+/// A card that answers each command with the next scripted bytes.
+struct Scripted(Vec<Vec<u8>>);
+
+#[derive(Debug, thiserror::Error)]
+#[error("script exhausted")]
+struct Exhausted;
+
+impl Transport for Scripted {
+    type Error = Exhausted;
+    fn transmit(&mut self, _command: &[u8]) -> Result<Vec<u8>, Exhausted> {
+        if self.0.is_empty() {
+            return Err(Exhausted);
+        }
+        Ok(self.0.remove(0))
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Any answers at all (mostly 9000 so the flow goes deep): never a panic, never "paid"
+    /// without a MAC2 the SAM computed, never a load without the host.
+    #[test]
+    fn hostile_card_never_panics_or_pays(answers in prop::collection::vec(
+        (prop::collection::vec(any::<u8>(), 0..40), prop::bool::weighted(0.8)), 0..12)) {
+        let script: Vec<Vec<u8>> = answers
+            .into_iter()
+            .map(|(mut data, ok)| {
+                if ok {
+                    data.extend_from_slice(&[0x90, 0x00]);
+                }
+                data
+            })
+            .collect();
+        let mut layer = ApduLayer::new(Scripted(script.clone()));
+        let key = SecretKey::new(&[0x11; 16]);
+        let mut sam = SoftwareSam::new([1; 6], 1, 1,
+            vec![SoftwareSamKey { version: 1, algorithm_id: 0, purchase: key.clone(), tac: None }],
+            NoDiversification);
+        let mut journal = MemoryJournal::new();
+        let config = PurseConfig::new(PurseApplication::city(b"PAY.SZT"));
+        if let Ok(result) = purchase(&mut layer, &mut sam, &mut journal, &config, &purchase_request(100)) {
+            prop_assert!(result.outcome != Outcome::Paid || result.record.as_ref().is_some_and(|r| r.mac2_verified));
+        }
+        let mut layer = ApduLayer::new(Scripted(script));
+        let mut host = SoftwareHost::new(vec![HostKeys { index: 1, load: key, tac: None }], NoDiversification);
+        if let Ok(result) = load(&mut layer, &mut host, &mut journal, &config, &load_request(100)) {
+            prop_assert!(result.outcome != Outcome::Loaded, "random bytes carry no valid MAC1");
+        }
+    }
+}
+
+#[test]
+fn journal_failure_stops_before_the_debit() {
+    #[derive(Debug, thiserror::Error)]
+    #[error("disk full")]
+    struct DiskFull;
+    struct Broken;
+    impl Journal for Broken {
+        type Error = DiskFull;
+        fn begin(&mut self, _: &quickpass::kernel::purse::JournalEntry) -> Result<u64, DiskFull> {
+            Err(DiskFull)
+        }
+        fn complete(&mut self, _: &SettlementRecord) -> Result<(), DiskFull> {
+            Err(DiskFull)
+        }
+        fn void(&mut self, _: u64) -> Result<(), DiskFull> {
+            Err(DiskFull)
+        }
+        fn pending(&self) -> Vec<quickpass::kernel::purse::Pending> {
+            Vec::new()
+        }
+        fn records(&self) -> Vec<SettlementRecord> {
+            Vec::new()
+        }
+        fn take_records(&mut self) -> Result<Vec<SettlementRecord>, DiskFull> {
+            Err(DiskFull)
+        }
+    }
+    let mut card = card_layer("transit-purse-capp");
+    let mut sam = SimPsam::open(0x8011);
+    let error = purchase(
+        &mut card,
+        &mut sam,
+        &mut Broken,
+        &t_union(),
+        &purchase_request(100),
+    )
+    .unwrap_err();
+    assert!(matches!(error, FlowError::Journal(_)));
+    assert_eq!(error.outcome(), Outcome::Declined);
+    let purse = sim_purse(&mut card);
+    assert_eq!(
+        (purse.balance(Purse::Purse), purse.offline_counter()),
+        (Some(5000), 16),
+        "no DEBIT sent"
+    );
+}
