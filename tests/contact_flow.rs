@@ -762,3 +762,116 @@ fn offline_only_terminal_completes_itself_with_default_action_codes() {
     let result = complete(run(&mut card_plain(), &config, 1_000));
     assert_eq!(result.outcome, Outcome::Approved);
 }
+
+/// The terminal the conformance runner configures for a contact trace (README §3.15), so that a
+/// recording made here replays command for command.
+fn trace_terminal() -> KernelConfig {
+    config_with(|c| {
+        let t = &mut c.terminal.terminal;
+        t.terminal_type = [0x22];
+        t.capabilities = [0xE0, 0x28, 0xC0];
+        t.additional_capabilities = [0x60, 0x00, 0xF0, 0xA0, 0x01];
+        t.ifd_serial = "QPTRACE1".into();
+        t.terminal_id = String::new();
+        t.merchant_id = String::new();
+        t.merchant_name_location = String::new();
+        t.merchant_category_code = 0;
+        t.online_capable = true;
+        let mut aid = c.terminal.aids[0].clone();
+        aid.partial_match = false;
+        aid.tac_default = [0; 5];
+        aid.tac_denial = [0; 5];
+        aid.tac_online = [0; 5];
+        aid.floor_limit = u64::MAX;
+        aid.random_selection = None;
+        aid.default_ddol = vec![0x9F, 0x37, 0x04];
+        aid.default_tdol = Vec::new();
+        aid.ec_supported = false;
+        aid.ec_terminal_limit = None;
+        c.terminal.aids = vec![aid];
+    })
+}
+
+fn write_trace(name: &str, case: Value) -> std::path::PathBuf {
+    let file = serde_json::json!({
+        "schema": "quickpass-vectors/1",
+        "kind": "trace",
+        "title": "contact trace recorded from the simulated debit card",
+        "source": ["tests/contact_flow.rs"],
+        "cases": [case],
+    });
+    let dir = std::env::temp_dir().join(format!("quickpass-contact-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, file.to_string()).expect("write trace");
+    path
+}
+
+#[test]
+fn contact_trace_replays_through_the_conformance_runner() {
+    let config = trace_terminal();
+    let input = input(1_000);
+    let mut card = card(&debit());
+    let mut layer = ApduLayer::new(&mut card);
+    layer.record();
+    let phase =
+        contact::start(&config, &input, &mut layer, &mut contact::NoPinPad).expect("first phase");
+    let log = layer.take_log();
+    // EC off: the card answers the TC request with an ARQC.
+    let request = phase.online_request().expect("online");
+    let oda = request.oda();
+    assert_eq!(oda.method, Some(OdaMethod::Dda));
+    assert!(log.iter().any(|e| e.command.starts_with(&[0x00, 0x88])));
+    let hex = |b: &[u8]| hex::encode_upper(b);
+    let card_phase = request.card_phase();
+    let capk: Value = serde_json::from_str(
+        &std::fs::read_to_string(setup::data_dir().join("capk/capk-quickpass-test.json"))
+            .expect("capk"),
+    )
+    .expect("json");
+    let capk = &capk["cases"][0];
+    let expect = serde_json::json!({
+        "selected_aid": "A000000333010101",
+        "gpo_command": hex(card_phase.gpo_command.as_deref().expect("gpo")),
+        "aip": hex(card_phase.card.get(tags::AIP).expect("aip")),
+        "afl": hex(card_phase.card.get(tags::AFL).expect("afl")),
+        "static_data": hex(card_phase.static_data.as_deref().expect("static data")),
+        "cryptogram_type": "ARQC",
+        "atc": hex(card_phase.card.get(tags::ATC).expect("atc")),
+        "oda": "ok",
+        "issuer_public_key": hex(oda.issuer_public_key.as_deref().expect("issuer key")),
+        "icc_public_key": hex(oda.icc_public_key.as_deref().expect("icc key")),
+        "icc_dynamic_number": hex(oda.icc_dynamic_number.as_deref().expect("number")),
+    });
+    let case = |expect: Value| {
+        serde_json::json!({
+            "id": "sim_debit_contact_dda",
+            "flow": "contact",
+            "complete": true,
+            "terminal": {
+                "amount": 1000, "amount_other": 0, "currency": 156, "country": 156,
+                "date": "261128", "time": "083000", "transaction_type": "00", "un": "12345678",
+                "tags": {}
+            },
+            "terminal_aids": [{"aid": "A000000333010101", "match": "exact"}],
+            "capks": [{
+                "rid": capk["rid"], "index": capk["index"],
+                "modulus": capk["modulus"], "exponent": capk["exponent"]
+            }],
+            "exchanges": log.iter().map(|e| serde_json::json!({
+                "command": hex(&e.command), "response": hex(&e.response)
+            })).collect::<Vec<_>>(),
+            "expect": expect,
+        })
+    };
+    let good = write_trace("contact-good.json", case(expect.clone()));
+    let report = quickpass::conformance::run_paths(&[good]);
+    assert_eq!(report.failed(), 0, "{:?}", report.lines());
+    assert_eq!(report.passed(), 1);
+    // A wrong expectation fails: the runner really compares.
+    let mut wrong = expect;
+    wrong["icc_dynamic_number"] = Value::from("0000000000000000");
+    let bad = write_trace("contact-bad.json", case(wrong));
+    let report = quickpass::conformance::run_paths(&[bad]);
+    assert_eq!(report.failed(), 1, "{:?}", report.lines());
+}

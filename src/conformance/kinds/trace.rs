@@ -1,8 +1,9 @@
-//! `trace` cases (README §3.15): a real card transcript replayed to the kernel, which must send
-//! the recorded commands and reach the recorded results.
+//! `trace` cases (README §3.15): a real card transcript replayed to the kernel (contactless or
+//! contact flow), which must send the recorded commands and reach the recorded results.
 
 use quickpass_crypto::capk::{rsa_checksum, CaPublicKey, CapkIndex, CapkStore, HashAlgorithm, Rid};
 use quickpass_kernel::config::{AidParameters, KernelConfig, TerminalConfig, TerminalData};
+use quickpass_kernel::contact::{self, ContactInput, NoPinPad};
 use quickpass_kernel::contactless::{self, CardPhase};
 use quickpass_kernel::oda::OdaStatus;
 use quickpass_kernel::tag::Tag;
@@ -17,42 +18,71 @@ use crate::conformance::case::{decode_hex, object_hex, unsupported, Case, Check}
 use crate::replay::ReplayCard;
 
 pub(super) fn run(case: &Case<'_>) -> Check {
-    match case.str("flow")? {
-        "contactless" => {}
+    let flow = match case.str("flow")? {
+        "contactless" => Flow::Contactless,
+        "contact" => Flow::Contact,
         other => return unsupported("flow", other),
-    }
+    };
     let complete = case
         .required("complete")?
         .as_bool()
         .ok_or("complete is not a boolean")?;
     let terminal = case.required("terminal")?;
     let (input, overrides) = terminal_input(terminal)?;
-    let config = config(case, terminal)?;
+    let config = config(case, terminal, flow, &overrides)?;
     let mut card = ReplayCard::new(exchanges(case.required("exchanges")?)?);
     let mut layer = ApduLayer::new(&mut card);
-    let mut phase = CardPhase::new(&config, &input);
-    let read = contactless::run_card_phase(&config, &overrides, &mut layer, &mut phase);
-    if let Err(error) = &read {
-        if complete {
-            return Err(format!("card phase failed: {error}"));
+    let (cryptogram, oda) = match flow {
+        Flow::Contactless => {
+            let mut phase = CardPhase::new(&config, &input);
+            let read = contactless::run_card_phase(&config, &overrides, &mut layer, &mut phase);
+            if let Err(error) = &read {
+                if complete {
+                    return Err(format!("card phase failed: {error}"));
+                }
+            }
+            compare_card_phase(case, &phase)?;
+            let result = phase.complete(&config);
+            (result.cryptogram_type, result.oda)
         }
-    }
-    compare_card_phase(case, &phase)?;
-    let result = phase.complete(&config);
+        Flow::Contact => {
+            // README §3.15: PSE selection, DDA with INTERNAL AUTHENTICATE, no cardholder (no
+            // PIN pad); the run goes as far as the recording allows.
+            let input = ContactInput::new(input);
+            let mut progress = contact::Progress::new(&config, &input);
+            let result = contact::start_with(
+                &config,
+                &input,
+                &overrides,
+                &mut layer,
+                &mut NoPinPad,
+                &mut progress,
+            );
+            if let Err(error) = &result {
+                if complete {
+                    return Err(format!("contact transaction failed: {error}"));
+                }
+            }
+            compare_card_phase(case, &progress.card_phase)?;
+            (
+                contactless::cryptogram_type(&progress.card_phase.card),
+                progress.oda,
+            )
+        }
+    };
     case.expect_json(
         "cryptogram_type",
-        &result
-            .cryptogram_type
+        &cryptogram
             .map(|c| Value::from(quickpass_kernel::outcome::cryptogram_name(c)))
             .unwrap_or(Value::Null),
     )?;
-    let oda = match result.oda.status() {
+    let oda_status = match oda.status() {
         OdaStatus::Ok => "ok",
         OdaStatus::Fail => "fail",
         OdaStatus::NotPerformed => "not-applicable",
     };
-    case.expect_json("oda", &Value::from(oda))?;
-    let signature_checked = result.oda.icc_dynamic_number.is_some();
+    case.expect_json("oda", &Value::from(oda_status))?;
+    let signature_checked = oda.icc_dynamic_number.is_some();
     case.expect_json(
         "fdda_signature",
         &Value::from(if signature_checked {
@@ -61,18 +91,21 @@ pub(super) fn run(case: &Case<'_>) -> Check {
             "invalid"
         }),
     )?;
-    compare_optional(
-        case,
-        "issuer_public_key",
-        result.oda.issuer_public_key.as_deref(),
-    )?;
-    compare_optional(case, "icc_public_key", result.oda.icc_public_key.as_deref())?;
+    compare_optional(case, "issuer_public_key", oda.issuer_public_key.as_deref())?;
+    compare_optional(case, "icc_public_key", oda.icc_public_key.as_deref())?;
     compare_optional(
         case,
         "icc_dynamic_number",
-        result.oda.icc_dynamic_number.as_deref(),
+        oda.icc_dynamic_number.as_deref(),
     )?;
     Ok(())
+}
+
+/// Which transaction a trace case replays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Contactless,
+    Contact,
 }
 
 fn compare_optional(case: &Case<'_>, name: &str, actual: Option<&[u8]>) -> Check {
@@ -199,7 +232,15 @@ fn terminal_input(terminal: &Value) -> Check<(TransactionInput, Overrides)> {
 
 /// A configuration that reproduces the recorded terminal: its AIDs, its TTQ, no limits that
 /// would change what it sent, and its CA keys.
-fn config(case: &Case<'_>, terminal: &Value) -> Check<KernelConfig> {
+///
+/// Contact: the terminal capabilities are the recorded `9F33` when the tags hold it (default
+/// `E028C0`: signature, no CVM, SDA, DDA), without CDA, so that DDA runs as README §3.15 says.
+fn config(
+    case: &Case<'_>,
+    terminal: &Value,
+    flow: Flow,
+    overrides: &[(Tag, Vec<u8>)],
+) -> Check<KernelConfig> {
     let currency = terminal
         .get("currency")
         .and_then(Value::as_u64)
@@ -213,6 +254,18 @@ fn config(case: &Case<'_>, terminal: &Value) -> Check<KernelConfig> {
             .try_into()
             .map_err(|_| "terminal.ttq is not 4 bytes")?,
         None => [0x26, 0x00, 0x00, 0x80],
+    };
+    let capabilities = match flow {
+        Flow::Contactless => [0xE0, 0xF8, 0xC8],
+        Flow::Contact => {
+            let recorded = overrides
+                .iter()
+                .find(|(tag, _)| *tag == quickpass_kernel::tags::TERMINAL_CAPABILITIES)
+                .and_then(|(_, v)| <[u8; 3]>::try_from(v.as_slice()).ok());
+            let mut capabilities = recorded.unwrap_or([0xE0, 0x28, 0xC0]);
+            capabilities[2] &= !0x08;
+            capabilities
+        }
     };
     let aids = terminal_aids(case.required("terminal_aids")?)?
         .into_iter()
@@ -241,7 +294,7 @@ fn config(case: &Case<'_>, terminal: &Value) -> Check<KernelConfig> {
             currency_code: u16::try_from(currency).map_err(|e| e.to_string())?,
             currency_exponent: 2,
             terminal_type: [0x22],
-            capabilities: [0xE0, 0xF8, 0xC8],
+            capabilities,
             additional_capabilities: [0x60, 0x00, 0xF0, 0xA0, 0x01],
             ifd_serial: "QPTRACE1".to_owned(),
             terminal_id: String::new(),
