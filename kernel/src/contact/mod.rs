@@ -518,10 +518,6 @@ pub fn continue_contactless_full<T: Transport, P: PinPad + ?Sized>(
         .parameters_for(&aid)
         .cloned()
         .ok_or(KernelError::NoApplication)?;
-    if let Err(reason) = &card_phase.static_data {
-        // The contactless card phase keeps going on unusable static data; ODA will fail.
-        let _ = reason;
-    }
     let pdol_data = card_phase
         .gpo_command
         .as_deref()
@@ -735,12 +731,8 @@ impl Transaction {
         }
     }
 
-    fn params(&self) -> &Option<AidParameters> {
-        &self.params
-    }
-
     fn action_codes(&self) -> (ActionCodes, ActionCodes) {
-        let terminal = match self.params() {
+        let terminal = match &self.params {
             Some(p) => ActionCodes::terminal(p),
             None => ActionCodes {
                 denial: Tvr::new(),
@@ -1577,6 +1569,22 @@ mod tests {
                 parse_ac_response(&bytes, RequestedCryptogram::Tc, false).is_err(),
                 "{bad}"
             );
+        }
+    }
+
+    proptest::proptest! {
+        /// No parser of card or host bytes panics, whatever the bytes.
+        #[test]
+        fn parsers_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80)) {
+            let mut template = vec![0x77, bytes.len().min(0x7F) as u8];
+            template.extend_from_slice(&bytes[..bytes.len().min(0x7F)]);
+            for data in [&bytes[..], &template[..]] {
+                let _ = parse_ac_response(data, RequestedCryptogram::Tc, true);
+                let _ = online::parse_scripts(data);
+                let _ = online::script_command(data);
+                let _ = selection::fci_entry(data);
+                let _ = cvm::CvmList::parse(data);
+            }
         }
     }
 
