@@ -96,6 +96,20 @@ pub struct Counters {
     pub bytes_received: u64,
 }
 
+/// INS bytes whose command data is a PIN block: VERIFY (`20`), CHANGE REFERENCE DATA (`24`),
+/// RESET RETRY COUNTER (`2C`).
+const PIN_INSTRUCTIONS: [u8; 3] = [0x20, 0x24, 0x2C];
+
+/// The command as traces see it: a PIN block never leaves the layer — its data bytes are
+/// replaced with `FF` (length kept, so a trace still shows what was sent).
+fn masked_for_trace(mut command: Vec<u8>) -> Vec<u8> {
+    if command.len() > 5 && PIN_INSTRUCTIONS.contains(&command[1]) {
+        let end = (5 + usize::from(command[4])).min(command.len());
+        command[5..end].fill(0xFF);
+    }
+    command
+}
+
 /// One low-level exchange as it happened on the wire, for traces.
 ///
 /// The bytes are the card's and hold the PAN and track 2; `Debug` shows only the command
@@ -221,15 +235,18 @@ impl<T: Transport> ApduLayer<T> {
             .transmit(&bytes)
             .map_err(ExchangeError::Transport)?;
         self.counters.bytes_received += reply.len() as u64;
-        if let Some(hook) = self.hook.as_mut() {
-            hook(&bytes, &reply);
-        }
         let response = Response::split(&reply).map_err(ExchangeError::Malformed);
-        if let Some(log) = self.log.as_mut() {
-            log.push(RawExchange {
-                command: bytes,
-                response: reply,
-            });
+        if self.hook.is_some() || self.log.is_some() {
+            let traced = masked_for_trace(bytes);
+            if let Some(hook) = self.hook.as_mut() {
+                hook(&traced, &reply);
+            }
+            if let Some(log) = self.log.as_mut() {
+                log.push(RawExchange {
+                    command: traced,
+                    response: reply,
+                });
+            }
         }
         response
     }
@@ -284,5 +301,22 @@ impl<T: Transport + fmt::Debug> fmt::Debug for ApduLayer<T> {
             .field("recording", &self.log.is_some())
             .field("hook", &self.hook.is_some())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod pin_trace_tests {
+    use super::masked_for_trace;
+
+    #[test]
+    fn pin_blocks_never_reach_traces() {
+        let verify = vec![
+            0x00, 0x20, 0x00, 0x80, 0x08, 0x24, 0x12, 0x34, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        ];
+        let traced = masked_for_trace(verify);
+        assert_eq!(&traced[..5], &[0x00, 0x20, 0x00, 0x80, 0x08]);
+        assert!(traced[5..].iter().all(|b| *b == 0xFF));
+        let read = vec![0x00, 0xB2, 0x01, 0x0C, 0x00];
+        assert_eq!(masked_for_trace(read.clone()), read);
     }
 }
