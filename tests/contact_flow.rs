@@ -722,7 +722,8 @@ fn contactless_full_pboc_continues_with_the_contact_flow() {
     let mut card = card(&profile);
     // TTQ with "contactless full PBOC supported".
     let config = config_with(|c| c.terminal.terminal.ttq = [0x76, 0x00, 0x00, 0x80]);
-    let input = input(1_000);
+    // Above the floor limit and the card's EC single-transaction limit: it asks the issuer.
+    let input = input(60_000);
     let mut layer = ApduLayer::new(&mut card);
     let card_phase =
         contactless::read_card(&config, &input.transaction, &mut layer).expect("card phase");
@@ -734,7 +735,6 @@ fn contactless_full_pboc_continues_with_the_contact_flow() {
         &mut ScriptedPinPad::default(),
     )
     .expect("first phase");
-    // No 9F7A in this PDOL data: the card does not pay from EC and asks for the issuer.
     let request = phase.online_request().expect("online");
     assert_eq!(request.oda().status(), OdaStatus::Ok);
     let authorisation = host.authorise(PAN, PSN, request.field_55()).expect("host");

@@ -369,3 +369,39 @@ fn sm2_card_approves_offline_with_an_sm_terminal_and_the_sm2_ca_key() {
     let result = tap(&mut card_from(&profile_json("pboc3-sm2")), &without, 100);
     assert_not_approved_with(&result, Tvr::DDA_FAILED);
 }
+
+#[test]
+fn ec_support_indicator_follows_amount_type_and_the_ec_terminal_limit() {
+    let config = config();
+    let debit = config.terminal.aids[0].clone();
+    let credit = config.terminal.aids[1].clone();
+    let values =
+        |amount: u64, transaction_type: u8, aid: &quickpass::kernel::config::AidParameters| {
+            let mut input = input(amount);
+            input.transaction_type = transaction_type;
+            let mut values = quickpass::kernel::terminal_values::TerminalValues::new(
+                &config.terminal.terminal,
+                &input,
+            );
+            values.set_aid_parameters(aid);
+            values
+                .get(quickpass::kernel::tags::EC_TERMINAL_SUPPORT_INDICATOR)
+                .map(<[u8]>::to_vec)
+        };
+    assert_eq!(values(100, 0x00, &debit), Some(vec![0x01]));
+    assert_eq!(
+        values(100_000, 0x00, &debit),
+        Some(vec![0x00]),
+        "at the 9F7B limit"
+    );
+    assert_eq!(
+        values(100, 0x01, &debit),
+        Some(vec![0x00]),
+        "cash is no EC purchase"
+    );
+    assert_eq!(
+        values(100, 0x00, &credit),
+        Some(vec![0x00]),
+        "AID without EC"
+    );
+}

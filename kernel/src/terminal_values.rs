@@ -120,6 +120,25 @@ impl TerminalValues {
                 self.set(tags::EC_TERMINAL_TRANSACTION_LIMIT, limit.to_vec());
             }
         }
+        let eligible = self.electronic_cash_eligible(parameters);
+        self.set(
+            tags::EC_TERMINAL_SUPPORT_INDICATOR,
+            vec![u8::from(eligible)],
+        );
+    }
+
+    /// `9F7A` = 01 only when the AID supports electronic cash, the transaction is a purchase
+    /// and the amount is below the EC terminal limit `9F7B`, or the floor limit when there is
+    /// none (pboc-notes §2.3, from the GL source's `EmvModul.c`).
+    fn electronic_cash_eligible(&self, parameters: &AidParameters) -> bool {
+        let purchase = self.get(tags::TRANSACTION_TYPE) == Some(&[0x00]);
+        let amount = self
+            .get(tags::AMOUNT_AUTHORISED)
+            .and_then(|a| Amount::from_n12_slice(a).ok());
+        let limit = parameters
+            .ec_terminal_limit
+            .unwrap_or(parameters.floor_limit);
+        parameters.ec_supported && purchase && amount.is_some_and(|a| a.minor() < limit)
     }
 
     /// Sets (or replaces) one value.
