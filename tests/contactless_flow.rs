@@ -405,3 +405,37 @@ fn ec_support_indicator_follows_amount_type_and_the_ec_terminal_limit() {
         "AID without EC"
     );
 }
+
+#[test]
+fn transaction_log_shows_the_offline_purchases_most_recent_first() {
+    use quickpass::kernel::logs::{read_log, LogKind};
+    let config = config();
+    let mut card = card(&profile_json("qpboc-debit-offline"));
+    for amount in [100, 250] {
+        assert_eq!(tap(&mut card, &config, amount).outcome, Outcome::Approved);
+    }
+    let mut layer = ApduLayer::new(&mut card);
+    let phase = contactless::read_card(&config, &input(300), &mut layer).expect("card phase");
+    let records = read_log(&mut layer, &phase.fci, LogKind::Transactions).expect("log");
+    assert!(records.len() >= 3, "{records:?}");
+    let amounts: Vec<_> = records
+        .iter()
+        .take(3)
+        .map(|r| {
+            r.get(quickpass::kernel::tags::AMOUNT_AUTHORISED)
+                .map(<[u8]>::to_vec)
+        })
+        .collect();
+    assert_eq!(
+        amounts,
+        [300u64, 250, 100]
+            .map(|a| Some(Amount::from_minor(a).to_n12().expect("n12").to_vec()))
+            .to_vec()
+    );
+    // The load log is readable too (empty or not), and a missing log is a typed error.
+    assert!(read_log(&mut layer, &phase.fci, LogKind::Loads).is_ok());
+    assert!(matches!(
+        read_log(&mut layer, &[0x6F, 0x00], LogKind::Transactions),
+        Err(quickpass::kernel::logs::LogError::NoLog)
+    ));
+}

@@ -84,6 +84,8 @@ pub struct CardPhase {
     pub values: TerminalValues,
     /// The selected application's DF name, when one was selected.
     pub aid: Option<Aid>,
+    /// The FCI of the selected application (its `BF0C` holds the log entries `9F4D`/`DF4D`).
+    pub fci: Vec<u8>,
     /// The GET PROCESSING OPTIONS command as sent (without Le), when sent.
     pub gpo_command: Option<Vec<u8>>,
     /// Data objects from the GPO response and the records.
@@ -146,6 +148,7 @@ impl CardPhase {
             input: *input,
             values: TerminalValues::new(&config.terminal.terminal, input),
             aid: None,
+            fci: Vec::new(),
             gpo_command: None,
             card: CardData::new(),
             static_data: Ok(Vec::new()),
@@ -214,7 +217,8 @@ fn card_phase_steps<T: Transport>(
         if response.sw != StatusWord::OK {
             continue; // blocked (6283) or absent: select next
         }
-        let fci = tlv::parse_single(&response.data).map_err(|e| malformed("FCI", e))?;
+        let response_fci = response.data.clone();
+        let fci = tlv::parse_single(&response_fci).map_err(|e| malformed("FCI", e))?;
         let pdol = match fci.find(tags::PDOL).map_err(|e| malformed("FCI", e))? {
             Some(pdol) => Some(Dol::parse(pdol.value()).map_err(|e| malformed("PDOL", e))?),
             None => None,
@@ -233,6 +237,7 @@ fn card_phase_steps<T: Transport>(
             Command::get_processing_options(&pdol_data).map_err(|e| malformed("PDOL data", e))?;
         let response = layer.exchange(&gpo).map_err(KernelError::Exchange)?;
         phase.aid = Some(aid);
+        phase.fci = response_fci;
         phase.gpo_command = Some(crate::apdu::core(&gpo.to_bytes()).to_vec());
         match response.sw {
             StatusWord::OK => {}

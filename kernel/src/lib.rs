@@ -51,6 +51,7 @@ pub mod contact;
 pub mod contactless;
 pub mod dol;
 pub mod dump;
+pub mod logs;
 pub mod oda;
 pub mod outcome;
 pub mod preprocess;
