@@ -112,5 +112,62 @@ fn bench_tap(c: &mut Criterion) {
     tlv_group.finish();
 }
 
-criterion_group!(benches, bench_tap);
+/// One contact CDA transaction (PSE, GPO, records, CVM, risk management, action analysis,
+/// GENERATE AC with CDA), recorded on the simulated card.
+fn contact_input() -> quickpass::kernel::contact::ContactInput {
+    quickpass::kernel::contact::ContactInput::new(input())
+}
+
+fn contact_config() -> KernelConfig {
+    let mut config = config();
+    // Plaintext offline PIN, signature, no CVM; SDA, DDA, CDA (as the contact tests use).
+    config.terminal.terminal.capabilities = [0xE0, 0xA8, 0xC8];
+    config
+}
+
+fn contact_transaction<T: quickpass::kernel::transport::Transport>(
+    config: &KernelConfig,
+    layer: &mut ApduLayer<T>,
+) -> quickpass::kernel::contact::FirstPhase {
+    use quickpass::kernel::contact::{self, NoPinPad};
+    contact::start(config, &contact_input(), layer, &mut NoPinPad).expect("first phase")
+}
+
+fn bench_contact(c: &mut Criterion) {
+    let config = contact_config();
+    let mut card = profile().build().expect("card");
+    let mut layer = ApduLayer::new(&mut card);
+    layer.record();
+    let phase = contact_transaction(&config, &mut layer);
+    assert!(
+        matches!(phase, quickpass::kernel::contact::FirstPhase::Complete(ref r) if r.outcome == Outcome::Approved),
+        "the recorded contact transaction is an offline CDA approval"
+    );
+    let exchanges: Vec<Exchange> = layer
+        .take_log()
+        .into_iter()
+        .map(|e| Exchange {
+            command: e.command,
+            response: e.response,
+        })
+        .collect();
+    let mut group = c.benchmark_group("contact_cda_transaction");
+    group.bench_function("kernel_only", |b| {
+        b.iter_batched(
+            || ReplayCard::new(exchanges.clone()),
+            |mut card| contact_transaction(&config, &mut ApduLayer::new(&mut card)),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("with_simulated_card", |b| {
+        b.iter_batched(
+            || profile().build().expect("card"),
+            |mut card| contact_transaction(&config, &mut ApduLayer::new(&mut card)),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_tap, bench_contact);
 criterion_main!(benches);
