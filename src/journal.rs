@@ -1,10 +1,10 @@
 //! A file-backed write-ahead journal for ED/EP transactions (the kernel's
-//! [`Journal`](quickpass_kernel::purse::Journal), pboc-notes §4.3 step 9): the terminal's
+//! [`Journal`], pboc-notes §4.3 step 9): the terminal's
 //! pending DEBIT / CREDIT entries and its settlement records survive a crash or power cut.
 //!
 //! Every change writes the whole journal to `<path>.tmp`, `fsync`s it, renames it over `<path>`
 //! (atomic on POSIX file systems) and `fsync`s the directory, and only then returns — so
-//! [`Journal::begin`](quickpass_kernel::purse::Journal::begin) returns after the entry is on
+//! [`Journal::begin`] returns after the entry is on
 //! disk, before the flow sends DEBIT. A crash at any point leaves either the old or the new
 //! journal, never a mix. When writing fails, the in-memory state is left as it was, matching
 //! the file.

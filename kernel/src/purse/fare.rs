@@ -3,7 +3,7 @@
 //! and the updated record goes to the card with UPDATE CAPP DATA CACHE before the DEBIT, which
 //! commits both together.
 //!
-//! The record layout is the Shanghai one (⚠ [`layout::trip`](super::layout::trip));
+//! The record layout is the Shanghai one (⚠ [`layout::trip`]);
 //! [`SegmentFareTable`] is an example operator policy: entry charges nothing or the cap, exit
 //! charges by segments travelled minus what entry already took.
 

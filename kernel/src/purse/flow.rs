@@ -489,9 +489,9 @@ fn load_tac_data(entry: &JournalEntry) -> crypto::LoadTacData {
     }
 }
 
-struct SamVerifier<'a, S: Sam>(&'a mut S);
+struct SamVerifier<'a, S: Sam + ?Sized>(&'a mut S);
 
-impl<S: Sam> Verifier for SamVerifier<'_, S> {
+impl<S: Sam + ?Sized> Verifier for SamVerifier<'_, S> {
     fn mac2(&mut self, entry: &JournalEntry, mac2: &[u8; 4]) -> Result<Mac2Check, BoxError> {
         if entry.kind.is_load() {
             return Ok(load_mac2_check(entry, mac2));
@@ -518,9 +518,9 @@ impl<S: Sam> Verifier for SamVerifier<'_, S> {
     }
 }
 
-struct HostVerifier<'a, H: Host>(&'a mut H);
+struct HostVerifier<'a, H: Host + ?Sized>(&'a mut H);
 
-impl<H: Host> Verifier for HostVerifier<'_, H> {
+impl<H: Host + ?Sized> Verifier for HostVerifier<'_, H> {
     fn mac2(&mut self, entry: &JournalEntry, mac2: &[u8; 4]) -> Result<Mac2Check, BoxError> {
         Ok(if entry.kind.is_load() {
             load_mac2_check(entry, mac2)
@@ -635,7 +635,7 @@ fn journal_err<E: std::error::Error + 'static, J: std::error::Error + Send + Syn
 }
 
 /// Settles every pending entry of this card (pboc-notes §4.3 step 9).
-fn recover<T: Transport, J: Journal>(
+fn recover<T: Transport, J: Journal + ?Sized>(
     layer: &mut ApduLayer<T>,
     journal: &mut J,
     verifier: &mut dyn Verifier,
@@ -773,7 +773,7 @@ struct Debit<'a> {
     trip: Option<TripNote>,
 }
 
-fn debit<T: Transport, S: Sam, J: Journal>(
+fn debit<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
     layer: &mut ApduLayer<T>,
     sam: &mut S,
     journal: &mut J,
@@ -897,15 +897,18 @@ fn debit<T: Transport, S: Sam, J: Journal>(
     Ok(result)
 }
 
+/// A card opened for a tap: the tap's counters, EF15, and the entries recovery voided.
+type OpenedTap = (Tap, CardInfo, Vec<u64>);
+
 /// Opens the card and settles its pending entries; `Err(result)` ends the tap.
-fn begin_tap<T: Transport, J: Journal>(
+fn begin_tap<T: Transport, J: Journal + ?Sized>(
     layer: &mut ApduLayer<T>,
     journal: &mut J,
     verifier: &mut dyn Verifier,
     config: &PurseConfig,
     date: TransactionDate,
     load: bool,
-) -> Flow<Result<(Tap, CardInfo, Vec<u64>), TapResult>, T::Error> {
+) -> Flow<Result<OpenedTap, TapResult>, T::Error> {
     let mut tap = Tap {
         start: layer.counters().apdus_sent,
         sam_start: verifier.apdus(),
@@ -932,7 +935,7 @@ fn begin_tap<T: Transport, J: Journal>(
 }
 
 /// A purchase tap (pboc-notes §4.3): see the [module docs](self).
-pub fn purchase<T: Transport, S: Sam, J: Journal>(
+pub fn purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
     layer: &mut ApduLayer<T>,
     sam: &mut S,
     journal: &mut J,
@@ -1025,7 +1028,7 @@ pub fn purchase<T: Transport, S: Sam, J: Journal>(
 /// (before INITIALIZE, because the amount goes into INITIALIZE), asks `fare`, then INITIALIZE
 /// FOR CAPP PURCHASE, UPDATE CAPP DATA CACHE with the new record (and an EF1E travel record),
 /// and the purchase half.
-pub fn capp_purchase<T: Transport, S: Sam, J: Journal>(
+pub fn capp_purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
     layer: &mut ApduLayer<T>,
     sam: &mut S,
     journal: &mut J,
@@ -1198,7 +1201,7 @@ pub fn capp_purchase<T: Transport, S: Sam, J: Journal>(
 
 /// A load (top-up) tap (pboc-notes §4.5): INITIALIZE FOR LOAD, the host verifies MAC1 and gives
 /// MAC2, the journal, CREDIT FOR LOAD, TAC.
-pub fn load<T: Transport, H: Host, J: Journal>(
+pub fn load<T: Transport, H: Host + ?Sized, J: Journal + ?Sized>(
     layer: &mut ApduLayer<T>,
     host: &mut H,
     journal: &mut J,

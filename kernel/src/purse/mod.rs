@@ -14,14 +14,14 @@
 //! ```
 //!
 //! The kernel does no I/O: the card is an [`ApduLayer`](crate::transport::ApduLayer), the PSAM a
-//! [`Sam`](sam::Sam) (a real one through [`Psam`](sam::Psam) over any transport, or the
-//! [`SoftwareSam`](sam::SoftwareSam)), the issuer a [`Host`](host::Host), the write-ahead
-//! journal a [`Journal`](journal::Journal); the date and time come in with each request.
+//! [`Sam`] (a real one through [`Psam`] over any transport, or the
+//! [`SoftwareSam`]), the issuer a [`Host`], the write-ahead
+//! journal a [`Journal`]; the date and time come in with each request.
 //!
 //! "Paid" is only ever reached with a MAC2 the SAM verified (or, for a recovered transaction, a
 //! proof the card gave for the very transaction the journal holds), and a TAC that the SAM did
 //! not reject; everything a card or SAM sends is parsed once, at the edge ([`card`]), into typed
-//! values, and every refusal is a typed [`Outcome`](flow::Outcome) or [`FlowError`](flow::FlowError).
+//! values, and every refusal is a typed [`Outcome`] or [`FlowError`].
 //!
 //! Every layout the notes mark ⚠ (unverified) lives in [`layout`], one constant or function
 //! each, so it can be corrected in one place once the primary standards are checked.

@@ -1,0 +1,613 @@
+//! A bus validator: a tap loop charging a flat fare, or segmented fares with CAPP entry/exit
+//! records, with a PSAM, a write-ahead journal and torn-transaction recovery
+//! (`quickpass::kernel::purse`, pboc-notes §4.3, §4.7).
+//!
+//! ```sh
+//! cargo run --example bus_fare -- [--fare N] [--taps N] [--capp] [--tear-after K] [--json]
+//!                                 [--profile PATH] [--reader NAME] [--sam-reader NAME]
+//!                                 [--journal PATH]
+//! ```
+//!
+//! By default the card is the simulated T-Union purse (`vectors/cards/transit-purse-capp.json`)
+//! and the PSAM the simulated one (`vectors/cards/psam.json`); `--reader` / `--sam-reader` use
+//! PC/SC readers instead (build with `--features pcsc`). The flags are a contract for outside
+//! scripts: `--fare N` (minor units), `--taps N`, `--capp` (entry/exit mode), `--tear-after K`
+//! (the card leaves the field after the K-th APDU of the first tap; the next tap recovers),
+//! `--reader NAME`, `--sam-reader NAME`, `--profile PATH`, `--json` (one JSON object per
+//! transaction: `result` = `paid` | `loaded` | `insufficient_balance` | `declined` |
+//! `recovered` | `torn`, `amount`, `balance_before`, `balance_after`, `tac` (hex or null),
+//! `apdus`), plus `--journal PATH` (file journal; default in memory) and `--help`.
+//! Exit status: 0 after the taps, 1 when the set-up fails, 2 on bad arguments.
+
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use quickpass::crypto::purse::PurchaseTacData;
+use quickpass::journal::FileJournal;
+use quickpass::kernel::purse::fare::{SegmentFareTable, Station};
+use quickpass::kernel::purse::flow::FlowError;
+use quickpass::kernel::purse::sam::{SamAuthorisation, SamPurchase};
+use quickpass::kernel::purse::{
+    capp_purchase, purchase, CappRequest, CardIdentity, Journal, Mac2Check, MemoryJournal, Pending,
+    Psam, PurchaseRequest, PurseApplication, PurseConfig, Sam, SamError, SelectBy, TacCheck,
+    TapResult,
+};
+use quickpass::kernel::transport::{ApduLayer, Transport};
+use quickpass::kernel::values::{TransactionDate, TransactionTime};
+use quickpass::sim::faults::{Fault, FaultyCard, Trigger};
+use quickpass::sim::host::purse::{CardIdentity as SimIdentity, PurseHost};
+use quickpass::sim::purse::{KeyDerivation, PurseProfile};
+use quickpass::sim::{ApplicationProfile, CardProfile, SimError, VirtualCard};
+
+const DEFAULT_PROFILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/vectors/cards/transit-purse-capp.json"
+);
+const PSAM_PROFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/vectors/cards/psam.json");
+
+const USAGE: &str = "\
+usage: bus_fare [--fare N] [--taps N] [--capp] [--tear-after K] [--json]
+                [--profile PATH] [--reader NAME] [--sam-reader NAME] [--journal PATH]
+
+A bus validator tap loop (PBOC ED/EP purchase with a PSAM, torn-transaction recovery).
+
+  --fare N          flat fare in fen (default 200)
+  --taps N          taps to run (default 3)
+  --capp            segmented fares: entry/exit records (CAPP), example fare table
+  --tear-after K    the card leaves after the K-th APDU of the first tap; the next tap recovers
+  --profile PATH    card profile (default vectors/cards/transit-purse-capp.json)
+  --reader NAME     PC/SC reader of the card (default: the simulated card)
+  --sam-reader NAME PC/SC reader of the PSAM (default: the simulated PSAM)
+  --journal PATH    journal file (default: in memory)
+  --json            one JSON object per transaction
+  --help            this text";
+
+struct Options {
+    fare: u32,
+    taps: u32,
+    capp: bool,
+    tear_after: Option<u64>,
+    profile: String,
+    reader: Option<String>,
+    sam_reader: Option<String>,
+    journal: Option<String>,
+    json: bool,
+}
+
+/// `Ok(None)` for `--help`.
+fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
+    let mut options = Options {
+        fare: 200,
+        taps: 3,
+        capp: false,
+        tear_after: None,
+        profile: DEFAULT_PROFILE.to_owned(),
+        reader: None,
+        sam_reader: None,
+        journal: None,
+        json: false,
+    };
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                (flag.to_owned(), Some(value.to_owned()))
+            }
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        fn number<N: std::str::FromStr>(name: &str, text: String) -> Result<N, String> {
+            text.parse()
+                .map_err(|_| format!("{name}: not a number: {text:?}"))
+        }
+        match flag.as_str() {
+            "--help" | "-h" => return Ok(None),
+            "--fare" => options.fare = number("--fare", value("--fare")?)?,
+            "--taps" => options.taps = number("--taps", value("--taps")?)?,
+            "--capp" => options.capp = true,
+            "--tear-after" => {
+                let k: u64 = number("--tear-after", value("--tear-after")?)?;
+                if k == 0 {
+                    return Err("--tear-after: APDUs are numbered from 1".into());
+                }
+                options.tear_after = Some(k);
+            }
+            "--profile" => options.profile = value("--profile")?,
+            "--reader" => options.reader = Some(value("--reader")?),
+            "--sam-reader" => options.sam_reader = Some(value("--sam-reader")?),
+            "--journal" => options.journal = Some(value("--journal")?),
+            "--json" => options.json = true,
+            _ => return Err(format!("unknown argument {arg:?}")),
+        }
+    }
+    if options.tear_after.is_some() && options.reader.is_some() {
+        return Err("--tear-after needs the simulated card (no --reader)".into());
+    }
+    Ok(Some(options))
+}
+
+// --- links: simulated or PC/SC -------------------------------------------------------------
+
+#[derive(Debug, thiserror::Error)]
+enum LinkError {
+    #[error(transparent)]
+    Sim(#[from] SimError),
+    #[cfg(feature = "pcsc")]
+    #[error(transparent)]
+    Pcsc(#[from] quickpass::pcsc::PcscError),
+}
+
+/// The card: the simulated one (with fault injection for `--tear-after`) or a PC/SC reader.
+enum CardLink {
+    Virtual(FaultyCard<VirtualCard>),
+    #[cfg(feature = "pcsc")]
+    Pcsc(quickpass::pcsc::PcscTransport, String),
+}
+
+impl Transport for CardLink {
+    type Error = LinkError;
+
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, LinkError> {
+        match self {
+            CardLink::Virtual(card) => Ok(card.transmit(command)?),
+            #[cfg(feature = "pcsc")]
+            CardLink::Pcsc(pcsc, _) => Ok(pcsc.transmit(command)?),
+        }
+    }
+}
+
+impl CardLink {
+    /// Waits for a card (PC/SC) or puts the simulated one back in the field.
+    fn present(&mut self) -> Result<(), String> {
+        match self {
+            CardLink::Virtual(card) => {
+                if card.is_removed() {
+                    card.reinsert();
+                }
+                Ok(())
+            }
+            #[cfg(feature = "pcsc")]
+            CardLink::Pcsc(pcsc, reader) => {
+                pcsc.wait_for_card(reader, std::time::Duration::from_secs(60))
+                    .map_err(|e| format!("waiting for a card: {e}"))?;
+                pcsc.connect(reader)
+                    .map(|_| ())
+                    .map_err(|e| format!("connecting: {e}"))
+            }
+        }
+    }
+
+    /// The simulated card, for fault injection.
+    fn faulty(&mut self) -> Option<&mut FaultyCard<VirtualCard>> {
+        match self {
+            CardLink::Virtual(card) => Some(card),
+            #[cfg(feature = "pcsc")]
+            CardLink::Pcsc(..) => None,
+        }
+    }
+
+    /// Waits until the card has left (PC/SC).
+    fn away(&mut self) {
+        #[cfg(feature = "pcsc")]
+        if let CardLink::Pcsc(pcsc, reader) = self {
+            let _ = pcsc.wait_for_removal(reader, std::time::Duration::from_secs(60));
+        }
+    }
+}
+
+enum SamLink {
+    Virtual(VirtualCard),
+    #[cfg(feature = "pcsc")]
+    Pcsc(quickpass::pcsc::PcscTransport),
+}
+
+impl Transport for SamLink {
+    type Error = LinkError;
+
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, LinkError> {
+        match self {
+            SamLink::Virtual(card) => Ok(card.transmit(command)?),
+            #[cfg(feature = "pcsc")]
+            SamLink::Pcsc(pcsc) => Ok(pcsc.transmit(command)?),
+        }
+    }
+}
+
+#[cfg(feature = "pcsc")]
+fn pcsc_link(reader: &str) -> Result<quickpass::pcsc::PcscTransport, String> {
+    let mut pcsc = quickpass::pcsc::PcscTransport::new().map_err(|e| format!("PC/SC: {e}"))?;
+    pcsc.wait_for_card(reader, std::time::Duration::from_secs(10))
+        .map_err(|e| format!("{reader}: {e}"))?;
+    pcsc.connect(reader).map_err(|e| format!("{reader}: {e}"))?;
+    Ok(pcsc)
+}
+
+#[cfg(not(feature = "pcsc"))]
+fn pcsc_unavailable(flag: &str) -> String {
+    format!("{flag} needs PC/SC: build with --features pcsc")
+}
+
+/// The PSAM; with the simulated card, TACs are also checked with the simulated issuer's TAC
+/// keys (a real PSAM would use its DES INIT / DES CRYPT commands, not implemented).
+struct Validator {
+    psam: Psam<SamLink>,
+    tac_keys: Option<PurseHost>,
+}
+
+impl Sam for Validator {
+    type Error = LinkError;
+
+    fn terminal_id(&self) -> [u8; 6] {
+        self.psam.terminal_id()
+    }
+
+    fn key_index(&self) -> u8 {
+        self.psam.key_index()
+    }
+
+    fn init_purchase(
+        &mut self,
+        request: &SamPurchase,
+    ) -> Result<SamAuthorisation, SamError<LinkError>> {
+        self.psam.init_purchase(request)
+    }
+
+    fn verify_mac2(&mut self, mac2: &[u8; 4]) -> Result<Mac2Check, SamError<LinkError>> {
+        self.psam.verify_mac2(mac2)
+    }
+
+    fn check_purchase_tac(
+        &mut self,
+        card: &CardIdentity,
+        _key_version: u8,
+        data: &PurchaseTacData,
+        tac: &[u8; 4],
+    ) -> Result<TacCheck, SamError<LinkError>> {
+        let Some(host) = &self.tac_keys else {
+            return Ok(TacCheck::Unavailable);
+        };
+        let identity = SimIdentity {
+            serial: card.serial,
+            second_diversifier: card.second_diversifier,
+        };
+        let index = self.psam.key_index();
+        Ok(
+            match host.verify_purchase_tac(&identity, index, data, tac) {
+                Ok(()) => TacCheck::Verified,
+                Err(_) => TacCheck::Invalid,
+            },
+        )
+    }
+
+    fn apdus(&self) -> u64 {
+        self.psam.apdus()
+    }
+}
+
+// --- set-up --------------------------------------------------------------------------------
+
+/// The purse application the profile describes, and the PSAM DF that serves it.
+fn application(purse: &PurseProfile) -> Result<(PurseApplication, u16), String> {
+    let mut app = match (&purse.df_name, &purse.df_name_text, &purse.file_id) {
+        (Some(hex), _, _) => {
+            let name = hex::decode(hex).map_err(|e| format!("df_name: {e}"))?;
+            let mut app = PurseApplication::t_union();
+            if name != app_name(&app) {
+                app = PurseApplication::city(&name);
+            }
+            app
+        }
+        (None, Some(text), _) => PurseApplication::city(text.as_bytes()),
+        (None, None, Some(fid)) => {
+            let mut app = PurseApplication::etc();
+            let fid = u16::from_str_radix(fid, 16).map_err(|e| format!("file_id: {e}"))?;
+            app.select = SelectBy::FileId(fid);
+            app
+        }
+        (None, None, None) => return Err("profile names no application".into()),
+    };
+    app.ef15_from_fci = purse.fci_ef15;
+    app.two_level = purse.key_derivation == KeyDerivation::TwoLevel;
+    let psam_df = if app.two_level { 0xDF01 } else { 0x8011 };
+    Ok((app, psam_df))
+}
+
+fn app_name(app: &PurseApplication) -> Vec<u8> {
+    match &app.select {
+        SelectBy::DfName(name) => name.clone(),
+        SelectBy::Aid(aid) => aid.as_bytes().to_vec(),
+        SelectBy::FileId(fid) => fid.to_be_bytes().to_vec(),
+    }
+}
+
+/// Local date and time (China, UTC+8) from the system clock; the kernel itself reads no clock.
+fn now() -> (TransactionDate, TransactionTime) {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        + 8 * 3600;
+    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    let year = (yoe + era * 400 + i64::from(month <= 2)) as u16;
+    let date = TransactionDate::new(year, month, day)
+        .or_else(|_| TransactionDate::new(2049, 12, 31))
+        .unwrap_or_else(|_| unreachable!("a valid constant date"));
+    let time = TransactionTime::new(
+        (rest / 3600) as u8,
+        (rest / 60 % 60) as u8,
+        (rest % 60) as u8,
+    )
+    .unwrap_or_else(|_| unreachable!("hours, minutes and seconds in range"));
+    (date, time)
+}
+
+fn money(fen: u32) -> String {
+    format!("{}.{:02}", fen / 100, fen % 100)
+}
+
+fn report(
+    tap: u32,
+    result: &Result<TapResult, FlowError<LinkError>>,
+    apdus: u64,
+    fare: u32,
+    json: bool,
+    pending: Option<&Pending>,
+) {
+    let (outcome, tap_result) = match result {
+        Ok(r) => (r.outcome, Some(r)),
+        Err(e) => (e.outcome(), None),
+    };
+    // A torn tap reports what its pending journal entry (if any) holds.
+    let amount = tap_result.map_or(pending.map_or(fare, |p| p.entry.amount), |r| r.amount);
+    let tac = tap_result.and_then(|r| r.tac).map(hex::encode_upper);
+    let before = match tap_result {
+        Some(r) => r.balance_before,
+        None => pending.map(|p| p.entry.balance_before),
+    };
+    let after = tap_result.and_then(|r| r.balance_after);
+    if json {
+        let object = serde_json::json!({
+            "tap": tap,
+            "result": outcome.as_str(),
+            "amount": amount,
+            "balance_before": before,
+            "balance_after": after,
+            "tac": tac,
+            "apdus": apdus,
+            "sam_apdus": tap_result.map_or(0, |r| r.sam_apdus),
+            "card": tap_result.and_then(|r| r.card_number.as_ref()).map(|n| n.masked()),
+            "reason": tap_result.and_then(|r| r.reason.as_ref()),
+            "error": result.as_ref().err().map(|e| e.to_string()),
+            "record": tap_result.and_then(|r| r.record.as_ref()),
+        });
+        println!("{object}");
+        return;
+    }
+    let mut line = format!("tap {tap}: {} {}", outcome.as_str(), money(amount));
+    if let (Some(before), Some(after)) = (before, after) {
+        line.push_str(&format!(", balance {} → {}", money(before), money(after)));
+    } else if let Some(before) = before {
+        line.push_str(&format!(", balance {}", money(before)));
+    }
+    if let Some(tac) = &tac {
+        line.push_str(&format!(", TAC {tac}"));
+    }
+    if let Some(reason) = tap_result.and_then(|r| r.reason.as_ref()) {
+        line.push_str(&format!(", {reason:?}"));
+    }
+    if let Err(e) = result {
+        line.push_str(&format!(" ({e})"));
+    }
+    line.push_str(&format!(", {apdus} APDUs"));
+    println!("{line}");
+}
+
+fn run(options: Options) -> Result<(), String> {
+    let profile =
+        CardProfile::load(&options.profile).map_err(|e| format!("{}: {e}", options.profile))?;
+    let Some(ApplicationProfile::Purse(purse)) = profile.applications.first() else {
+        return Err(format!(
+            "{}: the first application is not a purse",
+            options.profile
+        ));
+    };
+    let (app, psam_df) = application(purse)?;
+    let issuer = PurseHost::from_purse_profile(purse, "applications[0]")
+        .map_err(|e| format!("{}: {e}", options.profile))?;
+
+    let mut card = ApduLayer::new(match &options.reader {
+        None => CardLink::Virtual(FaultyCard::new(
+            profile
+                .build()
+                .map_err(|e| format!("{}: {e}", options.profile))?,
+        )),
+        #[cfg(feature = "pcsc")]
+        Some(reader) => CardLink::Pcsc(
+            quickpass::pcsc::PcscTransport::new().map_err(|e| format!("PC/SC: {e}"))?,
+            reader.clone(),
+        ),
+        #[cfg(not(feature = "pcsc"))]
+        Some(_) => return Err(pcsc_unavailable("--reader")),
+    });
+    let sam_link = match &options.sam_reader {
+        None => SamLink::Virtual(
+            CardProfile::load(PSAM_PROFILE)
+                .and_then(|p| p.build())
+                .map_err(|e| format!("{PSAM_PROFILE}: {e}"))?,
+        ),
+        #[cfg(feature = "pcsc")]
+        Some(reader) => SamLink::Pcsc(pcsc_link(reader)?),
+        #[cfg(not(feature = "pcsc"))]
+        Some(_) => return Err(pcsc_unavailable("--sam-reader")),
+    };
+    let mut sam = Validator {
+        psam: Psam::open(sam_link, &SelectBy::FileId(psam_df)).map_err(|e| format!("PSAM: {e}"))?,
+        tac_keys: options.reader.is_none().then_some(issuer),
+    };
+    let mut journal: Box<dyn Journal<Error = JournalFailure>> = match &options.journal {
+        Some(path) => Box::new(Boxed(
+            FileJournal::open(path).map_err(|e| format!("journal: {e}"))?,
+        )),
+        None => Box::new(Boxed(MemoryJournal::new())),
+    };
+    let config = PurseConfig::new(app);
+    let fares = SegmentFareTable::EXAMPLE;
+    if !options.json {
+        println!(
+            "terminal {}, {} mode",
+            hex::encode_upper(sam.terminal_id()),
+            if options.capp {
+                "CAPP entry/exit"
+            } else {
+                "flat fare"
+            }
+        );
+    }
+    let mut stop: u16 = 1;
+    for tap in 1..=options.taps {
+        card.transport_mut().present()?;
+        if let (1, Some(k), Some(faulty)) = (tap, options.tear_after, card.transport_mut().faulty())
+        {
+            let at = faulty.offered() + k;
+            faulty.plan(Trigger::Apdu(at), Fault::TearAfter);
+        }
+        let start = card.counters().apdus_sent;
+        let (date, time) = now();
+        let result = if options.capp {
+            let request = CappRequest {
+                station: Station {
+                    line: 1,
+                    number: stop,
+                },
+                date,
+                time,
+            };
+            capp_purchase(
+                &mut card,
+                &mut sam,
+                &mut *journal,
+                &config,
+                &fares,
+                &request,
+            )
+        } else {
+            let request = PurchaseRequest {
+                amount: options.fare,
+                date,
+                time,
+            };
+            purchase(&mut card, &mut sam, &mut *journal, &config, &request)
+        };
+        if let Some(faulty) = card.transport_mut().faulty() {
+            faulty.clear_plan();
+        }
+        let apdus = card.counters().apdus_sent - start;
+        let pending = journal.pending();
+        let torn_entry = match &result {
+            Err(_) => pending.last(),
+            Ok(_) => None,
+        };
+        report(tap, &result, apdus, options.fare, options.json, torn_entry);
+        if !matches!(&result, Err(e) if e.outcome() == quickpass::kernel::purse::Outcome::Torn) {
+            stop += 4;
+        }
+        card.transport_mut().away();
+    }
+    if !options.json {
+        let settled = journal.records();
+        let total: u32 = settled
+            .iter()
+            .filter(|r| r.status.is_settled())
+            .map(|r| r.amount)
+            .sum();
+        println!(
+            "settlement: {} records, {} to claim, {} pending",
+            settled.len(),
+            money(total),
+            journal.pending().len()
+        );
+    }
+    Ok(())
+}
+
+/// A journal failure as text, so the file and memory journals fit one variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct JournalFailure(String);
+
+fn failure(e: impl std::fmt::Display) -> JournalFailure {
+    JournalFailure(e.to_string())
+}
+
+/// A journal with its errors turned into [`JournalFailure`].
+struct Boxed<J>(J);
+
+impl<J: Journal> Journal for Boxed<J> {
+    type Error = JournalFailure;
+
+    fn begin(
+        &mut self,
+        entry: &quickpass::kernel::purse::JournalEntry,
+    ) -> Result<u64, Self::Error> {
+        self.0.begin(entry).map_err(failure)
+    }
+
+    fn complete(
+        &mut self,
+        record: &quickpass::kernel::purse::SettlementRecord,
+    ) -> Result<(), Self::Error> {
+        self.0.complete(record).map_err(failure)
+    }
+
+    fn void(&mut self, id: u64) -> Result<(), Self::Error> {
+        self.0.void(id).map_err(failure)
+    }
+
+    fn pending(&self) -> Vec<quickpass::kernel::purse::Pending> {
+        self.0.pending()
+    }
+
+    fn records(&self) -> Vec<quickpass::kernel::purse::SettlementRecord> {
+        self.0.records()
+    }
+
+    fn take_records(
+        &mut self,
+    ) -> Result<Vec<quickpass::kernel::purse::SettlementRecord>, Self::Error> {
+        self.0.take_records().map_err(failure)
+    }
+}
+
+fn main() -> ExitCode {
+    match parse(std::env::args().skip(1)) {
+        Ok(None) => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Ok(Some(options)) => match run(options) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("bus_fare: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Err(e) => {
+            eprintln!("bus_fare: {e}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
