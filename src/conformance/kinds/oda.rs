@@ -218,8 +218,9 @@ fn icc_key(
     .map_err(refused)
 }
 
-/// The case's CA key. The vector gives no checksum, so the key is built with its own.
-fn capk(object: &Value) -> Check<CaPublicKey> {
+/// A CA key given as `{"rid", "index", "modulus", "exponent"}` (`oda` and `trace` cases). The
+/// vectors give no checksum, so the key is built with its own.
+pub(super) fn capk(object: &Value) -> Check<CaPublicKey> {
     let rid = Rid(object_hex(object, "rid")?
         .try_into()
         .map_err(|_| "capk.rid is not 5 bytes")?);

@@ -1,7 +1,7 @@
 //! `trace` cases (README §3.15): a real card transcript replayed to the kernel (contactless or
 //! contact flow), which must send the recorded commands and reach the recorded results.
 
-use quickpass_crypto::capk::{rsa_checksum, CaPublicKey, CapkIndex, CapkStore, HashAlgorithm, Rid};
+use quickpass_crypto::capk::CapkStore;
 use quickpass_kernel::config::{AidParameters, KernelConfig, TerminalConfig, TerminalData};
 use quickpass_kernel::contact::{self, ContactInput, NoPinPad};
 use quickpass_kernel::contactless::{self, CardPhase};
@@ -316,26 +316,7 @@ fn config(
         .as_array()
         .ok_or("capks is not an array")?
     {
-        let rid = Rid(object_hex(key, "rid")?
-            .try_into()
-            .map_err(|_| "capk rid is not 5 bytes")?);
-        let index = match object_hex(key, "index")?.as_slice() {
-            [i] => CapkIndex(*i),
-            _ => return Err("capk index is not 1 byte".to_owned()),
-        };
-        let modulus = object_hex(key, "modulus")?;
-        let exponent = object_hex(key, "exponent")?;
-        let checksum = rsa_checksum(rid, index, &modulus, &exponent);
-        let key = CaPublicKey::new_rsa(
-            rid,
-            index,
-            &modulus,
-            &exponent,
-            HashAlgorithm::Sha1,
-            None,
-            &checksum,
-        )
-        .map_err(|e| e.to_string())?;
+        let key = super::oda::capk(key)?;
         capks.insert(key).map_err(|e| e.to_string())?;
     }
     Ok(KernelConfig {
