@@ -1541,3 +1541,75 @@ fn journal_failure_stops_before_the_debit() {
         "no DEBIT sent"
     );
 }
+
+/// A second T-Union card: the profile with another application serial (its keys are
+/// diversified from it, so the same PSAM serves both).
+fn other_t_union_card() -> CardLayer {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors/cards/transit-purse-capp.json");
+    let text = std::fs::read_to_string(path)
+        .unwrap()
+        .replace("31040000000012345678", "31040000000087654321");
+    ApduLayer::new(FaultyCard::new(
+        CardProfile::from_json(&text).unwrap().build().unwrap(),
+    ))
+}
+
+/// Card A torn after DEBIT, then card B torn after DEBIT: the PSAM's pending session is B's.
+/// A's recovery must not show A's MAC2 to the PSAM (it would be judged against B's session);
+/// it is recovered through A's EF18. B's recovery then still verifies with the PSAM.
+#[test]
+fn two_torn_cards_recover_in_any_order() {
+    let mut a = card_layer("transit-purse-capp");
+    let mut b = other_t_union_card();
+    let mut sam = SimPsam::open(0x8011);
+    let mut journal = MemoryJournal::new();
+    for card in [&mut a, &mut b] {
+        card.transport_mut()
+            .plan(Trigger::matching(&[0x80, 0x54], 1), Fault::TearAfter);
+        let torn = purchase(
+            card,
+            &mut sam,
+            &mut journal,
+            &t_union(),
+            &purchase_request(120),
+        );
+        assert_eq!(torn.unwrap_err().outcome(), Outcome::Torn);
+        card.transport_mut().reinsert();
+    }
+    assert_eq!(journal.pending().len(), 2);
+    let first = purchase(
+        &mut a,
+        &mut sam,
+        &mut journal,
+        &t_union(),
+        &purchase_request(120),
+    )
+    .unwrap();
+    assert_eq!(first.outcome, Outcome::Recovered, "{first:?}");
+    assert!(!first.record.unwrap().mac2_verified);
+    let second = purchase(
+        &mut b,
+        &mut sam,
+        &mut journal,
+        &t_union(),
+        &purchase_request(120),
+    )
+    .unwrap();
+    assert_eq!(second.outcome, Outcome::Recovered, "{second:?}");
+    assert!(
+        second.record.unwrap().mac2_verified,
+        "B's session was still in the PSAM"
+    );
+    assert_eq!(sim_purse(&mut a).balance(Purse::Purse), Some(4880));
+    assert_eq!(sim_purse(&mut b).balance(Purse::Purse), Some(4880));
+    assert!(journal.pending().is_empty());
+    assert_eq!(
+        journal
+            .records()
+            .iter()
+            .filter(|r| r.status.is_settled())
+            .count(),
+        2
+    );
+}

@@ -643,8 +643,16 @@ fn recover<T: Transport, J: Journal + ?Sized>(
     config: &PurseConfig,
 ) -> Flow<Recovery, T::Error> {
     let mut recovery = Recovery::default();
-    let mine: Vec<Pending> = journal
-        .pending()
+    let pending = journal.pending();
+    // The SAM's pending MAC2 session can only belong to the newest entry this terminal began:
+    // any later purchase ran its own INIT SAM FOR PURCHASE. Older entries are not shown to the
+    // SAM (its answer would be about another transaction) and rely on EF18 instead.
+    let newest = pending
+        .iter()
+        .map(|p| p.id)
+        .chain(journal.records().iter().map(|r| r.id))
+        .max();
+    let mine: Vec<Pending> = pending
         .into_iter()
         .filter(|p| p.entry.card == info.identity)
         .collect();
@@ -660,7 +668,11 @@ fn recover<T: Transport, J: Journal + ?Sized>(
         };
         let record = match proof {
             Some((mac2, tac)) => {
-                let check = verifier.mac2(&entry, &mac2).map_err(FlowError::Sam)?;
+                let check = if entry.kind.is_load() || Some(id) == newest {
+                    verifier.mac2(&entry, &mac2).map_err(FlowError::Sam)?
+                } else {
+                    Mac2Check::NoSession
+                };
                 let debited_here = match check {
                     Mac2Check::Verified => true,
                     Mac2Check::NoSession | Mac2Check::Invalid => {
