@@ -21,23 +21,27 @@
 //! arguments.
 
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use quickpass::journal::FileJournal;
 use quickpass::kernel::purse::flow::FlowError;
 use quickpass::kernel::purse::host::LoadTacData;
 use quickpass::kernel::purse::{
     load, CardIdentity, Host, HostDecision, Journal, LoadAuthorisation, LoadRequest, MemoryJournal,
-    Pending, Psam, PurseApplication, PurseConfig, Sam, SelectBy, TacCheck, TapResult,
+    Pending, Psam, PurseConfig, Sam, SelectBy, TacCheck, TapResult,
 };
-use quickpass::kernel::transport::{ApduLayer, Transport};
-use quickpass::kernel::values::{TransactionDate, TransactionTime};
+use quickpass::kernel::transport::ApduLayer;
 use quickpass::sim::faults::{Fault, FaultyCard, Trigger};
 use quickpass::sim::host::purse::{
     CardIdentity as SimIdentity, LoadRequest as SimLoadRequest, PurseHost,
 };
-use quickpass::sim::purse::{KeyDerivation, PurseProfile};
-use quickpass::sim::{ApplicationProfile, CardProfile, SimError, VirtualCard};
+use quickpass::sim::{ApplicationProfile, CardProfile};
+#[cfg(feature = "pcsc")]
+use quickpass::terminal::pcsc_link;
+#[cfg(not(feature = "pcsc"))]
+use quickpass::terminal::pcsc_unavailable;
+use quickpass::terminal::{
+    application, money, now, Boxed, CardLink, JournalFailure, LinkError, SamLink,
+};
 
 const DEFAULT_PROFILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -130,105 +134,6 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
 
 // --- links: simulated or PC/SC -------------------------------------------------------------
 
-#[derive(Debug, thiserror::Error)]
-enum LinkError {
-    #[error(transparent)]
-    Sim(#[from] SimError),
-    #[cfg(feature = "pcsc")]
-    #[error(transparent)]
-    Pcsc(#[from] quickpass::pcsc::PcscError),
-}
-
-/// The card: the simulated one (with fault injection for `--tear-after`) or a PC/SC reader.
-enum CardLink {
-    Virtual(FaultyCard<VirtualCard>),
-    #[cfg(feature = "pcsc")]
-    Pcsc(quickpass::pcsc::PcscTransport, String),
-}
-
-impl Transport for CardLink {
-    type Error = LinkError;
-
-    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, LinkError> {
-        match self {
-            CardLink::Virtual(card) => Ok(card.transmit(command)?),
-            #[cfg(feature = "pcsc")]
-            CardLink::Pcsc(pcsc, _) => Ok(pcsc.transmit(command)?),
-        }
-    }
-}
-
-impl CardLink {
-    /// Waits for a card (PC/SC) or puts the simulated one back in the field.
-    fn present(&mut self) -> Result<(), String> {
-        match self {
-            CardLink::Virtual(card) => {
-                if card.is_removed() {
-                    card.reinsert();
-                }
-                Ok(())
-            }
-            #[cfg(feature = "pcsc")]
-            CardLink::Pcsc(pcsc, reader) => {
-                pcsc.wait_for_card(reader, std::time::Duration::from_secs(60))
-                    .map_err(|e| format!("waiting for a card: {e}"))?;
-                pcsc.connect(reader)
-                    .map(|_| ())
-                    .map_err(|e| format!("connecting: {e}"))
-            }
-        }
-    }
-
-    /// The simulated card, for fault injection.
-    fn faulty(&mut self) -> Option<&mut FaultyCard<VirtualCard>> {
-        match self {
-            CardLink::Virtual(card) => Some(card),
-            #[cfg(feature = "pcsc")]
-            CardLink::Pcsc(..) => None,
-        }
-    }
-
-    /// Waits until the card has left (PC/SC).
-    fn away(&mut self) {
-        #[cfg(feature = "pcsc")]
-        if let CardLink::Pcsc(pcsc, reader) = self {
-            let _ = pcsc.wait_for_removal(reader, std::time::Duration::from_secs(60));
-        }
-    }
-}
-
-enum SamLink {
-    Virtual(VirtualCard),
-    #[cfg(feature = "pcsc")]
-    Pcsc(quickpass::pcsc::PcscTransport),
-}
-
-impl Transport for SamLink {
-    type Error = LinkError;
-
-    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, LinkError> {
-        match self {
-            SamLink::Virtual(card) => Ok(card.transmit(command)?),
-            #[cfg(feature = "pcsc")]
-            SamLink::Pcsc(pcsc) => Ok(pcsc.transmit(command)?),
-        }
-    }
-}
-
-#[cfg(feature = "pcsc")]
-fn pcsc_link(reader: &str) -> Result<quickpass::pcsc::PcscTransport, String> {
-    let mut pcsc = quickpass::pcsc::PcscTransport::new().map_err(|e| format!("PC/SC: {e}"))?;
-    pcsc.wait_for_card(reader, std::time::Duration::from_secs(10))
-        .map_err(|e| format!("{reader}: {e}"))?;
-    pcsc.connect(reader).map_err(|e| format!("{reader}: {e}"))?;
-    Ok(pcsc)
-}
-
-#[cfg(not(feature = "pcsc"))]
-fn pcsc_unavailable(flag: &str) -> String {
-    format!("{flag} needs PC/SC: build with --features pcsc")
-}
-
 /// The simulated issuer host behind the kernel's [`Host`] trait.
 struct Issuer(PurseHost);
 
@@ -290,73 +195,6 @@ impl Host for Issuer {
 // --- set-up ---------------------------------------------------------------------------------
 
 /// The purse application the profile describes, and the PSAM DF that serves it.
-fn application(purse: &PurseProfile) -> Result<(PurseApplication, u16), String> {
-    let mut app = match (&purse.df_name, &purse.df_name_text, &purse.file_id) {
-        (Some(hex), _, _) => {
-            let name = hex::decode(hex).map_err(|e| format!("df_name: {e}"))?;
-            let mut app = PurseApplication::t_union();
-            if name != app_name(&app) {
-                app = PurseApplication::city(&name);
-            }
-            app
-        }
-        (None, Some(text), _) => PurseApplication::city(text.as_bytes()),
-        (None, None, Some(fid)) => {
-            let mut app = PurseApplication::etc();
-            let fid = u16::from_str_radix(fid, 16).map_err(|e| format!("file_id: {e}"))?;
-            app.select = SelectBy::FileId(fid);
-            app
-        }
-        (None, None, None) => return Err("profile names no application".into()),
-    };
-    app.ef15_from_fci = purse.fci_ef15;
-    app.two_level = purse.key_derivation == KeyDerivation::TwoLevel;
-    let psam_df = if app.two_level { 0xDF01 } else { 0x8011 };
-    Ok((app, psam_df))
-}
-
-fn app_name(app: &PurseApplication) -> Vec<u8> {
-    match &app.select {
-        SelectBy::DfName(name) => name.clone(),
-        SelectBy::Aid(aid) => aid.as_bytes().to_vec(),
-        SelectBy::FileId(fid) => fid.to_be_bytes().to_vec(),
-    }
-}
-
-/// Local date and time (China, UTC+8) from the system clock; the kernel itself reads no clock.
-fn now() -> (TransactionDate, TransactionTime) {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-        + 8 * 3600;
-    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let year = (yoe + era * 400 + i64::from(month <= 2)) as u16;
-    let date = TransactionDate::new(year, month, day)
-        .or_else(|_| TransactionDate::new(2049, 12, 31))
-        .unwrap_or_else(|_| unreachable!("a valid constant date"));
-    let time = TransactionTime::new(
-        (rest / 3600) as u8,
-        (rest / 60 % 60) as u8,
-        (rest % 60) as u8,
-    )
-    .unwrap_or_else(|_| unreachable!("hours, minutes and seconds in range"));
-    (date, time)
-}
-
-fn money(fen: u32) -> String {
-    format!("{}.{:02}", fen / 100, fen % 100)
-}
-
 fn report(
     tap: u32,
     result: &Result<TapResult, FlowError<LinkError>>,
@@ -518,54 +356,6 @@ fn run(options: Options) -> Result<(), String> {
         );
     }
     Ok(())
-}
-
-/// A journal failure as text, so the file and memory journals fit one variable.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct JournalFailure(String);
-
-fn failure(e: impl std::fmt::Display) -> JournalFailure {
-    JournalFailure(e.to_string())
-}
-
-/// A journal with its errors turned into [`JournalFailure`].
-struct Boxed<J>(J);
-
-impl<J: Journal> Journal for Boxed<J> {
-    type Error = JournalFailure;
-
-    fn begin(
-        &mut self,
-        entry: &quickpass::kernel::purse::JournalEntry,
-    ) -> Result<u64, Self::Error> {
-        self.0.begin(entry).map_err(failure)
-    }
-
-    fn complete(
-        &mut self,
-        record: &quickpass::kernel::purse::SettlementRecord,
-    ) -> Result<(), Self::Error> {
-        self.0.complete(record).map_err(failure)
-    }
-
-    fn void(&mut self, id: u64) -> Result<(), Self::Error> {
-        self.0.void(id).map_err(failure)
-    }
-
-    fn pending(&self) -> Vec<quickpass::kernel::purse::Pending> {
-        self.0.pending()
-    }
-
-    fn records(&self) -> Vec<quickpass::kernel::purse::SettlementRecord> {
-        self.0.records()
-    }
-
-    fn take_records(
-        &mut self,
-    ) -> Result<Vec<quickpass::kernel::purse::SettlementRecord>, Self::Error> {
-        self.0.take_records().map_err(failure)
-    }
 }
 
 fn main() -> ExitCode {

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use quickpass::kernel::contactless::{self, TransactionResult};
 use quickpass::kernel::terminal_values::TransactionInput;
 use quickpass::kernel::transport::{ApduLayer, Transport};
-use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
+use quickpass::kernel::values::{Amount, TransactionDate};
 use quickpass::kernel::{dump, tlv};
 use quickpass::setup;
 
@@ -95,7 +95,7 @@ fn run() -> Result<(), String> {
         amount_other: Amount::ZERO,
         transaction_type: 0x00,
         date: date(args.date.as_deref())?,
-        time: now_time(),
+        time: quickpass::terminal::now().1,
         unpredictable_number: unpredictable_number(args.un.as_deref())?,
     };
     let result = match &args.reader {
@@ -156,29 +156,16 @@ fn tap_reader(
     Err("--reader needs the pcsc feature: cargo run --features pcsc --example transact".into())
 }
 
-/// `--date YYMMDD`, or today's date from the system clock.
+/// `--date YYMMDD`, or today's date from the system clock (China time).
 fn date(text: Option<&str>) -> Result<TransactionDate, String> {
     let bcd = match text {
         Some(text) if text.len() == 6 && text.bytes().all(|b| b.is_ascii_digit()) => {
             hex::decode(text).map_err(|e| e.to_string())?
         }
         Some(_) => return Err("--date takes YYMMDD".into()),
-        None => {
-            let (y, m, d) = civil_date(unix_seconds() / 86_400);
-            vec![to_bcd((y % 100) as u8), to_bcd(m), to_bcd(d)]
-        }
+        None => return Ok(quickpass::terminal::now().0),
     };
     TransactionDate::from_bcd(&bcd).map_err(|e| format!("--date: {e}"))
-}
-
-fn now_time() -> TransactionTime {
-    let seconds = unix_seconds() % 86_400;
-    TransactionTime::new(
-        (seconds / 3600) as u8,
-        (seconds / 60 % 60) as u8,
-        (seconds % 60) as u8,
-    )
-    .unwrap_or_else(|_| TransactionTime::new(0, 0, 0).expect("midnight is a valid time"))
 }
 
 /// `--un HEX`, or four bytes from the standard library's randomly seeded hasher.
@@ -201,24 +188,6 @@ fn unix_seconds() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-fn to_bcd(value: u8) -> u8 {
-    ((value / 10) << 4) | (value % 10)
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Hinnant's algorithm).
-fn civil_date(days: u64) -> (u64, u8, u8) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 fn json(result: &TransactionResult) -> String {

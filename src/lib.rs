@@ -41,6 +41,8 @@ pub mod replay;
 pub mod setup;
 #[cfg(feature = "sim")]
 pub mod sim;
+#[cfg(feature = "sim")]
+pub mod terminal;
 pub mod vpcd;
 
 pub use quickpass_crypto as crypto;

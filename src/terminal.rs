@@ -1,0 +1,240 @@
+//! What terminal programs need around the kernel: a card or PSAM reached through the simulator
+//! or a PC/SC reader, the local clock, and journal adaptors. The kernel itself reads no clock and
+//! opens no reader; the examples (`transact`, `bus_fare`, `etc_topup`) and integrators' own
+//! programs share these.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use quickpass_kernel::purse::{Journal, PurseApplication, SelectBy};
+use quickpass_kernel::transport::Transport;
+use quickpass_kernel::values::{TransactionDate, TransactionTime};
+
+use crate::sim::faults::FaultyCard;
+use crate::sim::purse::{KeyDerivation, PurseProfile};
+use crate::sim::{SimError, VirtualCard};
+
+#[derive(Debug, thiserror::Error)]
+/// Why a card or PSAM link failed.
+pub enum LinkError {
+    /// The simulated card (removed by a fault).
+    #[error(transparent)]
+    Sim(#[from] SimError),
+    #[cfg(feature = "pcsc")]
+    /// The PC/SC reader.
+    #[error(transparent)]
+    Pcsc(#[from] crate::pcsc::PcscError),
+}
+
+/// The card: the simulated one (with fault injection for `--tear-after`) or a PC/SC reader.
+pub enum CardLink {
+    /// The simulated card, behind fault injection.
+    Virtual(FaultyCard<VirtualCard>),
+    /// A PC/SC reader, by name.
+    #[cfg(feature = "pcsc")]
+    Pcsc(crate::pcsc::PcscTransport, String),
+}
+
+impl Transport for CardLink {
+    type Error = LinkError;
+
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, LinkError> {
+        match self {
+            CardLink::Virtual(card) => Ok(card.transmit(command)?),
+            #[cfg(feature = "pcsc")]
+            CardLink::Pcsc(pcsc, _) => Ok(pcsc.transmit(command)?),
+        }
+    }
+}
+
+impl CardLink {
+    /// Waits for a card (PC/SC) or puts the simulated one back in the field.
+    pub fn present(&mut self) -> Result<(), String> {
+        match self {
+            CardLink::Virtual(card) => {
+                if card.is_removed() {
+                    card.reinsert();
+                }
+                Ok(())
+            }
+            #[cfg(feature = "pcsc")]
+            CardLink::Pcsc(pcsc, reader) => {
+                pcsc.wait_for_card(reader, std::time::Duration::from_secs(60))
+                    .map_err(|e| format!("waiting for a card: {e}"))?;
+                pcsc.connect(reader)
+                    .map(|_| ())
+                    .map_err(|e| format!("connecting: {e}"))
+            }
+        }
+    }
+
+    /// The simulated card, for fault injection.
+    pub fn faulty(&mut self) -> Option<&mut FaultyCard<VirtualCard>> {
+        match self {
+            CardLink::Virtual(card) => Some(card),
+            #[cfg(feature = "pcsc")]
+            CardLink::Pcsc(..) => None,
+        }
+    }
+
+    /// Waits until the card has left (PC/SC).
+    pub fn away(&mut self) {
+        #[cfg(feature = "pcsc")]
+        if let CardLink::Pcsc(pcsc, reader) = self {
+            let _ = pcsc.wait_for_removal(reader, std::time::Duration::from_secs(60));
+        }
+    }
+}
+
+/// The PSAM: the simulated one or a PC/SC reader.
+pub enum SamLink {
+    /// The simulated PSAM.
+    Virtual(VirtualCard),
+    /// A PC/SC reader holding the PSAM.
+    #[cfg(feature = "pcsc")]
+    Pcsc(crate::pcsc::PcscTransport),
+}
+
+impl Transport for SamLink {
+    type Error = LinkError;
+
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, LinkError> {
+        match self {
+            SamLink::Virtual(card) => Ok(card.transmit(command)?),
+            #[cfg(feature = "pcsc")]
+            SamLink::Pcsc(pcsc) => Ok(pcsc.transmit(command)?),
+        }
+    }
+}
+
+/// Connects to the card in a PC/SC reader (waits up to 10 s for one).
+#[cfg(feature = "pcsc")]
+pub fn pcsc_link(reader: &str) -> Result<crate::pcsc::PcscTransport, String> {
+    let mut pcsc = crate::pcsc::PcscTransport::new().map_err(|e| format!("PC/SC: {e}"))?;
+    pcsc.wait_for_card(reader, std::time::Duration::from_secs(10))
+        .map_err(|e| format!("{reader}: {e}"))?;
+    pcsc.connect(reader).map_err(|e| format!("{reader}: {e}"))?;
+    Ok(pcsc)
+}
+
+/// The message for a PC/SC flag in a build without the `pcsc` feature.
+#[cfg(not(feature = "pcsc"))]
+pub fn pcsc_unavailable(flag: &str) -> String {
+    format!("{flag} needs PC/SC: build with --features pcsc")
+}
+
+/// The kernel's view of a simulated purse profile's application, and the PSAM DF its keys
+/// need (`8011` one-level, `DF01` two-level).
+pub fn application(purse: &PurseProfile) -> Result<(PurseApplication, u16), String> {
+    let mut app = match (&purse.df_name, &purse.df_name_text, &purse.file_id) {
+        (Some(hex), _, _) => {
+            let name = hex::decode(hex).map_err(|e| format!("df_name: {e}"))?;
+            let mut app = PurseApplication::t_union();
+            if name != app_name(&app) {
+                app = PurseApplication::city(&name);
+            }
+            app
+        }
+        (None, Some(text), _) => PurseApplication::city(text.as_bytes()),
+        (None, None, Some(fid)) => {
+            let mut app = PurseApplication::etc();
+            let fid = u16::from_str_radix(fid, 16).map_err(|e| format!("file_id: {e}"))?;
+            app.select = SelectBy::FileId(fid);
+            app
+        }
+        (None, None, None) => return Err("profile names no application".into()),
+    };
+    app.ef15_from_fci = purse.fci_ef15;
+    app.two_level = purse.key_derivation == KeyDerivation::TwoLevel;
+    let psam_df = if app.two_level { 0xDF01 } else { 0x8011 };
+    Ok((app, psam_df))
+}
+
+/// The name the application is selected by (DF name, AID or file identifier bytes).
+pub fn app_name(app: &PurseApplication) -> Vec<u8> {
+    match &app.select {
+        SelectBy::DfName(name) => name.clone(),
+        SelectBy::Aid(aid) => aid.as_bytes().to_vec(),
+        SelectBy::FileId(fid) => fid.to_be_bytes().to_vec(),
+    }
+}
+
+/// Local date and time (China, UTC+8) from the system clock; the kernel itself reads no clock.
+pub fn now() -> (TransactionDate, TransactionTime) {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        + 8 * 3600;
+    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    let year = (yoe + era * 400 + i64::from(month <= 2)) as u16;
+    let date = TransactionDate::new(year, month, day)
+        .or_else(|_| TransactionDate::new(2049, 12, 31))
+        .unwrap_or_else(|_| unreachable!("a valid constant date"));
+    let time = TransactionTime::new(
+        (rest / 3600) as u8,
+        (rest / 60 % 60) as u8,
+        (rest % 60) as u8,
+    )
+    .unwrap_or_else(|_| unreachable!("hours, minutes and seconds in range"));
+    (date, time)
+}
+
+/// Fen as yuan (`1234` → `12.34`).
+pub fn money(fen: u32) -> String {
+    format!("{}.{:02}", fen / 100, fen % 100)
+}
+
+/// A journal error as text (lets one program use the file and the memory journal alike).
+#[derive(Debug, thiserror::Error)]
+#[error("journal: {0}")]
+pub struct JournalFailure(pub String);
+
+/// Wraps any displayable error.
+pub fn failure(e: impl std::fmt::Display) -> JournalFailure {
+    JournalFailure(e.to_string())
+}
+
+/// A journal with its errors turned into [`JournalFailure`].
+pub struct Boxed<J>(pub J);
+
+impl<J: Journal> Journal for Boxed<J> {
+    type Error = JournalFailure;
+
+    fn begin(&mut self, entry: &quickpass_kernel::purse::JournalEntry) -> Result<u64, Self::Error> {
+        self.0.begin(entry).map_err(failure)
+    }
+
+    fn complete(
+        &mut self,
+        record: &quickpass_kernel::purse::SettlementRecord,
+    ) -> Result<(), Self::Error> {
+        self.0.complete(record).map_err(failure)
+    }
+
+    fn void(&mut self, id: u64) -> Result<(), Self::Error> {
+        self.0.void(id).map_err(failure)
+    }
+
+    fn pending(&self) -> Vec<quickpass_kernel::purse::Pending> {
+        self.0.pending()
+    }
+
+    fn records(&self) -> Vec<quickpass_kernel::purse::SettlementRecord> {
+        self.0.records()
+    }
+
+    fn take_records(
+        &mut self,
+    ) -> Result<Vec<quickpass_kernel::purse::SettlementRecord>, Self::Error> {
+        self.0.take_records().map_err(failure)
+    }
+}
