@@ -466,6 +466,8 @@ pub const PBOC_APPLICATION_CURRENCY_CODE: Tag = Tag::new(0x9F51);
 pub const CTTA_LIMIT: Tag = Tag::new(0x9F54);
 /// `9F5C` Cumulative Total Transaction Amount Upper Limit (CTTAUL).
 pub const CTTA_UPPER_LIMIT: Tag = Tag::new(0x9F5C);
+/// `9F5B` Issuer Script Results (per script: result ‖ sequence ‖ script identifier).
+pub const ISSUER_SCRIPT_RESULTS: Tag = Tag::new(0x9F5B);
 /// `9F63` Product Identification Information (UnionPay kernel 7).
 pub const PRODUCT_IDENTIFICATION_INFORMATION: Tag = Tag::new(0x9F63);
 /// `9F61` Cardholder ID Number. Sensitive.
@@ -693,6 +695,8 @@ const ENTRIES: &[TagInfo] = &[
         .per("BT"),
     TagInfo::new(CTTA_LIMIT, "Cumulative Total Transaction Amount Limit (CTTAL)", N, N12, Pboc)
         .per("BT; ⚠ pboc-notes §2.8 calls 9F54 the CTTA itself, VIS and PBOC tag lists call it the limit"),
+    TagInfo::new(ISSUER_SCRIPT_RESULTS, "Issuer Script Results", B, VAR, EmvBook3)
+        .per("terminal-sourced, sent to the host after script processing"),
     TagInfo::new(CTTA_UPPER_LIMIT, "Cumulative Total Transaction Amount Upper Limit (CTTAUL)", N, N12, Pboc)
         .per("BT"),
     TagInfo::new(AVAILABLE_OFFLINE_SPENDING_AMOUNT, "Available Offline Spending Amount", N, N12, Pboc)

@@ -8,8 +8,8 @@ use crate::tags;
 use crate::tlv::{self, TlvIter};
 use crate::transport::{ApduLayer, ExchangeError, Transport};
 
-/// Issuer script results, tag `9F5B` (EMV Book 4 Annex A; not in the tag dictionary).
-pub const ISSUER_SCRIPT_RESULTS: Tag = Tag::new(0x9F5B);
+/// `9F5B` issuer script results, from the tag dictionary.
+pub use crate::tags::ISSUER_SCRIPT_RESULTS;
 
 /// What the host answered to the authorisation request.
 #[derive(Debug, Clone, PartialEq, Eq)]
