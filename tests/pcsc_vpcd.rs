@@ -108,10 +108,12 @@ struct Slot {
 static SLOT: Mutex<Option<Slot>> = Mutex::new(None);
 
 /// A test's connection to the served card.
+/// Fields drop in order: the transport first (its handle resets the card as it goes), and only
+/// then the slot guard, so the next test never connects before the previous handle's reset.
 struct Session {
-    slot: MutexGuard<'static, Option<Slot>>,
-    reader: String,
     transport: PcscTransport,
+    reader: String,
+    slot: MutexGuard<'static, Option<Slot>>,
 }
 
 /// pcscd (or its vpcd reader) is missing: fail under CI, otherwise say so visibly and skip.
@@ -167,13 +169,26 @@ fn insert(card: VirtualCard) -> Option<Session> {
         .wait_for_card(&reader, Duration::from_secs(5))
         .expect("card present within 5 s");
     assert_eq!(atr, CONTACTLESS_ATR);
-    let protocol = transport.connect(&reader).expect("connect");
+    // Just after a card swap pcscd may still be powering the card up (it polls every 400 ms):
+    // a connect can fail once with a protocol error. Retry for up to 2 s.
+    let mut attempts = 0;
+    let protocol = loop {
+        match transport.connect(&reader) {
+            Ok(protocol) => break protocol,
+            Err(error) if attempts < 20 => {
+                attempts += 1;
+                eprintln!("connect attempt {attempts}: {error}; retrying");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(error) => panic!("connect: {error:?}"),
+        }
+    };
     assert_eq!(protocol, Protocol::T1, "vpcd always negotiates T=1");
     assert_eq!(transport.atr(), CONTACTLESS_ATR);
     Some(Session {
-        slot,
-        reader,
         transport,
+        reader,
+        slot,
     })
 }
 
