@@ -26,7 +26,7 @@ use crate::tags;
 use crate::terminal_values::{TerminalValues, TransactionInput};
 use crate::tlv::{self, TlvIter};
 use crate::transport::{ApduLayer, ExchangeError, Transport};
-use crate::values::{bcd, Aid, Amount, StatusWord};
+use crate::values::{Aid, Amount, StatusWord};
 
 /// Something went wrong in the exchange with the card: not an outcome by itself, but each maps
 /// to one through [`KernelError::outcome`].
@@ -491,7 +491,7 @@ impl CardPhase {
                 return (Outcome::Declined, Some("card on the exception file".into()));
             }
         }
-        if oda.status() == OdaStatus::Ok && oda.verified.is_some() {
+        if oda.verified.is_some() {
             return (Outcome::Approved, None);
         }
         let why = match &oda.failure {
@@ -595,10 +595,4 @@ impl TransactionResult {
             reason: self.reason.clone(),
         }
     }
-}
-
-/// Keeps `bcd` in use for callers decoding amounts from records (re-exported helper).
-#[doc(hidden)]
-pub fn _bcd_digits(bytes: &[u8]) -> Option<String> {
-    bcd::bcd_to_digits(bytes).ok()
 }

@@ -425,6 +425,15 @@ impl Sm2Signer {
     }
 }
 
+/// The key part shared by SM2 certificates `12` and `14` (⚠ layout of [`super::sm2`]):
+/// algorithm ‖ public key parameter indicator ‖ key length ‖ X ‖ Y.
+fn push_sm2_public_key(b: &mut Vec<u8>, pk_algorithm: u8, public_key: &[u8; PUBLIC_KEY_LEN]) {
+    b.push(pk_algorithm);
+    b.push(0x00); // public key parameter indicator ⚠
+    b.push(PUBLIC_KEY_LEN as u8);
+    b.extend_from_slice(public_key);
+}
+
 /// Unsigned body of an SM2 issuer certificate `12` (everything before r ‖ s).
 pub fn sm2_issuer_certificate_body(
     fields: &IssuerCertificateFields,
@@ -435,10 +444,7 @@ pub fn sm2_issuer_certificate_body(
     b.extend_from_slice(&fields.issuer_identifier);
     b.extend_from_slice(&fields.expiry);
     b.extend_from_slice(&fields.serial);
-    b.push(fields.pk_algorithm);
-    b.push(0x00); // public key parameter indicator ⚠
-    b.push(PUBLIC_KEY_LEN as u8);
-    b.extend_from_slice(public_key);
+    push_sm2_public_key(&mut b, fields.pk_algorithm, public_key);
     b
 }
 
@@ -462,10 +468,7 @@ pub fn sm2_icc_certificate_body(
     b.extend_from_slice(&fields.pan);
     b.extend_from_slice(&fields.expiry);
     b.extend_from_slice(&fields.serial);
-    b.push(fields.pk_algorithm);
-    b.push(0x00); // public key parameter indicator ⚠
-    b.push(PUBLIC_KEY_LEN as u8);
-    b.extend_from_slice(public_key);
+    push_sm2_public_key(&mut b, fields.pk_algorithm, public_key);
     b
 }
 
