@@ -16,10 +16,13 @@
 //!
 //! | flow | card APDUs | SAM APDUs |
 //! |---|---|---|
-//! | purchase | SELECT, GET BALANCE, INITIALIZE, DEBIT = 4 (+1 READ BINARY without EF15 in the FCI) | `80 70`, `80 72` = 2 |
-//! | CAPP purchase | SELECT, GET BALANCE, READ RECORD, INITIALIZE CAPP, UPDATE CAPP DATA CACHE (+1 for EF1E), DEBIT = 6–7 | 2 |
+//! | purchase | SELECT, GET BALANCE, INITIALIZE, DEBIT = 4 (+1 READ BINARY without EF15 in the FCI) | `80 70`, `80 72`, TAC check `80 1A`, `80 FA` = 4 |
+//! | CAPP purchase | SELECT, GET BALANCE, READ RECORD, INITIALIZE CAPP, UPDATE CAPP DATA CACHE (+1 for EF1E), DEBIT = 6–7 | 4 |
 //! | load | SELECT, INITIALIZE FOR LOAD, CREDIT = 3 (+1 READ BINARY) | host |
-//! | recovery (proved) | SELECT, GET TRANSACTION PROVE = 2 (+ EF18 reads when the SAM lost the session) | `80 72` = 1 |
+//! | recovery (proved) | SELECT, GET TRANSACTION PROVE = 2 (+ EF18 reads when the SAM lost the session) | `80 72` + TAC check = 3 |
+//!
+//! The TAC check ([`PurseConfig::check_tac`], on by default) runs after the card's last APDU;
+//! without it, or with a SAM that has no TAC key, purchases take 2 SAM APDUs and recovery 1.
 
 use quickpass_crypto::purse as crypto;
 use serde::Serialize;
@@ -141,15 +144,25 @@ pub struct PurseConfig {
     pub deny_list: Vec<CardNumber>,
     /// How many EF18 records recovery reads at most to find this terminal's transaction.
     pub log_scan: u8,
+    /// Ask the SAM to check each purchase TAC (pboc-notes §4.3 step 8; on by default): 2 more
+    /// SAM APDUs per purchase (DES INIT, DES CRYPT), PSAM-local, after the card's last APDU, so
+    /// the card does not wait for them. A TAC the SAM rejects is recorded
+    /// [`RecordStatus::TacInvalid`], never paid, on the tap and on recovery alike. Turn it off
+    /// only for an operator whose PSAM holds no TAC key: purchases are then recorded paid with
+    /// `tac_verified = false` and the clearing host alone checks the TAC (a PSAM that says it has
+    /// no TAC key gives the same result with the check on).
+    pub check_tac: bool,
 }
 
 impl PurseConfig {
-    /// A configuration for `application`, empty deny list, 10 log records scanned.
+    /// A configuration for `application`, empty deny list, 10 log records scanned, TACs
+    /// checked by the SAM.
     pub fn new(application: PurseApplication) -> Self {
         PurseConfig {
             application,
             deny_list: Vec::new(),
             log_scan: 10,
+            check_tac: true,
         }
     }
 }
@@ -489,21 +502,25 @@ fn load_tac_data(entry: &JournalEntry) -> crypto::LoadTacData {
     }
 }
 
-struct SamVerifier<'a, S: Sam + ?Sized>(&'a mut S);
+/// Purchase proofs go to the SAM; `check_tac` is [`PurseConfig::check_tac`].
+struct SamVerifier<'a, S: Sam + ?Sized> {
+    sam: &'a mut S,
+    check_tac: bool,
+}
 
 impl<S: Sam + ?Sized> Verifier for SamVerifier<'_, S> {
     fn mac2(&mut self, entry: &JournalEntry, mac2: &[u8; 4]) -> Result<Mac2Check, BoxError> {
         if entry.kind.is_load() {
             return Ok(load_mac2_check(entry, mac2));
         }
-        self.0.verify_mac2(mac2).map_err(boxed)
+        self.sam.verify_mac2(mac2).map_err(boxed)
     }
 
     fn tac(&mut self, entry: &JournalEntry, tac: &[u8; 4]) -> Result<TacCheck, BoxError> {
-        if entry.kind.is_load() {
+        if entry.kind.is_load() || !self.check_tac {
             return Ok(TacCheck::Unavailable);
         }
-        self.0
+        self.sam
             .check_purchase_tac(
                 &entry.card,
                 entry.key_version,
@@ -514,7 +531,7 @@ impl<S: Sam + ?Sized> Verifier for SamVerifier<'_, S> {
     }
 
     fn apdus(&self) -> u64 {
-        self.0.apdus()
+        self.sam.apdus()
     }
 }
 
@@ -789,6 +806,7 @@ fn debit<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
     layer: &mut ApduLayer<T>,
     sam: &mut S,
     journal: &mut J,
+    config: &PurseConfig,
     tap: &Tap,
     debit: Debit<'_>,
     voided: Vec<u64>,
@@ -864,14 +882,18 @@ fn debit<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
         .map_err(|e| FlowError::Sam(boxed(e)))?;
     let (status, tac_verified) = match mac2_check {
         Mac2Check::Verified => {
-            let tac_check = sam
-                .check_purchase_tac(
+            // The card has done its part: the TAC check is SAM-local (see PurseConfig::check_tac).
+            let tac_check = if config.check_tac {
+                sam.check_purchase_tac(
                     &info.identity,
                     init.key_version,
                     &purchase_tac_data(&entry),
                     &tac,
                 )
-                .map_err(|e| FlowError::Sam(boxed(e)))?;
+                .map_err(|e| FlowError::Sam(boxed(e)))?
+            } else {
+                TacCheck::Unavailable
+            };
             match tac_check {
                 TacCheck::Invalid => (RecordStatus::TacInvalid, false),
                 TacCheck::Verified => (RecordStatus::Paid, true),
@@ -957,7 +979,10 @@ pub fn purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
     let (tap, info, voided) = match begin_tap(
         layer,
         journal,
-        &mut SamVerifier(sam),
+        &mut SamVerifier {
+            sam,
+            check_tac: config.check_tac,
+        },
         config,
         request.date,
         false,
@@ -1033,7 +1058,7 @@ pub fn purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
         time: request.time,
         trip: None,
     };
-    debit(layer, sam, journal, &tap, step, voided)
+    debit(layer, sam, journal, config, &tap, step, voided)
 }
 
 /// A composite (CAPP) purchase tap for segmented fares (pboc-notes §4.7): reads the trip record
@@ -1051,7 +1076,10 @@ pub fn capp_purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
     let (tap, info, voided) = match begin_tap(
         layer,
         journal,
-        &mut SamVerifier(sam),
+        &mut SamVerifier {
+            sam,
+            check_tac: config.check_tac,
+        },
         config,
         request.date,
         false,
@@ -1208,7 +1236,7 @@ pub fn capp_purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
             entry_station,
         }),
     };
-    debit(layer, sam, journal, &tap, step, voided)
+    debit(layer, sam, journal, config, &tap, step, voided)
 }
 
 /// A load (top-up) tap (pboc-notes §4.5): INITIALIZE FOR LOAD, the host verifies MAC1 and gives

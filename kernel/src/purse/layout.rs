@@ -12,8 +12,12 @@
 //! | [`KEY_INDEX_LEN`] | PSAM EF17 = 1 byte, the key index | §4.3 step 1 ⚠ (EF17 varies) |
 //! | [`trip`] | Shanghai EF1A offsets | §4.7 ⚠ (one operator's layout) |
 //! | [`crc32`] | CRC-32/ISO-HDLC, big-endian, bytes 6–123 | §4.7 ⚠ (polynomial and order not stated) |
+//! | [`psam_tac`] | PSAM DES INIT `80 1A 44 <key version>` / DES CRYPT `80 FA 05 00` | §4.3 step 8 ⚠ (\[PS\], single source) |
 
 use core::ops::Range;
+
+use super::card::CardIdentity;
+use crate::values::StatusWord;
 
 /// The order of the two 4-byte fields in the GET TRANSACTION PROVE response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,6 +180,89 @@ pub mod travel {
     pub const EXIT: u8 = 0x04;
 }
 
+/// The PSAM's local TAC check (pboc-notes §4.3 step 8, \[PS\] ⚠ single source: only the two
+/// command headers `80 1A 44 00 10` and `80 FA 05 00` were seen; every other detail below is a
+/// guess from how PSAMs compute MACs elsewhere). Used by
+/// [`Psam::check_purchase_tac`](super::sam::Psam) and answered by the simulated PSAM.
+///
+/// 1. DES INIT `80 1A` [`DES_INIT_P1`] `<key version>` Lc [`des_init_data`]: the PSAM derives the
+///    card's TAC key from its TAC master key with the card's factors.
+/// 2. DES CRYPT `80 FA` [`DES_CRYPT_P1`] `00` Lc [`des_crypt_data`] Le `00`: the MAC over the
+///    TAC input under that key, parsed by [`parse_mac`].
+pub mod psam_tac {
+    use super::{CardIdentity, StatusWord};
+    use quickpass_crypto::mac::{pad, Padding};
+
+    /// DES INIT instruction (`80 1A`).
+    pub const DES_INIT_INS: u8 = 0x1A;
+
+    /// ⚠ DES INIT P1 `44`: key usage "TAC key" (\[PS\] shows `44` in a TAC check; the meaning
+    /// of the value is inferred, not documented).
+    pub const DES_INIT_P1: u8 = 0x44;
+
+    /// ⚠ DES INIT P2: here the card's key version (the byte INITIALIZE FOR PURCHASE returns),
+    /// because the PSAM keeps its master keys by card key version, as it does for
+    /// INIT SAM FOR PURCHASE (its `key version` field). \[PS\] shows `00`, which may instead be a
+    /// PSAM key index; if real PSAMs want that, return it from here.
+    pub const fn des_init_p2(key_version: u8) -> u8 {
+        key_version
+    }
+
+    /// ⚠ DES INIT data, the diversification factors: card application serial 8 ‖ second
+    /// diversifier 8 when the card has one (Lc `10`, the length \[PS\] shows), else the serial
+    /// alone (Lc `08`) — the same factors, in the same order, as INIT SAM FOR PURCHASE
+    /// (pboc-notes §4.3 step 5).
+    pub fn des_init_data(card: &CardIdentity) -> Vec<u8> {
+        let mut data = Vec::with_capacity(16);
+        data.extend_from_slice(&card.serial);
+        if let Some(second) = &card.second_diversifier {
+            data.extend_from_slice(second);
+        }
+        data
+    }
+
+    /// DES CRYPT instruction (`80 FA`).
+    pub const DES_CRYPT_INS: u8 = 0xFA;
+
+    /// ⚠ DES CRYPT P1 `05`: "MAC, initial value given, last block" (\[PS\] shows `05`; the bit
+    /// meanings are inferred).
+    pub const DES_CRYPT_P1: u8 = 0x05;
+
+    /// ⚠ DES CRYPT data: initial value 8 zero bytes ‖ the TAC input padded by the terminal with
+    /// ISO/IEC 9797-1 method 2 (`80 00…`) to a multiple of 8 — the PBOC MAC's padding
+    /// (pboc-notes §4.2), applied here because a PSAM MACs the blocks it is given as they are.
+    /// A 22-byte purchase TAC input gives Lc `20`.
+    pub fn des_crypt_data(tac_input: &[u8]) -> Vec<u8> {
+        let padded = pad(Padding::Method2, 8, tac_input);
+        let mut data = Vec::with_capacity(8 + padded.len());
+        data.extend_from_slice(&[0; 8]);
+        data.extend_from_slice(&padded);
+        data
+    }
+
+    /// ⚠ The DES CRYPT answer: the PBOC MAC is the leftmost 4 bytes (pboc-notes §4.2), and a PSAM
+    /// may return the 4-byte MAC or the whole 8-byte last block; `None` for any other length.
+    pub fn parse_mac(data: &[u8]) -> Option<[u8; 4]> {
+        match data {
+            [a, b, c, d] | [a, b, c, d, _, _, _, _] => Some([*a, *b, *c, *d]),
+            _ => None,
+        }
+    }
+
+    /// ⚠ Status words to DES INIT that mean "this PSAM cannot check TACs" (no TAC key for that
+    /// version, or no DES INIT at all): the TAC then goes to settlement unchecked
+    /// ([`TacCheck::Unavailable`](crate::purse::TacCheck::Unavailable)) instead of failing the
+    /// tap. `6D00` instruction not supported, `6A81` function not supported, `6A88` key not
+    /// found, `6985` conditions of use not satisfied (key usage refused). Any other refusal is an
+    /// error. Status words from ISO 7816-4 meanings, not from a PSAM manual.
+    pub const UNAVAILABLE: [StatusWord; 4] = [
+        StatusWord::INS_NOT_SUPPORTED,
+        StatusWord::FUNCTION_NOT_SUPPORTED,
+        StatusWord::REFERENCED_DATA_NOT_FOUND,
+        StatusWord::CONDITIONS_NOT_SATISFIED,
+    ];
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -198,5 +285,38 @@ mod tests {
         }
         assert!(split_prove(&data[..7]).is_none());
         assert!(split_prove(&[0; 9]).is_none());
+    }
+
+    #[test]
+    fn psam_tac_command_data() {
+        let mut card = CardIdentity {
+            serial: [1, 2, 3, 4, 5, 6, 7, 8],
+            second_diversifier: None,
+        };
+        assert_eq!(psam_tac::des_init_data(&card), card.serial);
+        card.second_diversifier = Some([9; 8]);
+        let data = psam_tac::des_init_data(&card);
+        assert_eq!((data.len(), &data[8..]), (0x10, &[9u8; 8][..]));
+        assert_eq!(psam_tac::des_init_p2(2), 2);
+        // IV ‖ 22 bytes ‖ 80 00: Lc 20.
+        let crypt = psam_tac::des_crypt_data(&[0xAB; 22]);
+        assert_eq!(crypt.len(), 0x20);
+        assert_eq!(&crypt[..8], &[0; 8]);
+        assert_eq!(&crypt[8..30], &[0xAB; 22]);
+        assert_eq!(&crypt[30..], &[0x80, 0x00]);
+        // An aligned input still gets a whole padding block.
+        assert_eq!(psam_tac::des_crypt_data(&[1; 8]).len(), 8 + 16);
+    }
+
+    #[test]
+    fn psam_tac_mac_lengths() {
+        assert_eq!(psam_tac::parse_mac(&[1, 2, 3, 4]), Some([1, 2, 3, 4]));
+        assert_eq!(
+            psam_tac::parse_mac(&[1, 2, 3, 4, 5, 6, 7, 8]),
+            Some([1, 2, 3, 4])
+        );
+        for len in [0, 3, 5, 7, 9, 16] {
+            assert_eq!(psam_tac::parse_mac(&vec![0; len]), None, "{len} bytes");
+        }
     }
 }

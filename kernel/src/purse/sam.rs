@@ -1,6 +1,7 @@
 //! The terminal's security module for ED/EP purchases (pboc-notes §4.3): a [`Sam`] computes
 //! MAC1 for the card (INIT SAM FOR PURCHASE, `80 70`), verifies the card's MAC2 (CREDIT SAM FOR
-//! PURCHASE, `80 72`) and, where it can, the TAC.
+//! PURCHASE, `80 72`) and, where it can, the TAC (DES INIT `80 1A` / DES CRYPT `80 FA`, ⚠
+//! [`layout::psam_tac`]).
 //!
 //! - [`Psam`] talks to a real PSAM (a second PC/SC reader, or the simulator's virtual PSAM)
 //!   through any [`Transport`];
@@ -374,9 +375,80 @@ where
         }
     }
 
+    /// DES INIT then DES CRYPT (pboc-notes §4.3 step 8, every byte ⚠ in
+    /// [`layout::psam_tac`]): the PSAM derives the card's TAC key from the card's factors and
+    /// MACs the TAC input; the MAC is compared with the card's TAC in constant time. 2 APDUs.
+    /// A PSAM that refuses DES INIT with a [`layout::psam_tac::UNAVAILABLE`] status word has no
+    /// TAC key: [`TacCheck::Unavailable`].
+    fn check_purchase_tac(
+        &mut self,
+        card: &CardIdentity,
+        key_version: u8,
+        data: &crypto::PurchaseTacData,
+        tac: &[u8; 4],
+    ) -> Result<TacCheck, SamError<T::Error>> {
+        use layout::psam_tac;
+        const INIT: &str = "DES INIT";
+        const CRYPT: &str = "DES CRYPT";
+        let init = Command::new(
+            0x80,
+            psam_tac::DES_INIT_INS,
+            psam_tac::DES_INIT_P1,
+            psam_tac::des_init_p2(key_version),
+            psam_tac::des_init_data(card),
+            None,
+        )?;
+        let response = self.layer.exchange(&init).map_err(SamError::Exchange)?;
+        if psam_tac::UNAVAILABLE.contains(&response.sw) {
+            return Ok(TacCheck::Unavailable);
+        }
+        if !response.is_success() {
+            return Err(SamError::Refused {
+                command: INIT,
+                sw: response.sw,
+            });
+        }
+        if !response.data.is_empty() {
+            return Err(SamError::Malformed {
+                command: INIT,
+                reason: format!("{} unexpected data bytes", response.data.len()),
+            });
+        }
+        let crypt = Command::new(
+            0x80,
+            psam_tac::DES_CRYPT_INS,
+            psam_tac::DES_CRYPT_P1,
+            0x00,
+            psam_tac::des_crypt_data(&data.to_bytes()),
+            Some(0x00),
+        )?;
+        let response = self.layer.exchange(&crypt).map_err(SamError::Exchange)?;
+        if !response.is_success() {
+            return Err(SamError::Refused {
+                command: CRYPT,
+                sw: response.sw,
+            });
+        }
+        let expected = psam_tac::parse_mac(&response.data).ok_or_else(|| SamError::Malformed {
+            command: CRYPT,
+            reason: format!("{} bytes, expected 4 or 8", response.data.len()),
+        })?;
+        Ok(if same_mac(&expected, tac) {
+            TacCheck::Verified
+        } else {
+            TacCheck::Invalid
+        })
+    }
+
     fn apdus(&self) -> u64 {
         self.layer.counters().apdus_sent
     }
+}
+
+/// Compares two MACs without an early exit (a terminal that answered faster for a closer forgery
+/// would help an attacker guess a TAC byte by byte).
+fn same_mac(a: &[u8; 4], b: &[u8; 4]) -> bool {
+    a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 /// How a card's 16-byte key comes from an issuer master key for a given card (⚠ pboc-notes §4.2
@@ -569,7 +641,7 @@ impl Sam for SoftwareSam {
             .map_err(SamError::Key)?;
         let expected =
             crypto::purchase_tac(&dtk, data).map_err(|e| SamError::Key(e.to_string()))?;
-        Ok(if expected == *tac {
+        Ok(if same_mac(&expected, tac) {
             TacCheck::Verified
         } else {
             TacCheck::Invalid
@@ -645,6 +717,179 @@ mod tests {
         ));
         let shown = format!("{sam:?}");
         assert!(!shown.contains("88776655"), "{shown}");
+    }
+
+    /// A PSAM answering SELECT and EF16/EF17, then the scripted answers; records what it got.
+    struct ScriptedPsam {
+        answers: std::collections::VecDeque<Vec<u8>>,
+        sent: Vec<Vec<u8>>,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("script exhausted")]
+    struct Exhausted;
+
+    impl Transport for ScriptedPsam {
+        type Error = Exhausted;
+
+        fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, Exhausted> {
+            self.sent.push(command.to_vec());
+            self.answers.pop_front().ok_or(Exhausted)
+        }
+    }
+
+    fn scripted(answers: &[&str]) -> Psam<ScriptedPsam> {
+        let mut all: Vec<Vec<u8>> = ["9000", "3101000000019000", "019000"]
+            .iter()
+            .map(|a| hex::decode(a).unwrap())
+            .collect();
+        all.extend(answers.iter().map(|a| hex::decode(a).unwrap()));
+        Psam::open(
+            ScriptedPsam {
+                answers: all.into(),
+                sent: Vec::new(),
+            },
+            &SelectBy::FileId(0x8011),
+        )
+        .unwrap()
+    }
+
+    fn tac_data() -> crypto::PurchaseTacData {
+        crypto::PurchaseTacData {
+            amount: 200,
+            transaction_type: 0x06,
+            terminal_id: [0x31, 0x01, 0, 0, 0, 1],
+            terminal_serial: 7,
+            date: [0x20, 0x24, 0x05, 0x17],
+            time: [0x08, 0x30, 0x15],
+        }
+    }
+
+    const CARD: CardIdentity = CardIdentity {
+        serial: [1, 2, 3, 4, 5, 6, 7, 8],
+        second_diversifier: None,
+    };
+    const TAC: [u8; 4] = [0xA1, 0xB2, 0xC3, 0xD4];
+
+    fn check(
+        psam: &mut Psam<ScriptedPsam>,
+        card: &CardIdentity,
+    ) -> Result<TacCheck, SamError<Exhausted>> {
+        psam.check_purchase_tac(card, 2, &tac_data(), &TAC)
+    }
+
+    /// The DES INIT / DES CRYPT bytes on the wire (⚠ layout::psam_tac).
+    #[test]
+    fn psam_tac_check_sends_des_init_then_des_crypt() {
+        let mut psam = scripted(&["9000", "A1B2C3D49000"]);
+        assert_eq!(check(&mut psam, &CARD).unwrap(), TacCheck::Verified);
+        assert_eq!(psam.apdus(), 3 + 2);
+        let sent = &psam.layer().transport().sent;
+        assert_eq!(hex::encode_upper(&sent[3]), "801A4402080102030405060708");
+        assert_eq!(
+            hex::encode_upper(&sent[4]),
+            concat!(
+                "80FA050020",
+                "0000000000000000",
+                "000000C8063101000000010000000720240517083015",
+                "8000",
+                "00"
+            )
+        );
+        // Two-level cards send their second diversifier too (Lc 10).
+        let mut psam = scripted(&["9000", "A1B2C3D49000"]);
+        let two_level = CardIdentity {
+            second_diversifier: Some([9; 8]),
+            ..CARD
+        };
+        assert_eq!(check(&mut psam, &two_level).unwrap(), TacCheck::Verified);
+        assert_eq!(
+            hex::encode_upper(&psam.layer().transport().sent[3]),
+            "801A44021001020304050607080909090909090909"
+        );
+    }
+
+    #[test]
+    fn psam_tac_answers_are_parsed_strictly() {
+        // An 8-byte last block: the leftmost 4 bytes are the MAC.
+        let mut psam = scripted(&["9000", "A1B2C3D4000000009000"]);
+        assert_eq!(check(&mut psam, &CARD).unwrap(), TacCheck::Verified);
+        // A different MAC, even by one bit, is a wrong TAC.
+        let mut psam = scripted(&["9000", "A1B2C3D59000"]);
+        assert_eq!(check(&mut psam, &CARD).unwrap(), TacCheck::Invalid);
+        let mut psam = scripted(&["9000", "A1B2C3D4A1B2C3D49000"]);
+        assert_eq!(check(&mut psam, &CARD).unwrap(), TacCheck::Verified);
+        // Short, long or in-between MACs are malformed, never a verdict.
+        for answer in ["9000", "A1B2C39000", "A1B2C3D4009000", "A1B2C3D4A1B2C3D4009000"] {
+            let mut psam = scripted(&["9000", answer]);
+            assert!(
+                matches!(
+                    check(&mut psam, &CARD),
+                    Err(SamError::Malformed {
+                        command: "DES CRYPT",
+                        ..
+                    })
+                ),
+                "{answer}"
+            );
+        }
+        // DES INIT answers nothing but its status word.
+        let mut psam = scripted(&["AA9000"]);
+        assert!(matches!(
+            check(&mut psam, &CARD),
+            Err(SamError::Malformed {
+                command: "DES INIT",
+                ..
+            })
+        ));
+        // Not even a status word.
+        let mut psam = scripted(&["9000", "90"]);
+        assert!(matches!(
+            check(&mut psam, &CARD),
+            Err(SamError::Exchange(ExchangeError::Malformed(_)))
+        ));
+    }
+
+    #[test]
+    fn psam_without_a_tac_key_is_unavailable_other_refusals_are_errors() {
+        for sw in ["6D00", "6A81", "6A88", "6985"] {
+            let mut psam = scripted(&[sw]);
+            assert_eq!(check(&mut psam, &CARD).unwrap(), TacCheck::Unavailable, "{sw}");
+            assert_eq!(psam.apdus(), 3 + 1, "no DES CRYPT after {sw}");
+        }
+        let mut psam = scripted(&["6A80"]);
+        assert!(matches!(
+            check(&mut psam, &CARD),
+            Err(SamError::Refused {
+                command: "DES INIT",
+                sw: StatusWord(0x6A80)
+            })
+        ));
+        // DES CRYPT refusing after a DES INIT that worked is an error, not "no key".
+        let mut psam = scripted(&["9000", "6985"]);
+        assert!(matches!(
+            check(&mut psam, &CARD),
+            Err(SamError::Refused {
+                command: "DES CRYPT",
+                sw: StatusWord::CONDITIONS_NOT_SATISFIED
+            })
+        ));
+        // The PSAM gone mid-check.
+        let mut psam = scripted(&["9000"]);
+        assert!(matches!(
+            check(&mut psam, &CARD),
+            Err(SamError::Exchange(ExchangeError::Transport(Exhausted)))
+        ));
+    }
+
+    #[test]
+    fn macs_compare_whole() {
+        assert!(same_mac(&[1, 2, 3, 4], &[1, 2, 3, 4]));
+        for i in 0..4 {
+            let mut other = [1, 2, 3, 4];
+            other[i] ^= 0x80;
+            assert!(!same_mac(&[1, 2, 3, 4], &other));
+        }
     }
 
     #[test]
