@@ -21,18 +21,15 @@
 
 use std::process::ExitCode;
 
-use quickpass::crypto::purse::PurchaseTacData;
 use quickpass::journal::FileJournal;
 use quickpass::kernel::purse::fare::{SegmentFareTable, Station};
 use quickpass::kernel::purse::flow::FlowError;
-use quickpass::kernel::purse::sam::{SamAuthorisation, SamPurchase};
 use quickpass::kernel::purse::{
-    capp_purchase, purchase, CappRequest, CardIdentity, Journal, Mac2Check, MemoryJournal, Pending,
-    Psam, PurchaseRequest, PurseConfig, Sam, SamError, SelectBy, TacCheck, TapResult,
+    capp_purchase, purchase, CappRequest, Journal, MemoryJournal, Pending, Psam, PurchaseRequest,
+    PurseConfig, Sam, SelectBy, TapResult,
 };
 use quickpass::kernel::transport::ApduLayer;
 use quickpass::sim::faults::{Fault, FaultyCard, Trigger};
-use quickpass::sim::host::purse::{CardIdentity as SimIdentity, PurseHost};
 use quickpass::sim::{ApplicationProfile, CardProfile};
 #[cfg(feature = "pcsc")]
 use quickpass::terminal::pcsc_link;
@@ -134,68 +131,9 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
     Ok(Some(options))
 }
 
-// --- links: simulated or PC/SC -------------------------------------------------------------
+// --- reporting -----------------------------------------------------------------------------
 
-/// The PSAM; with the simulated card, TACs are also checked with the simulated issuer's TAC
-/// keys (a real PSAM would use its DES INIT / DES CRYPT commands, not implemented).
-struct Validator {
-    psam: Psam<SamLink>,
-    tac_keys: Option<PurseHost>,
-}
-
-impl Sam for Validator {
-    type Error = LinkError;
-
-    fn terminal_id(&self) -> [u8; 6] {
-        self.psam.terminal_id()
-    }
-
-    fn key_index(&self) -> u8 {
-        self.psam.key_index()
-    }
-
-    fn init_purchase(
-        &mut self,
-        request: &SamPurchase,
-    ) -> Result<SamAuthorisation, SamError<LinkError>> {
-        self.psam.init_purchase(request)
-    }
-
-    fn verify_mac2(&mut self, mac2: &[u8; 4]) -> Result<Mac2Check, SamError<LinkError>> {
-        self.psam.verify_mac2(mac2)
-    }
-
-    fn check_purchase_tac(
-        &mut self,
-        card: &CardIdentity,
-        _key_version: u8,
-        data: &PurchaseTacData,
-        tac: &[u8; 4],
-    ) -> Result<TacCheck, SamError<LinkError>> {
-        let Some(host) = &self.tac_keys else {
-            return Ok(TacCheck::Unavailable);
-        };
-        let identity = SimIdentity {
-            serial: card.serial,
-            second_diversifier: card.second_diversifier,
-        };
-        let index = self.psam.key_index();
-        Ok(
-            match host.verify_purchase_tac(&identity, index, data, tac) {
-                Ok(()) => TacCheck::Verified,
-                Err(_) => TacCheck::Invalid,
-            },
-        )
-    }
-
-    fn apdus(&self) -> u64 {
-        self.psam.apdus()
-    }
-}
-
-// --- set-up --------------------------------------------------------------------------------
-
-/// The purse application the profile describes, and the PSAM DF that serves it.
+/// One tap as a line of text or, with `--json`, one JSON object.
 fn report(
     tap: u32,
     result: &Result<TapResult, FlowError<LinkError>>,
@@ -263,8 +201,6 @@ fn run(options: Options) -> Result<(), String> {
         ));
     };
     let (app, psam_df) = application(purse)?;
-    let issuer = PurseHost::from_purse_profile(purse, "applications[0]")
-        .map_err(|e| format!("{}: {e}", options.profile))?;
 
     let mut card = ApduLayer::new(match &options.reader {
         None => CardLink::Virtual(FaultyCard::new(
@@ -291,10 +227,9 @@ fn run(options: Options) -> Result<(), String> {
         #[cfg(not(feature = "pcsc"))]
         Some(_) => return Err(pcsc_unavailable("--sam-reader")),
     };
-    let mut sam = Validator {
-        psam: Psam::open(sam_link, &SelectBy::FileId(psam_df)).map_err(|e| format!("PSAM: {e}"))?,
-        tac_keys: options.reader.is_none().then_some(issuer),
-    };
+    // MAC1, MAC2 and the TAC check (DES INIT / DES CRYPT) all happen in the PSAM.
+    let mut sam =
+        Psam::open(sam_link, &SelectBy::FileId(psam_df)).map_err(|e| format!("PSAM: {e}"))?;
     let mut journal: Box<dyn Journal<Error = JournalFailure>> = match &options.journal {
         Some(path) => Box::new(Boxed(
             FileJournal::open(path).map_err(|e| format!("journal: {e}"))?,

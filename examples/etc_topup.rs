@@ -192,9 +192,9 @@ impl Host for Issuer {
     }
 }
 
-// --- set-up ---------------------------------------------------------------------------------
+// --- reporting -----------------------------------------------------------------------------
 
-/// The purse application the profile describes, and the PSAM DF that serves it.
+/// One tap as a line of text or, with `--json`, one JSON object.
 fn report(
     tap: u32,
     result: &Result<TapResult, FlowError<LinkError>>,

@@ -17,12 +17,13 @@ use quickpass::kernel::purse::card::LogRecord;
 use quickpass::kernel::purse::fare::{SegmentFareTable, Station};
 use quickpass::kernel::purse::flow::FlowError;
 use quickpass::kernel::purse::host::LoadTacData as KernelLoadTacData;
-use quickpass::kernel::purse::sam::{SamAuthorisation, SamPurchase};
+use quickpass::kernel::purse::layout::{self, ProveOrder};
+use quickpass::kernel::purse::sam::SamPurchase;
 use quickpass::kernel::purse::{
     capp_purchase, load, purchase, CappRequest, CardIdentity, CardNumber, DeclineReason, Host,
     HostDecision, HostKeys, Journal, LoadAuthorisation, LoadRequest, Mac2Check, MemoryJournal,
     NoDiversification, Outcome, Psam, PurchaseRequest, PurseApplication, PurseConfig, RecordStatus,
-    Sam, SamError, SelectBy, SettlementRecord, SoftwareHost, SoftwareSam, SoftwareSamKey, TacCheck,
+    Sam, SelectBy, SettlementRecord, SoftwareHost, SoftwareSam, SoftwareSamKey, TacCheck,
     TapResult, TransactionKind,
 };
 use quickpass::kernel::transport::{ApduLayer, Transport};
@@ -64,72 +65,17 @@ fn sim_identity(card: &CardIdentity) -> SimIdentity {
     }
 }
 
-/// The virtual PSAM through the kernel's [`Psam`]; TACs are checked with the issuer TAC keys of
-/// the simulated host (a real PSAM would use DES INIT / DES CRYPT, which the simulator lacks).
-struct SimPsam {
-    psam: Psam<VirtualCard>,
-    tac_keys: Option<PurseHost>,
+/// The virtual PSAM (`vectors/cards/psam.json`) through the kernel's [`Psam`]: MAC1, MAC2 and
+/// the TAC check (DES INIT / DES CRYPT) all come from its APDUs.
+type SimPsam = Psam<VirtualCard>;
+
+/// The PSAM application `df` (`8011` T-Union, `DF01` ETC).
+fn sim_psam(df: u16) -> SimPsam {
+    psam_from(profile("psam"), df)
 }
 
-impl SimPsam {
-    fn open(df: u16) -> SimPsam {
-        let card = if df == 0xDF01 {
-            "etc-user-card"
-        } else {
-            "transit-purse-capp"
-        };
-        SimPsam {
-            psam: Psam::open(profile("psam").build().unwrap(), &SelectBy::FileId(df)).unwrap(),
-            tac_keys: Some(sim_host(card)),
-        }
-    }
-}
-
-impl Sam for SimPsam {
-    type Error = SimError;
-
-    fn terminal_id(&self) -> [u8; 6] {
-        self.psam.terminal_id()
-    }
-
-    fn key_index(&self) -> u8 {
-        self.psam.key_index()
-    }
-
-    fn init_purchase(
-        &mut self,
-        request: &SamPurchase,
-    ) -> Result<SamAuthorisation, SamError<SimError>> {
-        self.psam.init_purchase(request)
-    }
-
-    fn verify_mac2(&mut self, mac2: &[u8; 4]) -> Result<Mac2Check, SamError<SimError>> {
-        self.psam.verify_mac2(mac2)
-    }
-
-    fn check_purchase_tac(
-        &mut self,
-        card: &CardIdentity,
-        key_version: u8,
-        data: &PurchaseTacData,
-        tac: &[u8; 4],
-    ) -> Result<TacCheck, SamError<SimError>> {
-        let _ = key_version;
-        let Some(host) = &self.tac_keys else {
-            return Ok(TacCheck::Unavailable);
-        };
-        // Host keys are by key index; both simulated profiles use index 1.
-        Ok(
-            match host.verify_purchase_tac(&sim_identity(card), 1, data, tac) {
-                Ok(()) => TacCheck::Verified,
-                Err(_) => TacCheck::Invalid,
-            },
-        )
-    }
-
-    fn apdus(&self) -> u64 {
-        self.psam.apdus()
-    }
+fn psam_from(profile: CardProfile, df: u16) -> SimPsam {
+    Psam::open(profile.build().unwrap(), &SelectBy::FileId(df)).unwrap()
 }
 
 /// The simulator's purse host behind the kernel's [`Host`] trait.
@@ -272,7 +218,7 @@ fn t_union_identity(layer: &mut CardLayer) -> CardIdentity {
 #[test]
 fn purchase_pays_records_and_settles_in_four_card_apdus() {
     let mut card = card_layer("transit-purse-capp");
-    let mut sam = SimPsam::open(0x8011);
+    let mut sam = sim_psam(0x8011);
     let mut journal = MemoryJournal::new();
     let result = purchase(
         &mut card,
@@ -285,8 +231,8 @@ fn purchase_pays_records_and_settles_in_four_card_apdus() {
     assert_eq!(result.outcome, Outcome::Paid, "{result:?}");
     assert_eq!(
         (result.apdus, result.sam_apdus),
-        (4, 2),
-        "SELECT, GET BALANCE, INIT, DEBIT; 80 70, 80 72"
+        (4, 4),
+        "SELECT, GET BALANCE, INIT, DEBIT; 80 70, 80 72, DES INIT, DES CRYPT"
     );
     assert_eq!(
         (result.balance_before, result.balance_after),
@@ -328,7 +274,7 @@ fn purchase_pays_records_and_settles_in_four_card_apdus() {
 #[test]
 fn etc_purchase_reads_ef15_and_sends_the_second_diversifier() {
     let mut card = card_layer("etc-user-card");
-    let mut sam = SimPsam::open(0xDF01);
+    let mut sam = sim_psam(0xDF01);
     let mut journal = MemoryJournal::new();
     let result = purchase(
         &mut card,
@@ -341,17 +287,22 @@ fn etc_purchase_reads_ef15_and_sends_the_second_diversifier() {
     assert_eq!(result.outcome, Outcome::Paid, "{result:?}");
     assert_eq!(
         (result.apdus, result.sam_apdus),
-        (5, 2),
+        (5, 4),
         "READ BINARY EF15 added"
     );
-    assert_eq!(result.record.unwrap().terminal_serial, Some(1000));
+    let record = result.record.unwrap();
+    assert_eq!(record.terminal_serial, Some(1000));
+    assert!(
+        record.tac_verified,
+        "DES INIT with serial ‖ second diversifier (Lc 10)"
+    );
     assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(18500));
 }
 
 #[test]
 fn insufficient_balance_and_refusals_are_typed_outcomes() {
     let config = t_union();
-    let mut sam = SimPsam::open(0x8011);
+    let mut sam = sim_psam(0x8011);
     let mut journal = MemoryJournal::new();
     // Balance 50.00, fare 50.01: stopped after GET BALANCE, no INITIALIZE.
     let mut card = card_layer("transit-purse-capp");
@@ -417,7 +368,7 @@ fn insufficient_balance_and_refusals_are_typed_outcomes() {
 
 #[test]
 fn blocked_expired_not_yet_valid_and_denied_cards_are_declined() {
-    let mut sam = SimPsam::open(0x8011);
+    let mut sam = sim_psam(0x8011);
     let mut journal = MemoryJournal::new();
     let run = |card: &mut CardLayer,
                sam: &mut SimPsam,
@@ -560,7 +511,7 @@ fn load_through_the_host_in_four_card_apdus() {
 #[test]
 fn capp_entry_then_exit_charges_by_segments() {
     let mut card = card_layer("transit-purse-capp");
-    let mut sam = SimPsam::open(0x8011);
+    let mut sam = sim_psam(0x8011);
     let mut journal = MemoryJournal::new();
     let fares = SegmentFareTable::EXAMPLE;
     let entry = capp_purchase(
@@ -579,8 +530,9 @@ fn capp_entry_then_exit_charges_by_segments() {
     );
     assert_eq!(
         (entry.apdus, entry.sam_apdus),
-        (7, 2),
-        "SELECT, GET BALANCE, READ RECORD, INIT CAPP, 2 × UPDATE CAPP DATA CACHE, DEBIT"
+        (7, 4),
+        "SELECT, GET BALANCE, READ RECORD, INIT CAPP, 2 × UPDATE CAPP DATA CACHE, DEBIT; \
+         80 70, 80 72, DES INIT, DES CRYPT"
     );
     let exit = capp_purchase(
         &mut card,
@@ -631,7 +583,7 @@ fn capp_entry_then_exit_charges_by_segments() {
     .unwrap();
     assert_eq!((again.outcome, again.amount), (Outcome::Paid, 0));
     let mut etc_card = card_layer("etc-user-card");
-    let mut etc_sam = SimPsam::open(0xDF01);
+    let mut etc_sam = sim_psam(0xDF01);
     let none = capp_purchase(
         &mut etc_card,
         &mut etc_sam,
@@ -648,7 +600,7 @@ fn capp_entry_then_exit_charges_by_segments() {
 fn wrong_mac2_or_tac_is_never_recorded_as_paid() {
     // MAC2 corrupted on its way back (byte 4 of TAC ‖ MAC2).
     let mut card = card_layer("transit-purse-capp");
-    let mut sam = SimPsam::open(0x8011);
+    let mut sam = sim_psam(0x8011);
     let mut journal = MemoryJournal::new();
     card.transport_mut().plan(
         Trigger::matching(&[0x80, 0x54], 1),
@@ -672,7 +624,7 @@ fn wrong_mac2_or_tac_is_never_recorded_as_paid() {
     let record = result.record.unwrap();
     assert_eq!(record.status, RecordStatus::Mac2Invalid);
     assert!(!record.status.is_settled() && !record.mac2_verified);
-    // TAC corrupted: caught by a SAM that checks TACs.
+    // TAC corrupted: the PSAM's DES INIT / DES CRYPT MAC differs.
     card.transport_mut().plan(
         Trigger::matching(&[0x80, 0x54], 1),
         Fault::CorruptByte {
@@ -689,40 +641,143 @@ fn wrong_mac2_or_tac_is_never_recorded_as_paid() {
     )
     .unwrap();
     assert_eq!(
-        (result.outcome, result.reason),
-        (Outcome::Declined, Some(DeclineReason::TacInvalid))
+        (result.outcome, result.reason, result.sam_apdus),
+        (Outcome::Declined, Some(DeclineReason::TacInvalid), 4),
+        "80 70, 80 72, DES INIT, DES CRYPT"
     );
-    assert_eq!(result.record.unwrap().status, RecordStatus::TacInvalid);
-    assert!(journal.records().iter().all(|r| !r.status.is_settled()));
-    // A SAM that cannot check TACs records the purchase as paid but `tac_verified: false`; the
-    // clearing host then refuses it.
-    sam.tac_keys = None;
-    card.transport_mut().plan(
-        Trigger::matching(&[0x80, 0x54], 1),
-        Fault::CorruptByte {
-            offset: 0,
-            mask: 0x80,
-        },
-    );
-    let result = purchase(
-        &mut card,
-        &mut sam,
-        &mut journal,
-        &t_union(),
-        &purchase_request(100),
-    )
-    .unwrap();
     let record = result.record.unwrap();
-    assert_eq!(
-        (result.outcome, record.tac_verified),
-        (Outcome::Paid, false)
-    );
-    let identity = t_union_identity(&mut card);
-    assert!(!settle_purchase(
-        &sim_host("transit-purse-capp"),
-        &identity,
-        &record
-    ));
+    assert_eq!(record.status, RecordStatus::TacInvalid);
+    assert!(record.mac2_verified && !record.tac_verified);
+    assert!(journal.records().iter().all(|r| !r.status.is_settled()));
+    // The same purchase, untouched, verifies: the check is not a blanket refusal.
+    let result = purchase(
+        &mut card,
+        &mut sam,
+        &mut journal,
+        &t_union(),
+        &purchase_request(100),
+    )
+    .unwrap();
+    assert_eq!(result.outcome, Outcome::Paid);
+    assert!(result.record.unwrap().tac_verified);
+}
+
+/// A PSAM without TAC keys (DES INIT `6A88`), or a terminal configured not to ask: the purchase
+/// is paid with `tac_verified: false` and the clearing host refuses a wrong TAC.
+#[test]
+fn without_a_psam_tac_check_the_clearing_host_catches_a_wrong_tac() {
+    let mut no_tac_key = profile("psam");
+    for application in &mut no_tac_key.applications {
+        let ApplicationProfile::Psam(psam) = application else {
+            panic!("psam.json holds PSAM applications only")
+        };
+        psam.keys.iter_mut().for_each(|key| key.tac = None);
+    }
+    let mut configured_off = t_union();
+    configured_off.check_tac = false;
+    for (mut sam, config, sam_apdus) in [
+        (psam_from(no_tac_key, 0x8011), t_union(), 3),
+        (sim_psam(0x8011), configured_off, 2),
+    ] {
+        let mut card = card_layer("transit-purse-capp");
+        let mut journal = MemoryJournal::new();
+        card.transport_mut().plan(
+            Trigger::matching(&[0x80, 0x54], 1),
+            Fault::CorruptByte {
+                offset: 0,
+                mask: 0x80,
+            },
+        );
+        let result = purchase(
+            &mut card,
+            &mut sam,
+            &mut journal,
+            &config,
+            &purchase_request(100),
+        )
+        .unwrap();
+        let record = result.record.unwrap();
+        assert_eq!(
+            (result.outcome, record.tac_verified, result.sam_apdus),
+            (Outcome::Paid, false, sam_apdus)
+        );
+        let identity = t_union_identity(&mut card);
+        assert!(!settle_purchase(
+            &sim_host("transit-purse-capp"),
+            &identity,
+            &record
+        ));
+    }
+}
+
+/// Recovery checks the TAC of the proof too: a torn purchase whose GET TRANSACTION PROVE answer
+/// carries a wrong TAC is recorded `TacInvalid`, never recovered as paid.
+#[test]
+fn recovery_checks_the_proved_tac() {
+    let tac_offset = match layout::PROVE_ORDER {
+        ProveOrder::Mac2ThenTac => 4,
+        ProveOrder::TacThenMac2 => 0,
+    };
+    for corrupt in [false, true] {
+        let mut card = card_layer("transit-purse-capp");
+        let mut sam = sim_psam(0x8011);
+        let mut journal = MemoryJournal::new();
+        card.transport_mut()
+            .plan(Trigger::matching(&[0x80, 0x54], 1), Fault::TearAfter);
+        let torn = purchase(
+            &mut card,
+            &mut sam,
+            &mut journal,
+            &t_union(),
+            &purchase_request(250),
+        )
+        .unwrap_err();
+        assert_eq!(torn.outcome(), Outcome::Torn);
+        card.transport_mut().reinsert();
+        if corrupt {
+            card.transport_mut().plan(
+                Trigger::matching(&[0x80, 0x5A], 1),
+                Fault::CorruptByte {
+                    offset: tac_offset,
+                    mask: 0x01,
+                },
+            );
+        }
+        let again = purchase(
+            &mut card,
+            &mut sam,
+            &mut journal,
+            &t_union(),
+            &purchase_request(250),
+        )
+        .unwrap();
+        let record = again.record.clone().unwrap();
+        assert_eq!(
+            again.sam_apdus, 3,
+            "80 72 for the proved MAC2, DES INIT, DES CRYPT"
+        );
+        assert!(record.mac2_verified, "the PSAM still held the session");
+        if corrupt {
+            assert_eq!(
+                (again.outcome, again.reason, record.status),
+                (
+                    Outcome::Declined,
+                    Some(DeclineReason::TacInvalid),
+                    RecordStatus::TacInvalid
+                )
+            );
+            assert!(!record.tac_verified && !record.status.is_settled());
+        } else {
+            assert_eq!(
+                (again.outcome, record.status),
+                (Outcome::Recovered, RecordStatus::Recovered)
+            );
+            assert!(record.tac_verified);
+        }
+        // Charged once either way: the card was debited by the torn tap only.
+        assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(4750));
+        assert!(journal.pending().is_empty());
+    }
 }
 
 /// Replaces every DEBIT answer after the first with the first one: a card replaying a fixed
@@ -756,7 +811,7 @@ fn replayed_mac2_is_caught() {
         inner: profile("transit-purse-capp").build().unwrap(),
         first: None,
     });
-    let mut sam = SimPsam::open(0x8011);
+    let mut sam = sim_psam(0x8011);
     let mut journal = MemoryJournal::new();
     let first = purchase(
         &mut card,
@@ -790,7 +845,7 @@ fn replayed_mac2_is_caught() {
 #[test]
 fn recovery_when_the_psam_lost_the_session_uses_the_card_log() {
     let mut card = card_layer("transit-purse-capp");
-    let mut sam = SimPsam::open(0x8011);
+    let mut sam = sim_psam(0x8011);
     let mut journal = MemoryJournal::new();
     card.transport_mut()
         .plan(Trigger::matching(&[0x80, 0x54], 1), Fault::TearAfter);
@@ -805,8 +860,8 @@ fn recovery_when_the_psam_lost_the_session_uses_the_card_log() {
     assert_eq!(torn.outcome(), Outcome::Torn);
     assert_eq!(journal.pending().len(), 1);
     // The PSAM is re-selected (another passenger, a reset): the pending MAC2 session is gone.
-    let transport = sam.psam.into_transport();
-    sam.psam = Psam::open(transport, &SelectBy::FileId(0x8011)).unwrap();
+    let transport = sam.into_transport();
+    sam = Psam::open(transport, &SelectBy::FileId(0x8011)).unwrap();
     card.transport_mut().reinsert();
     let again = purchase(
         &mut card,
@@ -920,7 +975,7 @@ impl Terminal {
         };
         Terminal {
             card,
-            sam: SimPsam::open(0x8011),
+            sam: sim_psam(0x8011),
             host: SimHost(sim_host(match flow {
                 Flow::Load => "etc-user-card",
                 _ => "transit-purse-capp",
@@ -1523,7 +1578,7 @@ fn journal_failure_stops_before_the_debit() {
         }
     }
     let mut card = card_layer("transit-purse-capp");
-    let mut sam = SimPsam::open(0x8011);
+    let mut sam = sim_psam(0x8011);
     let error = purchase(
         &mut card,
         &mut sam,
@@ -1562,7 +1617,7 @@ fn other_t_union_card() -> CardLayer {
 fn two_torn_cards_recover_in_any_order() {
     let mut a = card_layer("transit-purse-capp");
     let mut b = other_t_union_card();
-    let mut sam = SimPsam::open(0x8011);
+    let mut sam = sim_psam(0x8011);
     let mut journal = MemoryJournal::new();
     for card in [&mut a, &mut b] {
         card.transport_mut()

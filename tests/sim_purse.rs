@@ -178,6 +178,31 @@ impl Psam {
         let command = Command::new(0x80, 0x72, 0, 0, mac2.to_vec(), None).unwrap();
         self.layer.exchange(&command).unwrap().sw
     }
+
+    /// DES INIT `80 1A 44 <version>` with the card's factors (pboc-notes §4.3 step 8 ⚠).
+    fn des_init(
+        &mut self,
+        key_version: u8,
+        serial: &[u8; 8],
+        second: Option<&[u8; 8]>,
+    ) -> Response {
+        let mut factors = serial.to_vec();
+        factors.extend(second.into_iter().flatten());
+        let command = Command::new(0x80, 0x1A, 0x44, key_version, factors, None).unwrap();
+        self.layer.exchange(&command).unwrap()
+    }
+
+    /// DES CRYPT `80 FA 05 00`: IV zero ‖ `message` padded `80 00…` by hand.
+    fn des_crypt(&mut self, message: &[u8]) -> Response {
+        let mut data = vec![0u8; 8];
+        data.extend_from_slice(message);
+        data.push(0x80);
+        while data.len() % 8 != 0 {
+            data.push(0);
+        }
+        let command = Command::new(0x80, 0xFA, 0x05, 0x00, data, Some(0)).unwrap();
+        self.layer.exchange(&command).unwrap()
+    }
 }
 
 /// What a completed purchase leaves with the terminal.
@@ -1259,6 +1284,106 @@ fn psam_refuses_bad_input() {
         (&[0, 0, 0, 1][..], &[0, 0, 0, 2][..])
     );
     assert_ne!(first[4..], second[4..]);
+}
+
+/// The PSAM's DES INIT / DES CRYPT give the card's TAC for the card's own transaction, one- and
+/// two-level cards alike, and nothing else.
+#[test]
+fn psam_des_init_and_des_crypt_reproduce_the_card_tac() {
+    for card in [Card::TUnion, Card::Etc] {
+        let mut layer = card_layer(card);
+        let mut psam = Psam::open(card.psam_df());
+        let receipt = purchase(&mut layer, card, &mut psam, 300).unwrap();
+        let (serial, second) = identity(card, &receipt.ef15);
+        let message = tac_data(&receipt, 300, TYPE_EP_PURCHASE, psam.terminal_id).to_bytes();
+        let version = receipt.init.key_version;
+
+        assert_eq!(
+            psam.des_init(version, &serial, second.as_ref()).sw,
+            StatusWord::OK
+        );
+        assert_eq!(expect_ok(psam.des_crypt(&message)), receipt.tac);
+        // One DES CRYPT per DES INIT.
+        assert_eq!(
+            psam.des_crypt(&message).sw,
+            StatusWord::CONDITIONS_NOT_SATISFIED
+        );
+        // Another amount, another card, or the other level of factors: another MAC.
+        let mut other = message;
+        other[3] ^= 1;
+        psam.des_init(version, &serial, second.as_ref());
+        assert_ne!(expect_ok(psam.des_crypt(&other)), receipt.tac);
+        let mut other_serial = serial;
+        other_serial[7] ^= 1;
+        psam.des_init(version, &other_serial, second.as_ref());
+        assert_ne!(expect_ok(psam.des_crypt(&message)), receipt.tac);
+        let flipped = if second.is_some() {
+            None
+        } else {
+            Some([0xFF; 8])
+        };
+        psam.des_init(version, &serial, flipped.as_ref());
+        assert_ne!(expect_ok(psam.des_crypt(&message)), receipt.tac);
+    }
+}
+
+#[test]
+fn psam_des_commands_refuse_bad_input() {
+    let mut psam = Psam::open(0x8011);
+    let serial = [1u8; 8];
+    // No DES INIT yet.
+    assert_eq!(
+        psam.des_crypt(&[0; 22]).sw,
+        StatusWord::CONDITIONS_NOT_SATISFIED
+    );
+    // No TAC key for version 9; a key usage other than 44; factors of 7 bytes.
+    assert_eq!(
+        psam.des_init(9, &serial, None).sw,
+        StatusWord::REFERENCED_DATA_NOT_FOUND
+    );
+    let usage = Command::new(0x80, 0x1A, 0x45, 1, serial.to_vec(), None).unwrap();
+    assert_eq!(
+        psam.layer.exchange(&usage).unwrap().sw,
+        StatusWord::INCORRECT_P1_P2
+    );
+    let short = Command::new(0x80, 0x1A, 0x44, 1, vec![1; 7], None).unwrap();
+    assert_eq!(
+        psam.layer.exchange(&short).unwrap().sw,
+        StatusWord::WRONG_LENGTH
+    );
+    // A failed DES INIT leaves no session behind.
+    assert_eq!(
+        psam.des_crypt(&[0; 22]).sw,
+        StatusWord::CONDITIONS_NOT_SATISFIED
+    );
+    // DES CRYPT: a nonzero initial value, missing padding, a length off the block.
+    let crypt = |data: Vec<u8>| Command::new(0x80, 0xFA, 0x05, 0x00, data, Some(0)).unwrap();
+    let mut bad_iv = vec![0u8; 8 + 24];
+    bad_iv[0] = 1;
+    bad_iv[8 + 22] = 0x80;
+    let mut unpadded = vec![0u8; 8 + 24];
+    unpadded[8 + 23] = 0x01;
+    for (data, sw) in [
+        (bad_iv, StatusWord::INCORRECT_DATA),
+        (unpadded, StatusWord::INCORRECT_DATA),
+        (vec![0u8; 8 + 20], StatusWord::WRONG_LENGTH),
+        (vec![0u8; 8], StatusWord::WRONG_LENGTH),
+    ] {
+        assert_eq!(psam.des_init(1, &serial, None).sw, StatusWord::OK);
+        assert_eq!(psam.layer.exchange(&crypt(data)).unwrap().sw, sw);
+    }
+    // A reset drops a DES session.
+    assert_eq!(psam.des_init(1, &serial, None).sw, StatusWord::OK);
+    psam.layer.transport_mut().reset();
+    expect_ok(
+        psam.layer
+            .exchange(&Command::select_file_id(0x8011))
+            .unwrap(),
+    );
+    assert_eq!(
+        psam.des_crypt(&[0; 22]).sw,
+        StatusWord::CONDITIONS_NOT_SATISFIED
+    );
 }
 
 fn any_apdu() -> impl Strategy<Value = Vec<u8>> {

@@ -7,6 +7,8 @@
 //! | READ BINARY EF17 | `00 B0 97 00 01` | purchase key index (1) ⚠ (EF17 contents vary, §7 item 5) |
 //! | INIT SAM FOR PURCHASE | `80 70 00 00 1C\|24 …` | terminal transaction serial (4) ‖ MAC1 (4) |
 //! | CREDIT SAM FOR PURCHASE | `80 72 00 00 04 MAC2` | `9000`, or `9302` for a wrong MAC2 |
+//! | DES INIT | `80 1A 44 <key version> 08\|10` serial 8 ‖ [second diversifier 8] | `9000`; `6A88` no TAC key for that version |
+//! | DES CRYPT | `80 FA 05 00 Lc` IV 8 ‖ data padded `80 00…` | MAC (4) |
 //!
 //! INIT SAM FOR PURCHASE data (§4.3 step 5): card random 4 ‖ card offline ATC 2 ‖ amount 4 ‖
 //! type 1 ‖ date 4 ‖ time 3 ‖ key version 1 ‖ algorithm id 1 ‖ card application serial 8 ‖
@@ -20,6 +22,16 @@
 //! (right or wrong) the session is gone, so a MAC2 replayed from an earlier transaction is
 //! refused (`6985` with no session, `9302` against a newer one). ⚠ Real PSAMs may allow a
 //! retry after a wrong MAC2; this one allows none. A reset or re-selection also drops it.
+//!
+//! DES INIT / DES CRYPT check a TAC locally (pboc-notes §4.3 step 8, every byte ⚠ and kept in
+//! `quickpass_kernel::purse::layout::psam_tac`): DES INIT picks the TAC master key by the card
+//! key version in P2 and diversifies it with the factors in its data exactly as the card was
+//! personalised ([`card_key`]), giving the card's DTK; DES CRYPT then computes the PBOC MAC
+//! under DTK_left ⊕ DTK_right (`quickpass_crypto::purse::tac_key` and `purse_mac`, the two
+//! halves of the `purchase_tac` the card uses) over the data after the initial value, with the
+//! terminal's `80 00…` padding removed. ⚠ Only the zero initial value is simulated (`6A80`
+//! otherwise), and one DES CRYPT ends the DES session: DES CRYPT without a DES INIT before it
+//! answers `6985`. A reset or re-selection drops the DES session too.
 //!
 //! Keys are kept as zeroizing [`SecretKey`]s and never shown by `Debug`.
 
@@ -51,7 +63,8 @@ pub struct PsamKeyProfile {
     pub algorithm_id: u8,
     /// Purchase master key (MPK), 16 bytes hex.
     pub purchase: KeyHex,
-    /// TAC master key, 16 bytes hex, for [`PsamApplication::verify_purchase_tac`].
+    /// TAC master key, 16 bytes hex, for DES INIT / DES CRYPT and
+    /// [`PsamApplication::verify_purchase_tac`]; without it DES INIT answers `6A88`.
     #[serde(default)]
     pub tac: Option<KeyHex>,
     /// Whether the card key is diversified from `purchase` (default) or is `purchase` itself
@@ -128,7 +141,14 @@ pub struct PsamApplication {
     next_serial: u32,
     keys: Vec<PsamKey>,
     pending: Option<Pending>,
+    /// The single-DES TAC key DES INIT set up for the next DES CRYPT.
+    des_session: Option<SecretKey>,
 }
+
+/// DES CRYPT P1: MAC with an initial value, last block (⚠ pboc-notes §4.3 step 8).
+const DES_CRYPT_MAC: u8 = 0x05;
+/// DES INIT P1: the TAC key (⚠ pboc-notes §4.3 step 8).
+const DES_INIT_TAC_KEY: u8 = 0x44;
 
 impl PsamApplication {
     /// Personalises the PSAM from its profile. `field` names the profile entry in errors.
@@ -181,6 +201,7 @@ impl PsamApplication {
             next_serial: profile.next_serial,
             keys,
             pending: None,
+            des_session: None,
         })
     }
 
@@ -199,9 +220,9 @@ impl PsamApplication {
         self.pending.is_some()
     }
 
-    /// Checks a purchase TAC with the PSAM's TAC master key, as a terminal would with the
-    /// PSAM's DES INIT / DES CRYPT (`80 1A`, `80 FA`, pboc-notes §4.3 step 8 ⚠; not offered
-    /// as APDUs here). `serial` and `second` identify the card as in INIT SAM FOR PURCHASE.
+    /// Checks a purchase TAC with the PSAM's TAC master key — what a terminal does with DES INIT
+    /// / DES CRYPT (`80 1A`, `80 FA`, see the [module docs](self)), as a Rust call.
+    /// `serial` and `second` identify the card as in INIT SAM FOR PURCHASE.
     pub fn verify_purchase_tac(
         &self,
         key_version: u8,
@@ -210,20 +231,83 @@ impl PsamApplication {
         data: &crypto::PurchaseTacData,
         tac: &[u8; 4],
     ) -> Result<(), TacError> {
+        let dtk = self.card_tac_key(key_version, serial, second)?;
+        match crypto::purchase_tac(&dtk, data) {
+            Ok(expected) if expected == *tac => Ok(()),
+            _ => Err(TacError::Mismatch),
+        }
+    }
+
+    /// The card's TAC key DTK (16 bytes): the TAC master of `key_version`, diversified with the
+    /// card's factors as the card was personalised.
+    fn card_tac_key(
+        &self,
+        key_version: u8,
+        serial: &[u8; 8],
+        second: Option<&[u8; 8]>,
+    ) -> Result<SecretKey, TacError> {
         let key = self
             .keys
             .iter()
             .find(|k| k.version == key_version)
             .ok_or(TacError::NoKey(key_version))?;
         let master = key.tac.as_ref().ok_or(TacError::NoKey(key_version))?;
-        let dtk = if key.diversify {
-            card_key(master, serial, second).map_err(|_| TacError::NoKey(key_version))?
+        if key.diversify {
+            card_key(master, serial, second).map_err(|_| TacError::NoKey(key_version))
         } else {
-            master.clone()
+            Ok(master.clone())
+        }
+    }
+
+    /// DES INIT (`80 1A 44 <key version>`, data serial 8 ‖ [second diversifier 8]).
+    fn des_init(&mut self, command: &CommandApdu<'_>) -> Reply {
+        self.des_session = None;
+        if command.p1 != DES_INIT_TAC_KEY {
+            return Reply::status(StatusWord::INCORRECT_P1_P2);
+        }
+        let data = command.data;
+        let (serial, second) = match data.len() {
+            8 | 16 => (
+                <[u8; 8]>::try_from(&data[..8]).ok(),
+                <[u8; 8]>::try_from(&data[8..]).ok(),
+            ),
+            _ => return Reply::status(StatusWord::WRONG_LENGTH),
         };
-        match crypto::purchase_tac(&dtk, data) {
-            Ok(expected) if expected == *tac => Ok(()),
-            _ => Err(TacError::Mismatch),
+        let Some(serial) = serial else {
+            return Reply::status(StatusWord::WRONG_LENGTH);
+        };
+        let dtk = match self.card_tac_key(command.p2, &serial, second.as_ref()) {
+            Ok(dtk) => dtk,
+            Err(_) => return Reply::status(StatusWord::REFERENCED_DATA_NOT_FOUND),
+        };
+        match crypto::tac_key(&dtk) {
+            Ok(key) => {
+                self.des_session = Some(key);
+                Reply::status(StatusWord::OK)
+            }
+            Err(_) => Reply::status(StatusWord::NO_PRECISE_DIAGNOSIS),
+        }
+    }
+
+    /// DES CRYPT (`80 FA 05 00`, data IV 8 ‖ message padded `80 00…`): the 4-byte MAC.
+    fn des_crypt(&mut self, command: &CommandApdu<'_>) -> Reply {
+        let Some(key) = self.des_session.take() else {
+            return Reply::status(StatusWord::CONDITIONS_NOT_SATISFIED);
+        };
+        if command.p1 != DES_CRYPT_MAC || command.p2 != 0 {
+            return Reply::status(StatusWord::INCORRECT_P1_P2);
+        }
+        let data = command.data;
+        if data.len() < 16 || data.len() % 8 != 0 {
+            return Reply::status(StatusWord::WRONG_LENGTH);
+        }
+        let (iv, padded) = data.split_at(8);
+        let Some(message) = strip_method2(padded).filter(|_| iv == [0; 8]) else {
+            return Reply::status(StatusWord::INCORRECT_DATA);
+        };
+        match crypto::purse_mac(&key, message) {
+            Ok(mac) => Reply::ok(mac),
+            Err(_) => Reply::status(StatusWord::NO_PRECISE_DIAGNOSIS),
         }
     }
 
@@ -358,6 +442,7 @@ impl Application for PsamApplication {
 
     fn select(&mut self) -> Reply {
         self.pending = None;
+        self.des_session = None;
         let mut body = tlv::encoded(tags::DF_NAME, &self.df_name);
         body.extend(tlv::encoded(tags::FCI_PROPRIETARY_TEMPLATE, &[]));
         Reply::ok(tlv::encoded(tags::FCI_TEMPLATE, &body))
@@ -368,6 +453,8 @@ impl Application for PsamApplication {
             (0x00, 0xB0) => self.read_binary(command),
             (0x80, 0x70) => self.init_for_purchase(command),
             (0x80, 0x72) => self.credit_for_purchase(command),
+            (0x80, 0x1A) => self.des_init(command),
+            (0x80, 0xFA) => self.des_crypt(command),
             (0x00 | 0x80, _) => Reply::status(StatusWord::INS_NOT_SUPPORTED),
             _ => Reply::status(StatusWord::CLA_NOT_SUPPORTED),
         }
@@ -375,9 +462,17 @@ impl Application for PsamApplication {
 
     fn reset(&mut self) {
         self.pending = None;
+        self.des_session = None;
     }
 
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
         self
     }
+}
+
+/// The message inside ISO/IEC 9797-1 method 2 padding (`80` then `00`s up to the block); `None`
+/// when the padding is not there.
+fn strip_method2(padded: &[u8]) -> Option<&[u8]> {
+    let end = padded.iter().rposition(|&b| b != 0)?;
+    (padded[end] == 0x80 && padded.len() - end <= 8).then(|| &padded[..end])
 }

@@ -820,7 +820,12 @@ mod tests {
         let mut psam = scripted(&["9000", "A1B2C3D4A1B2C3D49000"]);
         assert_eq!(check(&mut psam, &CARD).unwrap(), TacCheck::Verified);
         // Short, long or in-between MACs are malformed, never a verdict.
-        for answer in ["9000", "A1B2C39000", "A1B2C3D4009000", "A1B2C3D4A1B2C3D4009000"] {
+        for answer in [
+            "9000",
+            "A1B2C39000",
+            "A1B2C3D4009000",
+            "A1B2C3D4A1B2C3D4009000",
+        ] {
             let mut psam = scripted(&["9000", answer]);
             assert!(
                 matches!(
@@ -854,7 +859,11 @@ mod tests {
     fn psam_without_a_tac_key_is_unavailable_other_refusals_are_errors() {
         for sw in ["6D00", "6A81", "6A88", "6985"] {
             let mut psam = scripted(&[sw]);
-            assert_eq!(check(&mut psam, &CARD).unwrap(), TacCheck::Unavailable, "{sw}");
+            assert_eq!(
+                check(&mut psam, &CARD).unwrap(),
+                TacCheck::Unavailable,
+                "{sw}"
+            );
             assert_eq!(psam.apdus(), 3 + 1, "no DES CRYPT after {sw}");
         }
         let mut psam = scripted(&["6A80"]);
