@@ -7,7 +7,12 @@
 //! serves the whole binary (a card swap through pcscd costs ~0.8 s): each test swaps the card
 //! object behind it and starts from a reset.
 //!
-//! Without pcscd every test says so on stderr and returns; under `CI=true` it fails instead.
+//! Without pcscd every test says so on stderr and returns; under `CI=true` it fails instead. The
+//! vpcd slots are held against other test processes (`pcsc_purse`, another checkout) for the life
+//! of this one (`support/vpcd_slots.rs`).
+
+#[path = "support/vpcd_slots.rs"]
+mod vpcd_slots;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -142,6 +147,7 @@ fn insert(card: VirtualCard) -> Option<Session> {
         }
         Err(e) => panic!("establishing a PC/SC context: {e}"),
     };
+    vpcd_slots::hold();
     let readers = transport.list_readers().expect("list readers");
     let Some(reader) = readers
         .into_iter()

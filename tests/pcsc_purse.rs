@@ -1,0 +1,435 @@
+//! The `bus_fare` and `etc_topup` examples against real PC/SC readers, as an integrator runs them:
+//! `--reader "Virtual PCD 00 00" --sam-reader "Virtual PCD 00 01"`.
+//!
+//! ```text
+//! example ─ PcscTransport ─ pcscd ─ vpcd slot 0 (35963) ─ this test: transit / ETC card
+//!                                 └ vpcd slot 1 (35964) ─ this test: PSAM (psam.json)
+//! ```
+//!
+//! The cards are served from this process (`quickpass::vpcd`), so the test sees their state;
+//! after each tap it takes the card out of the reader (the example waits for that before the
+//! next tap, as a validator must) and puts it back for the next one. The example binaries are
+//! built by `cargo build --example` from here: `cargo test --test pcsc_purse` does not build
+//! examples, and a binary left over from an earlier build would test old code.
+//!
+//! Needs pcscd with vsmartcard's vpcd (`.ci/test` starts both). Without them each test says so on
+//! stderr and returns; under `CI=true` it fails instead. Both slots are held against other test
+//! processes for the life of this one (`support/vpcd_slots.rs`).
+#![allow(clippy::unwrap_used)]
+
+#[path = "support/vpcd_slots.rs"]
+mod vpcd_slots;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use quickpass::crypto::purse::PurchaseTacData;
+use quickpass::kernel::apdu::Purse;
+use quickpass::pcsc::{PcscError, PcscTransport};
+use quickpass::sim::host::purse::{CardIdentity, PurseHost};
+use quickpass::sim::psam::PsamApplication;
+use quickpass::sim::purse::PurseApplication;
+use quickpass::sim::{ApplicationProfile, CardProfile, VirtualCard};
+use quickpass::vpcd::{self, ServedCard};
+use serde_json::Value;
+
+/// How long one tap may take, card insertion included (pcscd polls every 400 ms).
+const TAP_TIMEOUT: Duration = Duration::from_secs(30);
+
+type Shared = Arc<Mutex<VirtualCard>>;
+
+fn profile(name: &str) -> CardProfile {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("vectors/cards")
+        .join(format!("{name}.json"));
+    CardProfile::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn shared(name: &str) -> Shared {
+    Arc::new(Mutex::new(profile(name).build().unwrap()))
+}
+
+fn lock(card: &Shared) -> MutexGuard<'_, VirtualCard> {
+    card.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn purse_host(name: &str) -> PurseHost {
+    let ApplicationProfile::Purse(purse) = &profile(name).applications[0] else {
+        panic!("{name}: no purse first")
+    };
+    PurseHost::from_purse_profile(purse, "applications[0]").unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The readers
+
+/// The two vpcd readers, by name, for this process alone.
+struct Readers {
+    pcsc: PcscTransport,
+    card: String,
+    psam: String,
+    /// One test at a time in this binary (the cross-process lock is held too).
+    _turn: MutexGuard<'static, ()>,
+}
+
+static TURN: Mutex<()> = Mutex::new(());
+
+/// pcscd (or its vpcd readers) is missing: fail under CI, otherwise say so visibly and skip.
+fn unavailable<T>(reason: &str) -> Option<T> {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("pcsc_purse")
+        .to_owned();
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test}: {reason} (CI=true: PC/SC tests must run)"
+    );
+    // Straight to the process's stderr: libtest's capture only takes print!/eprint!.
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
+    None
+}
+
+/// The two readers, both empty, or `None` (after saying why) without pcscd and vpcd.
+fn readers() -> Option<Readers> {
+    let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let pcsc = match PcscTransport::new() {
+        Ok(pcsc) => pcsc,
+        Err(PcscError::NoService) => {
+            return unavailable("pcscd not running: start it as .ci/test does")
+        }
+        Err(e) => panic!("establishing a PC/SC context: {e}"),
+    };
+    vpcd_slots::hold();
+    let names = pcsc.list_readers().expect("list readers");
+    let find = |slot: &str| {
+        names
+            .iter()
+            .find(|r| r.starts_with("Virtual PCD") && r.ends_with(slot))
+            .cloned()
+    };
+    let (Some(card), Some(psam)) = (find(" 00"), find(" 01")) else {
+        return unavailable(
+            "no \"Virtual PCD .. 00\" and \"… 01\" readers: install vsmartcard-vpcd, restart pcscd",
+        );
+    };
+    // A card another test process served may still be leaving.
+    for reader in [&card, &psam] {
+        pcsc.wait_for_removal(reader, Duration::from_secs(3))
+            .expect("reader empty before the test");
+    }
+    Some(Readers {
+        pcsc,
+        card,
+        psam,
+        _turn: turn,
+    })
+}
+
+/// A card in a vpcd slot, taken out and put back between taps.
+struct Slot {
+    card: Shared,
+    port: u16,
+    served: Option<ServedCard<Shared>>,
+}
+
+impl Slot {
+    fn insert(card: &Shared, port: u16) -> Slot {
+        let mut slot = Slot {
+            card: Arc::clone(card),
+            port,
+            served: None,
+        };
+        slot.put_back();
+        slot
+    }
+
+    fn put_back(&mut self) {
+        let served = vpcd::spawn(Arc::clone(&self.card), vpcd::localhost(self.port))
+            .expect("serve the card");
+        self.served = Some(served);
+    }
+
+    /// Takes the card out and waits until pcscd shows the reader empty.
+    fn take_out(&mut self, pcsc: &PcscTransport, reader: &str) {
+        if let Some(served) = self.served.take() {
+            served.remove().expect("card thread");
+        }
+        pcsc.wait_for_removal(reader, Duration::from_secs(5))
+            .expect("reader empty after the card left");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The examples
+
+/// Builds example `name` with PC/SC into this test's target directory and profile, and returns
+/// the executable's path.
+fn example(name: &str) -> PathBuf {
+    // <target>/<profile>/deps/pcsc_purse-<hash>
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let target_dir = profile_dir.parent().unwrap();
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["build", "--quiet", "--example", name, "--features", "pcsc"])
+        .args([
+            "--message-format",
+            "json-render-diagnostics",
+            "--target-dir",
+        ])
+        .arg(target_dir)
+        .stderr(Stdio::inherit());
+    if profile_dir.file_name() == Some("release".as_ref()) {
+        cargo.arg("--release");
+    }
+    let output = cargo.output().expect("run cargo");
+    assert!(
+        output.status.success(),
+        "cargo build --example {name} failed"
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo named no executable for example {name}"))
+}
+
+/// A running example: its JSON lines as they come, and its stderr for failure messages.
+struct Run {
+    child: Child,
+    lines: Receiver<String>,
+}
+
+impl Run {
+    fn start(name: &str, args: &[&str]) -> Run {
+        let mut child = Command::new(example(name))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        let stdout = child.stdout.take().unwrap();
+        let (send, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Run { child, lines }
+    }
+
+    /// The next JSON object the example prints (one per tap).
+    fn tap(&mut self) -> Value {
+        match self.lines.recv_timeout(TAP_TIMEOUT) {
+            Ok(line) => serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}")),
+            Err(_) => {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("no tap within {TAP_TIMEOUT:?}; stderr: {}", self.stderr());
+            }
+        }
+    }
+
+    fn stderr(&mut self) -> String {
+        let mut text = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            let _ = stderr.read_to_string(&mut text);
+        }
+        text
+    }
+
+    /// Waits for a clean exit with nothing more on stdout.
+    fn finish(mut self) {
+        let status = self.child.wait().unwrap();
+        let stderr = self.stderr();
+        assert!(status.success(), "{status}; stderr: {stderr}");
+        let rest: Vec<String> = self.lines.try_iter().collect();
+        assert!(rest.is_empty(), "unexpected output: {rest:?}");
+    }
+}
+
+fn number(tap: &Value, field: &str) -> u64 {
+    tap[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{field} is not a number in {tap}"))
+}
+
+fn hex4(tap: &Value, field: &str) -> [u8; 4] {
+    let text = tap[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field} is not a string in {tap}"));
+    let bytes = hex::decode(text).unwrap_or_else(|e| panic!("{field} {text:?}: {e}"));
+    bytes
+        .try_into()
+        .unwrap_or_else(|_| panic!("{field} {text:?} is not 4 bytes"))
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn bus_fare_pays_two_taps_with_the_card_and_psam_in_pcsc_readers() {
+    let Some(readers) = readers() else {
+        return;
+    };
+    const FARE: u32 = 150;
+    let card = shared("transit-purse-capp");
+    let psam = shared("psam");
+    let _psam_slot = Slot::insert(&psam, vpcd::SECOND_PORT);
+    let mut card_slot = Slot::insert(&card, vpcd::DEFAULT_PORT);
+    let (serial, before) = {
+        let mut card = lock(&card);
+        let purse = card.application_mut::<PurseApplication>().unwrap();
+        (
+            purse.application_serial(),
+            purse.balance(Purse::Purse).unwrap(),
+        )
+    };
+    let fare = FARE.to_string();
+    let mut run = Run::start(
+        "bus_fare",
+        &[
+            "--reader",
+            &readers.card,
+            "--sam-reader",
+            &readers.psam,
+            "--taps",
+            "2",
+            "--fare",
+            &fare,
+            "--json",
+        ],
+    );
+    let host = purse_host("transit-purse-capp");
+    let mut expected_before = u64::from(before);
+    for tap in 1..=2u64 {
+        let line = run.tap();
+        card_slot.take_out(&readers.pcsc, &readers.card);
+        assert_eq!(number(&line, "tap"), tap);
+        assert_eq!(line["result"], "paid", "{line}");
+        assert_eq!(number(&line, "amount"), u64::from(FARE));
+        assert_eq!(number(&line, "balance_before"), expected_before);
+        assert_eq!(
+            number(&line, "balance_after"),
+            expected_before - u64::from(FARE)
+        );
+        assert_eq!(
+            (number(&line, "apdus"), number(&line, "sam_apdus")),
+            (4, 4),
+            "SELECT, GET BALANCE, INIT, DEBIT; 80 70, 80 72, DES INIT, DES CRYPT"
+        );
+        // The PSAM (over PC/SC) checked the TAC, and so does the clearing host here.
+        let record = &line["record"];
+        assert_eq!(
+            (&record["status"], &record["tac_verified"]),
+            (&Value::from("paid"), &Value::from(true)),
+            "{line}"
+        );
+        let tac = hex4(&line, "tac");
+        let data = PurchaseTacData {
+            amount: FARE,
+            transaction_type: 0x06,
+            terminal_id: hex::decode(record["terminal_id"].as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap(),
+            terminal_serial: u32::try_from(number(record, "terminal_serial")).unwrap(),
+            date: hex::decode(record["date"].as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap(),
+            time: hex::decode(record["time"].as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap(),
+        };
+        let identity = CardIdentity {
+            serial,
+            second_diversifier: None,
+        };
+        host.verify_purchase_tac(&identity, 1, &data, &tac)
+            .unwrap_or_else(|e| panic!("tap {tap}: clearing refuses the TAC: {e}"));
+        expected_before -= u64::from(FARE);
+        if tap < 2 {
+            card_slot.put_back();
+        }
+    }
+    run.finish();
+    // The card and the PSAM agree: charged twice, two terminal serials used.
+    let balance = lock(&card)
+        .application_mut::<PurseApplication>()
+        .unwrap()
+        .balance(Purse::Purse);
+    assert_eq!(balance, Some(before - 2 * FARE));
+    let next_serial = lock(&psam)
+        .application_mut::<PsamApplication>()
+        .unwrap()
+        .next_serial();
+    assert_eq!(next_serial, 3);
+}
+
+#[test]
+fn etc_topup_loads_with_the_terminal_number_from_the_psam_reader() {
+    let Some(readers) = readers() else {
+        return;
+    };
+    const AMOUNT: u32 = 5000;
+    let card = shared("etc-user-card");
+    let psam = shared("psam");
+    let _psam_slot = Slot::insert(&psam, vpcd::SECOND_PORT);
+    let mut card_slot = Slot::insert(&card, vpcd::DEFAULT_PORT);
+    let before = lock(&card)
+        .application_mut::<PurseApplication>()
+        .unwrap()
+        .balance(Purse::Purse)
+        .unwrap();
+    let amount = AMOUNT.to_string();
+    let mut run = Run::start(
+        "etc_topup",
+        &[
+            "--reader",
+            &readers.card,
+            "--sam-reader",
+            &readers.psam,
+            "--amount",
+            &amount,
+            "--json",
+        ],
+    );
+    let line = run.tap();
+    card_slot.take_out(&readers.pcsc, &readers.card);
+    run.finish();
+    assert_eq!(line["result"], "loaded", "{line}");
+    assert_eq!(number(&line, "amount"), u64::from(AMOUNT));
+    assert_eq!(number(&line, "balance_before"), u64::from(before));
+    assert_eq!(number(&line, "balance_after"), u64::from(before + AMOUNT));
+    assert_eq!(
+        number(&line, "apdus"),
+        4,
+        "SELECT, READ BINARY EF15, INITIALIZE FOR LOAD, CREDIT FOR LOAD"
+    );
+    hex4(&line, "tac");
+    let record = &line["record"];
+    assert_eq!(
+        (&record["status"], &record["tac_verified"]),
+        (&Value::from("loaded"), &Value::from(true)),
+        "{line}"
+    );
+    // The terminal number came from the PSAM's EF16 (DF DF01) through the second reader.
+    assert_eq!(record["terminal_id"], "440100000002");
+    let balance = lock(&card)
+        .application_mut::<PurseApplication>()
+        .unwrap()
+        .balance(Purse::Purse);
+    assert_eq!(balance, Some(before + AMOUNT));
+}
