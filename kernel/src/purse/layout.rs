@@ -185,10 +185,12 @@ pub mod travel {
 /// guess from how PSAMs compute MACs elsewhere). Used by
 /// [`Psam::check_purchase_tac`](super::sam::Psam) and answered by the simulated PSAM.
 ///
-/// 1. DES INIT `80 1A` [`DES_INIT_P1`] `<key version>` Lc [`des_init_data`]: the PSAM derives the
-///    card's TAC key from its TAC master key with the card's factors.
-/// 2. DES CRYPT `80 FA` [`DES_CRYPT_P1`] `00` Lc [`des_crypt_data`] Le `00`: the MAC over the
-///    TAC input under that key, parsed by [`parse_mac`].
+/// 1. DES INIT `80 1A` [`DES_INIT_P1`](psam_tac::DES_INIT_P1) `<key version>` Lc
+///    [`des_init_data`](psam_tac::des_init_data): the PSAM derives the card's TAC key from its
+///    TAC master key with the card's factors.
+/// 2. DES CRYPT `80 FA` [`DES_CRYPT_P1`](psam_tac::DES_CRYPT_P1) `00` Lc
+///    [`des_crypt_data`](psam_tac::des_crypt_data) Le `00`: the MAC over the TAC input under
+///    that key, parsed by [`parse_mac`](psam_tac::parse_mac).
 pub mod psam_tac {
     use super::{CardIdentity, StatusWord};
     use quickpass_crypto::mac::{pad, Padding};
