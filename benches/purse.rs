@@ -39,21 +39,32 @@ fn bench_purchase(c: &mut Criterion) {
         .expect("PSAM opens");
         (card, psam, MemoryJournal::new())
     };
-    c.bench_function(
-        "purse purchase (virtual T-Union card + virtual PSAM)",
-        |b| {
+    // With the PSAM's TAC check (DES INIT / DES CRYPT, the default) and without it.
+    let mut unchecked = config.clone();
+    unchecked.check_tac = false;
+    for (name, config) in [
+        (
+            "purse purchase (virtual T-Union card + virtual PSAM)",
+            &config,
+        ),
+        (
+            "purse purchase (virtual T-Union card + virtual PSAM), TAC check off",
+            &unchecked,
+        ),
+    ] {
+        c.bench_function(name, |b| {
             b.iter_batched(
                 setup,
                 |(mut card, mut psam, mut journal)| {
-                    let result = purchase(&mut card, &mut psam, &mut journal, &config, &request)
+                    let result = purchase(&mut card, &mut psam, &mut journal, config, &request)
                         .expect("purchase");
                     assert_eq!(result.outcome, Outcome::Paid);
                     result
                 },
                 BatchSize::SmallInput,
             )
-        },
-    );
+        });
+    }
 }
 
 criterion_group!(benches, bench_purchase);
