@@ -165,8 +165,8 @@ fn pboc_ref(profile: &CardProfile) -> &PbocFields {
     }
 }
 
-/// The contactless terminal; with the SM2 test CA key and SM support for SM2 cards.
-fn contactless_scenario(profile_name: &'static str, sm2: bool) -> Scenario {
+/// The default terminal; with the SM2 test CA key and SM support for SM2 cards.
+fn terminal(sm2: bool) -> KernelConfig {
     let mut config = base_config();
     if sm2 {
         config.terminal.terminal.sm_supported = true;
@@ -180,6 +180,12 @@ fn contactless_scenario(profile_name: &'static str, sm2: bool) -> Scenario {
             )
             .expect("insert");
     }
+    config
+}
+
+/// The contactless terminal.
+fn contactless_scenario(profile_name: &'static str, sm2: bool) -> Scenario {
+    let config = terminal(sm2);
     Scenario {
         profile_name,
         method: Method::Fdda,
@@ -191,8 +197,8 @@ fn contactless_scenario(profile_name: &'static str, sm2: bool) -> Scenario {
 
 /// The contact terminal of tests/contact_flow.rs (plaintext PIN, signature, no CVM), with
 /// only the ODA methods of `oda` in its capabilities byte 3.
-fn contact_scenario(profile_name: &'static str, method: Method) -> Scenario {
-    let mut config = base_config();
+fn contact_scenario(profile_name: &'static str, method: Method, sm2: bool) -> Scenario {
+    let mut config = terminal(sm2);
     config.terminal.terminal.capabilities = [
         0xE0,
         0xA8,
@@ -945,15 +951,25 @@ fn fdda_sm2_card() {
 
 #[test]
 fn contact_sda() {
-    run_matrix(&contact_scenario("qpboc-debit-offline", Method::Sda));
+    run_matrix(&contact_scenario("qpboc-debit-offline", Method::Sda, false));
 }
 
 #[test]
 fn contact_dda() {
-    run_matrix(&contact_scenario("qpboc-debit-offline", Method::Dda));
+    run_matrix(&contact_scenario("qpboc-debit-offline", Method::Dda, false));
 }
 
 #[test]
 fn contact_cda() {
-    run_matrix(&contact_scenario("qpboc-debit-offline", Method::Cda));
+    run_matrix(&contact_scenario("qpboc-debit-offline", Method::Cda, false));
+}
+
+#[test]
+fn contact_sda_sm2() {
+    run_matrix(&contact_scenario("pboc3-sm2", Method::Sda, true));
+}
+
+#[test]
+fn contact_cda_sm2() {
+    run_matrix(&contact_scenario("pboc3-sm2", Method::Cda, true));
 }
