@@ -76,7 +76,10 @@ fn malformed<E: std::error::Error + 'static>(
 }
 
 /// Everything the card phase gathered; [`CardPhase::complete`] turns it into a result.
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows the static data to be authenticated only by its length: it holds the PAN (and
+/// whatever else the issuer signed) in clear.
+#[derive(Clone)]
 pub struct CardPhase {
     /// The transaction input.
     pub input: TransactionInput,
@@ -96,6 +99,26 @@ pub struct CardPhase {
     pub apdus: u64,
     /// An outcome the card phase already reached (e.g. try another interface), with a reason.
     pub early_outcome: Option<(Outcome, String)>,
+}
+
+impl std::fmt::Debug for CardPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let static_data = match &self.static_data {
+            Ok(bytes) => format!("Ok(<{} bytes>)", bytes.len()),
+            Err(e) => format!("Err({e:?})"),
+        };
+        f.debug_struct("CardPhase")
+            .field("input", &self.input)
+            .field("values", &self.values)
+            .field("aid", &self.aid)
+            .field("fci", &self.fci)
+            .field("gpo_command", &self.gpo_command)
+            .field("card", &self.card)
+            .field("static_data", &format_args!("{static_data}"))
+            .field("apdus", &self.apdus)
+            .field("early_outcome", &self.early_outcome)
+            .finish()
+    }
 }
 
 /// The result of a whole transaction.

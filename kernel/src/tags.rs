@@ -621,7 +621,8 @@ const ENTRIES: &[TagInfo] = &[
     TagInfo::new(CARDHOLDER_NAME_EXTENDED, "Cardholder Name Extended", Ans, Range(27, 45), EmvBook3)
         .hidden(),
     TagInfo::new(IINE, "Issuer Identification Number Extended (IINE)", N, Fixed(4), EmvBook3)
-        .per("TU, MD: China T-Union FCIs reuse 9F0C for a 30-byte copy of EF15"),
+        .hidden()
+        .per("TU, MD: China T-Union FCIs reuse 9F0C for a 30-byte copy of EF15; sensitive because that copy holds the card number"),
     TagInfo::new(IAC_DEFAULT, "Issuer Action Code - Default", B, Fixed(5), EmvBook3),
     TagInfo::new(IAC_DENIAL, "Issuer Action Code - Denial", B, Fixed(5), EmvBook3),
     TagInfo::new(IAC_ONLINE, "Issuer Action Code - Online", B, Fixed(5), EmvBook3),

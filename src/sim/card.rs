@@ -65,6 +65,13 @@ pub trait Application: Send {
 
     /// Lets the dispatcher hand an application back to its concrete type.
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
+
+    /// An identical copy (keys, data, counters and session state), or `None` when the
+    /// application cannot be copied. Tests use it to tap many fresh cards without
+    /// personalising each (issuing certificates costs RSA private-key operations).
+    fn duplicate(&self) -> Option<Box<dyn Application>> {
+        None
+    }
 }
 
 /// What is selected at the moment.
@@ -111,6 +118,25 @@ impl VirtualCard {
     /// Adds an application (directory order is insertion order).
     pub fn add_application(&mut self, application: Box<dyn Application>) {
         self.applications.push(application);
+    }
+
+    /// An identical copy of the card — directories, selection, counters and every
+    /// application's state — or `None` when one of its applications cannot be copied
+    /// ([`Application::duplicate`]).
+    pub fn duplicate(&self) -> Option<VirtualCard> {
+        let applications = self
+            .applications
+            .iter()
+            .map(|a| a.duplicate())
+            .collect::<Option<Vec<_>>>()?;
+        Some(VirtualCard {
+            atr: self.atr.clone(),
+            ppse: self.ppse,
+            pse: self.pse,
+            applications,
+            selected: self.selected,
+            exchanges: self.exchanges,
+        })
     }
 
     /// The answer to reset.

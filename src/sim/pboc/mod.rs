@@ -74,7 +74,7 @@ struct FirstAc {
 }
 
 /// Per-transaction state, dropped on SELECT and reset.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Session {
     path: Option<Path>,
     terminal: BTreeMap<Tag, Vec<u8>>,
@@ -86,6 +86,7 @@ struct Session {
 }
 
 /// A UnionPay PBOC application on a simulated card.
+#[derive(Clone)]
 pub struct PbocApplication {
     card: Personalised,
     state: State,
@@ -493,6 +494,10 @@ impl Application for PbocApplication {
 
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
         self
+    }
+
+    fn duplicate(&self) -> Option<Box<dyn Application>> {
+        Some(Box::new(self.clone()))
     }
 }
 

@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use quickpass_crypto::date::Date;
-use quickpass_crypto::oda::issue::{pan_field, IccCertificateFields, IssuerCertificateFields};
+use quickpass_crypto::oda::issue::{
+    self, pan_field, IccCertificateFields, IssuerCertificateFields,
+};
 use quickpass_crypto::oda::issue::{RsaSigner, Sm2Signer, SM2_PK_ALGORITHM};
 use quickpass_crypto::secret::SecretKey;
 use quickpass_kernel::dol::Dol;
@@ -24,7 +26,7 @@ use crate::sim::profile::ProfileError;
 pub(super) const BASE_PDOL: &str = "9F66049F02069F03069F1A0295055F2A029A039C019F3704";
 
 /// Data objects a record of the ODA scope may not hold (they are signed afterwards).
-const CERTIFICATE_TAGS: [Tag; 7] = [
+const CERTIFICATE_TAGS: [Tag; 8] = [
     tags::CA_PUBLIC_KEY_INDEX,
     tags::ISSUER_PUBLIC_KEY_CERTIFICATE,
     tags::ISSUER_PUBLIC_KEY_REMAINDER,
@@ -32,6 +34,7 @@ const CERTIFICATE_TAGS: [Tag; 7] = [
     tags::ICC_PUBLIC_KEY_CERTIFICATE,
     tags::ICC_PUBLIC_KEY_EXPONENT,
     tags::ICC_PUBLIC_KEY_REMAINDER,
+    tags::SIGNED_STATIC_APPLICATION_DATA,
 ];
 
 /// The ICC private key the card signs with.
@@ -42,6 +45,7 @@ pub(super) enum Signer {
 }
 
 /// A log file's configuration.
+#[derive(Clone)]
 pub(super) struct LogConfig {
     pub sfi: u8,
     pub records: u8,
@@ -50,6 +54,7 @@ pub(super) struct LogConfig {
 }
 
 /// What personalisation fixed: never changes afterwards.
+#[derive(Clone)]
 pub(super) struct Personalised {
     pub aid: Vec<u8>,
     pub in_ppse: bool,
@@ -91,6 +96,7 @@ pub(super) struct EcState {
 }
 
 /// What the card stores and changes: counters, balances, logs.
+#[derive(Clone)]
 pub(super) struct State {
     pub atc: u16,
     pub last_online_atc: u16,
@@ -182,10 +188,11 @@ fn track2(pan: &str, expiry: &str, service_code: &str, discretionary: &str) -> V
     nibbles.chunks(2).map(|p| (p[0] << 4) | p[1]).collect()
 }
 
-/// The default record layout (tags absent from the card data are left out).
-fn default_records() -> Vec<(u8, bool, Vec<Tag>)> {
+/// The default record layout (tags absent from the card data are left out); `ssad` adds a
+/// record for the signed static application data `93` (too big to share one with `90`).
+fn default_records(ssad: bool) -> Vec<(u8, bool, Vec<Tag>)> {
     let t = Tag::new;
-    vec![
+    let mut records = vec![
         (1, false, vec![t(0x57), t(0x5F20), t(0x9F1F)]),
         (
             2,
@@ -218,7 +225,11 @@ fn default_records() -> Vec<(u8, bool, Vec<Tag>)> {
         ),
         (3, false, vec![t(0x8F), t(0x90), t(0x92), t(0x9F32)]),
         (3, false, vec![t(0x9F46), t(0x9F47), t(0x9F48)]),
-    ]
+    ];
+    if ssad {
+        records.push((3, false, vec![tags::SIGNED_STATIC_APPLICATION_DATA]));
+    }
+    records
 }
 
 /// One record being laid out.
@@ -474,10 +485,12 @@ pub(super) fn personalise(
                     Ok((*sfi, *oda, tags, true))
                 })
                 .collect::<Result<_, ProfileError>>()?,
-            None => default_records()
-                .into_iter()
-                .map(|(sfi, oda, tags)| (sfi, oda, tags, false))
-                .collect(),
+            None => default_records(
+                oda != OdaAlgorithm::None && profile.oda.data_authentication_code.is_some(),
+            )
+            .into_iter()
+            .map(|(sfi, oda, tags)| (sfi, oda, tags, false))
+            .collect(),
         };
         let mut numbers: BTreeMap<u8, u8> = BTreeMap::new();
         let mut out = Vec::new();
@@ -695,8 +708,18 @@ fn issue_certificates(
         index ^= 0x0F;
     }
     let expired = [0x12, 0x20];
+    // The PAN the certificates are issued for: the card's, unless the fault names another.
+    let (certificate_pan, certificate_pan_bcd) = match &profile.faults.certificate_pan {
+        Some(digits) => {
+            f.digits("faults.certificate_pan", digits, 12, 19)?;
+            let bcd = digits_to_cn(digits, digits.len().div_ceil(2))
+                .map_err(|e| f.err("faults.certificate_pan", e.to_string()))?;
+            (digits.as_str(), bcd)
+        }
+        None => (profile.pan.as_str(), pan_bcd.to_vec()),
+    };
     let issuer_fields = IssuerCertificateFields {
-        issuer_identifier: ca::issuer_identifier(&profile.pan, oda.issuer_identifier_digits)
+        issuer_identifier: ca::issuer_identifier(certificate_pan, oda.issuer_identifier_digits)
             .ok_or_else(|| f.err("oda.issuer_identifier_digits", "must be 3 to 8"))?,
         expiry: if profile.faults.issuer_cert_expired {
             expired
@@ -713,7 +736,7 @@ fn issue_certificates(
         (None, false) => [expiry[1], expiry[0]],
     };
     let icc_fields = IccCertificateFields {
-        pan: pan_field(pan_bcd).map_err(|e| f.err("pan", e.to_string()))?,
+        pan: pan_field(&certificate_pan_bcd).map_err(|e| f.err("pan", e.to_string()))?,
         expiry: icc_expiry,
         serial: f.hex_n::<3>("oda.icc_cert_serial", &oda.icc_cert_serial)?,
         hash_algorithm,
@@ -727,6 +750,10 @@ fn issue_certificates(
         }
     }
     let issue_err = |e: ca::CaError| f.err("oda", e.to_string());
+    let dac = match &oda.data_authentication_code {
+        Some(text) => Some(f.hex_n::<2>("oda.data_authentication_code", text)?),
+        None => None,
+    };
     data.insert(tags::CA_PUBLIC_KEY_INDEX, vec![index]);
     match oda.algorithm {
         OdaAlgorithm::Rsa => {
@@ -742,6 +769,11 @@ fn issue_certificates(
                 tags::ISSUER_PUBLIC_KEY_EXPONENT,
                 issuer_key.exponent().to_vec(),
             );
+            if let Some(dac) = dac {
+                let ssad = issue::ssad(issuer_key, dac, &signed_static)
+                    .map_err(|e| f.err("oda", e.to_string()))?;
+                data.insert(tags::SIGNED_STATIC_APPLICATION_DATA, ssad);
+            }
             let icc = ca
                 .icc_certificate_rsa(&oda.issuer_key, &oda.icc_key, &icc_fields, &signed_static)
                 .map_err(issue_err)?;
@@ -758,6 +790,12 @@ fn issue_certificates(
                 .issuer_certificate_sm2(&oda.issuer_key, &issuer_fields)
                 .map_err(issue_err)?;
             data.insert(tags::ISSUER_PUBLIC_KEY_CERTIFICATE, issuer);
+            if let Some(dac) = dac {
+                let issuer_key = ca.sm2_key(&oda.issuer_key).map_err(issue_err)?;
+                let ssad = issue::sm2_ssad(issuer_key, dac, &signed_static)
+                    .map_err(|e| f.err("oda", e.to_string()))?;
+                data.insert(tags::SIGNED_STATIC_APPLICATION_DATA, ssad);
+            }
             let icc = ca
                 .icc_certificate_sm2(&oda.issuer_key, &oda.icc_key, &icc_fields, &signed_static)
                 .map_err(issue_err)?;

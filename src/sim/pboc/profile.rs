@@ -310,6 +310,11 @@ pub struct OdaProfile {
     /// ICC certificate serial number, hex (3 bytes).
     #[serde(default = "default_icc_serial")]
     pub icc_cert_serial: String,
+    /// Data authentication code `9F45`, hex (2 bytes). When set, the card also carries signed
+    /// static application data `93` (SDA, EMV Book 2 §5.4) signed by the issuer key with it;
+    /// absent, the card has no `93` (as the real UnionPay cards seen).
+    #[serde(default)]
+    pub data_authentication_code: Option<String>,
 }
 
 impl Default for OdaProfile {
@@ -324,6 +329,7 @@ impl Default for OdaProfile {
             issuer_cert_serial: default_issuer_serial(),
             icc_cert_expiry: None,
             icc_cert_serial: default_icc_serial(),
+            data_authentication_code: None,
         }
     }
 }
@@ -363,6 +369,11 @@ pub struct FaultProfile {
     /// Every application cryptogram has its last byte flipped (the host rejects it).
     #[serde(default)]
     pub tamper_ac: bool,
+    /// The certificates are issued for these PAN digits instead of the card's `5A` (issuer
+    /// identifier and ICC certificate PAN), while the static data still holds the card's `5A`:
+    /// a PAN mismatch with otherwise valid certificates.
+    #[serde(default)]
+    pub certificate_pan: Option<String>,
 }
 
 fn yes() -> bool {

@@ -86,8 +86,9 @@ pub struct PurseKeyProfile {
     pub tac: KeyHex,
 }
 
-/// EF15 (public application information), by layout.
-#[derive(Debug, Clone, Deserialize)]
+/// EF15 (public application information), by layout. `Debug` shows the layout and the card
+/// serial masked as the kernel masks card numbers (first 4, last 4 digits), nothing else.
+#[derive(Clone, Deserialize)]
 #[serde(tag = "layout", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Ef15Profile {
     /// China T-Union, 30 bytes (pboc-notes §4.7).
@@ -138,6 +139,29 @@ pub enum Ef15Profile {
         /// The file, hex.
         data: String,
     },
+}
+
+impl std::fmt::Debug for Ef15Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let masked = |serial: &str| match serial.len() {
+            n if n > 8 => format!("{}{}{}", &serial[..4], "*".repeat(n - 8), &serial[n - 4..]),
+            n => "*".repeat(n),
+        };
+        match self {
+            Ef15Profile::TUnion { serial, .. } => f
+                .debug_struct("TUnion")
+                .field("serial", &masked(serial))
+                .finish_non_exhaustive(),
+            Ef15Profile::Etc { serial, .. } => f
+                .debug_struct("Etc")
+                .field("serial", &masked(serial))
+                .finish_non_exhaustive(),
+            Ef15Profile::Raw { data } => f
+                .debug_struct("Raw")
+                .field("bytes", &(data.len() / 2))
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 /// A transparent file other than EF15 (EF16 cardholder information, EF17 management, …).
