@@ -85,7 +85,12 @@ fn memory() -> Option<Memory> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let field = |name: &str| -> Option<u64> {
         let line = status.lines().find(|l| l.starts_with(name))?;
-        line[name.len()..].trim().trim_end_matches("kB").trim().parse().ok()
+        line[name.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
     };
     Some(Memory {
         peak_kib: field("VmHWM:")?,
@@ -113,7 +118,10 @@ impl Sample {
 
     fn print(&self, out: &mut dyn std::io::Write) {
         let (peak, current) = match self.memory {
-            Some(m) => (format!("{} KiB", m.peak_kib), format!("{} KiB", m.current_kib)),
+            Some(m) => (
+                format!("{} KiB", m.peak_kib),
+                format!("{} KiB", m.current_kib),
+            ),
             None => ("unavailable".into(), "unavailable".into()),
         };
         let _ = writeln!(
@@ -187,7 +195,12 @@ fn run(options: &Options) -> Result<bool, String> {
         if let Some(why) = report.unexpected {
             tally.unexpected += 1;
             if problems.len() < SHOWN_PROBLEMS {
-                problems.push(format!("tap {}: {}: {} ({why})", n + 1, flow.name(), report.outcome));
+                problems.push(format!(
+                    "tap {}: {}: {} ({why})",
+                    n + 1,
+                    flow.name(),
+                    report.outcome
+                ));
             }
         }
         let done = n + 1;

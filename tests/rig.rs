@@ -112,7 +112,11 @@ fn a_long_alternating_run_gives_every_expected_outcome_across_re_personalisation
     for n in 0..TAPS {
         let flow = Flow::nth(n);
         let report = rig.tap(flow).unwrap();
-        assert_eq!(report.unexpected, None, "tap {n}: {flow:?} {}", report.outcome);
+        assert_eq!(
+            report.unexpected, None,
+            "tap {n}: {flow:?} {}",
+            report.outcome
+        );
         per_flow[Flow::ALL.iter().position(|f| *f == flow).unwrap()] += 1;
         if flow == Flow::Capp {
             capp_apdus.push(report.card.apdus_sent);
@@ -129,4 +133,40 @@ fn a_long_alternating_run_gives_every_expected_outcome_across_re_personalisation
         Flow::ALL.len() as u64 * (1 + renewals)
     );
     assert!(capp_apdus.iter().all(|&apdus| apdus == 7));
+}
+
+#[test]
+fn a_forged_arqc_is_caught_by_the_simulated_issuer_unless_its_check_is_off() {
+    let mut rig = Rig::new().unwrap();
+    let (report, mut recording) = rig.record(Flow::QpbocOnline).unwrap();
+    assert!(report.is_expected(), "{report:?}");
+    let gpo = recording
+        .card
+        .iter_mut()
+        .find(|e| e.command.starts_with(&[0x80, 0xA8]))
+        .unwrap();
+    let at = gpo
+        .response
+        .windows(3)
+        .position(|w| w == [0x9F, 0x26, 0x08])
+        .expect("9F26 in the GPO response");
+    gpo.response[at + 3] ^= 0x01;
+    let replay = |rig: &Rig| {
+        rig::tap(
+            rig.fixtures(),
+            Flow::QpbocOnline,
+            &recording.input,
+            &mut ApduLayer::new(recording.card()),
+            &mut recording.validator(rig.fixtures()).unwrap(),
+            &mut MemoryJournal::new(),
+        )
+    };
+    let forged = replay(&rig);
+    assert_eq!(forged.outcome, "online_request");
+    assert_eq!(
+        forged.unexpected.as_deref(),
+        Some("the issuer rejects the ARQC")
+    );
+    rig.fixtures_mut().set_issuer_check(false);
+    assert!(replay(&rig).is_expected());
 }
