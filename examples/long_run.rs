@@ -256,6 +256,12 @@ fn run(options: &Options) -> Result<bool, String> {
             outcomes.join(", ")
         );
     }
+    let _ = writeln!(
+        out,
+        "(µs/tap: the whole tap with the simulated card in process — the card's own work and a \
+         re-personalisation every {} taps included)",
+        quickpass::rig::CARD_LIFETIME
+    );
     for problem in &problems {
         let _ = writeln!(out, "unexpected: {problem}");
     }
