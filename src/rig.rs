@@ -132,6 +132,7 @@ impl Flow {
         }
     }
 
+    /// The flow's place in [`Flow::ALL`] (declaration order).
     fn index(self) -> usize {
         self as usize
     }
@@ -899,6 +900,19 @@ impl Rig {
         }
         if !self.journal.pending().is_empty() && report.unexpected.is_none() {
             report.unexpected = Some("a journal entry left pending".to_owned());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Flow;
+
+    #[test]
+    fn all_lists_the_flows_in_declaration_order() {
+        for (place, flow) in Flow::ALL.iter().enumerate() {
+            assert_eq!(flow.index(), place, "{flow:?}");
+            assert_eq!(Flow::nth((place + Flow::ALL.len()) as u64), *flow);
         }
     }
 }
