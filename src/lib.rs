@@ -8,6 +8,8 @@
 //!   purse MACs, SM2, CA keys and offline data authentication.
 //! - [`replay`]: a card that answers from a recorded transcript, for tests and field traces.
 //! - [`conformance`]: the runner for `quickpass-vectors/1` test vector files.
+//! - `rig` (feature `sim`): every terminal flow against the simulated cards, one tap at a time
+//!   (long runs, per-flow figures, benches).
 //!
 //! # Example: select the PPSE of a recorded card
 //!
@@ -38,6 +40,8 @@ pub mod journal;
 #[cfg(feature = "pcsc")]
 pub mod pcsc;
 pub mod replay;
+#[cfg(feature = "sim")]
+pub mod rig;
 pub mod setup;
 #[cfg(feature = "sim")]
 pub mod sim;
