@@ -5,7 +5,7 @@
 //! A [`Rig`] owns one personalised card per [`Flow`], the simulated PSAM, the issuer hosts and
 //! an in-memory journal. [`Rig::tap`] runs one tap of a flow and checks that its outcome is the
 //! one that card must give (an offline approval with ODA, an online request whose ARQC the
-//! simulated issuer verifies, a purse payment whose TAC the clearing host verifies, …). A card
+//! simulated issuer verifies, a purse payment whose MAC2 and TAC the PSAM verifies, …). A card
 //! is re-personalised after [`CARD_LIFETIME`] taps, so balances and counters never run out
 //! however long the run. [`Rig::record`] also keeps the tap's exchanges, which [`tap`] replays
 //! against the kernel alone ([`Recording::card`], [`Recording::validator`]) in the benches.
@@ -203,7 +203,6 @@ pub struct Fixtures {
     t_union: PurseConfig,
     etc: PurseConfig,
     fares: SegmentFareTable,
-    clearing: PurseHost,
     issuer: PurseHost,
     profiles: Vec<CardProfile>,
     psam: CardProfile,
@@ -272,7 +271,6 @@ impl Fixtures {
             .ok_or_else(|| simulator("qpboc-credit-online: psn"))?[0];
         let credit_card = (application.pan.clone(), psn);
 
-        let clearing = purse_host(&profiles[Flow::Purchase.index()], "transit-purse-capp")?;
         let issuer = purse_host(&profiles[Flow::Load.index()], "etc-user-card")?;
         Ok(Fixtures {
             rsa,
@@ -284,7 +282,6 @@ impl Fixtures {
             t_union: PurseConfig::new(purse::PurseApplication::t_union()),
             etc: PurseConfig::new(purse::PurseApplication::etc()),
             fares: SegmentFareTable::EXAMPLE,
-            clearing,
             issuer,
             profiles,
             psam: profile("psam")?,
@@ -316,14 +313,10 @@ impl Fixtures {
         }
     }
 
-    /// Opens the PSAM (purse DF `8011`, the T-Union keys) over `transport`, with the clearing
-    /// host's TAC keys.
+    /// Opens the PSAM (purse DF `8011`, the T-Union keys) over `transport`.
     pub fn validator<S: Transport>(&self, transport: S) -> Result<Validator<S>, RigError> {
         let psam = Psam::open(transport, &SelectBy::FileId(0x8011)).map_err(simulator)?;
-        Ok(Validator {
-            psam,
-            tac_keys: self.clearing.clone(),
-        })
+        Ok(Validator { psam })
     }
 
     /// A freshly personalised simulated PSAM.
@@ -335,11 +328,10 @@ impl Fixtures {
     }
 }
 
-/// The PSAM as the purse flows' [`Sam`]; TACs are checked with the clearing host's TAC keys (a
-/// real PSAM would use DES INIT / DES CRYPT, which the simulator lacks).
+/// The PSAM as the purse flows' [`Sam`] (it checks TACs itself, DES INIT / DES CRYPT), with
+/// access to its traffic counters and transport for the rig's accounting and recording.
 pub struct Validator<S: Transport> {
     psam: Psam<S>,
-    tac_keys: PurseHost,
 }
 
 impl<S: Transport> Validator<S> {
@@ -389,20 +381,11 @@ where
     fn check_purchase_tac(
         &mut self,
         card: &CardIdentity,
-        _key_version: u8,
+        key_version: u8,
         data: &PurchaseTacData,
         tac: &[u8; 4],
     ) -> Result<TacCheck, SamError<S::Error>> {
-        let index = self.psam.key_index();
-        Ok(
-            match self
-                .tac_keys
-                .verify_purchase_tac(&sim_identity(card), index, data, tac)
-            {
-                Ok(()) => TacCheck::Verified,
-                Err(_) => TacCheck::Invalid,
-            },
-        )
+        self.psam.check_purchase_tac(card, key_version, data, tac)
     }
 
     fn apdus(&self) -> u64 {

@@ -36,11 +36,12 @@ fn every_flow_gives_its_outcome_in_the_expected_apdus_and_replays_identically() 
         // SELECT PSE, 3 READ RECORD of its directory, SELECT, GPO, 4 READ RECORD, GENERATE AC
         // with CDA.
         (Flow::ContactCda, "approved", 11, 0),
-        // SELECT, GET BALANCE, INITIALIZE FOR PURCHASE, DEBIT; PSAM 80 70, 80 72.
-        (Flow::Purchase, "paid", 4, 2),
+        // SELECT, GET BALANCE, INITIALIZE FOR PURCHASE, DEBIT; PSAM 80 70, 80 72, and the TAC
+        // check DES INIT 80 1A, DES CRYPT 80 FA.
+        (Flow::Purchase, "paid", 4, 4),
         // SELECT, GET BALANCE, READ RECORD, INIT CAPP, 2 × UPDATE CAPP DATA CACHE, DEBIT.
-        (Flow::Capp, "paid", 7, 2),
-        (Flow::Capp, "paid", 7, 2),
+        (Flow::Capp, "paid", 7, 4),
+        (Flow::Capp, "paid", 7, 4),
         // SELECT, READ BINARY (EF15), INITIALIZE FOR LOAD, CREDIT FOR LOAD.
         (Flow::Load, "loaded", 4, 0),
     ];
