@@ -4,6 +4,7 @@
 # row per target to OUT/summary.md (executions, exec/s, wall time, coverage, crashes).
 #
 #   fuzz/long-run.sh [RUNS] [OUT] [TARGET...]   # default 10000000 /work/fuzz-long, all targets
+#                                               # (named targets: rows appended to the summary)
 #   SANITIZER=address fuzz/long-run.sh          # default none: panics and invariants only, ~2× faster
 #
 # Builds into OUT/target (not fuzz/target, so CI's AddressSanitizer build stays intact). New
@@ -24,18 +25,20 @@ cargo +nightly fuzz build -s "$sanitizer" --target-dir "$out/target" >"$out/buil
 }
 targets=("$@")
 if ((${#targets[@]} == 0)); then
+    # A run of every target starts a new summary; a run of named targets (a rerun) appends.
     mapfile -t targets < <(cargo +nightly fuzz list)
+    : >"$summary"
 fi
 
 {
-    echo "# Long fuzz run, started $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "## Long fuzz run, started $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
     echo "Commit $(git rev-parse --short HEAD) ($(git log -1 --format=%s | cut -c1-70)), $(nproc) cores" \
         "shared, sanitizer $sanitizer, debug assertions on, -runs=$runs per target, one at a time."
     echo
     echo "| target | executions | exec/s | wall time | cov | ft | corpus | crashes |"
     echo "|---|---:|---:|---:|---:|---:|---:|---|"
-} >"$summary"
+} >>"$summary"
 
 for target in "${targets[@]}"; do
     log="$out/$target.log"
@@ -62,5 +65,8 @@ for target in "${targets[@]}"; do
         "${per_second:-?}" $((wall / 3600)) $((wall % 3600 / 60)) $((wall % 60)) "${cov:-?}" \
         "${ft:-?}" "${corpus:-?}" "$crashes" >>"$summary"
 done
-echo >>"$summary"
-echo "Finished $(date -u '+%Y-%m-%d %H:%M UTC')." >>"$summary"
+{
+    echo
+    echo "Finished $(date -u '+%Y-%m-%d %H:%M UTC')."
+    echo
+} >>"$summary"

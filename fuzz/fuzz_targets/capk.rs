@@ -12,11 +12,15 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
         let mut store = CapkStore::new();
         if let Ok(report) = store.load_vector_file(text) {
+            // serde_json's `Value` refuses a lone UTF-16 surrogate escape (`"\uDA0E"`) that the
+            // loader skips inside a field it ignores (long run, 2026-11-28), so the cases are
+            // counted only when the file is strict JSON.
             let cases = serde_json::from_str::<serde_json::Value>(text)
                 .ok()
-                .and_then(|v| v.get("cases").and_then(|c| c.as_array()).map(Vec::len))
-                .expect("a loaded file has a cases array");
-            assert_eq!(report.loaded.len() + report.refused.len(), cases);
+                .and_then(|v| v.get("cases").and_then(|c| c.as_array()).map(Vec::len));
+            if let Some(cases) = cases {
+                assert_eq!(report.loaded.len() + report.refused.len(), cases);
+            }
             assert!(store.len() <= report.loaded.len());
             assert!(store.iter().all(|key| key.checksum_is_valid()));
         }
