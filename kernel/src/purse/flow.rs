@@ -1048,6 +1048,15 @@ pub fn purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
             ));
         }
     };
+    // INITIALIZE's old balance is the one the debit, the record and the TAC rest on: a card
+    // whose answer contradicts its GET BALANCE and does not cover the amount is not debited (no
+    // overdraft is used, as for GET BALANCE). Found by the purse_purchase fuzz target: the tap
+    // was paid with balance after = 0 saturated from a negative value.
+    if init.balance < request.amount {
+        let mut result = declined(layer, sam, Outcome::InsufficientBalance, None, voided);
+        result.balance_before = Some(init.balance);
+        return Ok(result);
+    }
     let step = Debit {
         info: &info,
         init,
@@ -1177,6 +1186,19 @@ pub fn capp_purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
             ));
         }
     };
+    // As in [`purchase`]: INITIALIZE's own balance must cover the amount.
+    if init.balance < decision.amount {
+        let mut result = end(
+            layer,
+            sam,
+            Outcome::InsufficientBalance,
+            None,
+            voided,
+            decision.amount,
+        );
+        result.balance_before = Some(init.balance);
+        return Ok(result);
+    }
     let updated = trip.updated(
         &decision,
         request.station,
@@ -1372,4 +1394,88 @@ pub fn load<T: Transport, H: Host + ?Sized, J: Journal + ?Sized>(
     }
     result.record = Some(record);
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::purse::sam::{NoDiversification, SoftwareSam, SoftwareSamKey};
+    use crate::purse::MemoryJournal;
+    use quickpass_crypto::secret::SecretKey;
+
+    /// A card answering from a list (the fuzz target's card), counting commands.
+    struct Scripted {
+        responses: std::vec::IntoIter<Vec<u8>>,
+        commands: Vec<Vec<u8>>,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("card removed")]
+    struct Removed;
+
+    impl Transport for Scripted {
+        type Error = Removed;
+
+        fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, Removed> {
+            self.commands.push(command.to_vec());
+            self.responses.next().ok_or(Removed)
+        }
+    }
+
+    /// purse_purchase fuzz crash `29ea2af0…`: GET BALANCE says 100.00 yuan, INITIALIZE FOR
+    /// PURCHASE says 0.16 yuan for a 40.96 yuan purchase, and DEBIT answers a MAC2 that verifies
+    /// (MAC2 does not cover the balance). The tap used to be paid with a balance after of 0.
+    #[test]
+    fn initialize_balance_below_the_amount_is_not_debited() {
+        let responses = [
+            "6F0B84075041592E535A54A5009000",
+            "000000000000000000000000000000000000000120100101204912319000",
+            "000027109000",
+            "0000001000000000000100112233449000",
+            "F5B221C956988A139000",
+        ];
+        let mut layer = ApduLayer::new(Scripted {
+            responses: responses
+                .iter()
+                .map(|r| hex::decode(r).expect("hex"))
+                .collect::<Vec<_>>()
+                .into_iter(),
+            commands: Vec::new(),
+        });
+        let key = || SecretKey::new(&hex::decode("11223344556677888877665544332211").expect("hex"));
+        let mut sam = SoftwareSam::new(
+            [0x00, 0x11, 0x22, 0x33, 0x44, 0x55],
+            1,
+            1,
+            vec![SoftwareSamKey {
+                version: 1,
+                algorithm_id: 0,
+                purchase: key(),
+                tac: Some(key()),
+            }],
+            NoDiversification,
+        );
+        let mut journal = MemoryJournal::new();
+        let request = PurchaseRequest {
+            amount: 0x1000,
+            date: TransactionDate::new(2012, 2, 29).expect("date"),
+            time: TransactionTime::new(13, 51, 0).expect("time"),
+        };
+        let result = purchase(
+            &mut layer,
+            &mut sam,
+            &mut journal,
+            &PurseConfig::new(PurseApplication::city(b"PAY.SZT")),
+            &request,
+        )
+        .expect("a typed outcome");
+        assert_eq!(result.outcome, Outcome::InsufficientBalance, "{result:?}");
+        assert_eq!(result.balance_before, Some(0x10));
+        assert!(journal.records().is_empty() && journal.pending().is_empty());
+        let sent = &layer.transport().commands;
+        assert!(
+            sent.iter().all(|c| c[1] != 0x54),
+            "DEBIT FOR PURCHASE must not be sent"
+        );
+    }
 }

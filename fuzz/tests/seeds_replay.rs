@@ -1,0 +1,70 @@
+//! The committed seeds still drive the flows to their end: if a kernel change makes a recorded
+//! tap stop at an earlier step, the fuzzer would silently lose the deep paths, so the seeds must
+//! be regenerated (`cargo run --release --example seeds`).
+
+use quickpass::kernel::contactless;
+use quickpass::kernel::oda::OdaStatus;
+use quickpass::kernel::outcome::Outcome;
+use quickpass::kernel::purse::{self, MemoryJournal};
+use quickpass::kernel::transport::ApduLayer;
+use quickpass_fuzz::{split_chunks, ScriptedCard, CONTACTLESS_AMOUNTS};
+
+fn seed(target: &str, name: &str) -> Vec<u8> {
+    let path = format!("{}/corpus/{target}/seed-{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn replay_contactless(name: &str) -> (Outcome, OdaStatus) {
+    let bytes = seed("kernel_contactless", name);
+    let config = quickpass_fuzz::contactless_config();
+    let input = quickpass_fuzz::contactless_input(CONTACTLESS_AMOUNTS[usize::from(bytes[0])]);
+    let mut layer = ApduLayer::new(ScriptedCard::new(split_chunks(&bytes[1..])));
+    let result = contactless::read_card(config, &input, &mut layer)
+        .expect("card phase")
+        .complete(config);
+    (result.outcome, result.oda.status())
+}
+
+#[test]
+fn offline_card_seeds_replay_to_an_fdda_verified_approval() {
+    for name in ["qpboc-debit-offline-100", "pure-ec-100"] {
+        assert_eq!(
+            replay_contactless(name),
+            (Outcome::Approved, OdaStatus::Ok),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_tampered_signature_seed_replays_to_failed_oda_without_approval() {
+    let (outcome, oda) = replay_contactless("pure-ec-tamper_sdad-100");
+    assert_ne!(outcome, Outcome::Approved);
+    assert_eq!(oda, OdaStatus::Fail);
+}
+
+#[test]
+fn the_paid_purse_seed_replays_to_a_paid_purchase() {
+    let bytes = seed("purse_purchase", "paid");
+    let mut layer = ApduLayer::new(ScriptedCard::new(split_chunks(&bytes)));
+    let result = purse::purchase(
+        &mut layer,
+        &mut quickpass_fuzz::purse_sam(),
+        &mut MemoryJournal::new(),
+        &quickpass_fuzz::purse_config(),
+        &quickpass_fuzz::purse_request(),
+    )
+    .expect("purchase");
+    assert_eq!(result.outcome, purse::Outcome::Paid, "{result:?}");
+    assert!(result.record.expect("record").mac2_verified);
+}
+
+#[test]
+fn chunks_round_trip() {
+    let chunks: Vec<Vec<u8>> = vec![vec![], vec![0x90, 0x00], vec![7; 300]];
+    let joined = quickpass_fuzz::join_chunks(&chunks);
+    let split = split_chunks(&joined);
+    assert_eq!(split, chunks.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    // A last chunk shorter than its length takes what is left.
+    assert_eq!(split_chunks(&[0x00, 0x05, 0xAA]), vec![&[0xAA][..]]);
+}
