@@ -279,6 +279,9 @@ pub enum DeclineReason {
     RecoveryDisputed,
     /// The card is not a CAPP card in this configuration.
     NoCapp,
+    /// INITIALIZE FOR LOAD's balance plus the amount does not fit the purse's 4-byte balance:
+    /// the card's answer is implausible, so the host is not asked and nothing is credited.
+    BalanceOverflow,
 }
 
 /// What one tap did.
@@ -1307,6 +1310,13 @@ pub fn load<T: Transport, H: Host + ?Sized, J: Journal + ?Sized>(
     }
     let init = LoadInit::parse(&init.data)?;
     result.balance_before = Some(init.balance);
+    // The new balance goes into the TAC and the record; a card claiming a balance the amount
+    // would overflow is refused here rather than recorded with a saturated balance.
+    if init.balance.checked_add(request.amount).is_none() {
+        result.apdus = layer.counters().apdus_sent - tap.start;
+        result.reason = Some(DeclineReason::BalanceOverflow);
+        return Ok(result);
+    }
     let decision = host
         .authorise_load(&LoadAuthorisation {
             card: info.identity,
@@ -1476,6 +1486,61 @@ mod tests {
         assert!(
             sent.iter().all(|c| c[1] != 0x54),
             "DEBIT FOR PURCHASE must not be sent"
+        );
+    }
+
+    /// A host that must not be asked.
+    struct NoHost;
+
+    impl Host for NoHost {
+        type Error = Removed;
+
+        fn authorise_load(&mut self, _: &LoadAuthorisation) -> Result<HostDecision, Removed> {
+            panic!("the host must not be asked for an implausible load");
+        }
+    }
+
+    /// INITIALIZE FOR LOAD claiming a balance the amount would overflow: refused before the
+    /// host, never recorded with a saturated balance.
+    #[test]
+    fn a_load_overflowing_the_balance_is_refused_before_the_host() {
+        let responses = [
+            "6F0B84075041592E535A54A5009000",
+            "000000000000000000000000000000000000000120100101204912319000",
+            // balance FFFFFF00 ‖ online ATC ‖ key version ‖ algorithm ‖ random ‖ MAC1
+            "FFFFFF000001010011223344556677889000",
+        ];
+        let mut layer = ApduLayer::new(Scripted {
+            responses: responses
+                .iter()
+                .map(|r| hex::decode(r).expect("hex"))
+                .collect::<Vec<_>>()
+                .into_iter(),
+            commands: Vec::new(),
+        });
+        let mut journal = MemoryJournal::new();
+        let request = LoadRequest {
+            amount: 0x1000,
+            terminal_id: [0x00, 0x11, 0x22, 0x33, 0x44, 0x55],
+            key_index: 1,
+            date: TransactionDate::new(2026, 11, 28).expect("date"),
+            time: TransactionTime::new(9, 0, 0).expect("time"),
+        };
+        let result = load(
+            &mut layer,
+            &mut NoHost,
+            &mut journal,
+            &PurseConfig::new(PurseApplication::city(b"PAY.SZT")),
+            &request,
+        )
+        .expect("a typed outcome");
+        assert_eq!(result.outcome, Outcome::Declined, "{result:?}");
+        assert_eq!(result.reason, Some(DeclineReason::BalanceOverflow));
+        assert_eq!(result.balance_before, Some(0xFFFF_FF00));
+        assert!(journal.records().is_empty() && journal.pending().is_empty());
+        assert!(
+            layer.transport().commands.iter().all(|c| c[1] != 0x52),
+            "CREDIT FOR LOAD must not be sent"
         );
     }
 }
