@@ -8,7 +8,9 @@ use quickpass_crypto::capk::{
     rsa_checksum, sm2_checksum, CaPublicKey, CapkIndex, HashAlgorithm, Rid,
 };
 use quickpass_crypto::date::Date;
-use quickpass_crypto::oda::issue::{self, IccCertificateFields, IssuerCertificateFields, Sm2Signer};
+use quickpass_crypto::oda::issue::{
+    self, IccCertificateFields, IssuerCertificateFields, Sm2Signer,
+};
 use quickpass_crypto::oda::{self, SdadFormats};
 use serde_json::Value;
 
@@ -316,8 +318,7 @@ impl Sm2Inputs {
             self.today,
         )
         .expect("sm2 icc");
-        oda::verify_sdad(&icc, &self.sdad, &self.dynamic_data, SdadFormats::FDDA)
-            .expect("sm2 sdad")
+        oda::verify_sdad(&icc, &self.sdad, &self.dynamic_data, SdadFormats::FDDA).expect("sm2 sdad")
     }
 
     fn sda(&self, capk: &CaPublicKey) -> oda::DataAuthenticationCode {
