@@ -4,8 +4,13 @@
 //! terminal does at start-up.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use quickpass_crypto::capk::{rsa_checksum, CaPublicKey, CapkIndex, HashAlgorithm, Rid};
+use quickpass_crypto::capk::{
+    rsa_checksum, sm2_checksum, CaPublicKey, CapkIndex, HashAlgorithm, Rid,
+};
 use quickpass_crypto::date::Date;
+use quickpass_crypto::oda::issue::{
+    self, IccCertificateFields, IssuerCertificateFields, Sm2Signer,
+};
 use quickpass_crypto::oda::{self, SdadFormats};
 use serde_json::Value;
 
@@ -229,5 +234,145 @@ fn bench_oda(c: &mut Criterion) {
     cold.finish();
 }
 
-criterion_group!(benches, bench_oda);
+/// A PBOC SM2 card (formats 12/13/14/15, ⚠ layout of `oda::sm2`) signed by fixed keys with the
+/// personalisation helpers of `oda::issue`: CA → issuer → ICC, plus an fDDA SDAD and an SSAD.
+struct Sm2Inputs {
+    ca_public: [u8; 64],
+    issuer_cert: Vec<u8>,
+    icc_cert: Vec<u8>,
+    ssad: Vec<u8>,
+    sdad: Vec<u8>,
+    pan: Vec<u8>,
+    static_data: Vec<u8>,
+    dynamic_data: Vec<u8>,
+    today: Date,
+}
+
+fn sm2_signer(hex_scalar: &str) -> Sm2Signer {
+    let scalar: [u8; 32] = hex::decode(hex_scalar)
+        .expect("hex")
+        .try_into()
+        .expect("32 bytes");
+    Sm2Signer::from_bytes(&scalar).expect("sm2 key")
+}
+
+fn sm2_capk(public_key: &[u8; 64]) -> CaPublicKey {
+    let (rid, index) = (Rid([0xA0, 0, 0, 0x03, 0x33]), CapkIndex(0x18));
+    let checksum = sm2_checksum(rid, index, public_key, HashAlgorithm::Sm3);
+    CaPublicKey::new_sm2(rid, index, public_key, HashAlgorithm::Sm3, None, &checksum)
+        .expect("sm2 capk")
+}
+
+fn sm2_inputs() -> Sm2Inputs {
+    let ca = sm2_signer("3945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8");
+    let issuer = sm2_signer("1649AB77A00637BD5E2EFE283FBF353534AA7F7CB89463F208DDBC2920BB0DA0");
+    let icc = sm2_signer("59276E27D506861A16680F3AD9C02DCCEF3CC1FA3CDBE4CE6D54B80DEAC1BC21");
+    let pan = vec![0x62, 0x28, 0x48, 0x00, 0x12, 0x34, 0x56, 0x78];
+    // A typical SDA tag list's worth of records.
+    let static_data: Vec<u8> = (0..=255u8).collect();
+    let dynamic_data = b"\x12\x34\x56\x78\x00\x00\x00\x00\x01\x00\x01\x56".to_vec();
+    let issuer_fields = IssuerCertificateFields {
+        issuer_identifier: [0x62, 0x28, 0x48, 0xFF],
+        expiry: [0x12, 0x49],
+        serial: [0xAB, 0xCD, 0xEF],
+        hash_algorithm: 0x07,
+        pk_algorithm: issue::SM2_PK_ALGORITHM,
+    };
+    let icc_fields = IccCertificateFields {
+        pan: issue::pan_field(&pan).expect("pan"),
+        expiry: [0x12, 0x49],
+        serial: [0, 0, 1],
+        hash_algorithm: 0x07,
+        pk_algorithm: issue::SM2_PK_ALGORITHM,
+    };
+    Sm2Inputs {
+        ca_public: *ca.public_key(),
+        issuer_cert: issue::sm2_issuer_certificate(&ca, &issuer_fields, issuer.public_key())
+            .expect("issuer cert"),
+        icc_cert: issue::sm2_icc_certificate(&issuer, &icc_fields, icc.public_key(), &static_data)
+            .expect("icc cert"),
+        ssad: issue::sm2_ssad(&issuer, [0x12, 0x34], &static_data).expect("ssad"),
+        sdad: issue::sm2_sdad(&icc, &[0x02, 0x00, 0x07], &dynamic_data).expect("sdad"),
+        pan,
+        static_data,
+        dynamic_data,
+        today: Date::new(2025, 1, 15).expect("date"),
+    }
+}
+
+impl Sm2Inputs {
+    fn issuer(&self, capk: &CaPublicKey) -> oda::IssuerPublicKey {
+        oda::recover_issuer_public_key(capk, &self.issuer_cert, &[], &[], &self.pan, self.today)
+            .expect("sm2 issuer")
+    }
+
+    fn fdda(&self, capk: &CaPublicKey) -> oda::DynamicSignature {
+        let issuer = self.issuer(capk);
+        let icc = oda::recover_icc_public_key(
+            &issuer,
+            &self.icc_cert,
+            &[],
+            &[],
+            &self.pan,
+            &self.static_data,
+            self.today,
+        )
+        .expect("sm2 icc");
+        oda::verify_sdad(&icc, &self.sdad, &self.dynamic_data, SdadFormats::FDDA).expect("sm2 sdad")
+    }
+
+    fn sda(&self, capk: &CaPublicKey) -> oda::DataAuthenticationCode {
+        let issuer = self.issuer(capk);
+        oda::verify_ssad(&issuer, &self.ssad, &self.static_data).expect("sm2 ssad")
+    }
+}
+
+/// PBOC SM2 ODA (alg `04`), the same chains as the RSA groups: warm (a terminal's CA key that
+/// has seen this issuer and card before), cold (a CA key built outside the measurement that has
+/// never seen them), and the single SDAD verification every tap pays.
+fn bench_oda_sm2(c: &mut Criterion) {
+    let input = sm2_inputs();
+    let capk = sm2_capk(&input.ca_public);
+
+    let mut group = c.benchmark_group("oda_sm2_full_chain");
+    group.bench_function("fdda", |b| b.iter(|| input.fdda(&capk)));
+    group.bench_function("sda", |b| b.iter(|| input.sda(&capk)));
+    let issuer = input.issuer(&capk);
+    let icc = oda::recover_icc_public_key(
+        &issuer,
+        &input.icc_cert,
+        &[],
+        &[],
+        &input.pan,
+        &input.static_data,
+        input.today,
+    )
+    .expect("sm2 icc");
+    group.bench_function("sdad_only", |b| {
+        b.iter(|| {
+            oda::verify_sdad(&icc, &input.sdad, &input.dynamic_data, SdadFormats::FDDA)
+                .expect("sm2 sdad")
+        })
+    });
+    group.finish();
+
+    let mut cold = c.benchmark_group("oda_sm2_full_chain_cold");
+    cold.bench_function("fdda", |b| {
+        b.iter_batched(
+            || sm2_capk(&input.ca_public),
+            |capk| input.fdda(&capk),
+            BatchSize::SmallInput,
+        )
+    });
+    cold.bench_function("sda", |b| {
+        b.iter_batched(
+            || sm2_capk(&input.ca_public),
+            |capk| input.sda(&capk),
+            BatchSize::SmallInput,
+        )
+    });
+    cold.finish();
+}
+
+criterion_group!(benches, bench_oda, bench_oda_sm2);
 criterion_main!(benches);

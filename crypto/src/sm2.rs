@@ -9,7 +9,7 @@
 //! on the curve. Signatures are r‖s, 32 bytes each.
 
 use sm2::elliptic_curve::ff::PrimeField;
-use sm2::elliptic_curve::ops::Reduce;
+use sm2::elliptic_curve::ops::{MulByGeneratorVartime, Reduce};
 use sm2::elliptic_curve::sec1::ToSec1Point;
 use sm2::elliptic_curve::subtle::ConstantTimeEq;
 use sm2::elliptic_curve::Group;
@@ -31,6 +31,15 @@ const CURVE_A: [u8; 32] = [
 const CURVE_B: [u8; 32] = [
     0x28, 0xE9, 0xFA, 0x9E, 0x9D, 0x9F, 0x5E, 0x34, 0x4D, 0x5A, 0x9E, 0x4B, 0xCF, 0x65, 0x09, 0xA7,
     0xF3, 0x97, 0x89, 0xF5, 0x15, 0xAB, 0x8F, 0x92, 0xDD, 0xBC, 0xBD, 0x41, 0x4D, 0x94, 0x0E, 0x93,
+];
+
+/// Generator x_G ‖ y_G of sm2p256v1 (GB/T 32918.5-2016 §2), for Z_A: a constant, so Z_A does
+/// not pay a field inversion to re-encode \[1\]G (checked against the `sm2` crate in the tests).
+const GENERATOR_XY: [u8; 64] = [
+    0x32, 0xC4, 0xAE, 0x2C, 0x1F, 0x19, 0x81, 0x19, 0x5F, 0x99, 0x04, 0x46, 0x6A, 0x39, 0xC9, 0x94,
+    0x8F, 0xE3, 0x0B, 0xBF, 0xF2, 0x66, 0x0B, 0xE1, 0x71, 0x5A, 0x45, 0x89, 0x33, 0x4C, 0x74, 0xC7,
+    0xBC, 0x37, 0x36, 0xA2, 0xF4, 0xF6, 0x77, 0x9C, 0x59, 0xBD, 0xCE, 0xE3, 0x6B, 0x69, 0x21, 0x53,
+    0xD0, 0xA9, 0x87, 0x7C, 0xC6, 0x2A, 0x47, 0x40, 0x02, 0xDF, 0x32, 0xE5, 0x21, 0x39, 0xF0, 0xA0,
 ];
 
 /// An SM2 operation failed. Every malformed input is reported, never panicked on.
@@ -121,13 +130,12 @@ fn za_encoded(public_key: &[u8; 65], user_id: &[u8]) -> Result<[u8; 32], Sm2Erro
         .checked_mul(8)
         .and_then(|bits| u16::try_from(bits).ok())
         .ok_or(Sm2Error::UserIdTooLong)?;
-    let g = encode(&ProjectivePoint::generator().to_affine()).ok_or(Sm2Error::InvalidPublicKey)?;
     let mut h = Sm3::new();
     h.update(entl.to_be_bytes());
     h.update(user_id);
     h.update(CURVE_A);
     h.update(CURVE_B);
-    h.update(&g[1..]);
+    h.update(GENERATOR_XY);
     h.update(&public_key[1..]);
     Ok(h.finalize().into())
 }
@@ -257,6 +265,69 @@ pub fn verify(
     }
 }
 
+/// A validated public key with its Z_A for one user ID computed once, for verifying many
+/// signatures on **public** data in variable time.
+///
+/// Offline data authentication is such a case: certificates, signatures and keys are all public
+/// (the card sends them in the clear and the keys are published), so the constant-time
+/// \[s\]G + \[t\]P_A of [`verify`] protects nothing there and costs about twice as much. The
+/// variable-time computation is the `sm2` crate's own ([`MulByGeneratorVartime`]: its
+/// precomputed generator table and w-NAF, interleaved); the result is the same as [`verify`]'s
+/// (checked in the tests). Never use this for anything involving secret values.
+#[derive(Clone)]
+pub(crate) struct PublicVerifier {
+    point: ProjectivePoint,
+    za: [u8; 32],
+}
+
+impl PublicVerifier {
+    /// Validates `public_key` (`04`‖X‖Y or X‖Y) and computes Z_A for `user_id`.
+    pub(crate) fn new(public_key: &[u8], user_id: &[u8]) -> Result<Self, Sm2Error> {
+        let p = parse_public_key(public_key)?;
+        let enc = encode(&p).ok_or(Sm2Error::InvalidPublicKey)?;
+        Ok(Self {
+            point: ProjectivePoint::from(p),
+            za: za_encoded(&enc, user_id)?,
+        })
+    }
+
+    /// [`verify`] of the message `parts` concatenated (hashed slice by slice, without copying),
+    /// in variable time: same checks, same errors, same verdict.
+    pub(crate) fn verify_public_vartime(
+        &self,
+        parts: &[&[u8]],
+        signature: &[u8],
+    ) -> Result<(), Sm2Error> {
+        if signature.len() != 64 {
+            return Err(Sm2Error::InvalidSignature);
+        }
+        let r = nonzero_scalar(&signature[..32]).ok_or(Sm2Error::InvalidSignature)?;
+        let s = nonzero_scalar(&signature[32..]).ok_or(Sm2Error::InvalidSignature)?;
+        let mut h = Sm3::new();
+        h.update(self.za);
+        for part in parts {
+            h.update(part);
+        }
+        let e: [u8; 32] = h.finalize().into();
+        let e = <Scalar as Reduce<FieldBytes>>::reduce(&FieldBytes::from(e));
+
+        let t = r + s;
+        if bool::from(t.is_zero()) {
+            return Err(Sm2Error::VerificationFailed);
+        }
+        let point = ProjectivePoint::mul_by_generator_and_mul_add_vartime(&s, &t, &self.point);
+        if bool::from(point.is_identity()) {
+            return Err(Sm2Error::VerificationFailed);
+        }
+        let x1 = encode(&point.to_affine()).ok_or(Sm2Error::VerificationFailed)?;
+        if e + scalar_from_x(&x1) == r {
+            Ok(())
+        } else {
+            Err(Sm2Error::VerificationFailed)
+        }
+    }
+}
+
 /// KDF(Z, klen) of GB/T 32918.4-2016 §5.4.3 with SM3: SM3(Z ‖ ct) for ct = 1, 2, … (32-bit
 /// big-endian), concatenated and truncated to `len` bytes.
 fn kdf(z: &[u8], len: usize) -> Result<Zeroizing<Vec<u8>>, Sm2Error> {
@@ -377,6 +448,71 @@ mod tests {
         assert_eq!(
             hex::encode_upper(&g[1..33]),
             "32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7"
+        );
+    }
+
+    #[test]
+    fn generator_constant() {
+        let g = encode(&ProjectivePoint::generator().to_affine()).unwrap();
+        assert_eq!(g[1..], GENERATOR_XY);
+    }
+
+    /// The variable-time verifier agrees with [`verify`] on good signatures and on every
+    /// single-bit change of message, signature or key, including r/s out of range.
+    #[test]
+    fn public_vartime_matches_verify() {
+        let d = [0x5A; 32];
+        let pk = public_key_from_private(&d).unwrap();
+        let other = public_key_from_private(&[0x5B; 32]).unwrap();
+        let message = b"public data to be authenticated".to_vec();
+        let sig = sign_with_k(&d, DEFAULT_USER_ID, &message, &[0x77; 32]).unwrap();
+        let both = |key: &[u8], msg: &[u8], sig: &[u8]| {
+            let v = PublicVerifier::new(key, DEFAULT_USER_ID).unwrap();
+            let (head, tail) = msg.split_at(msg.len() / 2);
+            let fast = v.verify_public_vartime(&[head, tail], sig);
+            assert_eq!(fast, verify(key, DEFAULT_USER_ID, msg, sig));
+            fast
+        };
+        assert_eq!(both(&pk, &message, &sig), Ok(()));
+        assert_eq!(
+            both(&other, &message, &sig),
+            Err(Sm2Error::VerificationFailed)
+        );
+        for bit in 0..message.len() * 8 {
+            let mut m = message.clone();
+            m[bit / 8] ^= 1 << (bit % 8);
+            assert!(both(&pk, &m, &sig).is_err());
+        }
+        for bit in 0..sig.len() * 8 {
+            let mut s = sig;
+            s[bit / 8] ^= 1 << (bit % 8);
+            assert!(both(&pk, &message, &s).is_err());
+        }
+        let n_minus_1 = arr(N_MINUS_1);
+        for (r, s) in [
+            ([0u8; 32], [1u8; 32]),
+            ([1u8; 32], [0u8; 32]),
+            ([0xFF; 32], [1u8; 32]),
+            (n_minus_1, n_minus_1),
+        ] {
+            let mut bad = [0u8; 64];
+            bad[..32].copy_from_slice(&r);
+            bad[32..].copy_from_slice(&s);
+            assert!(both(&pk, &message, &bad).is_err());
+        }
+        // r + s = n: rejected before the point computation.
+        let mut n_minus_2 = n_minus_1;
+        n_minus_2[31] -= 1;
+        let mut sum_n = [0u8; 64];
+        sum_n[..32].copy_from_slice(&n_minus_2);
+        sum_n[63] = 2;
+        assert_eq!(
+            both(&pk, &message, &sum_n),
+            Err(Sm2Error::VerificationFailed)
+        );
+        assert_eq!(
+            PublicVerifier::new(&[0; 64], DEFAULT_USER_ID).err(),
+            Some(Sm2Error::InvalidPublicKey)
         );
     }
 

@@ -19,10 +19,14 @@
 //!
 //! RSA keys carry their precomputed Montgomery parameters (built once per key); hashes are fed
 //! slice by slice, never over concatenated copies. SM2 keys (PBOC 3.0 Part 17) go through the
-//! same functions; their certificate layouts are an unverified guess isolated in [`sm2`].
+//! same functions; their certificate layouts are an unverified guess isolated in [`sm2`]. SM2
+//! keys carry their parsed point and Z_A, and verify in variable time (all ODA data is public).
+//! Both kinds of key remember, boundedly and by exact input bytes, the certificates and SSAD they
+//! verified (RSA: the recovered data; SM2: the certified key); every other check re-runs.
 //! [`issue`] builds and signs the same objects for tests and card personalisation.
 
 pub mod issue;
+mod memo;
 pub(crate) mod rsa_key;
 pub mod sm2;
 

@@ -7,7 +7,6 @@
 //! variable-time routines: the constant-time ones `rsa::PublicKey::new` uses cost several times
 //! more and protect nothing here. That set-up is most of the cost of recovering a key.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
@@ -15,6 +14,7 @@ use crypto_bigint::{NonZero, Odd};
 use rsa::traits::PublicKeyParts;
 use rsa::BoxedUint;
 
+use super::memo::BoundedMap;
 use super::{OdaError, OdaObject};
 
 /// Smallest RSA modulus accepted anywhere in ODA, in bytes (512 bits). Every EMV format's fixed
@@ -46,12 +46,6 @@ pub(crate) struct RsaKey {
     memo: Arc<Mutex<Memo>>,
 }
 
-/// How many static objects (certificates, SSAD) and child keys one key remembers. A CA key
-/// signs a few issuer certificates; an issuer key signs many ICC certificates. The bound keeps a
-/// terminal's memory flat over millions of taps (oldest entries go first): at most 64 issuer
-/// keys per CA key, each remembering at most 64 cards, about 5 MB in the worst case.
-const MEMO_CAPACITY: usize = 64;
-
 /// What a key has already computed on public, static inputs: the RSA recovery of a signature it
 /// saw before (a pure function of the signature bytes), and the keys built from moduli it
 /// certified (their Montgomery set-up is most of a recovery's cost). Every check on the recovered
@@ -64,38 +58,6 @@ struct Memo {
 
 /// A certified key's modulus and exponent bytes.
 type KeyId = (Box<[u8]>, Box<[u8]>);
-
-/// A map that forgets its oldest entry beyond [`MEMO_CAPACITY`].
-struct BoundedMap<K, V> {
-    map: HashMap<K, V>,
-    order: VecDeque<K>,
-}
-
-impl<K, V> Default for BoundedMap<K, V> {
-    fn default() -> Self {
-        BoundedMap {
-            map: HashMap::new(),
-            order: VecDeque::new(),
-        }
-    }
-}
-
-impl<K: std::hash::Hash + Eq + Clone, V: Clone> BoundedMap<K, V> {
-    fn get(&self, key: &K) -> Option<V> {
-        self.map.get(key).cloned()
-    }
-
-    fn insert(&mut self, key: K, value: V) {
-        if self.map.insert(key.clone(), value).is_none() {
-            self.order.push_back(key);
-            if self.order.len() > MEMO_CAPACITY {
-                if let Some(oldest) = self.order.pop_front() {
-                    self.map.remove(&oldest);
-                }
-            }
-        }
-    }
-}
 
 /// n, e and the Montgomery parameters of n, as the `rsa` crate's hazmat operations take them.
 #[derive(Clone)]
@@ -202,7 +164,7 @@ impl RsaKey {
             .memo
             .lock()
             .ok()
-            .and_then(|m| m.recovered.get(&signature.into()))
+            .and_then(|m| m.recovered.get(signature))
         {
             return Ok(recovered);
         }

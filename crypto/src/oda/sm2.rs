@@ -20,12 +20,15 @@
 //!
 //! The issuer public key exponent/remainder objects do not exist for SM2 and are ignored.
 
+use super::memo::BoundedMap;
 use super::{
     check_certified_pan, check_expiry, check_issuer_identifier_format,
     check_issuer_identifier_matches, format, DataAuthenticationCode, Digits, DynamicSignature,
     IccPublicKey, IssuerPublicKey, OdaError, OdaObject,
 };
 use crate::date::Date;
+use crate::sm2::PublicVerifier;
+use std::sync::{Arc, Mutex};
 
 /// SM2 signature length r ‖ s.
 pub const SIGNATURE_LEN: usize = 64;
@@ -42,9 +45,42 @@ pub const SSAD_LEN: usize = 3 + SIGNATURE_LEN;
 /// The SM2 user ID used for all ODA signatures (GM/T 0009 default, pboc-notes §3.5) ⚠.
 pub const USER_ID: &[u8] = crate::sm2::DEFAULT_USER_ID;
 
-/// A validated SM2 public key X ‖ Y (a point of the SM2 curve).
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Sm2Point([u8; PUBLIC_KEY_LEN]);
+/// A validated SM2 public key X ‖ Y (a point of the SM2 curve), prepared for verification: the
+/// parsed point and its Z_A for [`USER_ID`] are computed once, when the key is built. It also
+/// remembers, like the RSA keys, the static objects it verified (see [`Memo`]); clones share
+/// that memo.
+#[derive(Clone)]
+pub(crate) struct Sm2Point {
+    xy: [u8; PUBLIC_KEY_LEN],
+    verifier: PublicVerifier,
+    memo: Arc<Mutex<Memo>>,
+}
+
+/// What an SM2 key has already verified. SM2 has no message recovery, so what is remembered is
+/// that a signature verified: keyed by the **whole** signed message followed by the signature
+/// (an exact byte comparison on lookup, never a hash), under this key (the memo belongs to one
+/// key). Only successes are stored. Every other check of a certificate (length, format,
+/// algorithm, key length, issuer identifier or PAN, expiry) runs on each call, before or after
+/// the lookup exactly as without the memo, so a hit gives the same result as verifying again.
+/// The signed message starts with the object's format byte (`12`, `13` or `14`, checked before
+/// the lookup), so objects of different kinds never share an entry. Bounded like the RSA memo:
+/// [`super::memo::MEMO_CAPACITY`] entries per map, oldest out first.
+#[derive(Default)]
+struct Memo {
+    /// Certificates `12` / `14` (plus, for `14`, the static data it signs) → the key they
+    /// certify, with its own memo.
+    certified: BoundedMap<Box<[u8]>, Sm2Point>,
+    /// SSADs `13` (plus the static data) whose signature verified.
+    ssad: BoundedMap<Box<[u8]>, ()>,
+}
+
+impl PartialEq for Sm2Point {
+    fn eq(&self, other: &Self) -> bool {
+        self.xy == other.xy
+    }
+}
+
+impl Eq for Sm2Point {}
 
 impl Sm2Point {
     /// `None` unless 64 bytes (or 65 with the `04` prefix) forming a curve point.
@@ -54,25 +90,73 @@ impl Sm2Point {
             65 if bytes[0] == 0x04 => bytes[1..].try_into().ok()?,
             _ => return None,
         };
-        let mut sec1 = [0u8; 65];
-        sec1[0] = 0x04;
-        sec1[1..].copy_from_slice(&xy);
-        ::sm2::PublicKey::from_sec1_bytes(&sec1).ok()?;
-        Some(Self(xy))
+        let verifier = PublicVerifier::new(&xy, USER_ID).ok()?;
+        Some(Self {
+            xy,
+            verifier,
+            memo: Arc::default(),
+        })
     }
     pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.0
+        &self.xy
     }
     pub(crate) fn as_array(&self) -> &[u8; PUBLIC_KEY_LEN] {
-        &self.0
+        &self.xy
+    }
+
+    /// The key a certificate with exactly this signed input verified by this key before.
+    fn remembered_certificate(&self, input: &[u8]) -> Option<Sm2Point> {
+        self.memo.lock().ok()?.certified.get(input)
+    }
+
+    fn remember_certificate(&self, input: Vec<u8>, certified: &Sm2Point) {
+        if let Ok(mut memo) = self.memo.lock() {
+            memo.certified
+                .insert(input.into_boxed_slice(), certified.clone());
+        }
+    }
+
+    fn remembered_ssad(&self, input: &[u8]) -> bool {
+        self.memo
+            .lock()
+            .ok()
+            .and_then(|m| m.ssad.get(input))
+            .is_some()
+    }
+
+    fn remember_ssad(&self, input: Vec<u8>) {
+        if let Ok(mut memo) = self.memo.lock() {
+            memo.ssad.insert(input.into_boxed_slice(), ());
+        }
+    }
+
+    /// Number of remembered certificates and SSADs.
+    #[cfg(test)]
+    fn memo_len(&self) -> (usize, usize) {
+        self.memo
+            .lock()
+            .map(|m| (m.certified.len(), m.ssad.len()))
+            .unwrap_or_default()
     }
 }
 
 /// The one SM2 verification call of ODA: signature r ‖ s over `parts` concatenated, with
-/// [`USER_ID`].
+/// [`USER_ID`]. Everything verified here is public, so this is the variable-time verification
+/// of [`crate::sm2`] on the key's prepared point and Z_A (same verdict as [`crate::sm2::verify`]).
 fn verify_signature(key: &Sm2Point, parts: &[&[u8]], signature: &[u8]) -> bool {
-    let message = parts.concat();
-    crate::sm2::verify(key.as_bytes(), USER_ID, &message, signature).is_ok()
+    key.verifier.verify_public_vartime(parts, signature).is_ok()
+}
+
+/// A memo key: the signed message `parts` followed by the signature (fixed length, last), i.e.
+/// exactly the bytes a verification depends on besides the key.
+fn memo_input(parts: &[&[u8]], signature: &[u8]) -> Vec<u8> {
+    let len = parts.iter().map(|p| p.len()).sum::<usize>() + signature.len();
+    let mut input = Vec::with_capacity(len);
+    for part in parts {
+        input.extend_from_slice(part);
+    }
+    input.extend_from_slice(signature);
+    input
 }
 
 fn check_length(data: &[u8], expected: usize, object: OdaObject) -> Result<(), OdaError> {
@@ -100,7 +184,9 @@ fn check_format(found: u8, expected: u8, object: OdaObject) -> Result<(), OdaErr
 }
 
 /// Checks the shared certificate tail `04 ‖ param ‖ 40 ‖ X ‖ Y ‖ r ‖ s` starting at `at`, and
-/// the signature over `data[..at + 67]` ‖ `extra`. Returns the certified point.
+/// the signature over `data[..at + 67]` ‖ `extra`. Returns the certified point. The signature
+/// check and the point validation are remembered by `key` (exact input bytes); the algorithm
+/// and length checks run every time.
 fn check_certified_key(
     key: &Sm2Point,
     data: &[u8],
@@ -124,10 +210,18 @@ fn check_certified_key(
         });
     }
     let signed_end = at + 3 + PUBLIC_KEY_LEN;
-    if !verify_signature(key, &[&data[..signed_end], extra], &data[signed_end..]) {
+    let (signed, signature) = ([&data[..signed_end], extra], &data[signed_end..]);
+    let input = memo_input(&signed, signature);
+    if let Some(point) = key.remembered_certificate(&input) {
+        return Ok(point);
+    }
+    if !verify_signature(key, &signed, signature) {
         return Err(OdaError::SignatureInvalid { object });
     }
-    Sm2Point::new(&data[at + 3..signed_end]).ok_or(OdaError::InvalidPublicKey { object })
+    let point =
+        Sm2Point::new(&data[at + 3..signed_end]).ok_or(OdaError::InvalidPublicKey { object })?;
+    key.remember_certificate(input, &point);
+    Ok(point)
 }
 
 /// SM2 issuer certificate, format `12` (⚠ layout per the module doc).
@@ -182,8 +276,13 @@ pub(crate) fn verify_ssad(
     const OBJ: OdaObject = OdaObject::Ssad;
     check_length(ssad, SSAD_LEN, OBJ)?;
     check_format(ssad[0], format::SM2_SSAD, OBJ)?;
-    if !verify_signature(issuer, &[&ssad[..3], static_data], &ssad[3..]) {
-        return Err(OdaError::SignatureInvalid { object: OBJ });
+    let (signed, signature) = ([&ssad[..3], static_data], &ssad[3..]);
+    let input = memo_input(&signed, signature);
+    if !issuer.remembered_ssad(&input) {
+        if !verify_signature(issuer, &signed, signature) {
+            return Err(OdaError::SignatureInvalid { object: OBJ });
+        }
+        issuer.remember_ssad(input);
     }
     Ok(DataAuthenticationCode::new([ssad[1], ssad[2]]))
 }
@@ -216,4 +315,82 @@ pub(crate) fn verify_sdad(
         return Err(OdaError::SignatureInvalid { object: OBJ });
     }
     DynamicSignature::new(format::SM2_SDAD, &sdad[2..signed_end])
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is a test failure
+mod tests {
+    use super::super::memo::MEMO_CAPACITY;
+    use super::super::parse_pan;
+    use super::*;
+    use crate::oda::issue::{self, IccCertificateFields, IssuerCertificateFields, Sm2Signer};
+
+    const PAN: [u8; 8] = [0x62, 0x28, 0x48, 0x00, 0x12, 0x34, 0x56, 0x78];
+
+    fn today() -> Date {
+        Date::new(2025, 1, 15).unwrap()
+    }
+
+    fn issuer_fields(serial: u32) -> IssuerCertificateFields {
+        let [_, a, b, c] = serial.to_be_bytes();
+        IssuerCertificateFields {
+            issuer_identifier: [0x62, 0x28, 0x48, 0xFF],
+            expiry: [0x12, 0x49],
+            serial: [a, b, c],
+            hash_algorithm: 0x07,
+            pk_algorithm: SM2_ALGORITHM,
+        }
+    }
+
+    /// 10⁴ distinct certificates through one CA key (and distinct ICC certificates and SSADs
+    /// through one issuer key): the memo never holds more than its capacity, the oldest entry
+    /// went first, and a forgotten certificate still verifies (and is remembered again).
+    #[test]
+    fn memo_stays_bounded() {
+        let ca = Sm2Signer::from_bytes(&[0x11; 32]).unwrap();
+        let issuer = Sm2Signer::from_bytes(&[0x22; 32]).unwrap();
+        let icc = Sm2Signer::from_bytes(&[0x33; 32]).unwrap();
+        let ca_key = Sm2Point::new(ca.public_key()).unwrap();
+        let pan = parse_pan(&PAN).unwrap();
+        let certificate = |serial: u32| {
+            issue::sm2_issuer_certificate(&ca, &issuer_fields(serial), issuer.public_key()).unwrap()
+        };
+        let first = certificate(0);
+        for serial in 0..10_000 {
+            let cert = if serial == 0 {
+                first.clone()
+            } else {
+                certificate(serial)
+            };
+            recover_issuer(&ca_key, &cert, &pan, today()).unwrap();
+            assert!(ca_key.memo_len().0 <= MEMO_CAPACITY);
+        }
+        assert_eq!(ca_key.memo_len(), (MEMO_CAPACITY, 0));
+        let input = memo_input(&[&first[..77]], &first[77..]);
+        assert!(ca_key.remembered_certificate(&input).is_none());
+        let again = recover_issuer(&ca_key, &first, &pan, today()).unwrap();
+        assert!(ca_key.remembered_certificate(&input).is_some());
+        assert_eq!(ca_key.memo_len(), (MEMO_CAPACITY, 0));
+
+        let issuer_key = match again.key {
+            super::super::KeyMaterial::Sm2(p) => p,
+            super::super::KeyMaterial::Rsa(_) => unreachable!(),
+        };
+        let fields = IccCertificateFields {
+            pan: issue::pan_field(&PAN).unwrap(),
+            expiry: [0x12, 0x49],
+            serial: [0, 0, 1],
+            hash_algorithm: 0x07,
+            pk_algorithm: SM2_ALGORITHM,
+        };
+        for card in 0..(2 * MEMO_CAPACITY as u32) {
+            let static_data = card.to_be_bytes();
+            let cert = issue::sm2_icc_certificate(&issuer, &fields, icc.public_key(), &static_data)
+                .unwrap();
+            recover_icc(&issuer_key, &cert, &pan, &static_data, today()).unwrap();
+            let ssad = issue::sm2_ssad(&issuer, [0x12, 0x34], &static_data).unwrap();
+            verify_ssad(&issuer_key, &ssad, &static_data).unwrap();
+        }
+        assert_eq!(issuer_key.memo_len(), (MEMO_CAPACITY, MEMO_CAPACITY));
+    }
 }
