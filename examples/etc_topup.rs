@@ -24,16 +24,12 @@ use std::process::ExitCode;
 
 use quickpass::journal::FileJournal;
 use quickpass::kernel::purse::flow::FlowError;
-use quickpass::kernel::purse::host::LoadTacData;
 use quickpass::kernel::purse::{
-    load, CardIdentity, Host, HostDecision, Journal, LoadAuthorisation, LoadRequest, MemoryJournal,
-    Pending, Psam, PurseConfig, Sam, SelectBy, TacCheck, TapResult,
+    load, Journal, LoadRequest, MemoryJournal, Pending, Psam, PurseConfig, Sam, SelectBy, TapResult,
 };
 use quickpass::kernel::transport::ApduLayer;
 use quickpass::sim::faults::{Fault, FaultyCard, Trigger};
-use quickpass::sim::host::purse::{
-    CardIdentity as SimIdentity, LoadRequest as SimLoadRequest, PurseHost,
-};
+use quickpass::sim::host::purse::PurseHost;
 use quickpass::sim::{ApplicationProfile, CardProfile};
 #[cfg(feature = "pcsc")]
 use quickpass::terminal::pcsc_link;
@@ -134,64 +130,6 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
 
 // --- links: simulated or PC/SC -------------------------------------------------------------
 
-/// The simulated issuer host behind the kernel's [`Host`] trait.
-struct Issuer(PurseHost);
-
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct IssuerError(String);
-
-fn sim_identity(card: &CardIdentity) -> SimIdentity {
-    SimIdentity {
-        serial: card.serial,
-        second_diversifier: card.second_diversifier,
-    }
-}
-
-impl Host for Issuer {
-    type Error = IssuerError;
-
-    fn authorise_load(&mut self, r: &LoadAuthorisation) -> Result<HostDecision, IssuerError> {
-        let request = SimLoadRequest {
-            card: sim_identity(&r.card),
-            key_index: r.key_index,
-            old_balance: r.init.balance,
-            amount: r.amount,
-            transaction_type: r.transaction_type,
-            terminal_id: r.terminal_id,
-            online_counter: r.init.online_atc,
-            card_random: r.init.random,
-            mac1: r.init.mac1,
-            date: r.date.to_yyyymmdd_bcd(),
-            time: r.time.to_bcd(),
-        };
-        Ok(match self.0.authorise_load(&request) {
-            Ok(mac2) => HostDecision::Approved { mac2 },
-            Err(e) => HostDecision::Declined {
-                reason: e.to_string(),
-            },
-        })
-    }
-
-    fn check_load_tac(
-        &mut self,
-        card: &CardIdentity,
-        key_index: u8,
-        data: &LoadTacData,
-        tac: &[u8; 4],
-    ) -> Result<TacCheck, IssuerError> {
-        Ok(
-            match self
-                .0
-                .verify_load_tac(&sim_identity(card), key_index, data, tac)
-            {
-                Ok(()) => TacCheck::Verified,
-                Err(_) => TacCheck::Invalid,
-            },
-        )
-    }
-}
-
 // --- reporting -----------------------------------------------------------------------------
 
 /// One tap as a line of text or, with `--json`, one JSON object.
@@ -261,10 +199,8 @@ fn run(options: Options) -> Result<(), String> {
         ));
     };
     let (app, psam_df) = application(purse)?;
-    let mut host = Issuer(
-        PurseHost::from_purse_profile(purse, "applications[0]")
-            .map_err(|e| format!("{}: {e}", options.profile))?,
-    );
+    let mut host = PurseHost::from_purse_profile(purse, "applications[0]")
+        .map_err(|e| format!("{}: {e}", options.profile))?;
     let key_index = purse.keys.first().map_or(1, |k| k.index);
 
     let mut card = ApduLayer::new(match &options.reader {

@@ -30,12 +30,10 @@ use quickpass_kernel::contactless;
 use quickpass_kernel::oda::OdaStatus;
 use quickpass_kernel::outcome::Outcome;
 use quickpass_kernel::purse::fare::{SegmentFareTable, Station};
-use quickpass_kernel::purse::host::LoadTacData;
 use quickpass_kernel::purse::sam::{SamAuthorisation, SamPurchase};
 use quickpass_kernel::purse::{
-    self, CappRequest, CardIdentity, Host, HostDecision, Journal, LoadAuthorisation, LoadRequest,
-    Mac2Check, MemoryJournal, Psam, PurchaseRequest, PurseConfig, Sam, SamError, SelectBy,
-    TacCheck, TapResult,
+    self, CappRequest, CardIdentity, Journal, LoadRequest, Mac2Check, MemoryJournal, Psam,
+    PurchaseRequest, PurseConfig, Sam, SamError, SelectBy, TacCheck, TapResult,
 };
 use quickpass_kernel::terminal_values::TransactionInput;
 use quickpass_kernel::transport::{ApduLayer, Counters, Transport};
@@ -44,9 +42,7 @@ use quickpass_kernel::values::{Amount, TransactionDate, TransactionTime};
 use crate::replay::{Exchange, ReplayCard};
 use crate::setup;
 use crate::sim::host::emv::EmvHost;
-use crate::sim::host::purse::{
-    CardIdentity as SimIdentity, LoadRequest as SimLoadRequest, PurseHost,
-};
+use crate::sim::host::purse::PurseHost;
 use crate::sim::{ApplicationProfile, CardProfile, VirtualCard};
 
 /// Taps a card serves before it is re-personalised. 20 keeps every balance positive: the
@@ -346,13 +342,6 @@ impl<S: Transport> Validator<S> {
     }
 }
 
-fn sim_identity(card: &CardIdentity) -> SimIdentity {
-    SimIdentity {
-        serial: card.serial,
-        second_diversifier: card.second_diversifier,
-    }
-}
-
 impl<S: Transport> Sam for Validator<S>
 where
     S::Error: Send + Sync,
@@ -390,58 +379,6 @@ where
 
     fn apdus(&self) -> u64 {
         self.psam.apdus()
-    }
-}
-
-/// The simulated issuer host behind the kernel's [`Host`] trait (loads).
-struct Issuer<'a>(&'a PurseHost);
-
-/// The simulated issuer could not answer.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct IssuerError(String);
-
-impl Host for Issuer<'_> {
-    type Error = IssuerError;
-
-    fn authorise_load(&mut self, r: &LoadAuthorisation) -> Result<HostDecision, IssuerError> {
-        let request = SimLoadRequest {
-            card: sim_identity(&r.card),
-            key_index: r.key_index,
-            old_balance: r.init.balance,
-            amount: r.amount,
-            transaction_type: r.transaction_type,
-            terminal_id: r.terminal_id,
-            online_counter: r.init.online_atc,
-            card_random: r.init.random,
-            mac1: r.init.mac1,
-            date: r.date.to_yyyymmdd_bcd(),
-            time: r.time.to_bcd(),
-        };
-        Ok(match self.0.authorise_load(&request) {
-            Ok(mac2) => HostDecision::Approved { mac2 },
-            Err(e) => HostDecision::Declined {
-                reason: e.to_string(),
-            },
-        })
-    }
-
-    fn check_load_tac(
-        &mut self,
-        card: &CardIdentity,
-        key_index: u8,
-        data: &LoadTacData,
-        tac: &[u8; 4],
-    ) -> Result<TacCheck, IssuerError> {
-        Ok(
-            match self
-                .0
-                .verify_load_tac(&sim_identity(card), key_index, data, tac)
-            {
-                Ok(()) => TacCheck::Verified,
-                Err(_) => TacCheck::Invalid,
-            },
-        )
     }
 }
 
@@ -611,7 +548,7 @@ where
                 date: date(),
                 time: time(),
             };
-            let mut host = Issuer(&fixtures.issuer);
+            let mut host = &fixtures.issuer;
             let result = purse::load(card, &mut host, journal, &fixtures.etc, &request);
             (
                 result.map_err(|e| (e.outcome(), e.to_string())),

@@ -16,22 +16,19 @@ use quickpass::kernel::apdu::Purse;
 use quickpass::kernel::purse::card::LogRecord;
 use quickpass::kernel::purse::fare::{SegmentFareTable, Station};
 use quickpass::kernel::purse::flow::FlowError;
-use quickpass::kernel::purse::host::LoadTacData as KernelLoadTacData;
 use quickpass::kernel::purse::layout::{self, ProveOrder};
 use quickpass::kernel::purse::sam::SamPurchase;
 use quickpass::kernel::purse::{
     capp_purchase, load, purchase, CappRequest, CardIdentity, CardNumber, DeclineReason, Host,
     HostDecision, HostKeys, Journal, LoadAuthorisation, LoadRequest, Mac2Check, MemoryJournal,
     NoDiversification, Outcome, Psam, PurchaseRequest, PurseApplication, PurseConfig, RecordStatus,
-    Sam, SelectBy, SettlementRecord, SoftwareHost, SoftwareSam, SoftwareSamKey, TacCheck,
-    TapResult, TransactionKind,
+    Sam, SelectBy, SettlementRecord, SoftwareHost, SoftwareSam, SoftwareSamKey, TapResult,
+    TransactionKind,
 };
 use quickpass::kernel::transport::{ApduLayer, Transport};
 use quickpass::kernel::values::{StatusWord, TransactionDate, TransactionTime};
 use quickpass::sim::faults::{Fault, FaultyCard, Trigger};
-use quickpass::sim::host::purse::{
-    CardIdentity as SimIdentity, LoadRequest as SimLoadRequest, PurseHost,
-};
+use quickpass::sim::host::purse::{CardIdentity as SimIdentity, PurseHost};
 use quickpass::sim::purse::keys::card_key;
 use quickpass::sim::purse::PurseApplication as SimPurse;
 use quickpass::sim::{ApplicationProfile, CardProfile, SimError, VirtualCard};
@@ -58,13 +55,6 @@ fn sim_diversifier(master: &SecretKey, card: &CardIdentity) -> Result<SecretKey,
     card_key(master, &card.serial, card.second_diversifier.as_ref()).map_err(|e| e.to_string())
 }
 
-fn sim_identity(card: &CardIdentity) -> SimIdentity {
-    SimIdentity {
-        serial: card.serial,
-        second_diversifier: card.second_diversifier,
-    }
-}
-
 /// The virtual PSAM (`vectors/cards/psam.json`) through the kernel's [`Psam`]: MAC1, MAC2 and
 /// the TAC check (DES INIT / DES CRYPT) all come from its APDUs.
 type SimPsam = Psam<VirtualCard>;
@@ -76,57 +66,6 @@ fn sim_psam(df: u16) -> SimPsam {
 
 fn psam_from(profile: CardProfile, df: u16) -> SimPsam {
     Psam::open(profile.build().unwrap(), &SelectBy::FileId(df)).unwrap()
-}
-
-/// The simulator's purse host behind the kernel's [`Host`] trait.
-struct SimHost(PurseHost);
-
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct SimHostError(String);
-
-impl Host for SimHost {
-    type Error = SimHostError;
-
-    fn authorise_load(&mut self, r: &LoadAuthorisation) -> Result<HostDecision, SimHostError> {
-        let request = SimLoadRequest {
-            card: sim_identity(&r.card),
-            key_index: r.key_index,
-            old_balance: r.init.balance,
-            amount: r.amount,
-            transaction_type: r.transaction_type,
-            terminal_id: r.terminal_id,
-            online_counter: r.init.online_atc,
-            card_random: r.init.random,
-            mac1: r.init.mac1,
-            date: r.date.to_yyyymmdd_bcd(),
-            time: r.time.to_bcd(),
-        };
-        Ok(match self.0.authorise_load(&request) {
-            Ok(mac2) => HostDecision::Approved { mac2 },
-            Err(e) => HostDecision::Declined {
-                reason: e.to_string(),
-            },
-        })
-    }
-
-    fn check_load_tac(
-        &mut self,
-        card: &CardIdentity,
-        key_index: u8,
-        data: &KernelLoadTacData,
-        tac: &[u8; 4],
-    ) -> Result<TacCheck, SimHostError> {
-        Ok(
-            match self
-                .0
-                .verify_load_tac(&sim_identity(card), key_index, data, tac)
-            {
-                Ok(()) => TacCheck::Verified,
-                Err(_) => TacCheck::Invalid,
-            },
-        )
-    }
 }
 
 fn sim_host(name: &str) -> PurseHost {
@@ -198,7 +137,7 @@ fn settle_purchase(host: &PurseHost, card: &CardIdentity, record: &SettlementRec
         time: record.time,
     };
     host.verify_purchase_tac(
-        &sim_identity(card),
+        &SimIdentity::from(card),
         record.key_index,
         &data,
         &record.tac.unwrap(),
@@ -427,7 +366,7 @@ fn blocked_expired_not_yet_valid_and_denied_cards_are_declined() {
 #[test]
 fn load_through_the_host_in_four_card_apdus() {
     let mut card = card_layer("etc-user-card");
-    let mut host = SimHost(sim_host("etc-user-card"));
+    let mut host = sim_host("etc-user-card");
     let mut journal = MemoryJournal::new();
     let result = load(
         &mut card,
@@ -960,7 +899,7 @@ enum Flow {
 struct Terminal {
     card: CardLayer,
     sam: SimPsam,
-    host: SimHost,
+    host: PurseHost,
     journal_path: PathBuf,
     journal: FileJournal,
 }
@@ -976,10 +915,10 @@ impl Terminal {
         Terminal {
             card,
             sam: sim_psam(0x8011),
-            host: SimHost(sim_host(match flow {
+            host: sim_host(match flow {
                 Flow::Load => "etc-user-card",
                 _ => "transit-purse-capp",
-            })),
+            }),
             journal: FileJournal::open(&journal_path).unwrap(),
             journal_path,
         }

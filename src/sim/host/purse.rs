@@ -6,8 +6,11 @@
 //! the PSAM uses. The card is identified by its 8-byte application serial (EF15 bytes 12–19)
 //! and, for two-level diversification, the second diversifier ([`CardIdentity`]).
 
+use core::convert::Infallible;
+
 use quickpass_crypto::purse as crypto;
 use quickpass_crypto::secret::SecretKey;
+use quickpass_kernel::purse;
 
 use crate::sim::profile::ProfileError;
 use crate::sim::purse::keys::{application_serial, card_key, default_second_diversifier};
@@ -230,5 +233,84 @@ impl PurseHost {
             Ok(_) => Err(HostError::TacInvalid),
             Err(e) => Err(HostError::Key(e.to_string())),
         }
+    }
+}
+
+/// The kernel's card identity (from EF15) as the host's.
+impl From<&purse::CardIdentity> for CardIdentity {
+    fn from(card: &purse::CardIdentity) -> Self {
+        CardIdentity {
+            serial: card.serial,
+            second_diversifier: card.second_diversifier,
+        }
+    }
+}
+
+/// The simulated issuer behind the kernel's load [`purse::Host`] trait, as a terminal's network
+/// link to its issuer would be: a refused MAC1 (or an unknown key) is a decline with the host's
+/// reason, never an exchange error, so the error type is uninhabited.
+impl purse::Host for PurseHost {
+    type Error = Infallible;
+
+    fn authorise_load(
+        &mut self,
+        request: &purse::LoadAuthorisation,
+    ) -> Result<purse::HostDecision, Infallible> {
+        <&PurseHost as purse::Host>::authorise_load(&mut &*self, request)
+    }
+
+    fn check_load_tac(
+        &mut self,
+        card: &purse::CardIdentity,
+        key_index: u8,
+        data: &crypto::LoadTacData,
+        tac: &[u8; 4],
+    ) -> Result<purse::TacCheck, Infallible> {
+        <&PurseHost as purse::Host>::check_load_tac(&mut &*self, card, key_index, data, tac)
+    }
+}
+
+/// A shared simulated issuer (several terminals, or a rig's fixtures) as a [`purse::Host`].
+impl purse::Host for &PurseHost {
+    type Error = Infallible;
+
+    fn authorise_load(
+        &mut self,
+        r: &purse::LoadAuthorisation,
+    ) -> Result<purse::HostDecision, Infallible> {
+        let request = LoadRequest {
+            card: CardIdentity::from(&r.card),
+            key_index: r.key_index,
+            old_balance: r.init.balance,
+            amount: r.amount,
+            transaction_type: r.transaction_type,
+            terminal_id: r.terminal_id,
+            online_counter: r.init.online_atc,
+            card_random: r.init.random,
+            mac1: r.init.mac1,
+            date: r.date.to_yyyymmdd_bcd(),
+            time: r.time.to_bcd(),
+        };
+        Ok(match PurseHost::authorise_load(self, &request) {
+            Ok(mac2) => purse::HostDecision::Approved { mac2 },
+            Err(e) => purse::HostDecision::Declined {
+                reason: e.to_string(),
+            },
+        })
+    }
+
+    fn check_load_tac(
+        &mut self,
+        card: &purse::CardIdentity,
+        key_index: u8,
+        data: &crypto::LoadTacData,
+        tac: &[u8; 4],
+    ) -> Result<purse::TacCheck, Infallible> {
+        Ok(
+            match self.verify_load_tac(&CardIdentity::from(card), key_index, data, tac) {
+                Ok(()) => purse::TacCheck::Verified,
+                Err(_) => purse::TacCheck::Invalid,
+            },
+        )
     }
 }
