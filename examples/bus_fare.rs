@@ -23,10 +23,9 @@ use std::process::ExitCode;
 
 use quickpass::journal::FileJournal;
 use quickpass::kernel::purse::fare::{SegmentFareTable, Station};
-use quickpass::kernel::purse::flow::FlowError;
 use quickpass::kernel::purse::{
-    capp_purchase, purchase, CappRequest, Journal, MemoryJournal, Pending, Psam, PurchaseRequest,
-    PurseConfig, Sam, SelectBy, TapResult,
+    capp_purchase, purchase, CappRequest, Journal, MemoryJournal, Psam, PurchaseRequest,
+    PurseConfig, Sam, SelectBy,
 };
 use quickpass::kernel::transport::ApduLayer;
 use quickpass::sim::faults::{Fault, FaultyCard, Trigger};
@@ -36,7 +35,7 @@ use quickpass::terminal::pcsc_link;
 #[cfg(not(feature = "pcsc"))]
 use quickpass::terminal::pcsc_unavailable;
 use quickpass::terminal::{
-    application, money, now, Boxed, CardLink, JournalFailure, LinkError, SamLink,
+    application, money, now, report_tap, Boxed, CardLink, JournalFailure, SamLink,
 };
 
 const DEFAULT_PROFILE: &str = concat!(
@@ -132,64 +131,6 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
 }
 
 // --- reporting -----------------------------------------------------------------------------
-
-/// One tap as a line of text or, with `--json`, one JSON object.
-fn report(
-    tap: u32,
-    result: &Result<TapResult, FlowError<LinkError>>,
-    apdus: u64,
-    fare: u32,
-    json: bool,
-    pending: Option<&Pending>,
-) {
-    let (outcome, tap_result) = match result {
-        Ok(r) => (r.outcome, Some(r)),
-        Err(e) => (e.outcome(), None),
-    };
-    // A torn tap reports what its pending journal entry (if any) holds.
-    let amount = tap_result.map_or(pending.map_or(fare, |p| p.entry.amount), |r| r.amount);
-    let tac = tap_result.and_then(|r| r.tac).map(hex::encode_upper);
-    let before = match tap_result {
-        Some(r) => r.balance_before,
-        None => pending.map(|p| p.entry.balance_before),
-    };
-    let after = tap_result.and_then(|r| r.balance_after);
-    if json {
-        let object = serde_json::json!({
-            "tap": tap,
-            "result": outcome.as_str(),
-            "amount": amount,
-            "balance_before": before,
-            "balance_after": after,
-            "tac": tac,
-            "apdus": apdus,
-            "sam_apdus": tap_result.map_or(0, |r| r.sam_apdus),
-            "card": tap_result.and_then(|r| r.card_number.as_ref()).map(|n| n.masked()),
-            "reason": tap_result.and_then(|r| r.reason.as_ref()),
-            "error": result.as_ref().err().map(|e| e.to_string()),
-            "record": tap_result.and_then(|r| r.record.as_ref()),
-        });
-        println!("{object}");
-        return;
-    }
-    let mut line = format!("tap {tap}: {} {}", outcome.as_str(), money(amount));
-    if let (Some(before), Some(after)) = (before, after) {
-        line.push_str(&format!(", balance {} → {}", money(before), money(after)));
-    } else if let Some(before) = before {
-        line.push_str(&format!(", balance {}", money(before)));
-    }
-    if let Some(tac) = &tac {
-        line.push_str(&format!(", TAC {tac}"));
-    }
-    if let Some(reason) = tap_result.and_then(|r| r.reason.as_ref()) {
-        line.push_str(&format!(", {reason:?}"));
-    }
-    if let Err(e) = result {
-        line.push_str(&format!(" ({e})"));
-    }
-    line.push_str(&format!(", {apdus} APDUs"));
-    println!("{line}");
-}
 
 fn run(options: Options) -> Result<(), String> {
     let profile =
@@ -293,7 +234,15 @@ fn run(options: Options) -> Result<(), String> {
             Err(_) => pending.last(),
             Ok(_) => None,
         };
-        report(tap, &result, apdus, options.fare, options.json, torn_entry);
+        report_tap(
+            tap,
+            &result,
+            apdus,
+            options.fare,
+            options.json,
+            true,
+            torn_entry,
+        );
         if !matches!(&result, Err(e) if e.outcome() == quickpass::kernel::purse::Outcome::Torn) {
             stop += 4;
         }

@@ -5,7 +5,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use quickpass_kernel::purse::{Journal, PurseApplication, SelectBy};
+use quickpass_kernel::purse::flow::FlowError;
+use quickpass_kernel::purse::{Journal, Pending, PurseApplication, SelectBy, TapResult};
 use quickpass_kernel::transport::Transport;
 use quickpass_kernel::values::{TransactionDate, TransactionTime};
 
@@ -237,4 +238,69 @@ impl<J: Journal> Journal for Boxed<J> {
     ) -> Result<Vec<quickpass_kernel::purse::SettlementRecord>, Self::Error> {
         self.0.take_records().map_err(failure)
     }
+}
+
+/// Prints one purse tap as a line of text or, with `json`, one JSON object (the `bus_fare` /
+/// `etc_topup` contract: `result`, `amount`, `balance_before`, `balance_after`, `tac`, `apdus`,
+/// …; `sam_apdus` when `with_sam` — the terminal has a PSAM). `amount` is what the tap asked
+/// for; a torn tap reports what its pending journal entry (if any) holds.
+#[allow(clippy::too_many_arguments)]
+pub fn report_tap(
+    tap: u32,
+    result: &Result<TapResult, FlowError<LinkError>>,
+    apdus: u64,
+    amount: u32,
+    json: bool,
+    with_sam: bool,
+    pending: Option<&Pending>,
+) {
+    let (outcome, tap_result) = match result {
+        Ok(r) => (r.outcome, Some(r)),
+        Err(e) => (e.outcome(), None),
+    };
+    // A torn tap reports what its pending journal entry (if any) holds.
+    let amount = tap_result.map_or(pending.map_or(amount, |p| p.entry.amount), |r| r.amount);
+    let tac = tap_result.and_then(|r| r.tac).map(hex::encode_upper);
+    let before = match tap_result {
+        Some(r) => r.balance_before,
+        None => pending.map(|p| p.entry.balance_before),
+    };
+    let after = tap_result.and_then(|r| r.balance_after);
+    if json {
+        let mut object = serde_json::json!({
+            "tap": tap,
+            "result": outcome.as_str(),
+            "amount": amount,
+            "balance_before": before,
+            "balance_after": after,
+            "tac": tac,
+            "apdus": apdus,
+            "card": tap_result.and_then(|r| r.card_number.as_ref()).map(|n| n.masked()),
+            "reason": tap_result.and_then(|r| r.reason.as_ref()),
+            "error": result.as_ref().err().map(|e| e.to_string()),
+            "record": tap_result.and_then(|r| r.record.as_ref()),
+        });
+        if with_sam {
+            object["sam_apdus"] = tap_result.map_or(0, |r| r.sam_apdus).into();
+        }
+        println!("{object}");
+        return;
+    }
+    let mut line = format!("tap {tap}: {} {}", outcome.as_str(), money(amount));
+    if let (Some(before), Some(after)) = (before, after) {
+        line.push_str(&format!(", balance {} → {}", money(before), money(after)));
+    } else if let Some(before) = before {
+        line.push_str(&format!(", balance {}", money(before)));
+    }
+    if let Some(tac) = &tac {
+        line.push_str(&format!(", TAC {tac}"));
+    }
+    if let Some(reason) = tap_result.and_then(|r| r.reason.as_ref()) {
+        line.push_str(&format!(", {reason:?}"));
+    }
+    if let Err(e) = result {
+        line.push_str(&format!(" ({e})"));
+    }
+    line.push_str(&format!(", {apdus} APDUs"));
+    println!("{line}");
 }
