@@ -1,4 +1,4 @@
-//! Every flow of `quickpass::rig`, kernel alone: a tap recorded on the simulated card (and
+//! Every flow of `quickpass_sim::rig`, kernel alone: a tap recorded on the simulated card (and
 //! PSAM) is replayed, so what is measured is the kernel's CPU for the whole tap — selection,
 //! DOLs, parsing, ODA, decisions, the purse flows' journal and MAC/TAC bookkeeping — with a card
 //! that answers instantly. The purse flows' TAC check (purchase, CAPP) and the load's MAC2 and
@@ -13,7 +13,7 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use quickpass::kernel::purse::MemoryJournal;
 use quickpass::kernel::transport::ApduLayer;
-use quickpass::rig::{self, Flow, Recording, Rig};
+use quickpass_sim::rig::{self, Flow, Recording, Rig};
 
 /// One recorded tap per flow (CAPP: the entry and the exit).
 fn recordings(rig: &mut Rig) -> Vec<(String, Recording)> {

@@ -17,9 +17,9 @@ use quickpass::kernel::apdu::Command;
 use quickpass::kernel::tag::Tag;
 use quickpass::kernel::transport::Transport;
 use quickpass::pcsc::PcscTransport;
-use quickpass::sim::card::{push_tlv, CONTACTLESS_ATR};
-use quickpass::sim::{Application, CommandApdu, Reply, VirtualCard};
-use quickpass::vpcd;
+use quickpass_sim::card::{push_tlv, CONTACTLESS_ATR};
+use quickpass_sim::vpcd;
+use quickpass_sim::{Application, CommandApdu, Reply, VirtualCard};
 
 const AID: [u8; 8] = [0xA0, 0x00, 0x00, 0x03, 0x33, 0x01, 0x01, 0x01];
 

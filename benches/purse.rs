@@ -11,7 +11,7 @@ use quickpass::kernel::purse::{
 };
 use quickpass::kernel::transport::ApduLayer;
 use quickpass::kernel::values::{TransactionDate, TransactionTime};
-use quickpass::sim::{CardProfile, VirtualCard};
+use quickpass_sim::{CardProfile, VirtualCard};
 
 fn profile(name: &str) -> CardProfile {
     CardProfile::load(format!(

@@ -13,16 +13,11 @@ use quickpass::kernel::terminal_values::TransactionInput;
 use quickpass::kernel::tlv;
 use quickpass::kernel::transport::ApduLayer;
 use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
-use quickpass::replay::{Exchange, ReplayCard};
-use quickpass::setup;
-use quickpass::sim::CardProfile;
+use quickpass_sim::replay::{Exchange, ReplayCard};
+use quickpass_sim::CardProfile;
 
 fn config() -> KernelConfig {
-    setup::load_kernel_config(
-        &setup::data_dir().join("terminals/default.json"),
-        &setup::builtin_capk_files(),
-    )
-    .expect("configuration")
+    quickpass_sim::data::default_kernel_config().expect("configuration")
 }
 
 fn input() -> TransactionInput {
@@ -37,7 +32,8 @@ fn input() -> TransactionInput {
 }
 
 fn profile() -> CardProfile {
-    CardProfile::load(setup::data_dir().join("cards/qpboc-debit-offline.json")).expect("profile")
+    CardProfile::load(quickpass_sim::data::data_dir().join("cards/qpboc-debit-offline.json"))
+        .expect("profile")
 }
 
 /// One tap on the simulated card, recorded.

@@ -21,6 +21,13 @@
 
 use std::process::ExitCode;
 
+mod common;
+
+#[cfg(feature = "pcsc")]
+use common::pcsc_link;
+#[cfg(not(feature = "pcsc"))]
+use common::pcsc_unavailable;
+use common::{application, money, report_tap, Boxed, CardLink, JournalFailure, SamLink};
 use quickpass::journal::FileJournal;
 use quickpass::kernel::purse::fare::{SegmentFareTable, Station};
 use quickpass::kernel::purse::{
@@ -28,15 +35,8 @@ use quickpass::kernel::purse::{
     PurseConfig, Sam, SelectBy,
 };
 use quickpass::kernel::transport::ApduLayer;
-use quickpass::sim::faults::{Fault, FaultyCard, Trigger};
-use quickpass::sim::{ApplicationProfile, CardProfile};
-#[cfg(feature = "pcsc")]
-use quickpass::terminal::pcsc_link;
-#[cfg(not(feature = "pcsc"))]
-use quickpass::terminal::pcsc_unavailable;
-use quickpass::terminal::{
-    application, money, now, report_tap, Boxed, CardLink, JournalFailure, SamLink,
-};
+use quickpass_sim::faults::{Fault, FaultyCard, Trigger};
+use quickpass_sim::{ApplicationProfile, CardProfile};
 
 const DEFAULT_PROFILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -199,7 +199,7 @@ fn run(options: Options) -> Result<(), String> {
             faulty.plan(Trigger::Apdu(at), Fault::TearAfter);
         }
         let start = card.counters().apdus_sent;
-        let (date, time) = now();
+        let (date, time) = quickpass::clock::now();
         let result = if options.capp {
             let request = CappRequest {
                 station: Station {

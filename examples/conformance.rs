@@ -13,7 +13,7 @@ fn main() -> ExitCode {
         eprintln!("usage: conformance PATH...");
         return ExitCode::from(2);
     }
-    let report = quickpass::conformance::run_paths(&paths);
+    let report = quickpass_sim::conformance::run_paths(&paths);
     for line in report.lines() {
         println!("{line}");
     }

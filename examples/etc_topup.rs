@@ -22,21 +22,21 @@
 
 use std::process::ExitCode;
 
+mod common;
+
+#[cfg(feature = "pcsc")]
+use common::pcsc_link;
+#[cfg(not(feature = "pcsc"))]
+use common::pcsc_unavailable;
+use common::{application, money, report_tap, Boxed, CardLink, JournalFailure, SamLink};
 use quickpass::journal::FileJournal;
 use quickpass::kernel::purse::{
     load, Journal, LoadRequest, MemoryJournal, Psam, PurseConfig, Sam, SelectBy,
 };
 use quickpass::kernel::transport::ApduLayer;
-use quickpass::sim::faults::{Fault, FaultyCard, Trigger};
-use quickpass::sim::host::purse::PurseHost;
-use quickpass::sim::{ApplicationProfile, CardProfile};
-#[cfg(feature = "pcsc")]
-use quickpass::terminal::pcsc_link;
-#[cfg(not(feature = "pcsc"))]
-use quickpass::terminal::pcsc_unavailable;
-use quickpass::terminal::{
-    application, money, now, report_tap, Boxed, CardLink, JournalFailure, SamLink,
-};
+use quickpass_sim::faults::{Fault, FaultyCard, Trigger};
+use quickpass_sim::host::purse::PurseHost;
+use quickpass_sim::{ApplicationProfile, CardProfile};
 
 const DEFAULT_PROFILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -189,7 +189,7 @@ fn run(options: Options) -> Result<(), String> {
             faulty.plan(Trigger::Apdu(at), Fault::TearAfter);
         }
         let start = card.counters().apdus_sent;
-        let (date, time) = now();
+        let (date, time) = quickpass::clock::now();
         let request = LoadRequest {
             amount: options.amount,
             terminal_id,

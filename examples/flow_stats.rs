@@ -1,4 +1,4 @@
-//! APDUs and bytes exchanged per flow: one tap of every flow of `quickpass::rig` on the
+//! APDUs and bytes exchanged per flow: one tap of every flow of `quickpass_sim::rig` on the
 //! simulated cards, printed as a markdown table.
 //!
 //! ```sh
@@ -12,7 +12,7 @@
 use std::process::ExitCode;
 
 use quickpass::kernel::transport::Counters;
-use quickpass::rig::{Flow, Rig, TapReport};
+use quickpass_sim::rig::{Flow, Rig, TapReport};
 
 fn main() -> ExitCode {
     let mut rig = match Rig::new() {

@@ -1,5 +1,5 @@
 //! Memory over a long run: 10⁶ taps on the simulated cards, alternating every flow of
-//! `quickpass::rig` (qPBOC offline fDDA, qPBOC online request checked by the simulated issuer,
+//! `quickpass_sim::rig` (qPBOC offline fDDA, qPBOC online request checked by the simulated issuer,
 //! pure EC, SM2 fDDA, contact CDA, purse purchase, CAPP entry/exit, load through the host),
 //! with the process's peak and current resident memory after a warm-up, every 10 % and at the
 //! end.
@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use quickpass::rig::{Flow, Rig};
+use quickpass_sim::rig::{Flow, Rig};
 
 /// How much the peak RSS may grow after the warm-up: 1 MiB. The smallest leak that can happen
 /// per tap is one heap block (16 bytes with glibc's header), i.e. at least 15 MiB over 10⁶ taps
@@ -260,7 +260,7 @@ fn run(options: &Options) -> Result<bool, String> {
         out,
         "(µs/tap: the whole tap with the simulated card in process — the card's own work and a \
          re-personalisation every {} taps included)",
-        quickpass::rig::CARD_LIFETIME
+        quickpass_sim::rig::CARD_LIFETIME
     );
     for problem in &problems {
         let _ = writeln!(out, "unexpected: {problem}");

@@ -27,9 +27,8 @@ use quickpass::kernel::terminal_values::TransactionInput;
 use quickpass::kernel::transport::{ApduLayer, Transport};
 use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
 use quickpass::pcsc::PcscTransport;
-use quickpass::setup;
-use quickpass::sim::{CardProfile, VirtualCard};
-use quickpass::vpcd::{self, VpcdCard};
+use quickpass_sim::vpcd::{self, VpcdCard};
+use quickpass_sim::{CardProfile, VirtualCard};
 
 /// Taps before the measured ones (connection set-up, first-use allocations, caches).
 const WARM_UP: usize = 10;
@@ -190,14 +189,11 @@ fn quantile(values: &mut [f64], fraction: f64) -> f64 {
 }
 
 fn run(taps: usize) -> Result<(), String> {
-    let config = setup::load_kernel_config(
-        &setup::data_dir().join("terminals/default.json"),
-        &setup::builtin_capk_files(),
-    )
-    .map_err(|e| e.to_string())?;
-    let card = CardProfile::load(setup::data_dir().join("cards/qpboc-debit-offline.json"))
-        .and_then(|p| p.build())
-        .map_err(|e| e.to_string())?;
+    let config = quickpass_sim::data::default_kernel_config().map_err(|e| e.to_string())?;
+    let card =
+        CardProfile::load(quickpass_sim::data::data_dir().join("cards/qpboc-debit-offline.json"))
+            .and_then(|p| p.build())
+            .map_err(|e| e.to_string())?;
     let busy_ns = Arc::new(AtomicU64::new(0));
     let card = TimedCard {
         card,

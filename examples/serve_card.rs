@@ -17,8 +17,8 @@
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
-use quickpass::sim::CardProfile;
-use quickpass::vpcd::{self, Event, Server};
+use quickpass_sim::vpcd::{self, Event, Server};
+use quickpass_sim::CardProfile;
 
 const DEFAULT_PROFILE: &str = "vectors/cards/qpboc-debit-offline.json";
 

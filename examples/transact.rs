@@ -2,14 +2,21 @@
 //!
 //! ```text
 //! cargo run --example transact -- [--profile PATH] [--amount N] [--date YYMMDD] [--un HEX]
-//!                                 [--capk-file PATH]... [--config PATH] [--reader NAME] [--json]
+//!                                 [--capk-file PATH]... [--config PATH] [--reader NAME]
+//!                                 [--test-keys] [--json]
 //! ```
 //!
 //! The flags are a contract outside scripts rely on: `--reader NAME` (PC/SC, needs the `pcsc`
 //! feature), `--profile PATH`, `--amount N` (minor units), `--date YYMMDD`, `--un HEX` (fixed
 //! unpredictable number), `--capk-file PATH` (extra CA keys in the `quickpass-vectors/1` `capk`
-//! format, added to the built-in lists), `--json` (one JSON object). `--config PATH` chooses the
+//! format, added to the production lists), `--json` (one JSON object). `--config PATH` chooses the
 //! terminal configuration (default `vectors/terminals/default.json`).
+//!
+//! CA keys: the production lists of `vectors/capk/` plus `--capk-file`, through the product's
+//! loader, which refuses a list holding a test key. The simulated card (no `--reader`) is
+//! signed by the simulator's test CA, which is then trusted too. A card in a real reader is
+//! checked against the production keys only, unless `--test-keys` (a test card: prints a
+//! warning) adds the test CA.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,22 +36,24 @@ struct Args {
     un: Option<String>,
     capk_files: Vec<PathBuf>,
     config: PathBuf,
+    test_keys: bool,
     json: bool,
 }
 
 const USAGE: &str =
     "usage: transact [--profile PATH | --reader NAME] [--amount N] [--date YYMMDD] \
-                     [--un HEX] [--capk-file PATH]... [--config PATH] [--json]";
+                     [--un HEX] [--capk-file PATH]... [--config PATH] [--test-keys] [--json]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
-        profile: setup::data_dir().join("cards/qpboc-debit-offline.json"),
+        profile: quickpass_sim::data::card_profile("qpboc-debit-offline"),
         reader: None,
         amount: 100,
         date: None,
         un: None,
         capk_files: Vec::new(),
-        config: setup::data_dir().join("terminals/default.json"),
+        config: quickpass_sim::data::default_terminal(),
+        test_keys: false,
         json: false,
     };
     let mut it = std::env::args().skip(1);
@@ -60,6 +69,7 @@ fn parse_args() -> Result<Args, String> {
             "--un" => args.un = Some(value()?),
             "--capk-file" => args.capk_files.push(PathBuf::from(value()?)),
             "--config" => args.config = PathBuf::from(value()?),
+            "--test-keys" => args.test_keys = true,
             "--json" => args.json = true,
             "--help" | "-h" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown flag {other}\n{USAGE}")),
@@ -80,29 +90,44 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     let args = parse_args()?;
-    let mut capk_files = setup::builtin_capk_files();
+    let mut capk_files = quickpass_sim::data::production_capk_files().map_err(error_chain)?;
     capk_files.extend(args.capk_files.iter().cloned());
-    let mut config =
-        setup::load_kernel_config(&args.config, &capk_files).map_err(|e| e.to_string())?;
-    if args.reader.is_none() {
-        // The simulator's SM2 test CA key has no RSA-style vector file: add it for its cards.
-        let ca = quickpass::sim::ca::TestCa::shared().map_err(|e| e.to_string())?;
-        let sm2 = ca.sm2_ca_public_key().map_err(|e| e.to_string())?;
-        config.capks.insert(sm2).map_err(|e| e.to_string())?;
+    let loaded = setup::load_kernel_config(&args.config, &capk_files).map_err(error_chain)?;
+    for refused in &loaded.refused_capks {
+        eprintln!(
+            "warning: CA key {} in {} refused: {}",
+            refused.id,
+            refused.path.display(),
+            refused.error
+        );
+    }
+    let mut config = loaded.config;
+    if args.reader.is_none() || args.test_keys {
+        if args.reader.is_some() {
+            eprintln!(
+                "warning: --test-keys: the simulator's TEST CA (private key public) is trusted \
+                 for this card; never use this with a real payment card"
+            );
+        }
+        // The simulated cards are signed by the test CA (RSA F1, SM2 F2).
+        let ca = quickpass_sim::ca::TestCa::shared().map_err(error_chain)?;
+        for key in ca.capk_store().map_err(error_chain)?.iter() {
+            config.capks.insert(key.clone()).map_err(error_chain)?;
+        }
     }
     let input = TransactionInput {
         amount: Amount::from_minor(args.amount),
         amount_other: Amount::ZERO,
         transaction_type: 0x00,
         date: date(args.date.as_deref())?,
-        time: quickpass::terminal::now().1,
+        time: quickpass::clock::now().1,
         unpredictable_number: unpredictable_number(args.un.as_deref())?,
     };
     let result = match &args.reader {
         Some(reader) => tap_reader(reader, &config, &input)?,
         None => {
             let profile =
-                quickpass::sim::CardProfile::load(&args.profile).map_err(|e| e.to_string())?;
+                quickpass_sim::CardProfile::load(&args.profile).map_err(|e| e.to_string())?;
             let mut card = profile.build().map_err(|e| e.to_string())?;
             tap(&mut card, &config, &input)?
         }
@@ -113,6 +138,17 @@ fn run() -> Result<(), String> {
         print_report(&result);
     }
     Ok(())
+}
+
+/// An error and its causes, each said once (`a: b: c`).
+fn error_chain(error: impl std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 fn tap<T: Transport>(
@@ -163,7 +199,7 @@ fn date(text: Option<&str>) -> Result<TransactionDate, String> {
             hex::decode(text).map_err(|e| e.to_string())?
         }
         Some(_) => return Err("--date takes YYMMDD".into()),
-        None => return Ok(quickpass::terminal::now().0),
+        None => return Ok(quickpass::clock::now().0),
     };
     TransactionDate::from_bcd(&bcd).map_err(|e| format!("--date: {e}"))
 }

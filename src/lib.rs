@@ -1,31 +1,50 @@
-//! quickpass: the PBOC / EMV contactless ("QuickPass", qPBOC) payment kernel.
+//! quickpass: the PBOC / EMV contactless ("QuickPass", qPBOC) payment kernel, as a terminal
+//! embeds it.
 //!
-//! This facade crate gathers the pieces a terminal embeds:
+//! This facade is the product: what a bus validator, taxi POS or top-up machine links.
 //!
-//! - [`kernel`] (`quickpass-kernel`): TLV, tag dictionary, DOL, APDUs, the [`kernel::transport::Transport`]
-//!   trait and its APDU layer, application selection. Pure: no I/O, clock or randomness.
-//! - [`crypto`] (`quickpass-crypto`): hashes, ciphers, MACs, EMV/PBOC key derivation, cryptograms,
-//!   purse MACs, SM2, CA keys and offline data authentication.
-//! - [`replay`]: a card that answers from a recorded transcript, for tests and field traces.
-//! - [`conformance`]: the runner for `quickpass-vectors/1` test vector files.
-//! - `rig` (feature `sim`): every terminal flow against the simulated cards, one tap at a time
-//!   (long runs, per-flow figures, benches).
+//! - [`kernel`] (`quickpass-kernel`): the pure kernel — TLV, DOL, APDUs, the
+//!   [`Transport`](kernel::transport::Transport) trait, application selection, the contactless
+//!   (qPBOC) and contact (PBOC/EMV) flows, ODA decisions, the ED/EP purse flows. No I/O, clock or
+//!   randomness of its own.
+//! - [`crypto`] (`quickpass-crypto`): hashes, ciphers, MACs, EMV/PBOC key derivation,
+//!   cryptograms, purse MACs, SM2, CA keys and offline data authentication.
+//! - [`setup`]: the terminal configuration and the production CA key lists, from explicit paths;
+//!   a list holding a known test key is refused.
+//! - [`journal`]: a durable file journal for purse transactions (what clearing needs is on disk
+//!   before the gate opens).
+//! - [`clock`]: the local date and time the kernel takes as values.
+//! - `pcsc` (feature `pcsc`): the kernel's `Transport` over a PC/SC reader.
 //!
-//! # Example: select the PPSE of a recorded card
+//! What is not here: the simulated card, PSAM and hosts, the test CA, the vpcd card server, the
+//! replay card and the conformance runner live in the `quickpass-sim` crate, which is never
+//! compiled into the product (no test key is in any build of this crate).
+//!
+//! # Example: select the PPSE of a card through your own transport
 //!
 //! ```
 //! use quickpass::kernel::selection::{read_ppse_directory, CandidateList, TerminalAid};
-//! use quickpass::kernel::transport::ApduLayer;
-//! use quickpass::replay::{Exchange, ReplayCard};
+//! use quickpass::kernel::transport::{ApduLayer, Transport};
 //!
-//! let hex = |s: &str| hex::decode(s).unwrap();
-//! // A real UnionPay card's PPSE answer (pboc-notes §1.1).
-//! let mut card = ReplayCard::new([Exchange {
-//!     command: hex("00A404000E325041592E5359532E444446303100"),
-//!     response: hex("6F30840E325041592E5359532E4444463031A51EBF0C1B61194F08A000000333010101500A50424F43204445424954870101\
-//!                    9000"),
-//! }]);
-//! let mut layer = ApduLayer::new(&mut card);
+//! /// A reader of your own: here it answers SELECT PPSE like a real UnionPay card.
+//! struct MyReader;
+//!
+//! impl Transport for MyReader {
+//!     type Error = std::io::Error;
+//!
+//!     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, Self::Error> {
+//!         assert_eq!(command[..4], [0x00, 0xA4, 0x04, 0x00]);
+//!         Ok(hex::decode(
+//!             "6F30840E325041592E5359532E4444463031A51EBF0C1B61194F08A000000333010101500A50424F\
+//!              43204445424954870101\
+//!              9000",
+//!         )
+//!         .expect("hex"))
+//!     }
+//! }
+//!
+//! let mut reader = MyReader;
+//! let mut layer = ApduLayer::new(&mut reader);
 //! let entries = read_ppse_directory(&mut layer)?;
 //! let terminal = [TerminalAid { aid: "A000000333010101".parse()?, partial_match: false }];
 //! let candidates = CandidateList::build(entries, &terminal);
@@ -35,19 +54,11 @@
 //! ```
 #![forbid(unsafe_code)]
 
-pub mod conformance;
+pub mod clock;
 pub mod journal;
 #[cfg(feature = "pcsc")]
 pub mod pcsc;
-pub mod replay;
-#[cfg(feature = "sim")]
-pub mod rig;
 pub mod setup;
-#[cfg(feature = "sim")]
-pub mod sim;
-#[cfg(feature = "sim")]
-pub mod terminal;
-pub mod vpcd;
 
 pub use quickpass_crypto as crypto;
 pub use quickpass_kernel as kernel;

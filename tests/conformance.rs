@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use quickpass::conformance::run_paths;
+use quickpass_sim::conformance::run_paths;
 
 fn vectors() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors")

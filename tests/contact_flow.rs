@@ -18,10 +18,9 @@ use quickpass::kernel::tags;
 use quickpass::kernel::terminal_values::TransactionInput;
 use quickpass::kernel::transport::ApduLayer;
 use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
-use quickpass::setup;
-use quickpass::sim::host::emv::{issuer_script_template, EmvHost, HostDecision};
-use quickpass::sim::pboc::PbocApplication;
-use quickpass::sim::{ApplicationProfile, CardProfile, VirtualCard};
+use quickpass_sim::host::emv::{issuer_script_template, EmvHost, HostDecision};
+use quickpass_sim::pboc::PbocApplication;
+use quickpass_sim::{ApplicationProfile, CardProfile, VirtualCard};
 use serde_json::Value;
 
 const PAN: &str = "6228480012345671";
@@ -30,11 +29,7 @@ const PSN: u8 = 0x01;
 /// The default terminal, made contact-like: plaintext PIN, signature and no-CVM (no online PIN,
 /// so the cards' default CVM list ends in a signature), SDA + DDA + CDA.
 fn config() -> KernelConfig {
-    let mut config = setup::load_kernel_config(
-        &setup::data_dir().join("terminals/default.json"),
-        &setup::builtin_capk_files(),
-    )
-    .expect("default configuration");
+    let mut config = quickpass_sim::data::default_kernel_config().expect("default configuration");
     config.terminal.terminal.capabilities = [0xE0, 0xA8, 0xC8];
     config
 }
@@ -46,7 +41,7 @@ fn config_with(edit: impl FnOnce(&mut KernelConfig)) -> KernelConfig {
 }
 
 fn profile_json(name: &str) -> Value {
-    let path = setup::data_dir().join(format!("cards/{name}.json"));
+    let path = quickpass_sim::data::data_dir().join(format!("cards/{name}.json"));
     serde_json::from_str(&std::fs::read_to_string(path).expect("profile")).expect("json")
 }
 
@@ -825,8 +820,7 @@ fn contact_trace_replays_through_the_conformance_runner() {
     let hex = |b: &[u8]| hex::encode_upper(b);
     let card_phase = request.card_phase();
     let capk: Value = serde_json::from_str(
-        &std::fs::read_to_string(setup::data_dir().join("capk/capk-quickpass-test.json"))
-            .expect("capk"),
+        &std::fs::read_to_string(quickpass_sim::data::test_capk_file()).expect("capk"),
     )
     .expect("json");
     let capk = &capk["cases"][0];
@@ -865,13 +859,13 @@ fn contact_trace_replays_through_the_conformance_runner() {
         })
     };
     let good = write_trace("contact-good.json", case(expect.clone()));
-    let report = quickpass::conformance::run_paths(&[good]);
+    let report = quickpass_sim::conformance::run_paths(&[good]);
     assert_eq!(report.failed(), 0, "{:?}", report.lines());
     assert_eq!(report.passed(), 1);
     // A wrong expectation fails: the runner really compares.
     let mut wrong = expect;
     wrong["icc_dynamic_number"] = Value::from("0000000000000000");
     let bad = write_trace("contact-bad.json", case(wrong));
-    let report = quickpass::conformance::run_paths(&[bad]);
+    let report = quickpass_sim::conformance::run_paths(&[bad]);
     assert_eq!(report.failed(), 1, "{:?}", report.lines());
 }

@@ -9,20 +9,15 @@ use quickpass::kernel::outcome::Outcome;
 use quickpass::kernel::terminal_values::TransactionInput;
 use quickpass::kernel::transport::ApduLayer;
 use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
-use quickpass::setup;
-use quickpass::sim::{CardProfile, VirtualCard};
+use quickpass_sim::{CardProfile, VirtualCard};
 use serde_json::Value;
 
 fn config() -> KernelConfig {
-    setup::load_kernel_config(
-        &setup::data_dir().join("terminals/default.json"),
-        &setup::builtin_capk_files(),
-    )
-    .expect("default configuration")
+    quickpass_sim::data::default_kernel_config().expect("default configuration")
 }
 
 fn profile_json(name: &str) -> Value {
-    let path = setup::data_dir().join(format!("cards/{name}.json"));
+    let path = quickpass_sim::data::data_dir().join(format!("cards/{name}.json"));
     serde_json::from_str(&std::fs::read_to_string(path).expect("profile")).expect("json")
 }
 
@@ -330,8 +325,8 @@ fn field_55_carries_what_the_cryptogram_covers_so_the_host_verifies_it() {
     let result = tap(&mut card(&profile), &config, 100);
     assert_eq!(result.outcome, Outcome::OnlineRequest);
     let parsed = CardProfile::from_json(&profile.to_string()).expect("profile");
-    let mut host = quickpass::sim::host::emv::EmvHost::new();
-    let quickpass::sim::ApplicationProfile::Pboc(application) = &parsed.applications[0] else {
+    let mut host = quickpass_sim::host::emv::EmvHost::new();
+    let quickpass_sim::ApplicationProfile::Pboc(application) = &parsed.applications[0] else {
         panic!("a PBOC application");
     };
     host.add_profile(application).expect("host knows the card");
@@ -354,7 +349,7 @@ fn field_55_carries_what_the_cryptogram_covers_so_the_host_verifies_it() {
 fn sm2_card_approves_offline_with_an_sm_terminal_and_the_sm2_ca_key() {
     let mut config = config();
     config.terminal.terminal.sm_supported = true;
-    let ca = quickpass::sim::ca::TestCa::shared().expect("test CA");
+    let ca = quickpass_sim::ca::TestCa::shared().expect("test CA");
     config
         .capks
         .insert(ca.sm2_ca_public_key().expect("SM2 CA key"))

@@ -46,11 +46,10 @@ use quickpass::kernel::outcome::Outcome;
 use quickpass::kernel::terminal_values::TransactionInput;
 use quickpass::kernel::transport::{ApduLayer, RawExchange};
 use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
-use quickpass::setup;
-use quickpass::sim::ca::{TestCa, RSA_CA_INDEX, SM2_CA_INDEX, TEST_RID};
-use quickpass::sim::faults::{Fault, FaultyCard, Trigger};
-use quickpass::sim::pboc::PbocFields;
-use quickpass::sim::{ApplicationProfile, CardProfile, VirtualCard};
+use quickpass_sim::ca::{TestCa, RSA_CA_INDEX, SM2_CA_INDEX, TEST_RID};
+use quickpass_sim::faults::{Fault, FaultyCard, Trigger};
+use quickpass_sim::pboc::PbocFields;
+use quickpass_sim::{ApplicationProfile, CardProfile, VirtualCard};
 
 /// What every corrupted byte is XORed with.
 const MASK: u8 = 0x01;
@@ -140,15 +139,12 @@ impl Scenario {
 }
 
 fn base_config() -> KernelConfig {
-    setup::load_kernel_config(
-        &setup::data_dir().join("terminals/default.json"),
-        &setup::builtin_capk_files(),
-    )
-    .expect("default configuration")
+    quickpass_sim::data::default_kernel_config().expect("default configuration")
 }
 
 fn load_profile(name: &str) -> CardProfile {
-    CardProfile::load(setup::data_dir().join(format!("cards/{name}.json"))).expect("profile")
+    CardProfile::load(quickpass_sim::data::data_dir().join(format!("cards/{name}.json")))
+        .expect("profile")
 }
 
 fn pboc(profile: &mut CardProfile) -> &mut PbocFields {
@@ -841,7 +837,7 @@ fn run_matrix(scenario: &Scenario) {
     let p = pboc_ref(profile);
     let index = match &p.oda.capk_index {
         Some(text) => hex::decode(text).expect("hex")[0],
-        None if p.oda.algorithm == quickpass::sim::pboc::OdaAlgorithm::Sm2 => SM2_CA_INDEX,
+        None if p.oda.algorithm == quickpass_sim::pboc::OdaAlgorithm::Sm2 => SM2_CA_INDEX,
         None => RSA_CA_INDEX,
     };
     // Personalised anew: the fault changes what is signed.

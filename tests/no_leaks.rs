@@ -5,8 +5,7 @@ use quickpass::kernel::contactless;
 use quickpass::kernel::terminal_values::TransactionInput;
 use quickpass::kernel::transport::ApduLayer;
 use quickpass::kernel::values::{Amount, Pan, Track2, TransactionDate, TransactionTime};
-use quickpass::setup;
-use quickpass::sim::CardProfile;
+use quickpass_sim::CardProfile;
 
 const PAN: &str = "6228480012345671";
 const ISSUER_MASTER_KEY: &str = "0123456789ABCDEFFEDCBA9876543210";
@@ -40,13 +39,10 @@ fn assert_clean(what: &str, text: &str) {
 
 #[test]
 fn a_whole_tap_never_prints_the_pan_track2_or_keys() {
-    let config = setup::load_kernel_config(
-        &setup::data_dir().join("terminals/default.json"),
-        &setup::builtin_capk_files(),
-    )
-    .expect("config");
-    let profile = CardProfile::load(setup::data_dir().join("cards/qpboc-debit-offline.json"))
-        .expect("profile");
+    let config = quickpass_sim::data::default_kernel_config().expect("config");
+    let profile =
+        CardProfile::load(quickpass_sim::data::data_dir().join("cards/qpboc-debit-offline.json"))
+            .expect("profile");
     assert_clean("card profile Debug", &format!("{profile:?}"));
     let mut card = profile.build().expect("card");
     assert_clean("virtual card Debug", &format!("{card:?}"));
@@ -125,11 +121,11 @@ use quickpass::kernel::purse::{
     PurchaseRequest, PurseApplication, PurseConfig, SoftwareHost, SoftwareSam, SoftwareSamKey,
 };
 use quickpass::kernel::transport::Transport;
-use quickpass::sim::faults::{Fault, FaultyCard, Trigger};
-use quickpass::sim::host::emv::EmvHost;
-use quickpass::sim::host::purse::PurseHost;
-use quickpass::sim::purse::keys::card_key;
-use quickpass::sim::{ApplicationProfile, VirtualCard};
+use quickpass_sim::faults::{Fault, FaultyCard, Trigger};
+use quickpass_sim::host::emv::EmvHost;
+use quickpass_sim::host::purse::PurseHost;
+use quickpass_sim::purse::keys::card_key;
+use quickpass_sim::{ApplicationProfile, VirtualCard};
 use serde_json::Value;
 
 /// Everything secret in a profile file: its PAN, and every 16-byte key (every string of 32 hex
@@ -152,8 +148,9 @@ fn profile_secrets(name: &str) -> Vec<String> {
             _ => {}
         }
     }
-    let text = std::fs::read_to_string(setup::data_dir().join(format!("cards/{name}.json")))
-        .expect("profile");
+    let text =
+        std::fs::read_to_string(quickpass_sim::data::data_dir().join(format!("cards/{name}.json")))
+            .expect("profile");
     let mut out = Vec::new();
     walk(&serde_json::from_str(&text).expect("json"), &mut out);
     assert!(!out.is_empty(), "{name} has secrets");
@@ -218,11 +215,7 @@ impl PinPad for Keypad {
 }
 
 fn default_config() -> KernelConfig {
-    setup::load_kernel_config(
-        &setup::data_dir().join("terminals/default.json"),
-        &setup::builtin_capk_files(),
-    )
-    .expect("config")
+    quickpass_sim::data::default_kernel_config().expect("config")
 }
 
 #[test]
@@ -233,8 +226,10 @@ fn a_contact_tap_with_offline_pin_and_online_completion_never_prints_secrets() {
     let mut secrets = profile_secrets("qpboc-debit-offline");
     secrets.push(PIN_BLOCK.to_owned());
     let mut json: Value = serde_json::from_str(
-        &std::fs::read_to_string(setup::data_dir().join("cards/qpboc-debit-offline.json"))
-            .expect("profile"),
+        &std::fs::read_to_string(
+            quickpass_sim::data::data_dir().join("cards/qpboc-debit-offline.json"),
+        )
+        .expect("profile"),
     )
     .expect("json");
     json["applications"][0]["cvm_list"] = Value::from("00000000000000000100");
@@ -326,7 +321,7 @@ fn a_contact_tap_with_offline_pin_and_online_completion_never_prints_secrets() {
 
 /// The card's track 2 equivalent data `57`.
 fn pboc_track2(card: &mut VirtualCard) -> Vec<u8> {
-    card.application_mut::<quickpass::sim::pboc::PbocApplication>()
+    card.application_mut::<quickpass_sim::pboc::PbocApplication>()
         .and_then(|a| a.data_object(quickpass::kernel::tags::TRACK2_EQUIVALENT_DATA))
         .expect("57")
         .to_vec()
@@ -350,10 +345,12 @@ fn purse_purchase_capp_and_load_never_print_keys_or_the_card_number() {
     secrets.push(SERIAL[4..].to_owned());
     let date = TransactionDate::new(2024, 5, 17).expect("date");
     let time = TransactionTime::new(8, 30, 15).expect("time");
-    let profile = CardProfile::load(setup::data_dir().join("cards/transit-purse-capp.json"))
-        .expect("profile");
+    let profile =
+        CardProfile::load(quickpass_sim::data::data_dir().join("cards/transit-purse-capp.json"))
+            .expect("profile");
     assert_clean_of("purse profile Debug", &format!("{profile:?}"), &secrets);
-    let psam = CardProfile::load(setup::data_dir().join("cards/psam.json")).expect("psam");
+    let psam =
+        CardProfile::load(quickpass_sim::data::data_dir().join("cards/psam.json")).expect("psam");
     assert_clean_of("PSAM profile Debug", &format!("{psam:?}"), &secrets);
     let psam_card = psam.build().expect("psam card");
     assert_clean_of("PSAM card Debug", &format!("{psam_card:?}"), &secrets);
@@ -498,7 +495,7 @@ fn errors_never_print_secrets() {
     let mut texts: Vec<String> = Vec::new();
     // A torn contactless tap: the kernel error.
     let mut card = FaultyCard::new(
-        CardProfile::load(setup::data_dir().join("cards/qpboc-debit-offline.json"))
+        CardProfile::load(quickpass_sim::data::data_dir().join("cards/qpboc-debit-offline.json"))
             .expect("profile")
             .build()
             .expect("card"),
@@ -518,8 +515,9 @@ fn errors_never_print_secrets() {
     texts.push(format!("{err} {err:?}"));
     // The simulated issuer refusing a malformed field 55.
     let mut host = EmvHost::new();
-    let profile = CardProfile::load(setup::data_dir().join("cards/qpboc-debit-offline.json"))
-        .expect("profile");
+    let profile =
+        CardProfile::load(quickpass_sim::data::data_dir().join("cards/qpboc-debit-offline.json"))
+            .expect("profile");
     let ApplicationProfile::Pboc(pboc) = &profile.applications[0] else {
         panic!("pboc")
     };
@@ -536,8 +534,10 @@ fn errors_never_print_secrets() {
     std::fs::remove_file(&path).expect("cleanup");
     // A profile refused for a bad key names the field, not the value.
     let mut json: Value = serde_json::from_str(
-        &std::fs::read_to_string(setup::data_dir().join("cards/qpboc-debit-offline.json"))
-            .expect("profile"),
+        &std::fs::read_to_string(
+            quickpass_sim::data::data_dir().join("cards/qpboc-debit-offline.json"),
+        )
+        .expect("profile"),
     )
     .expect("json");
     json["applications"][0]["issuer_master_key"] = Value::from("0123456789ABCDEFFEDCBA98765432");

@@ -6,7 +6,7 @@
 //!                                 └ vpcd slot 1 (35964) ─ this test: PSAM (psam.json)
 //! ```
 //!
-//! The cards are served from this process (`quickpass::vpcd`), so the test sees their state;
+//! The cards are served from this process (`quickpass_sim::vpcd`), so the test sees their state;
 //! after each tap it takes the card out of the reader (the example waits for that before the
 //! next tap, as a validator must) and puts it back for the next one. The example binaries are
 //! built by `cargo build --example` from here: `cargo test --test pcsc_purse` does not build
@@ -30,11 +30,11 @@ use std::time::Duration;
 use quickpass::crypto::purse::PurchaseTacData;
 use quickpass::kernel::apdu::Purse;
 use quickpass::pcsc::{PcscError, PcscTransport};
-use quickpass::sim::host::purse::{CardIdentity, PurseHost};
-use quickpass::sim::psam::PsamApplication;
-use quickpass::sim::purse::PurseApplication;
-use quickpass::sim::{ApplicationProfile, CardProfile, VirtualCard};
-use quickpass::vpcd::{self, ServedCard};
+use quickpass_sim::host::purse::{CardIdentity, PurseHost};
+use quickpass_sim::psam::PsamApplication;
+use quickpass_sim::purse::PurseApplication;
+use quickpass_sim::vpcd::{self, ServedCard};
+use quickpass_sim::{ApplicationProfile, CardProfile, VirtualCard};
 use serde_json::Value;
 
 /// How long one tap may take, card insertion included (pcscd polls every 400 ms).

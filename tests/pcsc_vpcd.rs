@@ -26,9 +26,9 @@ use quickpass::kernel::transport::{ApduLayer, ExchangeError, Transport};
 use quickpass::kernel::values::{Aid, Sfi, StatusWord};
 use quickpass::kernel::{afl, tags, tlv};
 use quickpass::pcsc::{Disposition, PcscError, PcscTransport, Protocol};
-use quickpass::sim::card::CONTACTLESS_ATR;
-use quickpass::sim::{CardProfile, VirtualCard};
-use quickpass::vpcd::{self, ServedCard};
+use quickpass_sim::card::CONTACTLESS_ATR;
+use quickpass_sim::vpcd::{self, ServedCard};
+use quickpass_sim::{CardProfile, VirtualCard};
 
 const PORT: u16 = vpcd::SECOND_PORT;
 const DEBIT_AID: [u8; 8] = [0xA0, 0x00, 0x00, 0x03, 0x33, 0x01, 0x01, 0x01];

@@ -27,11 +27,11 @@ use quickpass::kernel::purse::{
 };
 use quickpass::kernel::transport::{ApduLayer, Transport};
 use quickpass::kernel::values::{StatusWord, TransactionDate, TransactionTime};
-use quickpass::sim::faults::{Fault, FaultyCard, Trigger};
-use quickpass::sim::host::purse::{CardIdentity as SimIdentity, PurseHost};
-use quickpass::sim::purse::keys::card_key;
-use quickpass::sim::purse::PurseApplication as SimPurse;
-use quickpass::sim::{ApplicationProfile, CardProfile, SimError, VirtualCard};
+use quickpass_sim::faults::{Fault, FaultyCard, Trigger};
+use quickpass_sim::host::purse::{CardIdentity as SimIdentity, PurseHost};
+use quickpass_sim::purse::keys::card_key;
+use quickpass_sim::purse::PurseApplication as SimPurse;
+use quickpass_sim::{ApplicationProfile, CardProfile, SimError, VirtualCard};
 
 // --- rig ---------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-//! The flow rig (`quickpass::rig`): every flow's outcome, APDU count and traffic, replay of a
+//! The flow rig (`quickpass_sim::rig`): every flow's outcome, APDU count and traffic, replay of a
 //! recorded tap against the kernel alone, and a long alternating run where every outcome is the
 //! expected one (the logic of the `long_run` example, at a size a test can afford; memory is
 //! left to the example: RSS over a short run is noise).
@@ -6,8 +6,8 @@
 
 use quickpass::kernel::purse::MemoryJournal;
 use quickpass::kernel::transport::ApduLayer;
-use quickpass::replay::Exchange;
-use quickpass::rig::{self, Flow, Rig, CARD_LIFETIME};
+use quickpass_sim::replay::Exchange;
+use quickpass_sim::rig::{self, Flow, Rig, CARD_LIFETIME};
 
 fn bytes(exchanges: &[Exchange]) -> (u64, u64) {
     exchanges.iter().fold((0, 0), |(sent, received), e| {

@@ -26,10 +26,10 @@ use quickpass::kernel::tlv;
 use quickpass::kernel::transport::ApduLayer;
 use quickpass::kernel::values::bcd::{bcd_to_u64, u64_to_bcd};
 use quickpass::kernel::values::{Aid, Sfi, StatusWord};
-use quickpass::sim::ca::TestCa;
-use quickpass::sim::host::emv::{EmvHost, HostDecision};
-use quickpass::sim::pboc::{OdaAlgorithm, PbocApplication, PbocProfile};
-use quickpass::sim::{ApplicationProfile, CardProfile, VirtualCard};
+use quickpass_sim::ca::TestCa;
+use quickpass_sim::host::emv::{EmvHost, HostDecision};
+use quickpass_sim::pboc::{OdaAlgorithm, PbocApplication, PbocProfile};
+use quickpass_sim::{ApplicationProfile, CardProfile, VirtualCard};
 
 type Layer<'a> = ApduLayer<&'a mut VirtualCard>;
 type Objects = BTreeMap<Tag, Vec<u8>>;
@@ -59,7 +59,7 @@ fn with_first(mut card: CardProfile, edit: impl FnOnce(&mut PbocProfile)) -> Car
 
 fn capks() -> CapkStore {
     let mut store = CapkStore::new();
-    let text = std::fs::read_to_string(vectors().join("capk/capk-quickpass-test.json")).unwrap();
+    let text = std::fs::read_to_string(quickpass_sim::data::test_capk_file()).unwrap();
     let report = store.load_vector_file(&text).unwrap();
     assert_eq!(report.loaded.len(), 1);
     store
@@ -1067,7 +1067,7 @@ fn tampered_ac_is_rejected_by_the_host() {
 fn contactless_full_pboc_path() {
     let store = capks();
     let card_profile = with_first(profile("qpboc-debit-offline"), |p| {
-        p.contactless_path = quickpass::sim::pboc::ContactlessPath::Full;
+        p.contactless_path = quickpass_sim::pboc::ContactlessPath::Full;
     });
     let mut card = card_profile.build().unwrap();
     let mut layer = ApduLayer::new(&mut card);

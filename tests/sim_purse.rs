@@ -10,14 +10,14 @@ use quickpass::crypto::purse::{LoadTacData, PurchaseTacData};
 use quickpass::kernel::apdu::{Command, Occurrence, Purse, Response};
 use quickpass::kernel::transport::{ApduLayer, ExchangeError, Transport};
 use quickpass::kernel::values::{Amount, Sfi, StatusWord, TransactionDate, TransactionTime};
-use quickpass::sim::faults::{Fault, FaultyCard, Trigger};
-use quickpass::sim::host::purse::{CardIdentity, HostError, LoadRequest, PurseHost};
-use quickpass::sim::psam::PsamApplication;
-use quickpass::sim::purse::{
+use quickpass_sim::faults::{Fault, FaultyCard, Trigger};
+use quickpass_sim::host::purse::{CardIdentity, HostError, LoadRequest, PurseHost};
+use quickpass_sim::psam::PsamApplication;
+use quickpass_sim::purse::{
     ProveOrder, PurseApplication, SW_MAC_NOT_AVAILABLE, TRANSACTION_PROVE_ORDER,
     TYPE_CAPP_PURCHASE, TYPE_ED_LOAD, TYPE_EP_LOAD, TYPE_EP_PURCHASE,
 };
-use quickpass::sim::{ApplicationProfile, CardProfile, SimError, VirtualCard};
+use quickpass_sim::{ApplicationProfile, CardProfile, SimError, VirtualCard};
 
 type Layer<T> = ApduLayer<T>;
 
@@ -1145,7 +1145,7 @@ fn load_vectors_v3_v4_through_card_and_host() {
     let data = expect_ok(card.exchange(&init).unwrap());
     assert_eq!(hex::encode_upper(&data), "0000000000000100112233442988AE5A");
     let mut host = PurseHost::new();
-    host.add_key_set(quickpass::sim::host::purse::HostKeySet {
+    host.add_key_set(quickpass_sim::host::purse::HostKeySet {
         index: 1,
         load: Some(hex::decode(VECTOR_KEY).unwrap().as_slice().into_secret()),
         tac: hex::decode(VECTOR_KEY).unwrap().as_slice().into_secret(),

@@ -23,8 +23,7 @@ use quickpass::kernel::tag::Tag;
 use quickpass::kernel::transport::{ApduLayer, Transport};
 use quickpass::kernel::values::{Sfi, TransactionTime};
 use quickpass::kernel::{tags, tlv};
-use quickpass::setup;
-use quickpass::sim::{CardProfile, VirtualCard};
+use quickpass_sim::{CardProfile, VirtualCard};
 use quickpass_fuzz::{join_chunks, Recorder, CONTACTLESS_AMOUNTS};
 use serde_json::Value;
 
@@ -122,7 +121,7 @@ fn ins(command: &[u8]) -> u8 {
 
 fn profiles() -> Vec<(String, Value)> {
     let mut out = Vec::new();
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(setup::data_dir().join("cards"))
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(quickpass_sim::data::data_dir().join("cards"))
         .expect("vectors/cards")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
@@ -449,7 +448,7 @@ fn purse_purchases(corpora: &mut Corpora) {
 }
 
 fn json_files(corpora: &mut Corpora) {
-    let dir = setup::data_dir();
+    let dir = quickpass_sim::data::data_dir();
     let list = |sub: &str| -> Vec<PathBuf> {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(dir.join(sub))
             .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())

@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use quickpass::kernel::apdu::Command;
 use quickpass::kernel::transport::Transport;
-use quickpass::sim::CardProfile;
+use quickpass_sim::CardProfile;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -16,7 +16,7 @@ use libfuzzer_sys::fuzz_target;
 use quickpass::crypto::capk::CaPublicKey;
 use quickpass::crypto::date::Date;
 use quickpass::crypto::oda::{self, IccPublicKey, SdadFormats};
-use quickpass::sim::ca::TestCa;
+use quickpass_sim::ca::TestCa;
 
 fn ca_keys() -> &'static (CaPublicKey, CaPublicKey) {
     static KEYS: OnceLock<(CaPublicKey, CaPublicKey)> = OnceLock::new();

@@ -17,7 +17,6 @@ use quickpass::kernel::purse::{
 use quickpass::kernel::terminal_values::TransactionInput;
 use quickpass::kernel::transport::Transport;
 use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
-use quickpass::setup;
 
 // ---------------------------------------------------------------------------------------------
 // Input format: length-prefixed chunks
@@ -161,12 +160,9 @@ pub fn contactless_input(amount: u64) -> TransactionInput {
 pub fn contactless_config() -> &'static KernelConfig {
     static CONFIG: OnceLock<KernelConfig> = OnceLock::new();
     CONFIG.get_or_init(|| {
-        let mut config = setup::load_kernel_config(
-            &setup::data_dir().join("terminals/default.json"),
-            &setup::builtin_capk_files(),
-        )
+        let mut config = quickpass_sim::data::default_kernel_config()
         .expect("default terminal configuration and CA keys");
-        let ca = quickpass::sim::ca::TestCa::shared().expect("test CA");
+        let ca = quickpass_sim::ca::TestCa::shared().expect("test CA");
         config
             .capks
             .insert(ca.sm2_ca_public_key().expect("SM2 test CA key"))

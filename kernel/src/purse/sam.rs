@@ -452,7 +452,7 @@ fn same_mac(a: &[u8; 4], b: &[u8; 4]) -> bool {
 }
 
 /// How a card's 16-byte key comes from an issuer master key for a given card (⚠ pboc-notes §4.2
-/// end: the formula rests on recall). The simulator's `quickpass::sim::purse::keys::card_key`
+/// end: the formula rests on recall). The simulator's `quickpass_sim::purse::keys::card_key`
 /// fits as a closure; [`NoDiversification`] uses the master as the card key (published vectors).
 pub trait KeyDiversifier: Send {
     /// The card key, or why it could not be derived.

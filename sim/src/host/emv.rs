@@ -1,20 +1,20 @@
 //! The issuer host of the simulated PBOC cards: checks ARQCs, answers with an ARPC and an
 //! authorisation response code, and writes issuer script commands with a valid MAC.
 //!
-//! The host derives each card's keys exactly as the card does ([`crate::sim::pboc::crypto`]):
+//! The host derives each card's keys exactly as the card does ([`crate::pboc::crypto`]):
 //! UDK = option A ICC master key of the IMK-AC for PAN ‖ PSN, PBOC ATC session key, AC over the
 //! CVN 01 data (pboc-notes §2.11), ARPC method 1 (EMV Book 2 §8.2.1), script MAC under the EMV
 //! common session key of MK-SMI with R = ARQC (⚠ chosen layout, see
-//! [`script_mac`](crate::sim::pboc::crypto::script_mac)).
+//! [`script_mac`](crate::pboc::crypto::script_mac)).
 //!
 //! ```
-//! use quickpass::sim::host::emv::{EmvHost, HostDecision};
+//! use quickpass_sim::host::emv::{EmvHost, HostDecision};
 //!
 //! let mut host = EmvHost::new();
 //! host.add_card("6228480012345671", 0x01, [0x11; 16], None)?;
 //! host.set_decision(HostDecision::Decline);
 //! assert!(host.knows("6228480012345671", 0x01));
-//! # Ok::<(), quickpass::sim::host::emv::HostError>(())
+//! # Ok::<(), quickpass_sim::host::emv::HostError>(())
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
@@ -26,8 +26,8 @@ use quickpass_kernel::tag::{Format, Tag};
 use quickpass_kernel::tags;
 use quickpass_kernel::tlv::{self, TlvIter};
 
-use crate::sim::pboc::crypto::{self, CVN_01};
-use crate::sim::pboc::PbocProfile;
+use crate::pboc::crypto::{self, CVN_01};
+use crate::pboc::PbocProfile;
 
 /// Authorisation response code `8A` for an approval, `00`.
 pub const ARC_APPROVED: [u8; 2] = *b"00";

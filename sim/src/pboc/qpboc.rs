@@ -9,8 +9,8 @@ use quickpass_kernel::values::StatusWord;
 use super::{
     cvr_byte, n12, OdaAlgorithm, Path, PbocApplication, SW_CONDITIONS, SW_INTERNAL, SW_WRONG_LENGTH,
 };
-use crate::sim::apdu::{CommandApdu, Reply};
-use crate::sim::card::push_tlv;
+use crate::apdu::{CommandApdu, Reply};
+use crate::card::push_tlv;
 
 /// Everything the qPBOC decision depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -39,11 +39,11 @@ use quickpass_kernel::terminal_values::TransactionInput;
 use quickpass_kernel::transport::{ApduLayer, Counters, Transport};
 use quickpass_kernel::values::{Amount, TransactionDate, TransactionTime};
 
+use crate::data::{self, DataError};
+use crate::host::emv::EmvHost;
+use crate::host::purse::PurseHost;
 use crate::replay::{Exchange, ReplayCard};
-use crate::setup;
-use crate::sim::host::emv::EmvHost;
-use crate::sim::host::purse::PurseHost;
-use crate::sim::{ApplicationProfile, CardProfile, VirtualCard};
+use crate::{ApplicationProfile, CardProfile, VirtualCard};
 
 /// Taps a card serves before it is re-personalised. 20 keeps every balance positive: the
 /// T-Union purse (50.00) pays 20 fares of 2.00, or 10 CAPP exits of 4.00; the EC balances
@@ -141,14 +141,14 @@ impl Flow {
 pub enum RigError {
     /// The terminal configuration or CA keys.
     #[error(transparent)]
-    Setup(#[from] setup::SetupError),
+    Setup(#[from] DataError),
     /// A card profile, or its personalisation.
     #[error("{profile}: {source}")]
     Profile {
         /// The profile name.
         profile: &'static str,
         /// What is wrong.
-        source: crate::sim::ProfileError,
+        source: crate::ProfileError,
     },
     /// The simulator's test CA, issuer host or PSAM.
     #[error("{0}")]
@@ -211,7 +211,7 @@ impl core::fmt::Debug for Fixtures {
 }
 
 fn profile(name: &'static str) -> Result<CardProfile, RigError> {
-    CardProfile::load(setup::data_dir().join(format!("cards/{name}.json"))).map_err(|source| {
+    CardProfile::load(data::data_dir().join(format!("cards/{name}.json"))).map_err(|source| {
         RigError::Profile {
             profile: name,
             source,
@@ -237,13 +237,10 @@ impl Fixtures {
     /// Loads the default terminal configuration, the CA keys (with the simulator's SM2 test CA
     /// key), the card profiles and the hosts.
     pub fn load() -> Result<Fixtures, RigError> {
-        let rsa = setup::load_kernel_config(
-            &setup::data_dir().join("terminals/default.json"),
-            &setup::builtin_capk_files(),
-        )?;
+        let rsa = data::default_kernel_config()?;
         let mut sm2 = rsa.clone();
         sm2.terminal.terminal.sm_supported = true;
-        let ca = crate::sim::ca::TestCa::shared().map_err(simulator)?;
+        let ca = crate::ca::TestCa::shared().map_err(simulator)?;
         sm2.capks
             .insert(ca.sm2_ca_public_key().map_err(simulator)?)
             .map_err(simulator)?;

@@ -1,18 +1,15 @@
-//! What terminal programs need around the kernel: a card or PSAM reached through the simulator
-//! or a PC/SC reader, the local clock, and journal adaptors. The kernel itself reads no clock and
-//! opens no reader; the examples (`transact`, `bus_fare`, `etc_topup`) and integrators' own
-//! programs share these.
+//! What the purse examples (`bus_fare`, `etc_topup`) share around the kernel: a card or PSAM
+//! reached through the simulator or a PC/SC reader, journal adaptors, and the report of a tap.
+//! Example code, not library code: it prints.
+#![allow(dead_code)]
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use quickpass::kernel::purse::flow::FlowError;
+use quickpass::kernel::purse::{Journal, Pending, PurseApplication, SelectBy, TapResult};
+use quickpass::kernel::transport::Transport;
 
-use quickpass_kernel::purse::flow::FlowError;
-use quickpass_kernel::purse::{Journal, Pending, PurseApplication, SelectBy, TapResult};
-use quickpass_kernel::transport::Transport;
-use quickpass_kernel::values::{TransactionDate, TransactionTime};
-
-use crate::sim::faults::FaultyCard;
-use crate::sim::purse::{KeyDerivation, PurseProfile};
-use crate::sim::{SimError, VirtualCard};
+use quickpass_sim::faults::FaultyCard;
+use quickpass_sim::purse::{KeyDerivation, PurseProfile};
+use quickpass_sim::{SimError, VirtualCard};
 
 #[derive(Debug, thiserror::Error)]
 /// Why a card or PSAM link failed.
@@ -23,7 +20,7 @@ pub enum LinkError {
     #[cfg(feature = "pcsc")]
     /// The PC/SC reader.
     #[error(transparent)]
-    Pcsc(#[from] crate::pcsc::PcscError),
+    Pcsc(#[from] quickpass::pcsc::PcscError),
 }
 
 /// The card: the simulated one (with fault injection for `--tear-after`) or a PC/SC reader.
@@ -32,7 +29,7 @@ pub enum CardLink {
     Virtual(FaultyCard<VirtualCard>),
     /// A PC/SC reader, by name.
     #[cfg(feature = "pcsc")]
-    Pcsc(crate::pcsc::PcscTransport, String),
+    Pcsc(quickpass::pcsc::PcscTransport, String),
 }
 
 impl Transport for CardLink {
@@ -92,7 +89,7 @@ pub enum SamLink {
     Virtual(VirtualCard),
     /// A PC/SC reader holding the PSAM.
     #[cfg(feature = "pcsc")]
-    Pcsc(crate::pcsc::PcscTransport),
+    Pcsc(quickpass::pcsc::PcscTransport),
 }
 
 impl Transport for SamLink {
@@ -109,8 +106,8 @@ impl Transport for SamLink {
 
 /// Connects to the card in a PC/SC reader (waits up to 10 s for one).
 #[cfg(feature = "pcsc")]
-pub fn pcsc_link(reader: &str) -> Result<crate::pcsc::PcscTransport, String> {
-    let mut pcsc = crate::pcsc::PcscTransport::new().map_err(|e| format!("PC/SC: {e}"))?;
+pub fn pcsc_link(reader: &str) -> Result<quickpass::pcsc::PcscTransport, String> {
+    let mut pcsc = quickpass::pcsc::PcscTransport::new().map_err(|e| format!("PC/SC: {e}"))?;
     pcsc.wait_for_card(reader, std::time::Duration::from_secs(10))
         .map_err(|e| format!("{reader}: {e}"))?;
     pcsc.connect(reader).map_err(|e| format!("{reader}: {e}"))?;
@@ -159,36 +156,6 @@ pub fn app_name(app: &PurseApplication) -> Vec<u8> {
     }
 }
 
-/// Local date and time (China, UTC+8) from the system clock; the kernel itself reads no clock.
-pub fn now() -> (TransactionDate, TransactionTime) {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-        + 8 * 3600;
-    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let year = (yoe + era * 400 + i64::from(month <= 2)) as u16;
-    let date = TransactionDate::new(year, month, day)
-        .or_else(|_| TransactionDate::new(2049, 12, 31))
-        .unwrap_or_else(|_| unreachable!("a valid constant date"));
-    let time = TransactionTime::new(
-        (rest / 3600) as u8,
-        (rest / 60 % 60) as u8,
-        (rest % 60) as u8,
-    )
-    .unwrap_or_else(|_| unreachable!("hours, minutes and seconds in range"));
-    (date, time)
-}
-
 /// Fen as yuan (`1234` → `12.34`).
 pub fn money(fen: u32) -> String {
     format!("{}.{:02}", fen / 100, fen % 100)
@@ -210,13 +177,16 @@ pub struct Boxed<J>(pub J);
 impl<J: Journal> Journal for Boxed<J> {
     type Error = JournalFailure;
 
-    fn begin(&mut self, entry: &quickpass_kernel::purse::JournalEntry) -> Result<u64, Self::Error> {
+    fn begin(
+        &mut self,
+        entry: &quickpass::kernel::purse::JournalEntry,
+    ) -> Result<u64, Self::Error> {
         self.0.begin(entry).map_err(failure)
     }
 
     fn complete(
         &mut self,
-        record: &quickpass_kernel::purse::SettlementRecord,
+        record: &quickpass::kernel::purse::SettlementRecord,
     ) -> Result<(), Self::Error> {
         self.0.complete(record).map_err(failure)
     }
@@ -225,17 +195,17 @@ impl<J: Journal> Journal for Boxed<J> {
         self.0.void(id).map_err(failure)
     }
 
-    fn pending(&self) -> Vec<quickpass_kernel::purse::Pending> {
+    fn pending(&self) -> Vec<quickpass::kernel::purse::Pending> {
         self.0.pending()
     }
 
-    fn records(&self) -> Vec<quickpass_kernel::purse::SettlementRecord> {
+    fn records(&self) -> Vec<quickpass::kernel::purse::SettlementRecord> {
         self.0.records()
     }
 
     fn take_records(
         &mut self,
-    ) -> Result<Vec<quickpass_kernel::purse::SettlementRecord>, Self::Error> {
+    ) -> Result<Vec<quickpass::kernel::purse::SettlementRecord>, Self::Error> {
         self.0.take_records().map_err(failure)
     }
 }

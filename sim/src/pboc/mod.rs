@@ -1,9 +1,9 @@
 //! The simulated UnionPay PBOC application: debit, credit and electronic cash (EC) with qPBOC
 //! (JR/T 0025.12 as digested in pboc-notes §2), contactless full PBOC and contact PBOC
-//! (EMV Book 3), ODA with RSA or SM2 certificates from the [test CA](crate::sim::ca).
+//! (EMV Book 3), ODA with RSA or SM2 certificates from the [test CA](crate::ca).
 //!
 //! A [`PbocApplication`] is personalised from a [`PbocProfile`] (`vectors/cards/pboc.md`) and
-//! plugs into a [`VirtualCard`](crate::sim::VirtualCard). Commands it answers:
+//! plugs into a [`VirtualCard`](crate::VirtualCard). Commands it answers:
 //!
 //! | command | bytes | notes |
 //! |---|---|---|

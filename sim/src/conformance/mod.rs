@@ -1,12 +1,12 @@
 //! Conformance runner for `quickpass-vectors/1` files.
 //!
 //! Runs every case of every vector file through the library's public API and reports one line
-//! per case. The file format (`../shared/vectors/README.md`, copied as `vectors/README.md`) is
+//! per case. The file format (`vectors/FORMAT.md`) is
 //! the contract: a file this runner has never seen runs unchanged, and a kind, method or field it
 //! does not support fails the case instead of skipping it.
 //!
 //! ```no_run
-//! let report = quickpass::conformance::run_paths(&["vectors".into()]);
+//! let report = quickpass_sim::conformance::run_paths(&["vectors".into()]);
 //! for line in report.lines() {
 //!     println!("{line}");
 //! }

@@ -19,8 +19,8 @@ use super::crypto::derive_udk;
 use super::profile::{
     CapProfile, ContactlessPath, FaultProfile, LogProfile, OdaAlgorithm, PbocProfile, RecordProfile,
 };
-use crate::sim::ca::{self, TestCa};
-use crate::sim::profile::ProfileError;
+use crate::ca::{self, TestCa};
+use crate::profile::ProfileError;
 
 /// The real UnionPay qPBOC PDOL (pboc-notes §2.3, QK trace).
 pub(super) const BASE_PDOL: &str = "9F66049F02069F03069F1A0295055F2A029A039C019F3704";

@@ -2,17 +2,17 @@
 //! simulated cards at personalisation (EMV Book 2 §5.3 Table 6, §6.4 Table 14; PBOC 3.0
 //! Part 17 formats `12`/`14`, ⚠ layout of [`quickpass_crypto::oda::sm2`]).
 //!
-//! ☢ TEST ONLY. The private keys are public (they live in `vectors/keys/`), so anything this CA
+//! ☢ TEST ONLY. The private keys are public (they live in `sim/test-ca/`), so anything this CA
 //! signs proves nothing outside tests.
 //!
 //! | key | file | use |
 //! |---|---|---|
-//! | RSA CA, 1408 bits, e = 3 | `vectors/keys/test-rsa.json` `ca` | RID `A000000333` index [`RSA_CA_INDEX`] (`F1`), published in `vectors/capk/capk-quickpass-test.json` |
+//! | RSA CA, 1408 bits, e = 3 | `sim/test-ca/test-rsa.json` `ca` | RID `A000000333` index [`RSA_CA_INDEX`] (`F1`), published in `sim/test-ca/capk-quickpass-test.json` |
 //! | RSA issuer, 1152 bits, e = 3 | `issuer` | issuer key of every RSA card (certificate `90` + 4-byte remainder `92`) |
 //! | RSA issuer, 1024 bits, e = 65537 | `issuer_small` | alternative issuer key |
 //! | RSA ICC, 1024 bits, e = 3 | `icc` | ICC key of every RSA card (SDAD fits a qPBOC GPO response) |
 //! | RSA ICC, 768 bits, e = 65537 | `icc_small` | alternative ICC key |
-//! | SM2 CA | `vectors/keys/test-sm2.json` `ca` | RID `A000000333` index [`SM2_CA_INDEX`] (`F2`); only from [`TestCa::sm2_ca_public_key`] |
+//! | SM2 CA | `sim/test-ca/test-sm2.json` `ca` | RID `A000000333` index [`SM2_CA_INDEX`] (`F2`); only from [`TestCa::sm2_ca_public_key`] |
 //! | SM2 issuer, SM2 ICC | `issuer`, `icc` | SM2 cards |
 //!
 //! The key files are embedded with `include_str!`, so the CA works from any directory.
@@ -45,8 +45,8 @@ pub const SM2_ISSUER: &str = "issuer";
 /// Name of the SM2 ICC key.
 pub const SM2_ICC: &str = "icc";
 
-const RSA_KEYS_JSON: &str = include_str!("../../vectors/keys/test-rsa.json");
-const SM2_KEYS_JSON: &str = include_str!("../../vectors/keys/test-sm2.json");
+const RSA_KEYS_JSON: &str = include_str!("../test-ca/test-rsa.json");
+const SM2_KEYS_JSON: &str = include_str!("../test-ca/test-sm2.json");
 const KEYS_SCHEMA: &str = "quickpass-keys/1";
 
 /// Why the test CA could not load its keys or issue an object.
@@ -139,8 +139,8 @@ fn unhex(file: &'static str, what: &str, text: &str) -> Result<Vec<u8>, CaError>
 impl TestCa {
     /// Loads every key of the embedded key files.
     pub fn load() -> Result<Self, CaError> {
-        const RSA_FILE: &str = "vectors/keys/test-rsa.json";
-        const SM2_FILE: &str = "vectors/keys/test-sm2.json";
+        const RSA_FILE: &str = "sim/test-ca/test-rsa.json";
+        const SM2_FILE: &str = "sim/test-ca/test-sm2.json";
         let mut rsa = BTreeMap::new();
         for (name, k) in parse_file::<RsaKeyHex>(RSA_FILE, RSA_KEYS_JSON)? {
             let part = |what: &str, text: &str| unhex(RSA_FILE, &format!("{name}.{what}"), text);
@@ -209,7 +209,7 @@ impl TestCa {
     }
 
     /// The RSA test CA public key (RID `A000000333`, index `F1`, valid checksum), the same as
-    /// `vectors/capk/capk-quickpass-test.json`.
+    /// `sim/test-ca/capk-quickpass-test.json`.
     pub fn rsa_ca_public_key(&self) -> Result<CaPublicKey, CaError> {
         let ca = self.rsa_key("ca")?;
         let (rid, index) = (Rid(TEST_RID), CapkIndex(RSA_CA_INDEX));
@@ -352,7 +352,7 @@ mod tests {
         let ca = TestCa::shared().unwrap();
         let mut store = CapkStore::new();
         let report = store
-            .load_vector_file(include_str!("../../vectors/capk/capk-quickpass-test.json"))
+            .load_vector_file(include_str!("../test-ca/capk-quickpass-test.json"))
             .unwrap();
         assert!(report.refused.is_empty(), "{:?}", report.refused);
         let published = store

@@ -4,7 +4,7 @@ use core::fmt;
 
 use serde::Deserialize;
 
-use crate::sim::profile::ProfileError;
+use crate::profile::ProfileError;
 
 /// Hex text of a secret key in a profile: never shown by `Debug`, wiped when dropped.
 #[derive(Clone, Deserialize)]

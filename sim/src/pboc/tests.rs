@@ -3,15 +3,15 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::sim::card::VirtualCard;
-use crate::sim::profile::CardProfile;
+use crate::card::VirtualCard;
+use crate::profile::CardProfile;
 
 const DEBIT: &str = include_str!("../../../vectors/cards/qpboc-debit-offline.json");
 
 fn debit_profile() -> PbocProfile {
     let card = CardProfile::from_json(DEBIT).unwrap();
     match &card.applications[0] {
-        crate::sim::profile::ApplicationProfile::Pboc(p) => p.clone(),
+        crate::profile::ApplicationProfile::Pboc(p) => p.clone(),
         _ => panic!("first application is pboc"),
     }
 }

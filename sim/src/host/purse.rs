@@ -12,9 +12,9 @@ use quickpass_crypto::purse as crypto;
 use quickpass_crypto::secret::SecretKey;
 use quickpass_kernel::purse;
 
-use crate::sim::profile::ProfileError;
-use crate::sim::purse::keys::{application_serial, card_key, default_second_diversifier};
-use crate::sim::purse::{KeyDerivation, PurseProfile};
+use crate::profile::ProfileError;
+use crate::purse::keys::{application_serial, card_key, default_second_diversifier};
+use crate::purse::{KeyDerivation, PurseProfile};
 
 /// Which card a request is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

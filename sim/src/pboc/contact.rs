@@ -12,8 +12,8 @@ use super::{
     crypto, cvr_byte, n12, FirstAc, Path, PbocApplication, SW_CONDITIONS, SW_INTERNAL,
     SW_WRONG_LENGTH,
 };
-use crate::sim::apdu::{CommandApdu, Reply};
-use crate::sim::card::push_tlv;
+use crate::apdu::{CommandApdu, Reply};
+use crate::card::push_tlv;
 
 /// `6988`: secure messaging data object incorrect (the script MAC does not verify).
 const SW_BAD_MAC: StatusWord = StatusWord::SM_DATA_INCORRECT;

@@ -4,7 +4,7 @@
 //! socket. With the Debian/Ubuntu package `vsmartcard-vpcd` installed, `pcscd` shows two readers,
 //! **"Virtual PCD 00 00"** listening on port [`DEFAULT_PORT`] (35963) and **"Virtual PCD 00 01"**
 //! on [`SECOND_PORT`] (35964). [`serve`] connects a [`VpcdCard`] (a [`VirtualCard`] from
-//! [`sim`](crate::sim), or anything else implementing the trait) to one of those ports, and from
+//! [`VirtualCard`](crate::VirtualCard), or anything else implementing the trait) to one of those ports, and from
 //! then on every PC/SC application — the `quickpass::pcsc` transport, `pcsc_scan`,
 //! `scriptor`, a vendor's terminal software — sees a card inserted in that reader.
 //!
@@ -30,11 +30,10 @@
 //! # Example
 //!
 //! ```no_run
-//! # #[cfg(feature = "sim")]
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::atomic::AtomicBool;
-//! use quickpass::sim::CardProfile;
-//! use quickpass::vpcd::{self, DEFAULT_PORT};
+//! use quickpass_sim::CardProfile;
+//! use quickpass_sim::vpcd::{self, DEFAULT_PORT};
 //!
 //! let mut card = CardProfile::load("vectors/cards/qpboc-debit-offline.json")?.build()?;
 //! let stop = AtomicBool::new(false); // set it from another thread to stop
@@ -43,11 +42,9 @@
 //! println!("{} APDUs served", stats.apdus);
 //! # Ok(())
 //! # }
-//! # #[cfg(not(feature = "sim"))]
-//! # fn main() {}
 //! ```
 //!
-//! [`VirtualCard`]: crate::sim::VirtualCard
+//! [`VirtualCard`]: crate::VirtualCard
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
@@ -92,18 +89,17 @@ pub trait VpcdCard {
     fn process(&mut self, apdu: &[u8]) -> Vec<u8>;
 }
 
-#[cfg(feature = "sim")]
-impl VpcdCard for crate::sim::VirtualCard {
+impl VpcdCard for crate::VirtualCard {
     fn atr(&self) -> Vec<u8> {
-        crate::sim::VirtualCard::atr(self).to_vec()
+        crate::VirtualCard::atr(self).to_vec()
     }
 
     fn reset(&mut self) {
-        crate::sim::VirtualCard::reset(self);
+        crate::VirtualCard::reset(self);
     }
 
     fn power_off(&mut self) {
-        crate::sim::VirtualCard::reset(self);
+        crate::VirtualCard::reset(self);
     }
 
     fn process(&mut self, apdu: &[u8]) -> Vec<u8> {
@@ -638,10 +634,9 @@ mod tests {
         drop(served);
     }
 
-    #[cfg(feature = "sim")]
     #[test]
     fn virtual_card_is_a_vpcd_card() {
-        let mut card = crate::sim::VirtualCard::new(vec![0x3B, 0x00], true, false);
+        let mut card = crate::VirtualCard::new(vec![0x3B, 0x00], true, false);
         assert_eq!(VpcdCard::atr(&card), [0x3B, 0x00]);
         // PPSE with no applications still answers.
         let response = VpcdCard::process(&mut card, b"\x00\xA4\x04\x00\x0E2PAY.SYS.DDF01\x00");
