@@ -7,13 +7,23 @@
 //! refuses any key whose checksum fails. The RSA arithmetic state (Montgomery parameters) is
 //! built once, when the key is constructed, and reused by every ODA operation.
 //!
+//! Keys come from three places: built in code ([`CaPublicKey::new_rsa`],
+//! [`CaPublicKey::new_sm2`]), the project's `quickpass-vectors/1` `capk` JSON files
+//! ([`CapkStore::load_vector_file`], RSA only as that format is), and production key files in
+//! the UnionPay/PBOC terminal-parameter TLV layout, RSA and SM2 ([`tlv`],
+//! [`CapkStore::load_tlv_file`]); [`CapkStore::load_key_file`] takes any of the file forms. One
+//! store serves RSA and SM2 ODA: the key's algorithm decides which verification runs.
+//!
 //! Revocation lists are the kernel's business, not this module's.
+
+pub mod tlv;
 
 use std::collections::HashMap;
 use std::fmt;
 
 use serde::Deserialize;
 use sha1::{Digest, Sha1};
+use sha2::Sha256;
 use sm3::Sm3;
 
 use crate::date::Date;
@@ -54,6 +64,15 @@ impl fmt::Debug for CapkIndex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "CapkIndex({:02X})", self.0)
     }
+}
+
+/// A CA key's identity: RID and index (EMV Book 2 §11.2.2). Displayed `A000000333/08`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId {
+    /// The RID.
+    pub rid: Rid,
+    /// The index (tag `8F`).
+    pub index: CapkIndex,
 }
 
 impl fmt::Display for CapkIndex {
@@ -174,6 +193,32 @@ pub enum CapkError {
     /// One case of a vector file is malformed (vectors README §3.5).
     #[error("malformed capk case: {0}")]
     VectorCase(String),
+    /// The BER-TLV coding of a CA key file or record is malformed ([`tlv`]).
+    #[error("malformed CA key TLV at byte {offset}: {problem}")]
+    Tlv {
+        /// Offset in the file (or record) of the object at fault.
+        offset: usize,
+        /// What is wrong.
+        problem: tlv::TlvProblem,
+    },
+    /// A CA key record lacks a mandatory data object ([`tlv`]).
+    #[error("CA key record lacks tag {tag:04X}")]
+    MissingField {
+        /// The tag, e.g. `0x9F22`.
+        tag: u32,
+    },
+    /// A CA key record has a data object of the wrong length or value ([`tlv`]).
+    #[error("CA key record has an invalid tag {tag:04X}")]
+    InvalidField {
+        /// The tag, e.g. `0xDF05`.
+        tag: u32,
+    },
+    /// The public key algorithm indicator (`DF07`) is neither `01` RSA nor `04` SM2.
+    #[error("unsupported CA public key algorithm indicator {0:02X}")]
+    UnsupportedPkAlgorithm(u8),
+    /// A CA key file holds no record at all.
+    #[error("CA key file holds no key record")]
+    NoRecords,
 }
 
 impl From<RsaKeyError> for CapkError {
@@ -440,6 +485,21 @@ impl CaPublicKey {
         self.expiry
     }
 
+    /// RID and index together.
+    pub fn key_id(&self) -> KeyId {
+        KeyId {
+            rid: self.rid,
+            index: self.index,
+        }
+    }
+
+    /// SHA-256 of [`Self::key_bytes`] (RSA modulus or SM2 X ‖ Y): identifies the key material
+    /// whatever RID and index a list files it under (see
+    /// [`CapkStore::contains_key_with_modulus`]).
+    pub fn fingerprint(&self) -> [u8; 32] {
+        Sha256::digest(self.key_bytes()).into()
+    }
+
     /// `true` when the key has an expiry date and `today` is after it (EMV Book 2 §11.2.2:
     /// the key is usable through its expiry date).
     pub fn is_expired(&self, today: Date) -> bool {
@@ -453,21 +513,27 @@ pub struct CapkStore {
     keys: HashMap<(Rid, CapkIndex), CaPublicKey>,
 }
 
-/// A vector case the store refused, with the reason.
+/// A case or record the store refused, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RefusedKey {
-    /// The case `id`.
+    /// Where it was: the case `id` of a vector file (`#n` when it has none), or `record #n at
+    /// byte B` of a TLV file (n counted from 0).
     pub id: String,
+    /// The key's RID and index, when they could be read.
+    pub key: Option<KeyId>,
     /// Why it was refused.
     pub error: CapkError,
 }
 
-/// What [`CapkStore::load_vector_file`] did.
+/// What a load did ([`CapkStore::load_vector_file`], [`CapkStore::load_tlv_file`],
+/// [`CapkStore::load_key_file`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadReport {
-    /// Ids of the cases inserted (a later case with the same RID and index replaces an earlier one).
-    pub loaded: Vec<String>,
-    /// Cases refused (checksum failure or malformed key), in file order.
+    /// The keys inserted, in file order (a later key with the same RID and index replaces an
+    /// earlier one, in the store and here both are listed).
+    pub loaded: Vec<KeyId>,
+    /// Cases or records refused (checksum failure, malformed or unsupported key), in file order.
     pub refused: Vec<RefusedKey>,
 }
 
@@ -525,6 +591,19 @@ fn case_to_key(case: CapkCase) -> Result<CaPublicKey, CapkError> {
     )
 }
 
+/// RID and index of a vector case, when both are readable.
+fn case_key_id(case: &serde_json::Value) -> Option<KeyId> {
+    let bytes = |field: &str| hex::decode(case.get(field)?.as_str()?).ok();
+    let rid = Rid::try_from(bytes("rid")?.as_slice()).ok()?;
+    match bytes("index")?.as_slice() {
+        [index] => Some(KeyId {
+            rid,
+            index: CapkIndex(*index),
+        }),
+        _ => None,
+    }
+}
+
 impl CapkStore {
     /// An empty store.
     pub fn new() -> Self {
@@ -569,11 +648,76 @@ impl CapkStore {
         self.keys.values()
     }
 
+    /// `true` when the store holds a key whose RSA modulus (or SM2 X ‖ Y) is `key_bytes`, under
+    /// any RID and index: lets a terminal refuse a production list that carries a known test
+    /// key.
+    pub fn contains_key_with_modulus(&self, key_bytes: &[u8]) -> bool {
+        self.key_with_modulus(key_bytes).is_some()
+    }
+
+    /// The key whose RSA modulus (or SM2 X ‖ Y) is `key_bytes`, if any.
+    pub fn key_with_modulus(&self, key_bytes: &[u8]) -> Option<&CaPublicKey> {
+        self.keys.values().find(|k| k.key_bytes() == key_bytes)
+    }
+
+    /// The key whose [`CaPublicKey::fingerprint`] is `fingerprint`, if any.
+    pub fn key_with_fingerprint(&self, fingerprint: &[u8; 32]) -> Option<&CaPublicKey> {
+        self.keys.values().find(|k| &k.fingerprint() == fingerprint)
+    }
+
+    /// Loads a production CA key file in the UnionPay/PBOC terminal-parameter TLV layout
+    /// (binary; [`tlv`] describes records, templates and padding): RSA and SM2 keys.
+    ///
+    /// The whole file's structure is checked first: a malformed or truncated file, or one
+    /// without any record, is an error and loads nothing. Then each record is built and
+    /// inserted; a record with a bad checksum, a missing or invalid object, or an unusable key
+    /// is refused and listed in the report with its RID/index (when readable) and the reason.
+    pub fn load_tlv_file(&mut self, file: &[u8]) -> Result<LoadReport, CapkError> {
+        let records = tlv::parse_file(file)?;
+        let mut report = LoadReport::default();
+        for record in records {
+            let id = format!("record #{} at byte {}", record.position, record.offset);
+            match record.result {
+                Ok(key) => {
+                    let key_id = key.key_id();
+                    match self.insert(key) {
+                        Ok(_) => report.loaded.push(key_id),
+                        Err(error) => report.refused.push(RefusedKey {
+                            id,
+                            key: Some(key_id),
+                            error,
+                        }),
+                    }
+                }
+                Err((key, error)) => report.refused.push(RefusedKey { id, key, error }),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Loads a CA key file in any of the forms a terminal may receive: a `quickpass-vectors/1`
+    /// `capk` JSON file (first non-blank character `{`), the TLV layout as hex text (hex digits
+    /// and whitespace only), or the TLV layout in binary. See [`Self::load_vector_file`] and
+    /// [`Self::load_tlv_file`].
+    pub fn load_key_file(&mut self, file: &[u8]) -> Result<LoadReport, CapkError> {
+        let first = file.iter().find(|b| !b.is_ascii_whitespace());
+        if first == Some(&b'{') {
+            let text =
+                std::str::from_utf8(file).map_err(|_| CapkError::VectorFile("not UTF-8".into()))?;
+            return self.load_vector_file(text);
+        }
+        match tlv::decode_hex_text(file) {
+            Some(binary) => self.load_tlv_file(&binary),
+            None => self.load_tlv_file(file),
+        }
+    }
+
     /// Loads every case of a `quickpass-vectors/1` file of kind `capk` (vectors README §3.5).
     ///
     /// Cases whose checksum fails or whose key is malformed are refused and listed in the
-    /// report; the `tlv` and `expect` fields are not used here (the TLV layout belongs to the
-    /// kernel's CA key loader). Fails as a whole only when the file is not a capk vector file.
+    /// report; the `tlv` and `expect` fields are not used here (the conformance runner checks
+    /// `tlv` with [`tlv::parse_record`]). Fails as a whole only when the file is not a capk
+    /// vector file.
     pub fn load_vector_file(&mut self, json: &str) -> Result<LoadReport, CapkError> {
         let file: VectorFile =
             serde_json::from_str(json).map_err(|e| CapkError::VectorFile(e.to_string()))?;
@@ -589,13 +733,21 @@ impl CapkStore {
                 .get("id")
                 .and_then(|v| v.as_str())
                 .map_or_else(|| format!("#{n}"), str::to_owned);
+            let key_id = case_key_id(&value);
             let result = serde_json::from_value::<CapkCase>(value)
                 .map_err(|e| CapkError::VectorCase(e.to_string()))
                 .and_then(case_to_key)
-                .and_then(|key| self.insert(key));
+                .and_then(|key| {
+                    let key_id = key.key_id();
+                    self.insert(key).map(|_| key_id)
+                });
             match result {
-                Ok(_) => report.loaded.push(id),
-                Err(error) => report.refused.push(RefusedKey { id, error }),
+                Ok(key_id) => report.loaded.push(key_id),
+                Err(error) => report.refused.push(RefusedKey {
+                    id,
+                    key: key_id,
+                    error,
+                }),
             }
         }
         Ok(report)

@@ -41,7 +41,9 @@ pub mod purse;
 pub mod secret;
 pub mod sm2;
 
-pub use capk::{CaPublicKey, CapkError, CapkIndex, CapkStore, HashAlgorithm, PkAlgorithm, Rid};
+pub use capk::{
+    CaPublicKey, CapkError, CapkIndex, CapkStore, HashAlgorithm, KeyId, PkAlgorithm, Rid,
+};
 pub use date::Date;
 pub use oda::{
     recover_icc_public_key, recover_issuer_public_key, verify_cda, verify_sdad, verify_ssad,

@@ -55,7 +55,7 @@ fn every_capk_case_valid_flag() {
             assert_eq!(key.modulus().unwrap(), hx(case, "modulus").as_slice());
             assert_eq!(key.exponent().unwrap(), hx(case, "exponent").as_slice());
             assert_eq!(key.checksum(), hx(case, "checksum").as_slice());
-            // `tlv` cases: the TLV parse is the kernel's; here only the store's refusal matters.
+            // `tlv` fields: checked in capk_file.rs (`capk::tlv`); here only the store's refusal matters.
             let mut store = CapkStore::new();
             let inserted = store.insert(key.clone());
             assert_eq!(inserted.is_ok(), want, "{name}#{id}");

@@ -13,6 +13,9 @@ use core::fmt;
 use crate::apdu::{ApduError, Command, Response};
 use crate::values::SwKind;
 
+#[cfg(feature = "tracing")]
+pub mod trace;
+
 /// A link to a card: one C-APDU in, the R-APDU bytes (data ‖ SW1 SW2) out.
 ///
 /// Implementations must not interpret status words; [`ApduLayer`] does. The trait stays usable
@@ -155,7 +158,8 @@ type Hook = Box<dyn FnMut(&[u8], &[u8]) + Send>;
 ///   `6Cxx` is returned to the caller as the response.
 ///
 /// Every low-level exchange can be recorded ([`ApduLayer::record`]) or passed to a hook
-/// ([`ApduLayer::set_hook`]) for traces.
+/// ([`ApduLayer::set_hook`]) for traces; with the cargo feature `tracing`, each one is also a
+/// `tracing::debug!` event with its body masked (module `trace`, present with the feature).
 pub struct ApduLayer<T: Transport> {
     transport: T,
     limits: Limits,
@@ -230,10 +234,10 @@ impl<T: Transport> ApduLayer<T> {
         let bytes = command.to_bytes();
         self.counters.apdus_sent += 1;
         self.counters.bytes_sent += bytes.len() as u64;
-        let reply = self
-            .transport
-            .transmit(&bytes)
-            .map_err(ExchangeError::Transport)?;
+        let reply = self.transport.transmit(&bytes);
+        #[cfg(feature = "tracing")]
+        trace::exchange(&masked_for_trace(bytes.clone()), reply.as_deref().ok());
+        let reply = reply.map_err(ExchangeError::Transport)?;
         self.counters.bytes_received += reply.len() as u64;
         let response = Response::split(&reply).map_err(ExchangeError::Malformed);
         if self.hook.is_some() || self.log.is_some() {
