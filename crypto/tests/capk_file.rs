@@ -21,9 +21,9 @@ use sm3::{Digest, Sm3};
 
 const EMV: &str = include_str!("../../vectors/capk/capk-emv.json");
 const CUP: &str = include_str!("../../vectors/capk/capk-unionpay.json");
-const TEST_CA: &str = include_str!("../../vectors/capk/capk-quickpass-test.json");
-const SM2_KEYS: &str = include_str!("../../vectors/keys/test-sm2.json");
-const RSA_KEYS: &str = include_str!("../../vectors/keys/test-rsa.json");
+const TEST_CA: &str = include_str!("../../sim/test-ca/capk-quickpass-test.json");
+const SM2_KEYS: &str = include_str!("../../sim/test-ca/test-sm2.json");
+const RSA_KEYS: &str = include_str!("../../sim/test-ca/test-rsa.json");
 
 const CUP_RID: [u8; 5] = [0xA0, 0, 0, 0x03, 0x33];
 const SM2_INDEX: u8 = 0xF2;
