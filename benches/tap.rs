@@ -27,7 +27,7 @@ fn config() -> KernelConfig {
 
 fn input() -> TransactionInput {
     TransactionInput {
-        amount: Amount::from_minor(200),
+        amount: Amount::from_minor(200).expect("amount"),
         amount_other: Amount::ZERO,
         transaction_type: 0,
         date: TransactionDate::new(2026, 11, 28).expect("date"),

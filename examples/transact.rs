@@ -24,7 +24,7 @@ use quickpass::setup;
 struct Args {
     profile: PathBuf,
     reader: Option<String>,
-    amount: u64,
+    amount: Amount,
     date: Option<String>,
     un: Option<String>,
     capk_files: Vec<PathBuf>,
@@ -40,7 +40,7 @@ fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         profile: setup::data_dir().join("cards/qpboc-debit-offline.json"),
         reader: None,
-        amount: 100,
+        amount: Amount::from_minor(100).map_err(|e| e.to_string())?,
         date: None,
         un: None,
         capk_files: Vec::new(),
@@ -54,7 +54,9 @@ fn parse_args() -> Result<Args, String> {
             "--profile" => args.profile = PathBuf::from(value()?),
             "--reader" => args.reader = Some(value()?),
             "--amount" => {
-                args.amount = value()?.parse().map_err(|_| "--amount takes minor units")?
+                args.amount = value()?
+                    .parse()
+                    .map_err(|e| format!("--amount takes minor units, at most 999999999999: {e}"))?
             }
             "--date" => args.date = Some(value()?),
             "--un" => args.un = Some(value()?),
@@ -91,7 +93,7 @@ fn run() -> Result<(), String> {
         config.capks.insert(sm2).map_err(|e| e.to_string())?;
     }
     let input = TransactionInput {
-        amount: Amount::from_minor(args.amount),
+        amount: args.amount,
         amount_other: Amount::ZERO,
         transaction_type: 0x00,
         date: date(args.date.as_deref())?,

@@ -392,7 +392,8 @@ fn time() -> TransactionTime {
 
 fn emv_input(input: &TapInput) -> TransactionInput {
     TransactionInput {
-        amount: Amount::from_minor(EMV_AMOUNT),
+        amount: Amount::from_minor(EMV_AMOUNT)
+            .unwrap_or_else(|_| unreachable!("a constant amount in range")),
         amount_other: Amount::ZERO,
         transaction_type: 0x00,
         date: date(),

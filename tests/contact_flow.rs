@@ -80,7 +80,7 @@ fn host(profile: &Value) -> EmvHost {
 
 fn input_on(amount: u64, date: TransactionDate) -> ContactInput {
     ContactInput::new(TransactionInput {
-        amount: Amount::from_minor(amount),
+        amount: Amount::from_minor(amount).expect("amount"),
         amount_other: Amount::ZERO,
         transaction_type: 0x00,
         date,

@@ -35,7 +35,7 @@ fn card(profile: &Value) -> VirtualCard {
 
 fn input(amount: u64) -> TransactionInput {
     TransactionInput {
-        amount: Amount::from_minor(amount),
+        amount: Amount::from_minor(amount).expect("amount"),
         amount_other: Amount::ZERO,
         transaction_type: 0x00,
         date: TransactionDate::new(2026, 11, 28).expect("date"),
@@ -70,7 +70,10 @@ fn offline_approval_with_fdda_sends_only_ppse_select_gpo_and_records() {
     assert_eq!(result.outcome, Outcome::Approved, "{:?}", result.record());
     assert_eq!(result.oda.status(), OdaStatus::Ok);
     assert!(result.tvr.is_empty());
-    assert_eq!(result.ec_balance(), Some(Amount::from_minor(49_900)));
+    assert_eq!(
+        result.ec_balance(),
+        Some(Amount::from_minor(49_900).expect("amount"))
+    );
     // PPSE + SELECT + GPO + one READ RECORD per AFL record, nothing else.
     let afl = result
         .card_phase
@@ -93,7 +96,7 @@ fn pure_ec_card_approves_offline_and_debits_the_balance() {
     assert_eq!(second.outcome, Outcome::Approved);
     assert_eq!(
         second.ec_balance(),
-        before.checked_sub(Amount::from_minor(1_000))
+        before.checked_sub(Amount::from_minor(1_000).expect("amount"))
     );
 }
 
@@ -429,7 +432,7 @@ fn transaction_log_shows_the_offline_purchases_most_recent_first() {
     assert_eq!(
         amounts,
         [300u64, 250, 100]
-            .map(|a| Some(Amount::from_minor(a).to_n12().expect("n12").to_vec()))
+            .map(|a| Some(Amount::from_minor(a).expect("amount").to_n12().to_vec()))
             .to_vec()
     );
     // The load log is readable too (empty or not), and a missing log is a typed error.

@@ -224,7 +224,7 @@ fn contact_scenario(profile_name: &'static str, method: Method, sm2: bool) -> Sc
 
 fn input(amount: u64) -> TransactionInput {
     TransactionInput {
-        amount: Amount::from_minor(amount),
+        amount: Amount::from_minor(amount).expect("amount"),
         amount_other: Amount::ZERO,
         transaction_type: 0x00,
         date: TransactionDate::new(2026, 11, 28).expect("date"),

@@ -211,13 +211,14 @@ fn terminal_input(terminal: &Value) -> Check<(TransactionInput, Overrides)> {
         .try_into()
         .map_err(|_| "terminal.un is not 4 bytes")?;
     let input = TransactionInput {
-        amount: Amount::from_minor(int("amount")?),
+        amount: Amount::from_minor(int("amount")?).map_err(|e| format!("amount: {e}"))?,
         amount_other: Amount::from_minor(
             terminal
                 .get("amount_other")
                 .and_then(Value::as_u64)
                 .unwrap_or(0),
-        ),
+        )
+        .map_err(|e| format!("amount_other: {e}"))?,
         transaction_type,
         date,
         time,
