@@ -121,7 +121,10 @@ fn contact_input() -> quickpass::kernel::contact::ContactInput {
 fn contact_config() -> KernelConfig {
     let mut config = config();
     // Plaintext offline PIN, signature, no CVM; SDA, DDA, CDA (as the contact tests use).
-    config.terminal.terminal.capabilities = [0xE0, 0xA8, 0xC8];
+    config.terminal = config
+        .terminal
+        .edited(|p| p.terminal.capabilities = [0xE0, 0xA8, 0xC8])
+        .expect("valid configuration");
     config
 }
 

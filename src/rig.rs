@@ -242,14 +242,20 @@ impl Fixtures {
             &setup::builtin_capk_files(),
         )?;
         let mut sm2 = rsa.clone();
-        sm2.terminal.terminal.sm_supported = true;
+        sm2.terminal = sm2
+            .terminal
+            .edited(|p| p.terminal.sm_supported = true)
+            .map_err(simulator)?;
         let ca = crate::sim::ca::TestCa::shared().map_err(simulator)?;
         sm2.capks
             .insert(ca.sm2_ca_public_key().map_err(simulator)?)
             .map_err(simulator)?;
         let mut contact = rsa.clone();
         // Plaintext offline PIN, signature, no CVM; SDA, DDA, CDA (as the contact tests use).
-        contact.terminal.terminal.capabilities = [0xE0, 0xA8, 0xC8];
+        contact.terminal = contact
+            .terminal
+            .edited(|p| p.terminal.capabilities = [0xE0, 0xA8, 0xC8])
+            .map_err(simulator)?;
 
         let profiles = Flow::ALL
             .iter()

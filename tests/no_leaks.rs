@@ -252,7 +252,10 @@ fn a_contact_tap_with_offline_pin_and_online_completion_never_prints_secrets() {
     assert_clean_of("EMV host Debug", &format!("{host:?}"), &secrets);
 
     let mut config = default_config();
-    config.terminal.terminal.capabilities = [0xE0, 0xA8, 0xC8];
+    config.terminal = config
+        .terminal
+        .edited(|p| p.terminal.capabilities = [0xE0, 0xA8, 0xC8])
+        .expect("valid configuration");
     let input = ContactInput::new(TransactionInput {
         amount: Amount::from_minor(60_000).expect("amount"),
         amount_other: Amount::ZERO,
