@@ -7,7 +7,7 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::layout;
-use crate::values::TransactionDate;
+use crate::values::CalendarDate;
 
 /// Why card bytes could not be parsed: which object, and what was wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -171,26 +171,16 @@ pub struct CardInfo {
     pub number: CardNumber,
     /// The identity the SAM and host diversify with.
     pub identity: CardIdentity,
-    /// First valid day.
-    pub start_date: TransactionDate,
-    /// Last valid day.
-    pub expiry_date: TransactionDate,
+    /// First valid day (4-digit year: `YYYYMMDD`).
+    pub start_date: CalendarDate,
+    /// Last valid day (4-digit year: a card valid to `20991231` is valid today).
+    pub expiry_date: CalendarDate,
     /// The application answered SELECT with `6283` (blocked, EMV Book 1 §12.3.3).
     pub blocked: bool,
 }
 
-fn bcd_date(bytes: [u8; 4], what: &'static str) -> Result<TransactionDate, CardDataError> {
-    let digit = |b: u8| -> Result<u16, CardDataError> {
-        let (hi, lo) = (b >> 4, b & 0x0F);
-        if hi > 9 || lo > 9 {
-            return Err(bad(what, "date is not BCD"));
-        }
-        Ok(u16::from(hi * 10 + lo))
-    };
-    let year = digit(bytes[0])? * 100 + digit(bytes[1])?;
-    let month = digit(bytes[2])? as u8;
-    let day = digit(bytes[3])? as u8;
-    TransactionDate::new(year, month, day).map_err(|_| bad(what, "date out of range"))
+fn bcd_date(bytes: [u8; 4], what: &'static str) -> Result<CalendarDate, CardDataError> {
+    CalendarDate::from_yyyymmdd_bcd(&bytes).map_err(|e| bad(what, e.to_string()))
 }
 
 impl CardInfo {
@@ -368,10 +358,7 @@ mod tests {
         assert_eq!(info.number.to_string(), "3104************5678");
         assert_eq!(info.identity.serial, [0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78]);
         assert_eq!(info.identity.second_diversifier, None);
-        assert_eq!(
-            info.expiry_date,
-            TransactionDate::new(2034, 12, 31).unwrap()
-        );
+        assert_eq!(info.expiry_date, CalendarDate::new(2034, 12, 31).unwrap());
         let shown = format!("{info:?}");
         assert!(
             !shown.contains("12345678") && !shown.contains("0012"),

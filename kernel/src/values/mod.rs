@@ -5,7 +5,8 @@
 //! - [`StatusWord`] (ISO/IEC 7816-4 §5.1.3, EMV Book 1 §9.4, JR/T 0025 ED/EP status words)
 //! - [`Amount`] (n12 amounts `9F02`/`9F03`/`9F79`, EMV Book 3 Annex A; 4-byte binary ED/EP amounts)
 //! - [`Pan`] and [`Track2`] (tags `5A`, `57`), masked whenever printed
-//! - [`TransactionDate`] (`9A`), [`TransactionTime`] (`9F21`)
+//! - [`TransactionDate`] (`9A`), [`TransactionTime`] (`9F21`), [`CalendarDate`] (ED/EP
+//!   `YYYYMMDD` dates: EF15 start and expiry)
 //! - [`CountryCode`] (`9F1A`, `5F28`), [`CurrencyCode`] (`5F2A`, `9F51`), [`TransactionType`] (`9C`)
 //! - [`Sfi`] (short file identifier, EMV Book 3 §5.3.2.2 / Book 1 §11)
 //! - [`bcd`]: the `n` / `cn` digit helpers underneath them.
@@ -19,7 +20,7 @@ use core::str::FromStr;
 
 pub use bcd::BcdError;
 pub use card::{ExpiryDate, Pan, Track2};
-pub use datetime::{TransactionDate, TransactionTime};
+pub use datetime::{CalendarDate, TransactionDate, TransactionTime};
 
 /// A value that is not valid for its type. The caller adds the blame (which tag, from whom).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
