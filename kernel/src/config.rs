@@ -4,8 +4,6 @@
 //! Loaded from JSON (serde) and validated when built, so the flow never re-checks it.
 
 use serde::{Deserialize, Serialize};
-use serde_with::formats::Uppercase;
-use serde_with::hex::Hex;
 use serde_with::As;
 
 use quickpass_crypto::capk::{CapkIndex, CapkStore, Rid};
@@ -13,6 +11,7 @@ use quickpass_crypto::capk::{CapkIndex, CapkStore, Rid};
 use crate::bits::Ttq;
 use crate::selection::TerminalAid;
 use crate::values::{Aid, Amount};
+use crate::UpperHex;
 
 /// Why a configuration is refused. Both variants name where, as a JSON path
 /// (`terminal.capabilities`, `aids[2].cvm_limit`), whether the configuration came from JSON or
@@ -55,9 +54,6 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
         reason: reason.into(),
     }
 }
-
-/// Byte strings written as upper-case hex in JSON (`"E0E1C8"`); reading accepts either case.
-type UpperHex = Hex<Uppercase>;
 
 /// What the terminal is and can do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::layout;
 use crate::values::CalendarDate;
+use crate::UpperHex;
+use serde_with::As;
 
 /// Why card bytes could not be parsed: which object, and what was wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -105,10 +107,10 @@ impl Serialize for CardNumber {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CardIdentity {
     /// The application serial sent in INIT SAM FOR PURCHASE.
-    #[serde(with = "hex_array")]
+    #[serde(with = "As::<UpperHex>")]
     pub serial: [u8; 8],
     /// The second diversifier (INIT SAM FOR PURCHASE Lc `24`), or `None` (Lc `1C`).
-    #[serde(with = "hex_option")]
+    #[serde(with = "As::<Option<UpperHex>>")]
     pub second_diversifier: Option<[u8; 8]>,
 }
 
@@ -125,41 +127,6 @@ impl fmt::Debug for CardIdentity {
                 "one-level"
             }
         )
-    }
-}
-
-mod hex_array {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &[u8; 8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode_upper(value))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 8], D::Error> {
-        let text = String::deserialize(d)?;
-        let mut out = [0u8; 8];
-        hex::decode_to_slice(&text, &mut out).map_err(serde::de::Error::custom)?;
-        Ok(out)
-    }
-}
-
-mod hex_option {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &Option<[u8; 8]>, s: S) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(v) => s.serialize_some(&hex::encode_upper(v)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[u8; 8]>, D::Error> {
-        let Some(text) = Option::<String>::deserialize(d)? else {
-            return Ok(None);
-        };
-        let mut out = [0u8; 8];
-        hex::decode_to_slice(&text, &mut out).map_err(serde::de::Error::custom)?;
-        Ok(Some(out))
     }
 }
 
@@ -303,18 +270,14 @@ pub struct LogRecord {
     /// Transaction type (`02` load, `06` purchase, `09` CAPP, …).
     pub transaction_type: u8,
     /// Terminal number.
-    #[serde(serialize_with = "hex_bytes")]
+    #[serde(serialize_with = "As::<UpperHex>::serialize")]
     pub terminal_id: [u8; 6],
     /// Date, BCD `YYYYMMDD`.
-    #[serde(serialize_with = "hex_bytes")]
+    #[serde(serialize_with = "As::<UpperHex>::serialize")]
     pub date: [u8; 4],
     /// Time, BCD `hhmmss`.
-    #[serde(serialize_with = "hex_bytes")]
+    #[serde(serialize_with = "As::<UpperHex>::serialize")]
     pub time: [u8; 3],
-}
-
-fn hex_bytes<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&hex::encode_upper(bytes))
 }
 
 /// Length of an EF18 record.
