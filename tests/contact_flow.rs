@@ -724,8 +724,9 @@ fn contactless_full_pboc_continues_with_the_contact_flow() {
     let profile = debit_with(|app| app["contactless_path"] = Value::from("full"));
     let host = host(&profile);
     let mut card = card(&profile);
-    // TTQ with "contactless full PBOC supported".
-    let config = config_with(|c| c.terminal.ttq = Some([0x76, 0x00, 0x00, 0x80]));
+    // TTQ with "contactless full PBOC supported" (and no online PIN: this terminal's
+    // capabilities have none, which the configuration checks refuse to contradict).
+    let config = config_with(|c| c.terminal.ttq = Some([0x72, 0x00, 0x00, 0x80]));
     // Above the floor limit and the card's EC single-transaction limit: it asks the issuer.
     let input = input(60_000);
     let mut layer = ApduLayer::new(&mut card);
