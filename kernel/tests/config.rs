@@ -66,7 +66,9 @@ fn a_validation_error_names_the_aid_index() {
 
 #[test]
 fn code_and_json_are_refused_with_the_same_error() {
-    let cases: [(&str, fn(&mut Value), fn(&mut TerminalConfigParts)); 4] = [
+    /// What is wrong, the edit to the JSON, the same edit to the parts.
+    type Case = (&'static str, fn(&mut Value), fn(&mut TerminalConfigParts));
+    let cases: [Case; 4] = [
         (
             "cvm limit above the contactless limit",
             |j| j["aids"][2]["cvm_limit"] = 200_000.into(),
