@@ -22,7 +22,7 @@ fn config() -> KernelConfig {
 
 fn input() -> TransactionInput {
     TransactionInput {
-        amount: Amount::from_minor(200),
+        amount: Amount::from_minor(200).expect("amount"),
         amount_other: Amount::ZERO,
         transaction_type: 0,
         date: TransactionDate::new(2026, 11, 28).expect("date"),
@@ -117,7 +117,10 @@ fn contact_input() -> quickpass::kernel::contact::ContactInput {
 fn contact_config() -> KernelConfig {
     let mut config = config();
     // Plaintext offline PIN, signature, no CVM; SDA, DDA, CDA (as the contact tests use).
-    config.terminal.terminal.capabilities = [0xE0, 0xA8, 0xC8];
+    config.terminal = config
+        .terminal
+        .edited(|p| p.terminal.capabilities = [0xE0, 0xA8, 0xC8])
+        .expect("valid configuration");
     config
 }
 

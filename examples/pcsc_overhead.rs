@@ -154,7 +154,7 @@ fn tap(
     n: usize,
 ) -> Result<Timing, String> {
     let input = TransactionInput {
-        amount: Amount::from_minor(AMOUNT),
+        amount: Amount::from_minor(AMOUNT).map_err(|e| e.to_string())?,
         amount_other: Amount::ZERO,
         transaction_type: 0x00,
         date: TransactionDate::new(2026, 11, 28).map_err(|e| e.to_string())?,

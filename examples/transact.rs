@@ -31,7 +31,7 @@ use quickpass::setup;
 struct Args {
     profile: PathBuf,
     reader: Option<String>,
-    amount: u64,
+    amount: Amount,
     date: Option<String>,
     un: Option<String>,
     capk_files: Vec<PathBuf>,
@@ -48,7 +48,7 @@ fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         profile: quickpass_sim::data::card_profile("qpboc-debit-offline"),
         reader: None,
-        amount: 100,
+        amount: Amount::from_minor(100).map_err(|e| e.to_string())?,
         date: None,
         un: None,
         capk_files: Vec::new(),
@@ -63,7 +63,9 @@ fn parse_args() -> Result<Args, String> {
             "--profile" => args.profile = PathBuf::from(value()?),
             "--reader" => args.reader = Some(value()?),
             "--amount" => {
-                args.amount = value()?.parse().map_err(|_| "--amount takes minor units")?
+                args.amount = value()?
+                    .parse()
+                    .map_err(|e| format!("--amount takes minor units, at most 999999999999: {e}"))?
             }
             "--date" => args.date = Some(value()?),
             "--un" => args.un = Some(value()?),
@@ -116,7 +118,7 @@ fn run() -> Result<(), String> {
         }
     }
     let input = TransactionInput {
-        amount: Amount::from_minor(args.amount),
+        amount: args.amount,
         amount_other: Amount::ZERO,
         transaction_type: 0x00,
         date: date(args.date.as_deref())?,

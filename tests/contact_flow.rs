@@ -5,7 +5,7 @@
 //! the profile JSON.
 
 use quickpass::kernel::bits::{Bit, CryptogramType, Tsi, Tvr};
-use quickpass::kernel::config::{KernelConfig, RandomSelection};
+use quickpass::kernel::config::{KernelConfig, RandomSelection, TerminalConfigParts};
 use quickpass::kernel::contact::{
     self, ContactInput, ContactResult, FirstPhase, HostResponse, Pin, PinEntry, PinPad, PinPrompt,
     ScriptStatus, SelectionMethod,
@@ -30,13 +30,17 @@ const PSN: u8 = 0x01;
 /// so the cards' default CVM list ends in a signature), SDA + DDA + CDA.
 fn config() -> KernelConfig {
     let mut config = quickpass_sim::data::default_kernel_config().expect("default configuration");
-    config.terminal.terminal.capabilities = [0xE0, 0xA8, 0xC8];
+    config.terminal = config
+        .terminal
+        .edited(|p| p.terminal.capabilities = [0xE0, 0xA8, 0xC8])
+        .expect("valid configuration");
     config
 }
 
-fn config_with(edit: impl FnOnce(&mut KernelConfig)) -> KernelConfig {
+/// The contact terminal with its configuration parts edited (and checked again).
+fn config_with(edit: impl FnOnce(&mut TerminalConfigParts)) -> KernelConfig {
     let mut c = config();
-    edit(&mut c);
+    c.terminal = c.terminal.edited(edit).expect("valid configuration");
     c
 }
 
@@ -75,7 +79,7 @@ fn host(profile: &Value) -> EmvHost {
 
 fn input_on(amount: u64, date: TransactionDate) -> ContactInput {
     ContactInput::new(TransactionInput {
-        amount: Amount::from_minor(amount),
+        amount: Amount::from_minor(amount).expect("amount"),
         amount_other: Amount::ZERO,
         transaction_type: 0x00,
         date,
@@ -193,7 +197,7 @@ fn offline_approval_with_cda_and_the_host_verifies_the_tc() {
 fn offline_approval_with_dda_and_internal_authenticate() {
     let profile = debit();
     let mut card = card(&profile);
-    let config = config_with(|c| c.terminal.terminal.capabilities[2] = 0xC0);
+    let config = config_with(|c| c.terminal.capabilities[2] = 0xC0);
     let result = complete(run(&mut card, &config, 1_000));
     assert_eq!(result.outcome, Outcome::Approved, "{:?}", result.record());
     assert_eq!(result.oda.method, Some(OdaMethod::Dda));
@@ -214,7 +218,7 @@ fn offline_approval_with_dda_and_internal_authenticate() {
 fn sda_without_a_signed_static_data_object_never_approves_offline() {
     // The simulated card offers SDA in its AIP but holds no 93: SDA fails (ICC data missing).
     let mut card = card(&debit());
-    let config = config_with(|c| c.terminal.terminal.capabilities[2] = 0x80);
+    let config = config_with(|c| c.terminal.capabilities[2] = 0x80);
     let phase = run(&mut card, &config, 1_000);
     let request = phase.online_request().expect("SDA failed is in TAC-online");
     assert_bits(
@@ -421,7 +425,7 @@ fn wrong_arpc_sets_issuer_authentication_failed_and_declines() {
         Some(quickpass::kernel::apdu::RequestedCryptogram::Tc)
     );
     // TAC-denial naming "issuer authentication failed": the terminal itself asks for an AAC.
-    let strict = config_with(|c| c.terminal.aids[0].tac_denial = [0, 0x10, 0, 0, 0x40]);
+    let strict = config_with(|c| c.aids[0].tac_denial = [0, 0x10, 0, 0, 0x40]);
     let result = wrong_arpc(&strict);
     assert_eq!(result.outcome, Outcome::Declined);
     assert_eq!(
@@ -464,7 +468,7 @@ fn wrong_pin_to_the_limit_and_tac_denial_declines() {
     let mut card = pin_card(None);
     let mut pad = ScriptedPinPad::with(&[Some("0000"), Some("1111"), Some("2222")]);
     // TAC-denial on "cardholder verification was not successful".
-    let config = config_with(|c| c.terminal.aids[0].tac_denial = [0, 0x10, 0x80, 0, 0]);
+    let config = config_with(|c| c.aids[0].tac_denial = [0, 0x10, 0x80, 0, 0]);
     let result = complete(first_phase(&mut card, &config, &input(1_000), &mut pad));
     assert_bits(
         &result.tvr,
@@ -517,7 +521,7 @@ fn blocked_pin_is_not_asked_for_and_bypass_is_recorded() {
 
 #[test]
 fn floor_limit_both_sides() {
-    let config = config_with(|c| c.terminal.aids[0].floor_limit = 1_000);
+    let config = config_with(|c| c.aids[0].floor_limit = 1_000);
     let mut card = card(&debit());
     let phase = run(&mut card, &config, 1_000);
     let request = phase.online_request().expect("at the floor limit: online");
@@ -530,7 +534,7 @@ fn floor_limit_both_sides() {
 #[test]
 fn random_selection_with_a_fixed_random_number_both_ways() {
     let config = config_with(|c| {
-        c.terminal.aids[0].random_selection = Some(RandomSelection {
+        c.aids[0].random_selection = Some(RandomSelection {
             threshold: 10_000,
             target_percent: 50,
             max_target_percent: 50,
@@ -622,7 +626,7 @@ fn expiry_effective_date_version_and_usage_control() {
     assert_bits(&tvr, &[Tvr::APPLICATION_NOT_YET_EFFECTIVE]);
     assert!(!tvr.contains(Tvr::EXPIRED_APPLICATION));
     // Different application versions.
-    let old_terminal = config_with(|c| c.terminal.aids[0].application_version = [0x00, 0x20]);
+    let old_terminal = config_with(|c| c.aids[0].application_version = [0x00, 0x20]);
     let result = complete(run(&mut card_plain(), &old_terminal, 1_000));
     assert_bits(&result.tvr, &[Tvr::DIFFERENT_APPLICATION_VERSIONS]);
     // AUC without "valid at terminals other than ATMs": service not allowed, TAC-denial → AAC.
@@ -650,7 +654,7 @@ fn tampered_signatures_never_approve_offline() {
     assert_eq!(result.arc, Some(*b"Z1"));
     assert_eq!(result.cryptogram_type, Some(CryptogramType::Aac));
     // DDA: DDA failed, which TAC-online sends online; unable to go online → declined.
-    let dda = config_with(|c| c.terminal.terminal.capabilities[2] = 0xC0);
+    let dda = config_with(|c| c.terminal.capabilities[2] = 0xC0);
     let mut card = card(&tampered);
     let phase = run(&mut card, &dda, 1_000);
     assert_bits(
@@ -671,10 +675,10 @@ fn list_of_aids_with_partial_match_and_next_occurrence() {
     // One terminal AID, A0000003330101, partial match: SELECT finds 010101, then (P2 = 02)
     // 010102; the priority indicator puts the debit application first.
     let config = config_with(|c| {
-        let mut aid = c.terminal.aids[0].clone();
+        let mut aid = c.aids[0].clone();
         aid.aid = "A0000003330101".parse().expect("aid");
         aid.partial_match = true;
-        c.terminal.aids = vec![aid];
+        c.aids = vec![aid];
     });
     let mut card = card(&profile);
     let mut layer = ApduLayer::new(&mut card);
@@ -715,8 +719,9 @@ fn contactless_full_pboc_continues_with_the_contact_flow() {
     let profile = debit_with(|app| app["contactless_path"] = Value::from("full"));
     let host = host(&profile);
     let mut card = card(&profile);
-    // TTQ with "contactless full PBOC supported".
-    let config = config_with(|c| c.terminal.terminal.ttq = [0x76, 0x00, 0x00, 0x80]);
+    // TTQ with "contactless full PBOC supported" (and no online PIN: this terminal's
+    // capabilities have none, which the configuration checks refuse to contradict).
+    let config = config_with(|c| c.terminal.ttq = Some([0x72, 0x00, 0x00, 0x80]));
     // Above the floor limit and the card's EC single-transaction limit: it asks the issuer.
     let input = input(60_000);
     let mut layer = ApduLayer::new(&mut card);
@@ -745,7 +750,7 @@ fn contactless_full_pboc_continues_with_the_contact_flow() {
 
 #[test]
 fn offline_only_terminal_completes_itself_with_default_action_codes() {
-    let config = config_with(|c| c.terminal.terminal.online_capable = false);
+    let config = config_with(|c| c.terminal.online_capable = false);
     // Above the floor limit and the card's EC limit: TAC-default declines.
     let result = complete(run(&mut card_plain(), &config, 60_000));
     assert_eq!(result.outcome, Outcome::Declined);
@@ -762,7 +767,7 @@ fn offline_only_terminal_completes_itself_with_default_action_codes() {
 /// recording made here replays command for command.
 fn trace_terminal() -> KernelConfig {
     config_with(|c| {
-        let t = &mut c.terminal.terminal;
+        let t = &mut c.terminal;
         t.terminal_type = [0x22];
         t.capabilities = [0xE0, 0x28, 0xC0];
         t.additional_capabilities = [0x60, 0x00, 0xF0, 0xA0, 0x01];
@@ -772,7 +777,7 @@ fn trace_terminal() -> KernelConfig {
         t.merchant_name_location = String::new();
         t.merchant_category_code = 0;
         t.online_capable = true;
-        let mut aid = c.terminal.aids[0].clone();
+        let mut aid = c.aids[0].clone();
         aid.partial_match = false;
         aid.tac_default = [0; 5];
         aid.tac_denial = [0; 5];
@@ -783,7 +788,7 @@ fn trace_terminal() -> KernelConfig {
         aid.default_tdol = Vec::new();
         aid.ec_supported = false;
         aid.ec_terminal_limit = None;
-        c.terminal.aids = vec![aid];
+        c.aids = vec![aid];
     })
 }
 

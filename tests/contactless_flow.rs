@@ -30,7 +30,7 @@ fn card(profile: &Value) -> VirtualCard {
 
 fn input(amount: u64) -> TransactionInput {
     TransactionInput {
-        amount: Amount::from_minor(amount),
+        amount: Amount::from_minor(amount).expect("amount"),
         amount_other: Amount::ZERO,
         transaction_type: 0x00,
         date: TransactionDate::new(2026, 11, 28).expect("date"),
@@ -65,7 +65,10 @@ fn offline_approval_with_fdda_sends_only_ppse_select_gpo_and_records() {
     assert_eq!(result.outcome, Outcome::Approved, "{:?}", result.record());
     assert_eq!(result.oda.status(), OdaStatus::Ok);
     assert!(result.tvr.is_empty());
-    assert_eq!(result.ec_balance(), Some(Amount::from_minor(49_900)));
+    assert_eq!(
+        result.ec_balance(),
+        Some(Amount::from_minor(49_900).expect("amount"))
+    );
     // PPSE + SELECT + GPO + one READ RECORD per AFL record, nothing else.
     let afl = result
         .card_phase
@@ -88,7 +91,7 @@ fn pure_ec_card_approves_offline_and_debits_the_balance() {
     assert_eq!(second.outcome, Outcome::Approved);
     assert_eq!(
         second.ec_balance(),
-        before.checked_sub(Amount::from_minor(1_000))
+        before.checked_sub(Amount::from_minor(1_000).expect("amount"))
     );
 }
 
@@ -223,14 +226,16 @@ fn revoked_issuer_certificate_never_approves_offline() {
             .expect("serial"),
     )
     .expect("hex");
-    config
+    config.terminal = config
         .terminal
-        .revoked_certificates
-        .push(RevokedCertificate {
-            rid: [0xA0, 0x00, 0x00, 0x03, 0x33],
-            index: 0xF1,
-            serial: serial.try_into().expect("3 bytes"),
-        });
+        .edited(|p| {
+            p.revoked_certificates.push(RevokedCertificate {
+                rid: [0xA0, 0x00, 0x00, 0x03, 0x33],
+                index: 0xF1,
+                serial: serial.try_into().expect("3 bytes"),
+            })
+        })
+        .expect("valid configuration");
     let mut card = card(&profile);
     let result = tap(&mut card, &config, 100);
     assert_not_approved_with(&result, Tvr::DDA_FAILED);
@@ -264,12 +269,14 @@ fn tampered_static_data_never_approves_offline() {
 fn exception_file_declines() {
     let mut config = config();
     let profile = profile_json("qpboc-debit-offline");
-    config.terminal.exception_file.push(
-        profile["applications"][0]["pan"]
-            .as_str()
-            .expect("pan")
-            .to_owned(),
-    );
+    let pan = profile["applications"][0]["pan"]
+        .as_str()
+        .expect("pan")
+        .to_owned();
+    config.terminal = config
+        .terminal
+        .edited(|p| p.exception_file.push(pan))
+        .expect("valid configuration");
     let result = tap(&mut card(&profile), &config, 100);
     assert_not_approved_with(&result, Tvr::CARD_ON_EXCEPTION_FILE);
     assert_eq!(result.outcome, Outcome::Declined);
@@ -348,7 +355,10 @@ fn field_55_carries_what_the_cryptogram_covers_so_the_host_verifies_it() {
 #[test]
 fn sm2_card_approves_offline_with_an_sm_terminal_and_the_sm2_ca_key() {
     let mut config = config();
-    config.terminal.terminal.sm_supported = true;
+    config.terminal = config
+        .terminal
+        .edited(|p| p.terminal.sm_supported = true)
+        .expect("valid configuration");
     let ca = quickpass_sim::ca::TestCa::shared().expect("test CA");
     config
         .capks
@@ -360,7 +370,10 @@ fn sm2_card_approves_offline_with_an_sm_terminal_and_the_sm2_ca_key() {
     assert_eq!(result.oda.status(), OdaStatus::Ok);
     // Without the SM2 CA key the same card is never approved offline.
     let mut without = self::config();
-    without.terminal.terminal.sm_supported = true;
+    without.terminal = without
+        .terminal
+        .edited(|p| p.terminal.sm_supported = true)
+        .expect("valid configuration");
     let result = tap(&mut card_from(&profile_json("pboc3-sm2")), &without, 100);
     assert_not_approved_with(&result, Tvr::DDA_FAILED);
 }
@@ -368,14 +381,14 @@ fn sm2_card_approves_offline_with_an_sm_terminal_and_the_sm2_ca_key() {
 #[test]
 fn ec_support_indicator_follows_amount_type_and_the_ec_terminal_limit() {
     let config = config();
-    let debit = config.terminal.aids[0].clone();
-    let credit = config.terminal.aids[1].clone();
+    let debit = config.terminal.aids()[0].clone();
+    let credit = config.terminal.aids()[1].clone();
     let values =
         |amount: u64, transaction_type: u8, aid: &quickpass::kernel::config::AidParameters| {
             let mut input = input(amount);
             input.transaction_type = transaction_type;
             let mut values = quickpass::kernel::terminal_values::TerminalValues::new(
-                &config.terminal.terminal,
+                config.terminal.terminal(),
                 &input,
             );
             values.set_aid_parameters(aid);
@@ -424,7 +437,7 @@ fn transaction_log_shows_the_offline_purchases_most_recent_first() {
     assert_eq!(
         amounts,
         [300u64, 250, 100]
-            .map(|a| Some(Amount::from_minor(a).to_n12().expect("n12").to_vec()))
+            .map(|a| Some(Amount::from_minor(a).expect("amount").to_n12().to_vec()))
             .to_vec()
     );
     // The load log is readable too (empty or not), and a missing log is a typed error.
@@ -433,4 +446,68 @@ fn transaction_log_shows_the_offline_purchases_most_recent_first() {
         read_log(&mut layer, &[0x6F, 0x00], LogKind::Transactions),
         Err(quickpass::kernel::logs::LogError::NoLog)
     ));
+}
+
+/// The default terminal as an offline bus validator (issue 10 item 5): `online_capable` false,
+/// no contact interface, no SM support, and no TTQ, so the TTQ is derived from the
+/// capabilities.
+fn offline_validator() -> KernelConfig {
+    let mut json: Value = serde_json::from_str(
+        &std::fs::read_to_string(quickpass_sim::data::default_terminal()).expect("default.json"),
+    )
+    .expect("json");
+    let terminal = json["terminal"].as_object_mut().expect("terminal");
+    terminal.insert("online_capable".into(), Value::Bool(false));
+    terminal.insert("contact_supported".into(), Value::Bool(false));
+    assert!(
+        terminal.remove("ttq").is_none(),
+        "default.json derives its TTQ"
+    );
+    let mut config = config();
+    config.terminal = quickpass::kernel::config::TerminalConfig::from_json(&json.to_string())
+        .expect("an offline-only configuration without TTQ is valid");
+    config
+}
+
+/// An offline-only terminal tells the card so (TTQ byte 1 b4, pboc-notes §2.2): the credit card
+/// and the SM2 card (at a terminal without SM), which answer an online-capable reader with an
+/// ARQC, decline offline instead of ending in an online request the validator could not act on.
+#[test]
+fn an_offline_only_terminal_without_a_ttq_gets_offline_declines_not_online_requests() {
+    let offline = offline_validator();
+    let mut online = offline.clone();
+    online.terminal = online
+        .terminal
+        .edited(|p| p.terminal.online_capable = true)
+        .expect("valid configuration");
+    for name in ["qpboc-credit-online", "pboc3-sm2"] {
+        // The same card at an online-capable terminal asks to go online.
+        let result = tap(&mut card(&profile_json(name)), &online, 100);
+        assert_eq!(
+            result.outcome,
+            Outcome::OnlineRequest,
+            "{name} online: {:?}",
+            result.record()
+        );
+
+        let result = tap(&mut card(&profile_json(name)), &offline, 100);
+        let ttq = result
+            .card_phase
+            .values
+            .get(quickpass::kernel::tags::TTQ)
+            .expect("TTQ");
+        let ttq = Ttq::from_slice(ttq).expect("ttq");
+        assert!(ttq.contains(Ttq::OFFLINE_ONLY_READER), "{name}: {ttq:?}");
+        assert!(
+            !ttq.contains(Ttq::CONTACT_PBOC_SUPPORTED),
+            "{name}: {ttq:?}"
+        );
+        assert_eq!(
+            result.outcome,
+            Outcome::Declined,
+            "{name}: {:?}",
+            result.record()
+        );
+        assert_eq!(result.record().cryptogram_type, Some("AAC"), "{name}");
+    }
 }

@@ -115,7 +115,7 @@ impl Scenario {
 
     /// The terminal capabilities byte 3 (ODA methods) of the scenario's terminal.
     fn oda_capabilities(&self) -> u8 {
-        self.config.terminal.terminal.capabilities[2]
+        self.config.terminal.terminal().capabilities[2]
     }
 
     /// The ODA the kernel must run for a card presenting `aip`: the test's own reading of
@@ -165,7 +165,10 @@ fn pboc_ref(profile: &CardProfile) -> &PbocFields {
 fn terminal(sm2: bool) -> KernelConfig {
     let mut config = base_config();
     if sm2 {
-        config.terminal.terminal.sm_supported = true;
+        config.terminal = config
+            .terminal
+            .edited(|p| p.terminal.sm_supported = true)
+            .expect("valid configuration");
         config
             .capks
             .insert(
@@ -195,7 +198,7 @@ fn contactless_scenario(profile_name: &'static str, sm2: bool) -> Scenario {
 /// only the ODA methods of `oda` in its capabilities byte 3.
 fn contact_scenario(profile_name: &'static str, method: Method, sm2: bool) -> Scenario {
     let mut config = terminal(sm2);
-    config.terminal.terminal.capabilities = [
+    let capabilities = [
         0xE0,
         0xA8,
         match method {
@@ -204,6 +207,10 @@ fn contact_scenario(profile_name: &'static str, method: Method, sm2: bool) -> Sc
             Method::Cda | Method::Fdda => 0xC8,
         },
     ];
+    config.terminal = config
+        .terminal
+        .edited(|p| p.terminal.capabilities = capabilities)
+        .expect("valid configuration");
     let mut profile = load_profile(profile_name);
     if method == Method::Sda {
         // The profiles carry no 93 (like the real cards); this variant adds one.
@@ -220,7 +227,7 @@ fn contact_scenario(profile_name: &'static str, method: Method, sm2: bool) -> Sc
 
 fn input(amount: u64) -> TransactionInput {
     TransactionInput {
-        amount: Amount::from_minor(amount),
+        amount: Amount::from_minor(amount).expect("amount"),
         amount_other: Amount::ZERO,
         transaction_type: 0x00,
         date: TransactionDate::new(2026, 11, 28).expect("date"),
@@ -865,14 +872,16 @@ fn run_matrix(scenario: &Scenario) {
     }
     let mut revoked = config.clone();
     let serial = hex::decode(&p.oda.issuer_cert_serial).expect("serial");
-    revoked
+    revoked.terminal = revoked
         .terminal
-        .revoked_certificates
-        .push(RevokedCertificate {
-            rid: TEST_RID,
-            index,
-            serial: serial.try_into().expect("3 bytes"),
-        });
+        .edited(|p| {
+            p.revoked_certificates.push(RevokedCertificate {
+                rid: TEST_RID,
+                index,
+                serial: serial.try_into().expect("3 bytes"),
+            })
+        })
+        .expect("valid configuration");
     matrix.case("issuer certificate revoked", "", copy(), &revoked, None);
     matrix.case(
         "CA key expired",

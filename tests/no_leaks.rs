@@ -47,7 +47,7 @@ fn a_whole_tap_never_prints_the_pan_track2_or_keys() {
     let mut card = profile.build().expect("card");
     assert_clean("virtual card Debug", &format!("{card:?}"));
     let input = TransactionInput {
-        amount: Amount::from_minor(60_000),
+        amount: Amount::from_minor(60_000).expect("amount"),
         amount_other: Amount::ZERO,
         transaction_type: 0,
         date: TransactionDate::new(2026, 11, 28).expect("date"),
@@ -247,9 +247,12 @@ fn a_contact_tap_with_offline_pin_and_online_completion_never_prints_secrets() {
     assert_clean_of("EMV host Debug", &format!("{host:?}"), &secrets);
 
     let mut config = default_config();
-    config.terminal.terminal.capabilities = [0xE0, 0xA8, 0xC8];
+    config.terminal = config
+        .terminal
+        .edited(|p| p.terminal.capabilities = [0xE0, 0xA8, 0xC8])
+        .expect("valid configuration");
     let input = ContactInput::new(TransactionInput {
-        amount: Amount::from_minor(60_000),
+        amount: Amount::from_minor(60_000).expect("amount"),
         amount_other: Amount::ZERO,
         transaction_type: 0,
         date: TransactionDate::new(2026, 11, 28).expect("date"),
@@ -503,7 +506,7 @@ fn errors_never_print_secrets() {
     card.plan(Trigger::matching(&[0x00, 0xB2], 2), Fault::TearAfter);
     let config = default_config();
     let input = TransactionInput {
-        amount: Amount::from_minor(100),
+        amount: Amount::from_minor(100).expect("amount"),
         amount_other: Amount::ZERO,
         transaction_type: 0,
         date: TransactionDate::new(2026, 11, 28).expect("date"),

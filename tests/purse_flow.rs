@@ -363,6 +363,63 @@ fn blocked_expired_not_yet_valid_and_denied_cards_are_declined() {
     assert!(journal.records().is_empty());
 }
 
+/// Issue 10 item 3: EF15 dates have 4-digit years. A card valid to 20991231 used to go through
+/// the `9A` YYMMDD window (1950–2049), fail to parse and end every tap `Torn`; it pays, and one
+/// that expired in 1949 (also outside the window) is declined as expired.
+#[test]
+fn a_card_valid_past_2049_pays_and_one_expired_before_1950_is_declined() {
+    let card_with_dates = |start: &str, expiry: &str| {
+        let path =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors/cards/transit-purse-capp.json");
+        let mut json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let ef15 = &mut json["applications"][0]["ef15"];
+        assert_eq!(
+            ef15["expiry_date"], "20341231",
+            "the profile this test edits"
+        );
+        ef15["start_date"] = start.into();
+        ef15["expiry_date"] = expiry.into();
+        let card = CardProfile::from_json(&json.to_string())
+            .unwrap()
+            .build()
+            .unwrap();
+        ApduLayer::new(FaultyCard::new(card))
+    };
+    let mut sam = sim_psam(0x8011);
+    let mut journal = MemoryJournal::new();
+    let mut card = card_with_dates("20240101", "20991231");
+    let result = purchase(
+        &mut card,
+        &mut sam,
+        &mut journal,
+        &t_union(),
+        &purchase_request(200),
+    )
+    .unwrap();
+    assert_eq!(result.outcome, Outcome::Paid, "{result:?}");
+    assert_eq!(
+        (result.balance_before, result.balance_after),
+        (Some(5000), Some(4800))
+    );
+    assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(4800));
+
+    let mut card = card_with_dates("19400101", "19491231");
+    let result = purchase(
+        &mut card,
+        &mut sam,
+        &mut journal,
+        &t_union(),
+        &purchase_request(200),
+    )
+    .unwrap();
+    assert_eq!(
+        (result.outcome, result.reason),
+        (Outcome::Declined, Some(DeclineReason::Expired))
+    );
+    assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(5000));
+}
+
 #[test]
 fn load_through_the_host_in_four_card_apdus() {
     let mut card = card_layer("etc-user-card");

@@ -1226,7 +1226,7 @@ fn kernel_contactless_flow_against_the_simulated_cards() {
         }
     };
     let input = |amount: u64| TransactionInput {
-        amount: Amount::from_minor(amount),
+        amount: Amount::from_minor(amount).expect("amount"),
         amount_other: Amount::ZERO,
         transaction_type: 0x00,
         date: TransactionDate::new(2025, 6, 1).unwrap(),

@@ -236,7 +236,7 @@ fn start_purchase(
     let ef15 = expect_ok(layer.exchange(&Command::read_binary_sfi(sfi(EF15), 0, ef15_len))?);
     let balance = layer.exchange(&Command::get_balance(Purse::Purse))?;
     assert_eq!(balance.sw, StatusWord::OK);
-    let amount = Amount::from_minor(u64::from(amount));
+    let amount = Amount::from_minor(u64::from(amount)).expect("amount");
     let init = if capp {
         Command::initialize_for_capp_purchase(psam.key_index, amount, &psam.terminal_id)
     } else {
@@ -440,9 +440,13 @@ fn insufficient_balance_and_unknown_key_index() {
     assert_eq!(init.sw, StatusWord::INSUFFICIENT_BALANCE);
     let (_, init) = start_purchase(&mut layer, Card::TUnion, &psam, 5000, false).unwrap();
     assert_eq!(init.sw, StatusWord::OK);
-    let command =
-        Command::initialize_for_purchase(Purse::Purse, 7, Amount::from_minor(1), &psam.terminal_id)
-            .unwrap();
+    let command = Command::initialize_for_purchase(
+        Purse::Purse,
+        7,
+        Amount::from_minor(1).expect("amount"),
+        &psam.terminal_id,
+    )
+    .unwrap();
     assert_eq!(
         layer.exchange(&command).unwrap().sw,
         StatusWord::KEY_INDEX_NOT_SUPPORTED
@@ -534,8 +538,13 @@ fn blocked_application_answers_6283_and_refuses_transactions() {
     purse_of(layer.transport_mut().inner_mut()).set_blocked(true);
     let fci = layer.exchange(&Card::TUnion.select()).unwrap();
     assert_eq!(fci.sw, StatusWord::SELECTED_FILE_INVALIDATED);
-    let init =
-        Command::initialize_for_purchase(Purse::Purse, 1, Amount::from_minor(1), &[0; 6]).unwrap();
+    let init = Command::initialize_for_purchase(
+        Purse::Purse,
+        1,
+        Amount::from_minor(1).expect("amount"),
+        &[0; 6],
+    )
+    .unwrap();
     assert_eq!(layer.exchange(&init).unwrap().sw, StatusWord(0x9303));
     // Reading still works.
     assert_eq!(
@@ -564,7 +573,7 @@ fn load_through_the_host() {
         let init = Command::initialize_for_load(
             Purse::Purse,
             1,
-            Amount::from_minor(amount.into()),
+            Amount::from_minor(amount.into()).expect("amount"),
             &terminal_id,
         )
         .unwrap();
@@ -634,9 +643,13 @@ fn load_through_the_host() {
     let mut forged = request;
     forged.mac1[1] ^= 0x10;
     assert_eq!(host.authorise_load(&forged), Err(HostError::Mac1Invalid));
-    let too_much =
-        Command::initialize_for_load(Purse::Purse, 1, Amount::from_minor(90_000), &terminal_id)
-            .unwrap();
+    let too_much = Command::initialize_for_load(
+        Purse::Purse,
+        1,
+        Amount::from_minor(90_000).expect("amount"),
+        &terminal_id,
+    )
+    .unwrap();
     assert_eq!(
         layer.exchange(&too_much).unwrap().sw,
         StatusWord::INCORRECT_DATA
@@ -1106,7 +1119,7 @@ fn purchase_vector_v1_v2_through_card_and_psam() {
     let init = Command::initialize_for_purchase(
         Purse::Purse,
         1,
-        Amount::from_minor(0x1000),
+        Amount::from_minor(0x1000).expect("amount"),
         &psam.terminal_id,
     )
     .unwrap();
@@ -1139,9 +1152,13 @@ fn load_vectors_v3_v4_through_card_and_host() {
             .unwrap(),
     );
     let terminal_id = [0x00, 0x11, 0x22, 0x33, 0x44, 0x55];
-    let init =
-        Command::initialize_for_load(Purse::Deposit, 1, Amount::from_minor(0x1000), &terminal_id)
-            .unwrap();
+    let init = Command::initialize_for_load(
+        Purse::Deposit,
+        1,
+        Amount::from_minor(0x1000).expect("amount"),
+        &terminal_id,
+    )
+    .unwrap();
     let data = expect_ok(card.exchange(&init).unwrap());
     assert_eq!(hex::encode_upper(&data), "0000000000000100112233442988AE5A");
     let mut host = PurseHost::new();
@@ -1204,7 +1221,7 @@ fn load_vectors_v3_v4_through_card_and_host() {
     let init = Command::initialize_for_load(
         Purse::Purse,
         1,
-        Amount::from_minor(0x1234),
+        Amount::from_minor(0x1234).expect("amount"),
         &[0, 0, 0, 0, 0, 1],
     )
     .unwrap();
@@ -1423,7 +1440,7 @@ proptest! {
         };
         let mut card = profile(name).build().unwrap();
         card.transmit(&select.to_bytes()).unwrap();
-        let init = Command::initialize_for_capp_purchase(1, Amount::from_minor(1), &[0; 6]).unwrap();
+        let init = Command::initialize_for_capp_purchase(1, Amount::from_minor(1).expect("amount"), &[0; 6]).unwrap();
         card.transmit(&init.to_bytes()).unwrap();
         for apdu in apdus {
             let response = card.transmit(&apdu).unwrap();

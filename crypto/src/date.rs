@@ -67,11 +67,15 @@ fn full_year(yy: u8) -> u16 {
     }
 }
 
-fn is_leap(year: u16) -> bool {
+/// True for a Gregorian leap year. The project's one leap-year rule: the kernel's date types
+/// use it too.
+pub fn is_leap(year: u16) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }
 
-fn days_in_month(year: u16, month: u8) -> u8 {
+/// Days in `month` (1–12) of `year`, proleptic Gregorian; 0 for a month out of range. The
+/// project's one calendar rule: the kernel's date types use it too.
+pub fn days_in_month(year: u16, month: u8) -> u8 {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,

@@ -58,7 +58,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = contactless::cryptogram_type(&card);
     let config = quickpass_fuzz::contactless_config();
     let values = TerminalValues::new(
-        &config.terminal.terminal,
+        config.terminal.terminal(),
         &quickpass_fuzz::contactless_input(100),
     );
     let _ = contactless::fdda_dynamic_data(&values, &card);

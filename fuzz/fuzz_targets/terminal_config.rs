@@ -12,7 +12,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(config) = TerminalConfig::from_json(text) else {
         return;
     };
-    assert!(config.validate().is_ok());
+    // Code and JSON share one validation path: the parts build again.
+    let rebuilt = TerminalConfig::new(config.parts().clone()).expect("accepted parts build");
+    assert_eq!(rebuilt, config);
     let aids = config.terminal_aids();
     assert!(!aids.is_empty());
     for aid in &aids {

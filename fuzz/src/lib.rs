@@ -146,7 +146,7 @@ pub fn transaction_date() -> TransactionDate {
 /// so a recorded fDDA signature verifies again when replayed.
 pub fn contactless_input(amount: u64) -> TransactionInput {
     TransactionInput {
-        amount: Amount::from_minor(amount),
+        amount: Amount::from_minor(amount).expect("a fuzz amount in n12 range"),
         amount_other: Amount::ZERO,
         transaction_type: 0x00,
         date: transaction_date(),

@@ -4,68 +4,54 @@
 //! Loaded from JSON (serde) and validated when built, so the flow never re-checks it.
 
 use serde::{Deserialize, Serialize};
+use serde_with::As;
 
 use quickpass_crypto::capk::{CapkIndex, CapkStore, Rid};
 
+use crate::bits::Ttq;
 use crate::selection::TerminalAid;
-use crate::values::Aid;
+use crate::values::{Aid, Amount};
+use crate::UpperHex;
 
-/// Why a configuration is refused.
+/// Why a configuration is refused. Both variants name where, as a JSON path
+/// (`terminal.capabilities`, `aids[2].cvm_limit`), whether the configuration came from JSON or
+/// was built in code.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// The JSON does not fit the configuration format.
-    #[error("invalid configuration: {0}")]
-    Json(#[from] serde_json::Error),
+    #[error("{path}: {source}")]
+    Json {
+        /// Where in the document (`terminal.capabilities`; `.` for the whole document).
+        path: String,
+        /// What serde_json said.
+        #[source]
+        source: serde_json::Error,
+    },
     /// A value is out of range or inconsistent (which field, and why).
-    #[error("invalid configuration field {field}: {reason}")]
+    #[error("{field}: {reason}")]
     Invalid {
-        /// The field.
-        field: &'static str,
+        /// The field, as a JSON path with the AID index (`aids[2].cvm_limit`).
+        field: String,
         /// Why.
         reason: String,
     },
 }
 
-fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
+impl ConfigError {
+    /// The JSON path of the offending field.
+    pub fn path(&self) -> &str {
+        match self {
+            ConfigError::Json { path, .. } => path,
+            ConfigError::Invalid { field, .. } => field,
+        }
+    }
+}
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
-        field,
+        field: field.into(),
         reason: reason.into(),
-    }
-}
-
-/// Fixed-size byte strings written as hex in JSON.
-mod hex_array {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer, const N: usize>(
-        bytes: &[u8; N],
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode_upper(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
-        d: D,
-    ) -> Result<[u8; N], D::Error> {
-        let text = String::deserialize(d)?;
-        let bytes = hex::decode(&text).map_err(serde::de::Error::custom)?;
-        bytes
-            .try_into()
-            .map_err(|_| serde::de::Error::custom(format!("expected {N} bytes of hex")))
-    }
-}
-
-/// Variable byte strings written as hex in JSON.
-mod hex_vec {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode_upper(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        hex::decode(String::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 }
 
@@ -80,13 +66,13 @@ pub struct TerminalData {
     /// Transaction currency exponent (`5F36`); 2 for CNY.
     pub currency_exponent: u8,
     /// Terminal type (`9F35`), e.g. `22` attended offline-capable, `25` unattended.
-    #[serde(with = "hex_array")]
+    #[serde(with = "As::<UpperHex>")]
     pub terminal_type: [u8; 1],
     /// Terminal capabilities (`9F33`).
-    #[serde(with = "hex_array")]
+    #[serde(with = "As::<UpperHex>")]
     pub capabilities: [u8; 3],
     /// Additional terminal capabilities (`9F40`).
-    #[serde(with = "hex_array")]
+    #[serde(with = "As::<UpperHex>")]
     pub additional_capabilities: [u8; 5],
     /// Interface device serial number (`9F1E`, an 8).
     pub ifd_serial: String,
@@ -103,8 +89,14 @@ pub struct TerminalData {
     #[serde(default)]
     pub merchant_category_code: u16,
     /// Terminal transaction qualifiers (`9F66`) before pre-processing adds per-transaction bits.
-    #[serde(with = "hex_array")]
-    pub ttq: [u8; 4],
+    /// When absent, derived from the capabilities ([`TerminalData::derived_ttq`]); when given,
+    /// it must not contradict them ([`TerminalConfig::new`] checks).
+    #[serde(
+        with = "As::<Option<UpperHex>>",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ttq: Option<[u8; 4]>,
     /// The terminal can go online.
     pub online_capable: bool,
     /// The terminal has a contact interface ("try another interface" is possible).
@@ -136,16 +128,16 @@ pub struct AidParameters {
     #[serde(default)]
     pub partial_match: bool,
     /// Terminal application version number (`9F09`).
-    #[serde(with = "hex_array")]
+    #[serde(with = "As::<UpperHex>")]
     pub application_version: [u8; 2],
     /// Terminal action code – default.
-    #[serde(with = "hex_array")]
+    #[serde(with = "As::<UpperHex>")]
     pub tac_default: [u8; 5],
     /// Terminal action code – denial.
-    #[serde(with = "hex_array")]
+    #[serde(with = "As::<UpperHex>")]
     pub tac_denial: [u8; 5],
     /// Terminal action code – online.
-    #[serde(with = "hex_array")]
+    #[serde(with = "As::<UpperHex>")]
     pub tac_online: [u8; 5],
     /// Terminal floor limit (`9F1B`), minor units.
     pub floor_limit: u64,
@@ -163,10 +155,10 @@ pub struct AidParameters {
     #[serde(default)]
     pub random_selection: Option<RandomSelection>,
     /// Default DDOL (used when the card has no `9F49`).
-    #[serde(with = "hex_vec", default = "default_ddol")]
+    #[serde(with = "As::<UpperHex>", default = "default_ddol")]
     pub default_ddol: Vec<u8>,
     /// Default TDOL.
-    #[serde(with = "hex_vec", default)]
+    #[serde(with = "As::<UpperHex>", default)]
     pub default_tdol: Vec<u8>,
     /// Electronic cash supported for this AID (contact: `9F7A` = 01 when eligible).
     #[serde(default)]
@@ -188,19 +180,110 @@ fn default_ddol() -> Vec<u8> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RevokedCertificate {
     /// RID.
-    #[serde(with = "hex_array")]
+    #[serde(with = "As::<UpperHex>")]
     pub rid: [u8; 5],
     /// CA public key index.
     pub index: u8,
     /// Certificate serial number.
-    #[serde(with = "hex_array")]
+    #[serde(with = "As::<UpperHex>")]
     pub serial: [u8; 3],
 }
 
-/// The configuration a terminal runs with.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+impl TerminalData {
+    /// The TTQ (`9F66`) this terminal's capabilities imply (pboc-notes §2.2): qPBOC supported
+    /// (byte 1 b6) and fDDA version 01 (byte 4 b8) always; contact PBOC (byte 1 b5) when
+    /// `contact_supported`; offline-only reader (byte 1 b4) when not `online_capable`; online
+    /// PIN (byte 1 b3) when online-capable and `9F33` byte 2 b7 (enciphered PIN online) is set;
+    /// signature (byte 1 b2) when `9F33` byte 2 b6 is set. `36000080` for the default
+    /// configuration, `28000080` for an offline-only validator without contact.
+    pub fn derived_ttq(&self) -> Ttq {
+        let mut ttq = Ttq::new()
+            .with(Ttq::QPBOC_SUPPORTED)
+            .with(Ttq::FDDA_V01_SUPPORTED);
+        ttq.assign(Ttq::CONTACT_PBOC_SUPPORTED, self.contact_supported);
+        ttq.assign(Ttq::OFFLINE_ONLY_READER, !self.online_capable);
+        ttq.assign(
+            Ttq::ONLINE_PIN_SUPPORTED,
+            self.online_capable && self.capabilities[1] & CAP_ONLINE_PIN != 0,
+        );
+        ttq.assign(
+            Ttq::SIGNATURE_SUPPORTED,
+            self.capabilities[1] & CAP_SIGNATURE != 0,
+        );
+        ttq
+    }
+
+    /// The TTQ the terminal sends before per-transaction bits: the configured one, or
+    /// [`TerminalData::derived_ttq`] when none is configured.
+    pub fn effective_ttq(&self) -> Ttq {
+        self.ttq.map_or_else(|| self.derived_ttq(), Ttq::from_bytes)
+    }
+
+    /// Refuses a configured TTQ that says something the rest of the terminal data denies
+    /// (pboc-notes §2.2): an offline-only bit that disagrees with `online_capable` either way,
+    /// contact PBOC without `contact_supported`, online PIN on an offline-only terminal or
+    /// without `9F33` byte 2 b7, signature without `9F33` byte 2 b6, (contact) offline PIN
+    /// without `9F33` byte 2 b8 or b5. Not advertising something the terminal can do is
+    /// allowed.
+    fn check_ttq(&self) -> Result<(), ConfigError> {
+        let Some(bytes) = self.ttq else {
+            return Ok(());
+        };
+        let ttq = Ttq::from_bytes(bytes);
+        let refuse = |reason: &str| Err(invalid("terminal.ttq", reason));
+        let offline_only = ttq.contains(Ttq::OFFLINE_ONLY_READER);
+        if !self.online_capable && !offline_only {
+            return refuse(
+                "online_capable is false but byte 1 b4 (offline-only reader, 08) is clear: \
+                 cards would answer with an online request",
+            );
+        }
+        if self.online_capable && offline_only {
+            return refuse("byte 1 b4 (offline-only reader, 08) is set but online_capable is true");
+        }
+        if ttq.contains(Ttq::CONTACT_PBOC_SUPPORTED) && !self.contact_supported {
+            return refuse("byte 1 b5 (contact PBOC, 10) is set but contact_supported is false");
+        }
+        if ttq.contains(Ttq::ONLINE_PIN_SUPPORTED) {
+            if !self.online_capable {
+                return refuse("byte 1 b3 (online PIN, 04) is set on an offline-only terminal");
+            }
+            if self.capabilities[1] & CAP_ONLINE_PIN == 0 {
+                return refuse(
+                    "byte 1 b3 (online PIN, 04) is set but capabilities byte 2 b7 is clear",
+                );
+            }
+        }
+        if ttq.contains(Ttq::SIGNATURE_SUPPORTED) && self.capabilities[1] & CAP_SIGNATURE == 0 {
+            return refuse("byte 1 b2 (signature, 02) is set but capabilities byte 2 b6 is clear");
+        }
+        if ttq.contains(Ttq::OFFLINE_PIN_SUPPORTED)
+            && self.capabilities[1] & (CAP_PLAINTEXT_PIN_OFFLINE | CAP_ENCIPHERED_PIN_OFFLINE) == 0
+        {
+            return refuse(
+                "byte 2 b6 (offline PIN, 20) is set but capabilities byte 2 b8 and b5 are clear",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Terminal capabilities (`9F33`) byte 2 b8: plaintext PIN for ICC verification (EMV Book 4
+/// Annex A2).
+const CAP_PLAINTEXT_PIN_OFFLINE: u8 = 0x80;
+/// `9F33` byte 2 b7: enciphered PIN for online verification.
+const CAP_ONLINE_PIN: u8 = 0x40;
+/// `9F33` byte 2 b6: signature (paper).
+const CAP_SIGNATURE: u8 = 0x20;
+/// `9F33` byte 2 b5: enciphered PIN for offline verification.
+const CAP_ENCIPHERED_PIN_OFFLINE: u8 = 0x10;
+
+/// The parts of a [`TerminalConfig`] as written: the raw, unchecked form. JSON is read into
+/// this, and code builds it; either way [`TerminalConfig::new`] checks it, so both share one
+/// validation path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TerminalConfig {
+pub struct TerminalConfigParts {
     /// Terminal data.
     pub terminal: TerminalData,
     /// Supported AIDs with their parameters, in the terminal's preference order.
@@ -213,66 +296,101 @@ pub struct TerminalConfig {
     pub exception_file: Vec<String>,
 }
 
+/// The configuration a terminal runs with, checked when it is made ([`TerminalConfig::new`],
+/// [`TerminalConfig::from_json`], or serde, which runs the same checks when a configuration is
+/// embedded in a larger document), so the flow never re-checks it. Read-only: to change one,
+/// edit its parts and build it again ([`TerminalConfig::edited`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "TerminalConfigParts", into = "TerminalConfigParts")]
+pub struct TerminalConfig {
+    parts: TerminalConfigParts,
+}
+
+impl TryFrom<TerminalConfigParts> for TerminalConfig {
+    type Error = ConfigError;
+
+    /// Same as [`TerminalConfig::new`].
+    fn try_from(parts: TerminalConfigParts) -> Result<Self, ConfigError> {
+        TerminalConfig::new(parts)
+    }
+}
+
+impl From<TerminalConfig> for TerminalConfigParts {
+    fn from(config: TerminalConfig) -> Self {
+        config.parts
+    }
+}
+
 impl TerminalConfig {
-    /// Parses and validates a JSON configuration.
-    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
-        let config: TerminalConfig = serde_json::from_str(text)?;
-        config.validate()?;
-        Ok(config)
+    /// Checks the parts and makes the configuration: ranges, consistency between fields (the
+    /// TTQ against the capabilities, limits against each other), DOLs that parse. The error
+    /// names the field as a JSON path (`aids[1].cvm_limit`).
+    pub fn new(parts: TerminalConfigParts) -> Result<Self, ConfigError> {
+        validate(&parts)?;
+        Ok(TerminalConfig { parts })
     }
 
-    /// Checks values the types cannot: ranges and consistency.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let t = &self.terminal;
-        if t.country_code > 999 {
-            return Err(invalid("terminal.country_code", "more than 3 digits"));
-        }
-        if t.currency_code > 999 {
-            return Err(invalid("terminal.currency_code", "more than 3 digits"));
-        }
-        if t.currency_exponent > 3 {
-            return Err(invalid("terminal.currency_exponent", "above 3"));
-        }
-        if t.ifd_serial.len() > 8 || !t.ifd_serial.is_ascii() {
-            return Err(invalid("terminal.ifd_serial", "at most 8 ASCII characters"));
-        }
-        if self.aids.is_empty() {
-            return Err(invalid("aids", "no AID configured"));
-        }
-        for aid in &self.aids {
-            if let Some(random) = aid.random_selection {
-                if random.target_percent > 99
-                    || random.max_target_percent > 99
-                    || random.target_percent > random.max_target_percent
-                {
-                    return Err(invalid("aids.random_selection", "percentages out of order"));
+    /// Parses and validates a JSON configuration. A format error names its JSON path
+    /// (`terminal.capabilities: …`); the checks are those of [`TerminalConfig::new`].
+    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        let json_error = |path: String| move |source| ConfigError::Json { path, source };
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let parts: TerminalConfigParts = serde_path_to_error::deserialize(&mut deserializer)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                ConfigError::Json {
+                    path,
+                    source: e.into_inner(),
                 }
-                if random.threshold >= aid.floor_limit && aid.floor_limit > 0 {
-                    return Err(invalid(
-                        "aids.random_selection",
-                        "threshold not below floor limit",
-                    ));
-                }
-            }
-            if let (Some(cvm), Some(limit)) = (aid.cvm_limit, aid.contactless_transaction_limit) {
-                if cvm > limit {
-                    return Err(invalid("aids.cvm_limit", "above the contactless limit"));
-                }
-            }
-            crate::dol::Dol::parse(&aid.default_ddol)
-                .map_err(|e| invalid("aids.default_ddol", e.to_string()))?;
-        }
-        for pan in &self.exception_file {
-            if pan.is_empty() || pan.len() > 19 || !pan.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(invalid("exception_file", "a PAN is not 1–19 digits"));
-            }
-        }
-        Ok(())
+            })?;
+        deserializer.end().map_err(json_error(".".to_owned()))?;
+        TerminalConfig::new(parts)
+    }
+
+    /// The parts, read-only.
+    pub fn parts(&self) -> &TerminalConfigParts {
+        &self.parts
+    }
+
+    /// The parts, to edit and build again.
+    pub fn into_parts(self) -> TerminalConfigParts {
+        self.parts
+    }
+
+    /// A copy with `edit` applied to its parts, checked again.
+    pub fn edited(
+        &self,
+        edit: impl FnOnce(&mut TerminalConfigParts),
+    ) -> Result<TerminalConfig, ConfigError> {
+        let mut parts = self.parts.clone();
+        edit(&mut parts);
+        TerminalConfig::new(parts)
+    }
+
+    /// Terminal data.
+    pub fn terminal(&self) -> &TerminalData {
+        &self.parts.terminal
+    }
+
+    /// Supported AIDs with their parameters, in the terminal's preference order (never empty).
+    pub fn aids(&self) -> &[AidParameters] {
+        &self.parts.aids
+    }
+
+    /// Revoked issuer certificates.
+    pub fn revoked_certificates(&self) -> &[RevokedCertificate] {
+        &self.parts.revoked_certificates
+    }
+
+    /// PANs (digits) on the exception file (hot list).
+    pub fn exception_file(&self) -> &[String] {
+        &self.parts.exception_file
     }
 
     /// The terminal AID list for selection.
     pub fn terminal_aids(&self) -> Vec<TerminalAid> {
-        self.aids
+        self.parts
+            .aids
             .iter()
             .map(|a| TerminalAid {
                 aid: a.aid,
@@ -283,22 +401,89 @@ impl TerminalConfig {
 
     /// The parameters of the configured AID that `card_aid` matched.
     pub fn parameters_for(&self, card_aid: &Aid) -> Option<&AidParameters> {
-        self.aids
+        self.parts
+            .aids
             .iter()
             .find(|a| &a.aid == card_aid || (a.partial_match && card_aid.starts_with(&a.aid)))
     }
 
     /// True when the certificate is on the revocation list.
     pub fn is_revoked(&self, rid: Rid, index: CapkIndex, serial: [u8; 3]) -> bool {
-        self.revoked_certificates
+        self.parts
+            .revoked_certificates
             .iter()
             .any(|r| r.rid == rid.0 && r.index == index.0 && r.serial == serial)
     }
 
     /// True when the PAN digits are on the exception file.
     pub fn is_on_exception_file(&self, pan_digits: &str) -> bool {
-        self.exception_file.iter().any(|p| p == pan_digits)
+        self.parts.exception_file.iter().any(|p| p == pan_digits)
     }
+}
+
+/// Checks values the types cannot: ranges and consistency.
+fn validate(parts: &TerminalConfigParts) -> Result<(), ConfigError> {
+    let t = &parts.terminal;
+    if t.country_code > 999 {
+        return Err(invalid("terminal.country_code", "more than 3 digits"));
+    }
+    if t.currency_code > 999 {
+        return Err(invalid("terminal.currency_code", "more than 3 digits"));
+    }
+    if t.currency_exponent > 3 {
+        return Err(invalid("terminal.currency_exponent", "above 3"));
+    }
+    if t.ifd_serial.len() > 8 || !t.ifd_serial.is_ascii() {
+        return Err(invalid("terminal.ifd_serial", "at most 8 ASCII characters"));
+    }
+    t.check_ttq()?;
+    if parts.aids.is_empty() {
+        return Err(invalid("aids", "no AID configured"));
+    }
+    for (i, aid) in parts.aids.iter().enumerate() {
+        let field = |name: &str| format!("aids[{i}].{name}");
+        if let Some(random) = aid.random_selection {
+            if random.target_percent > 99
+                || random.max_target_percent > 99
+                || random.target_percent > random.max_target_percent
+            {
+                return Err(invalid(
+                    field("random_selection"),
+                    "percentages out of order",
+                ));
+            }
+            if random.threshold >= aid.floor_limit && aid.floor_limit > 0 {
+                return Err(invalid(
+                    field("random_selection"),
+                    "threshold not below floor limit",
+                ));
+            }
+        }
+        if let (Some(cvm), Some(limit)) = (aid.cvm_limit, aid.contactless_transaction_limit) {
+            if cvm > limit {
+                return Err(invalid(field("cvm_limit"), "above the contactless limit"));
+            }
+        }
+        if let Some(limit) = aid.ec_terminal_limit {
+            if Amount::from_minor(limit).is_err() {
+                return Err(invalid(
+                    field("ec_terminal_limit"),
+                    "above 999999999999, more than its n12 tag 9F7B holds",
+                ));
+            }
+        }
+        crate::dol::Dol::parse(&aid.default_ddol)
+            .map_err(|e| invalid(field("default_ddol"), e.to_string()))?;
+    }
+    for (i, pan) in parts.exception_file.iter().enumerate() {
+        if pan.is_empty() || pan.len() > 19 || !pan.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid(
+                format!("exception_file[{i}]"),
+                "a PAN is not 1–19 digits",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The configuration and the CA keys the kernel runs with.

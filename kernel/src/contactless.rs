@@ -169,7 +169,7 @@ impl CardPhase {
     pub fn new(config: &KernelConfig, input: &TransactionInput) -> Self {
         CardPhase {
             input: *input,
-            values: TerminalValues::new(&config.terminal.terminal, input),
+            values: TerminalValues::new(config.terminal.terminal(), input),
             aid: None,
             fci: Vec::new(),
             gpo_command: None,
@@ -205,10 +205,10 @@ fn card_phase_steps<T: Transport>(
     let input = phase.input;
     // Pre-processing: AIDs whose limits forbid contactless at this amount drop out.
     let allowed: Vec<_> = terminal
-        .aids
+        .aids()
         .iter()
         .filter(|aid| {
-            !preprocess::indicators(&terminal.terminal, aid, input.amount).contactless_not_allowed
+            !preprocess::indicators(terminal.terminal(), aid, input.amount).contactless_not_allowed
         })
         .collect();
     if allowed.is_empty() {
@@ -247,11 +247,11 @@ fn card_phase_steps<T: Transport>(
             None => None,
         };
         let parameters = allowed[candidate.terminal_aid];
-        let indicators = preprocess::indicators(&terminal.terminal, parameters, input.amount);
+        let indicators = preprocess::indicators(terminal.terminal(), parameters, input.amount);
         phase.values.set_aid_parameters(parameters);
         phase
             .values
-            .set_ttq(preprocess::ttq(&terminal.terminal, &indicators));
+            .set_ttq(preprocess::ttq(terminal.terminal(), &indicators));
         for (tag, value) in overrides {
             phase.values.set(*tag, value.clone());
         }
@@ -288,7 +288,7 @@ fn card_phase_steps<T: Transport>(
 }
 
 fn another_interface_or_end(config: &KernelConfig) -> Outcome {
-    if config.terminal.terminal.contact_supported {
+    if config.terminal.terminal().contact_supported {
         Outcome::TryAnotherInterface
     } else {
         Outcome::EndApplication
@@ -496,7 +496,7 @@ impl CardPhase {
         tvr: &mut Tvr,
     ) -> (Outcome, Option<String>) {
         let online_capable =
-            config.terminal.terminal.online_capable && !ttq.contains(Ttq::OFFLINE_ONLY_READER);
+            config.terminal.terminal().online_capable && !ttq.contains(Ttq::OFFLINE_ONLY_READER);
         if self.is_expired() {
             tvr.set(Tvr::EXPIRED_APPLICATION);
             return if ctq.contains(Ctq::GO_ONLINE_IF_APPLICATION_EXPIRED) && online_capable {
@@ -527,7 +527,7 @@ impl CardPhase {
         if ctq.contains(Ctq::GO_ONLINE_IF_ODA_FAILS) && online_capable {
             (Outcome::OnlineRequest, Some(why))
         } else if ctq.contains(Ctq::SWITCH_INTERFACE_IF_ODA_FAILS)
-            && config.terminal.terminal.contact_supported
+            && config.terminal.terminal().contact_supported
         {
             (Outcome::TryAnotherInterface, Some(why))
         } else {

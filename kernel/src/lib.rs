@@ -41,6 +41,10 @@
 //! ```
 #![forbid(unsafe_code)]
 
+/// Byte strings written as upper-case hex in JSON (`"E0E1C8"`, as every JSON file of the project
+/// has them); reading accepts either case. `hex::serde` would write lower case.
+pub(crate) type UpperHex = serde_with::hex::Hex<serde_with::formats::Uppercase>;
+
 pub mod afl;
 pub mod apdu;
 pub mod bits;

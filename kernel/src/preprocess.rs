@@ -46,7 +46,7 @@ pub fn indicators(terminal: &TerminalData, aid: &AidParameters, amount: Amount) 
 
 /// The TTQ for the transaction: the configured qualifiers plus the per-transaction bits.
 pub fn ttq(terminal: &TerminalData, indicators: &AidIndicators) -> Ttq {
-    let mut ttq = Ttq::from_bytes(terminal.ttq);
+    let mut ttq = terminal.effective_ttq();
     ttq.assign(
         Ttq::ONLINE_CRYPTOGRAM_REQUIRED,
         indicators.online_cryptogram_required,

@@ -35,25 +35,18 @@ pub struct TerminalValues {
 }
 
 impl TerminalValues {
-    /// The data objects from configuration and the transaction input. Values that cannot be
-    /// encoded (an amount over n12) are left out, which a DOL fills with zeros.
+    /// The data objects from configuration and the transaction input. Every [`Amount`] fits
+    /// n12, so `9F02`/`9F03` are always present; the 4-byte binary `81` only when it fits.
     pub fn new(terminal: &TerminalData, input: &TransactionInput) -> Self {
         let mut values = HashMap::new();
         let mut put = |tag: Tag, value: Vec<u8>| {
             values.insert(tag, value);
         };
-        if let Ok(amount) = input.amount.to_n12() {
-            put(tags::AMOUNT_AUTHORISED, amount.to_vec());
-            if let Ok(binary) = u32::try_from(input.amount.minor()) {
-                put(
-                    tags::AMOUNT_AUTHORISED_BINARY,
-                    binary.to_be_bytes().to_vec(),
-                );
-            }
+        put(tags::AMOUNT_AUTHORISED, input.amount.to_n12().to_vec());
+        if let Ok(binary) = input.amount.to_be_bytes() {
+            put(tags::AMOUNT_AUTHORISED_BINARY, binary.to_vec());
         }
-        if let Ok(other) = input.amount_other.to_n12() {
-            put(tags::AMOUNT_OTHER, other.to_vec());
-        }
+        put(tags::AMOUNT_OTHER, input.amount_other.to_n12().to_vec());
         put(tags::TRANSACTION_TYPE, vec![input.transaction_type]);
         put(tags::TRANSACTION_DATE, input.date.to_bcd().to_vec());
         put(tags::TRANSACTION_TIME, input.time.to_bcd().to_vec());
@@ -96,7 +89,7 @@ impl TerminalValues {
         if let Ok(mcc) = bcd::u64_to_bcd::<2>(u64::from(terminal.merchant_category_code)) {
             put(tags::MERCHANT_CATEGORY_CODE, mcc.to_vec());
         }
-        put(tags::TTQ, terminal.ttq.to_vec());
+        put(tags::TTQ, terminal.effective_ttq().as_bytes().to_vec());
         put(tags::TVR, Tvr::new().as_bytes().to_vec());
         put(tags::TSI, Tsi::new().as_bytes().to_vec());
         put(
@@ -116,8 +109,8 @@ impl TerminalValues {
             self.set(tags::TERMINAL_FLOOR_LIMIT, floor.to_be_bytes().to_vec());
         }
         if let Some(limit) = parameters.ec_terminal_limit {
-            if let Ok(limit) = Amount::from_minor(limit).to_n12() {
-                self.set(tags::EC_TERMINAL_TRANSACTION_LIMIT, limit.to_vec());
+            if let Ok(limit) = Amount::from_minor(limit) {
+                self.set(tags::EC_TERMINAL_TRANSACTION_LIMIT, limit.to_n12().to_vec());
             }
         }
         let eligible = self.electronic_cash_eligible(parameters);

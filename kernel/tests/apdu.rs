@@ -148,28 +148,41 @@ fn purse_commands() {
         "805C030204"
     );
     assert_eq!(
-        hex(
-            &Command::initialize_for_purchase(Purse::Purse, 1, Amount::from_minor(100), &terminal)
-                .unwrap()
-        ),
+        hex(&Command::initialize_for_purchase(
+            Purse::Purse,
+            1,
+            Amount::from_minor(100).expect("amount"),
+            &terminal
+        )
+        .unwrap()),
         "805001020B01000000641122334455660F"
     );
     assert_eq!(
-        hex(&Command::initialize_for_capp_purchase(1, Amount::from_minor(100), &terminal).unwrap()),
+        hex(&Command::initialize_for_capp_purchase(
+            1,
+            Amount::from_minor(100).expect("amount"),
+            &terminal
+        )
+        .unwrap()),
         "805003020B01000000641122334455660F"
     );
     assert_eq!(
         hex(&Command::initialize_for_load(
             Purse::Deposit,
             2,
-            Amount::from_minor(0x0102_0304),
+            Amount::from_minor(0x0102_0304).expect("amount"),
             &terminal
         )
         .unwrap()),
         "805000010B020102030411223344556610"
     );
     assert!(matches!(
-        Command::initialize_for_load(Purse::Purse, 1, Amount::from_minor(1 << 32), &terminal),
+        Command::initialize_for_load(
+            Purse::Purse,
+            1,
+            Amount::from_minor(1 << 32).expect("amount"),
+            &terminal
+        ),
         Err(ApduError::Value(_))
     ));
     let date = TransactionDate::new(2024, 2, 17).unwrap();

@@ -9,16 +9,17 @@ use quickpass_kernel::values::{
 
 const PAN: &str = "6210220110002707355";
 
+fn amount(minor: u64) -> Amount {
+    Amount::from_minor(minor).unwrap()
+}
+
 #[test]
 fn amount_n12() {
     let a = Amount::from_n12(&[0x00, 0x00, 0x00, 0x01, 0x23, 0x45]).unwrap();
     assert_eq!(a.minor(), 12_345);
-    assert_eq!(a.to_n12().unwrap(), [0x00, 0x00, 0x00, 0x01, 0x23, 0x45]);
-    assert_eq!(Amount::MAX_N12.to_n12().unwrap(), [0x99; 6]);
-    assert!(matches!(
-        Amount::from_minor(1_000_000_000_000).to_n12(),
-        Err(ValueError::OutOfRange { .. })
-    ));
+    assert_eq!(a.to_n12(), [0x00, 0x00, 0x00, 0x01, 0x23, 0x45]);
+    assert_eq!(Amount::MAX.to_n12(), [0x99; 6]);
+    assert_eq!(Amount::MAX.minor(), 999_999_999_999);
     assert!(matches!(
         Amount::from_n12(&[0x00, 0x00, 0x00, 0x01, 0x2A, 0x45]),
         Err(ValueError::Bcd { .. })
@@ -26,29 +27,55 @@ fn amount_n12() {
     assert!(Amount::from_n12_slice(&[0; 5]).is_err());
     assert_eq!(
         Amount::from_n12_slice(&[0, 0, 0, 0, 0x10, 0]).unwrap(),
-        Amount::from_minor(1000)
+        amount(1000)
     );
-    assert_eq!(
-        Amount::from_minor(5).checked_add(Amount::from_minor(7)),
-        Some(Amount::from_minor(12))
-    );
-    assert_eq!(
-        Amount::from_minor(5).checked_sub(Amount::from_minor(7)),
-        None
-    );
-    assert_eq!(
-        Amount::from_minor(u64::MAX).checked_add(Amount::from_minor(1)),
-        None
-    );
-    assert_eq!(
-        Amount::from_be_bytes([0, 0, 0x03, 0xE8]),
-        Amount::from_minor(1000)
-    );
+    assert_eq!(amount(5).checked_add(amount(7)), Some(amount(12)));
+    assert_eq!(amount(5).checked_sub(amount(7)), None);
+    assert_eq!(Amount::MAX.checked_add(amount(1)), None);
+    assert_eq!(Amount::MAX.checked_add(Amount::ZERO), Some(Amount::MAX));
+    assert_eq!(Amount::from_be_bytes([0, 0, 0x03, 0xE8]), amount(1000));
     assert_eq!(
         Amount::from_be_u32(1000).to_be_bytes().unwrap(),
         [0, 0, 0x03, 0xE8]
     );
-    assert!(Amount::from_minor(1 << 32).to_be_bytes().is_err());
+    assert_eq!(
+        Amount::from_be_u32(u32::MAX).minor(),
+        u64::from(u32::MAX),
+        "every 4-byte ED/EP amount is an Amount"
+    );
+    assert!(amount(1 << 32).to_be_bytes().is_err());
+}
+
+/// Issue 10 item 4: an amount n12 cannot carry is refused where it is made (code, text, JSON),
+/// so it can never reach a PDOL as `000000000000`.
+#[test]
+fn amount_above_n12_cannot_be_made() {
+    for minor in [1_000_000_000_000, 1_000_000_000_001, u64::MAX] {
+        assert!(matches!(
+            Amount::from_minor(minor),
+            Err(ValueError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            Amount::try_from(minor),
+            Err(ValueError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            minor.to_string().parse::<Amount>(),
+            Err(ValueError::OutOfRange { .. })
+        ));
+        let json = serde_json::from_str::<Amount>(&minor.to_string()).unwrap_err();
+        assert!(json.to_string().contains("out of range"), "{json}");
+    }
+    assert_eq!("999999999999".parse::<Amount>().unwrap(), Amount::MAX);
+    assert_eq!("0".parse::<Amount>().unwrap(), Amount::ZERO);
+    for junk in ["", "-1", "1.5", " 1", "0x10", "0000000000001"] {
+        assert!(junk.parse::<Amount>().is_err(), "{junk:?}");
+    }
+    assert_eq!(
+        serde_json::from_str::<Amount>("12345").unwrap(),
+        amount(12_345)
+    );
+    assert_eq!(serde_json::to_string(&amount(12_345)).unwrap(), "12345");
 }
 
 #[test]
@@ -144,15 +171,16 @@ fn dates_and_codes() {
 proptest! {
     #[test]
     fn n12_round_trip(minor in 0u64..=999_999_999_999) {
-        let a = Amount::from_minor(minor);
-        let n12 = a.to_n12().unwrap();
+        let a = Amount::from_minor(minor).unwrap();
+        let n12 = a.to_n12();
         prop_assert_eq!(Amount::from_n12(&n12).unwrap(), a);
         prop_assert_eq!(bcd::bcd_to_digits(&n12).unwrap(), format!("{minor:012}"));
     }
 
     #[test]
     fn n12_too_big_is_an_error(minor in 1_000_000_000_000u64..) {
-        prop_assert!(Amount::from_minor(minor).to_n12().is_err());
+        prop_assert!(Amount::from_minor(minor).is_err());
+        prop_assert!(serde_json::from_str::<Amount>(&minor.to_string()).is_err());
     }
 
     #[test]

@@ -239,14 +239,20 @@ impl Fixtures {
     pub fn load() -> Result<Fixtures, RigError> {
         let rsa = data::default_kernel_config()?;
         let mut sm2 = rsa.clone();
-        sm2.terminal.terminal.sm_supported = true;
+        sm2.terminal = sm2
+            .terminal
+            .edited(|p| p.terminal.sm_supported = true)
+            .map_err(simulator)?;
         let ca = crate::ca::TestCa::shared().map_err(simulator)?;
         sm2.capks
             .insert(ca.sm2_ca_public_key().map_err(simulator)?)
             .map_err(simulator)?;
         let mut contact = rsa.clone();
         // Plaintext offline PIN, signature, no CVM; SDA, DDA, CDA (as the contact tests use).
-        contact.terminal.terminal.capabilities = [0xE0, 0xA8, 0xC8];
+        contact.terminal = contact
+            .terminal
+            .edited(|p| p.terminal.capabilities = [0xE0, 0xA8, 0xC8])
+            .map_err(simulator)?;
 
         let profiles = Flow::ALL
             .iter()
@@ -389,7 +395,8 @@ fn time() -> TransactionTime {
 
 fn emv_input(input: &TapInput) -> TransactionInput {
     TransactionInput {
-        amount: Amount::from_minor(EMV_AMOUNT),
+        amount: Amount::from_minor(EMV_AMOUNT)
+            .unwrap_or_else(|_| unreachable!("a constant amount in range")),
         amount_other: Amount::ZERO,
         transaction_type: 0x00,
         date: date(),

@@ -713,9 +713,9 @@ impl Transaction {
         Transaction {
             phase,
             params: None,
-            online_capable: config.terminal.terminal.online_capable,
+            online_capable: config.terminal.terminal().online_capable,
             unpredictable_number: input.transaction.unpredictable_number,
-            capabilities: config.terminal.terminal.capabilities,
+            capabilities: config.terminal.terminal().capabilities,
             pdol_data: Vec::new(),
             tvr: Tvr::new(),
             tsi: Tsi::new(),
@@ -754,7 +754,7 @@ impl Transaction {
     ) {
         let values = &mut self.phase.values;
         *values = crate::terminal_values::TerminalValues::new(
-            &config.terminal.terminal,
+            config.terminal.terminal(),
             &input.transaction,
         );
         values.set_aid_parameters(params);
@@ -788,7 +788,7 @@ impl Transaction {
             };
             let params = config
                 .terminal
-                .aids
+                .aids()
                 .get(selected.terminal_aid)
                 .cloned()
                 .ok_or(KernelError::NoApplication)?;
@@ -851,7 +851,7 @@ impl Transaction {
         self.tvr = self.tvr
             | restrictions::check(
                 &self.phase.card,
-                &config.terminal.terminal,
+                config.terminal.terminal(),
                 version,
                 &input.transaction,
             );
@@ -1023,7 +1023,7 @@ impl Transaction {
         pin_pad: &mut P,
     ) -> Result<(), KernelError<T::Error>> {
         let card = &self.phase.card;
-        let terminal = &config.terminal.terminal;
+        let terminal = config.terminal.terminal();
         let in_application_currency = match (
             card.get(tags::APPLICATION_CURRENCY_CODE),
             self.phase.values.get(tags::TRANSACTION_CURRENCY_CODE),

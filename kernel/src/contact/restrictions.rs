@@ -183,7 +183,7 @@ mod tests {
             merchant_id: String::new(),
             merchant_name_location: String::new(),
             merchant_category_code: 0,
-            ttq: [0; 4],
+            ttq: None,
             online_capable: true,
             contact_supported: true,
             sm_supported: false,
@@ -192,8 +192,8 @@ mod tests {
 
     fn input(kind: u8, other: u64) -> TransactionInput {
         TransactionInput {
-            amount: Amount::from_minor(100),
-            amount_other: Amount::from_minor(other),
+            amount: Amount::from_minor(100).unwrap(),
+            amount_other: Amount::from_minor(other).unwrap(),
             transaction_type: kind,
             date: TransactionDate::new(2025, 6, 1).unwrap(),
             time: TransactionTime::new(1, 2, 3).unwrap(),

@@ -7,7 +7,9 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::layout;
-use crate::values::TransactionDate;
+use crate::values::CalendarDate;
+use crate::UpperHex;
+use serde_with::As;
 
 /// Why card bytes could not be parsed: which object, and what was wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -105,10 +107,10 @@ impl Serialize for CardNumber {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CardIdentity {
     /// The application serial sent in INIT SAM FOR PURCHASE.
-    #[serde(with = "hex_array")]
+    #[serde(with = "As::<UpperHex>")]
     pub serial: [u8; 8],
     /// The second diversifier (INIT SAM FOR PURCHASE Lc `24`), or `None` (Lc `1C`).
-    #[serde(with = "hex_option")]
+    #[serde(with = "As::<Option<UpperHex>>")]
     pub second_diversifier: Option<[u8; 8]>,
 }
 
@@ -128,41 +130,6 @@ impl fmt::Debug for CardIdentity {
     }
 }
 
-mod hex_array {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &[u8; 8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode_upper(value))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 8], D::Error> {
-        let text = String::deserialize(d)?;
-        let mut out = [0u8; 8];
-        hex::decode_to_slice(&text, &mut out).map_err(serde::de::Error::custom)?;
-        Ok(out)
-    }
-}
-
-mod hex_option {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &Option<[u8; 8]>, s: S) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(v) => s.serialize_some(&hex::encode_upper(v)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[u8; 8]>, D::Error> {
-        let Some(text) = Option::<String>::deserialize(d)? else {
-            return Ok(None);
-        };
-        let mut out = [0u8; 8];
-        hex::decode_to_slice(&text, &mut out).map_err(serde::de::Error::custom)?;
-        Ok(Some(out))
-    }
-}
-
 /// EF15, public application information (pboc-notes §4.7 T-Union 30 bytes, §4.8 ETC 43 bytes),
 /// reduced to what the terminal acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,26 +138,16 @@ pub struct CardInfo {
     pub number: CardNumber,
     /// The identity the SAM and host diversify with.
     pub identity: CardIdentity,
-    /// First valid day.
-    pub start_date: TransactionDate,
-    /// Last valid day.
-    pub expiry_date: TransactionDate,
+    /// First valid day (4-digit year: `YYYYMMDD`).
+    pub start_date: CalendarDate,
+    /// Last valid day (4-digit year: a card valid to `20991231` is valid today).
+    pub expiry_date: CalendarDate,
     /// The application answered SELECT with `6283` (blocked, EMV Book 1 §12.3.3).
     pub blocked: bool,
 }
 
-fn bcd_date(bytes: [u8; 4], what: &'static str) -> Result<TransactionDate, CardDataError> {
-    let digit = |b: u8| -> Result<u16, CardDataError> {
-        let (hi, lo) = (b >> 4, b & 0x0F);
-        if hi > 9 || lo > 9 {
-            return Err(bad(what, "date is not BCD"));
-        }
-        Ok(u16::from(hi * 10 + lo))
-    };
-    let year = digit(bytes[0])? * 100 + digit(bytes[1])?;
-    let month = digit(bytes[2])? as u8;
-    let day = digit(bytes[3])? as u8;
-    TransactionDate::new(year, month, day).map_err(|_| bad(what, "date out of range"))
+fn bcd_date(bytes: [u8; 4], what: &'static str) -> Result<CalendarDate, CardDataError> {
+    CalendarDate::from_yyyymmdd_bcd(&bytes).map_err(|e| bad(what, e.to_string()))
 }
 
 impl CardInfo {
@@ -313,18 +270,14 @@ pub struct LogRecord {
     /// Transaction type (`02` load, `06` purchase, `09` CAPP, …).
     pub transaction_type: u8,
     /// Terminal number.
-    #[serde(serialize_with = "hex_bytes")]
+    #[serde(serialize_with = "As::<UpperHex>::serialize")]
     pub terminal_id: [u8; 6],
     /// Date, BCD `YYYYMMDD`.
-    #[serde(serialize_with = "hex_bytes")]
+    #[serde(serialize_with = "As::<UpperHex>::serialize")]
     pub date: [u8; 4],
     /// Time, BCD `hhmmss`.
-    #[serde(serialize_with = "hex_bytes")]
+    #[serde(serialize_with = "As::<UpperHex>::serialize")]
     pub time: [u8; 3],
-}
-
-fn hex_bytes<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&hex::encode_upper(bytes))
 }
 
 /// Length of an EF18 record.
@@ -368,10 +321,7 @@ mod tests {
         assert_eq!(info.number.to_string(), "3104************5678");
         assert_eq!(info.identity.serial, [0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78]);
         assert_eq!(info.identity.second_diversifier, None);
-        assert_eq!(
-            info.expiry_date,
-            TransactionDate::new(2034, 12, 31).unwrap()
-        );
+        assert_eq!(info.expiry_date, CalendarDate::new(2034, 12, 31).unwrap());
         let shown = format!("{info:?}");
         assert!(
             !shown.contains("12345678") && !shown.contains("0012"),

@@ -40,6 +40,8 @@ use crate::tag::Tag;
 use crate::tlv;
 use crate::transport::{ApduLayer, ExchangeError, Transport};
 use crate::values::{Amount, Sfi, StatusWord, TransactionDate, TransactionTime};
+use crate::UpperHex;
+use serde_with::As;
 
 pub use super::sam::SelectBy;
 
@@ -300,7 +302,7 @@ pub struct TapResult {
     /// Balance after, when the transaction happened.
     pub balance_after: Option<u32>,
     /// The TAC kept for settlement.
-    #[serde(serialize_with = "hex_option")]
+    #[serde(serialize_with = "As::<Option<UpperHex>>::serialize")]
     pub tac: Option<[u8; 4]>,
     /// The settlement record this tap wrote (also in the journal).
     pub record: Option<SettlementRecord>,
@@ -310,13 +312,6 @@ pub struct TapResult {
     pub apdus: u64,
     /// SAM APDUs of this tap.
     pub sam_apdus: u64,
-}
-
-fn hex_option<S: serde::Serializer>(value: &Option<[u8; 4]>, s: S) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(v) => s.serialize_some(&hex::encode_upper(v)),
-        None => s.serialize_none(),
-    }
 }
 
 /// Something broke (not an outcome by itself; [`FlowError::outcome`] maps each to one).

@@ -10,8 +10,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::card::CardIdentity;
-use super::record::{hex_bytes, SettlementRecord, TripNote};
+use serde_with::As;
+
+use super::record::{SettlementRecord, TripNote};
 use super::TransactionKind;
+use crate::UpperHex;
 
 /// What the terminal knows right before DEBIT / CREDIT: enough to ask the card for proof, to
 /// recognise its EF18 record and to write the settlement record.
@@ -34,18 +37,18 @@ pub struct JournalEntry {
     /// Key version the card returned.
     pub key_version: u8,
     /// Terminal number.
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "As::<UpperHex>")]
     pub terminal_id: [u8; 6],
     /// Terminal transaction serial (purchases).
     pub terminal_serial: Option<u32>,
     /// Date, BCD `YYYYMMDD`.
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "As::<UpperHex>")]
     pub date: [u8; 4],
     /// Time, BCD `hhmmss`.
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "As::<UpperHex>")]
     pub time: [u8; 3],
     /// The host's MAC2 sent in CREDIT FOR LOAD (loads).
-    #[serde(with = "hex_bytes::option")]
+    #[serde(with = "As::<Option<UpperHex>>")]
     pub host_mac2: Option<[u8; 4]>,
     /// Trip details (CAPP purchases).
     pub trip: Option<TripNote>,

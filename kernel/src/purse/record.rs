@@ -4,54 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use serde_with::As;
+
 use super::TransactionKind;
-
-/// Serde helpers writing fixed byte arrays as uppercase hex strings.
-pub(crate) mod hex_bytes {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer, const N: usize>(
-        value: &[u8; N],
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode_upper(value))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
-        d: D,
-    ) -> Result<[u8; N], D::Error> {
-        let text = String::deserialize(d)?;
-        let mut out = [0u8; N];
-        hex::decode_to_slice(&text, &mut out).map_err(serde::de::Error::custom)?;
-        Ok(out)
-    }
-
-    /// The same for `Option<[u8; N]>` (`null` when absent).
-    pub mod option {
-        use serde::{Deserialize, Deserializer, Serializer};
-
-        pub fn serialize<S: Serializer, const N: usize>(
-            value: &Option<[u8; N]>,
-            s: S,
-        ) -> Result<S::Ok, S::Error> {
-            match value {
-                Some(v) => s.serialize_some(&hex::encode_upper(v)),
-                None => s.serialize_none(),
-            }
-        }
-
-        pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
-            d: D,
-        ) -> Result<Option<[u8; N]>, D::Error> {
-            let Some(text) = Option::<String>::deserialize(d)? else {
-                return Ok(None);
-            };
-            let mut out = [0u8; N];
-            hex::decode_to_slice(&text, &mut out).map_err(serde::de::Error::custom)?;
-            Ok(Some(out))
-        }
-    }
-}
+use crate::UpperHex;
 
 /// How a transaction that reached DEBIT / CREDIT ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -105,7 +61,7 @@ pub struct SettlementRecord {
     /// Purchase, CAPP purchase or load.
     pub kind: TransactionKind,
     /// Transaction type byte (hex), as in the MACs and EF18.
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "As::<UpperHex>")]
     pub transaction_type: [u8; 1],
     /// Card number, masked (`3104************5678`).
     pub card_number: String,
@@ -123,18 +79,18 @@ pub struct SettlementRecord {
     /// Card key version.
     pub key_version: u8,
     /// Terminal number (hex).
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "As::<UpperHex>")]
     pub terminal_id: [u8; 6],
     /// Terminal transaction serial from the SAM (purchases).
     pub terminal_serial: Option<u32>,
     /// Date, BCD `YYYYMMDD` (hex).
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "As::<UpperHex>")]
     pub date: [u8; 4],
     /// Time, BCD `hhmmss` (hex).
-    #[serde(with = "hex_bytes")]
+    #[serde(with = "As::<UpperHex>")]
     pub time: [u8; 3],
     /// TAC (hex), `null` when the card gave none.
-    #[serde(with = "hex_bytes::option")]
+    #[serde(with = "As::<Option<UpperHex>>")]
     pub tac: Option<[u8; 4]>,
     /// Whether a SAM or host checked the TAC (otherwise the clearing host does).
     pub tac_verified: bool,

@@ -5,7 +5,8 @@
 //! - [`StatusWord`] (ISO/IEC 7816-4 §5.1.3, EMV Book 1 §9.4, JR/T 0025 ED/EP status words)
 //! - [`Amount`] (n12 amounts `9F02`/`9F03`/`9F79`, EMV Book 3 Annex A; 4-byte binary ED/EP amounts)
 //! - [`Pan`] and [`Track2`] (tags `5A`, `57`), masked whenever printed
-//! - [`TransactionDate`] (`9A`), [`TransactionTime`] (`9F21`)
+//! - [`TransactionDate`] (`9A`), [`TransactionTime`] (`9F21`), [`CalendarDate`] (ED/EP
+//!   `YYYYMMDD` dates: EF15 start and expiry)
 //! - [`CountryCode`] (`9F1A`, `5F28`), [`CurrencyCode`] (`5F2A`, `9F51`), [`TransactionType`] (`9C`)
 //! - [`Sfi`] (short file identifier, EMV Book 3 §5.3.2.2 / Book 1 §11)
 //! - [`bcd`]: the `n` / `cn` digit helpers underneath them.
@@ -19,7 +20,7 @@ use core::str::FromStr;
 
 pub use bcd::BcdError;
 pub use card::{ExpiryDate, Pan, Track2};
-pub use datetime::{TransactionDate, TransactionTime};
+pub use datetime::{CalendarDate, TransactionDate, TransactionTime};
 
 /// A value that is not valid for its type. The caller adds the blame (which tag, from whom).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -390,10 +391,15 @@ serde_via_str!(StatusWord);
 // Amount
 // ---------------------------------------------------------------------------------------------
 
-/// A monetary amount in minor units of its currency (fen for CNY).
+/// A monetary amount in minor units of its currency (fen for CNY), at most
+/// [`Amount::MAX`] = 999 999 999 999: what an n12 field carries.
 ///
 /// EMV amounts (`9F02`, `9F03`, `9F79`, `9F5D`, …) are n12: 6 bytes of BCD (EMV Book 3 Annex A).
-/// PBOC ED/EP amounts and balances are 4-byte big-endian binary (pboc-notes §4.1).
+/// An `Amount` only exists in that range, so [`Amount::to_n12`] cannot fail and an amount the
+/// card could not be sent is refused where it is made ([`Amount::from_minor`], JSON), before any
+/// APDU. PBOC ED/EP amounts and balances are 4-byte big-endian binary
+/// ([`PurseAmount`](crate::values::PurseAmount), pboc-notes §4.1); every one of them is an
+/// `Amount`.
 #[derive(
     Debug,
     Clone,
@@ -407,18 +413,24 @@ serde_via_str!(StatusWord);
     serde::Serialize,
     serde::Deserialize,
 )]
-#[serde(transparent)]
+#[serde(try_from = "u64", into = "u64")]
 pub struct Amount(u64);
 
 impl Amount {
     /// Zero.
     pub const ZERO: Amount = Amount(0);
-    /// The largest amount an n12 field holds: 999 999 999 999.
-    pub const MAX_N12: Amount = Amount(999_999_999_999);
+    /// The largest amount: 999 999 999 999, the most an n12 field holds.
+    pub const MAX: Amount = Amount(999_999_999_999);
+    /// The largest amount an n12 field holds (same as [`Amount::MAX`]).
+    pub const MAX_N12: Amount = Amount::MAX;
 
-    /// An amount of `minor` minor units.
-    pub const fn from_minor(minor: u64) -> Amount {
-        Amount(minor)
+    /// An amount of `minor` minor units; above [`Amount::MAX`] is
+    /// [`ValueError::OutOfRange`].
+    pub const fn from_minor(minor: u64) -> Result<Amount, ValueError> {
+        if minor > Amount::MAX.0 {
+            return Err(ValueError::OutOfRange { what: "amount n12" });
+        }
+        Ok(Amount(minor))
     }
 
     /// The amount in minor units.
@@ -448,12 +460,23 @@ impl Amount {
         Amount::from_n12(array)
     }
 
-    /// Encodes as n12; amounts above 999 999 999 999 are an error.
-    pub fn to_n12(self) -> Result<[u8; 6], ValueError> {
-        bcd::u64_to_bcd::<6>(self.0).map_err(|_| ValueError::OutOfRange { what: "amount n12" })
+    /// Encodes as n12 (6 bytes of BCD, EMV Book 3 Annex A). Every `Amount` fits.
+    pub const fn to_n12(self) -> [u8; 6] {
+        let mut out = [0u8; 6];
+        let mut rest = self.0;
+        let mut i = 6;
+        while i > 0 {
+            i -= 1;
+            let low = (rest % 10) as u8;
+            rest /= 10;
+            let high = (rest % 10) as u8;
+            rest /= 10;
+            out[i] = (high << 4) | low;
+        }
+        out
     }
 
-    /// A 4-byte binary ED/EP amount or balance (pboc-notes §4.1).
+    /// A 4-byte binary ED/EP amount or balance (pboc-notes §4.1); every `u32` fits.
     pub const fn from_be_u32(value: u32) -> Amount {
         Amount(value as u64)
     }
@@ -472,12 +495,14 @@ impl Amount {
             })
     }
 
-    /// `self + other`, or `None` on overflow.
+    /// `self + other`, or `None` above [`Amount::MAX`].
     pub const fn checked_add(self, other: Amount) -> Option<Amount> {
-        match self.0.checked_add(other.0) {
-            Some(v) => Some(Amount(v)),
-            None => None,
+        // Both are at most 10^12, so the sum cannot overflow u64.
+        let sum = self.0 + other.0;
+        if sum > Amount::MAX.0 {
+            return None;
         }
+        Some(Amount(sum))
     }
 
     /// `self - other`, or `None` when `other` is larger.
@@ -486,6 +511,44 @@ impl Amount {
             Some(v) => Some(Amount(v)),
             None => None,
         }
+    }
+}
+
+impl TryFrom<u64> for Amount {
+    type Error = ValueError;
+
+    /// Same as [`Amount::from_minor`].
+    fn try_from(minor: u64) -> Result<Amount, ValueError> {
+        Amount::from_minor(minor)
+    }
+}
+
+impl From<Amount> for u64 {
+    fn from(amount: Amount) -> u64 {
+        amount.0
+    }
+}
+
+impl FromStr for Amount {
+    type Err = ValueError;
+
+    /// Decimal minor units (`"12345"`), 0 to 999 999 999 999: what a command line or a text
+    /// field gives. Anything else, and anything above [`Amount::MAX`], is an error.
+    fn from_str(s: &str) -> Result<Amount, ValueError> {
+        if s.is_empty() || s.len() > 12 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ValueError::OutOfRange { what: "amount n12" });
+        }
+        let minor = s
+            .parse::<u64>()
+            .map_err(|_| ValueError::OutOfRange { what: "amount n12" })?;
+        Amount::from_minor(minor)
+    }
+}
+
+impl fmt::Display for Amount {
+    /// The minor units, in decimal.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
     }
 }
 

@@ -2,7 +2,9 @@
 //! contact flow), which must send the recorded commands and reach the recorded results.
 
 use quickpass_crypto::capk::CapkStore;
-use quickpass_kernel::config::{AidParameters, KernelConfig, TerminalConfig, TerminalData};
+use quickpass_kernel::config::{
+    AidParameters, KernelConfig, TerminalConfig, TerminalConfigParts, TerminalData,
+};
 use quickpass_kernel::contact::{self, ContactInput, NoPinPad};
 use quickpass_kernel::contactless::{self, CardPhase};
 use quickpass_kernel::oda::OdaStatus;
@@ -211,13 +213,14 @@ fn terminal_input(terminal: &Value) -> Check<(TransactionInput, Overrides)> {
         .try_into()
         .map_err(|_| "terminal.un is not 4 bytes")?;
     let input = TransactionInput {
-        amount: Amount::from_minor(int("amount")?),
+        amount: Amount::from_minor(int("amount")?).map_err(|e| format!("amount: {e}"))?,
         amount_other: Amount::from_minor(
             terminal
                 .get("amount_other")
                 .and_then(Value::as_u64)
                 .unwrap_or(0),
-        ),
+        )
+        .map_err(|e| format!("amount_other: {e}"))?,
         transaction_type,
         date,
         time,
@@ -249,11 +252,16 @@ fn config(
         .get("country")
         .and_then(Value::as_u64)
         .ok_or("terminal.country missing")?;
-    let ttq: [u8; 4] = match terminal.get("ttq") {
-        Some(_) => object_hex(terminal, "ttq")?
-            .try_into()
-            .map_err(|_| "terminal.ttq is not 4 bytes")?,
-        None => [0x26, 0x00, 0x00, 0x80],
+    // A contact trace without a TTQ derives it from the capabilities (the contact flow does
+    // not send it; a fixed one could contradict the recorded capabilities).
+    let ttq: Option<[u8; 4]> = match (terminal.get("ttq"), flow) {
+        (Some(_), _) => Some(
+            object_hex(terminal, "ttq")?
+                .try_into()
+                .map_err(|_| "terminal.ttq is not 4 bytes")?,
+        ),
+        (None, Flow::Contactless) => Some([0x26, 0x00, 0x00, 0x80]),
+        (None, Flow::Contact) => None,
     };
     let capabilities = match flow {
         Flow::Contactless => [0xE0, 0xF8, 0xC8],
@@ -288,7 +296,7 @@ fn config(
             status_check: false,
         })
         .collect();
-    let terminal_config = TerminalConfig {
+    let terminal_config = TerminalConfig::new(TerminalConfigParts {
         terminal: TerminalData {
             country_code: u16::try_from(country).map_err(|e| e.to_string())?,
             currency_code: u16::try_from(currency).map_err(|e| e.to_string())?,
@@ -309,7 +317,8 @@ fn config(
         aids,
         revoked_certificates: Vec::new(),
         exception_file: Vec::new(),
-    };
+    })
+    .map_err(|e| format!("terminal configuration: {e}"))?;
     let mut capks = CapkStore::new();
     for key in case
         .required("capks")?
