@@ -1423,6 +1423,12 @@ mod tests {
     #[error("card removed")]
     struct Removed;
 
+    impl crate::transport::TransportError for Removed {
+        fn link_failure(&self) -> crate::transport::LinkFailure {
+            crate::transport::LinkFailure::CardRemoved
+        }
+    }
+
     impl Transport for Scripted {
         type Error = Removed;
 

@@ -729,6 +729,8 @@ mod tests {
     #[error("script exhausted")]
     struct Exhausted;
 
+    impl crate::transport::TransportError for Exhausted {}
+
     impl Transport for ScriptedPsam {
         type Error = Exhausted;
 
