@@ -1444,6 +1444,8 @@ struct Scripted(Vec<Vec<u8>>);
 #[error("script exhausted")]
 struct Exhausted;
 
+impl quickpass::kernel::transport::TransportError for Exhausted {}
+
 impl Transport for Scripted {
     type Error = Exhausted;
     fn transmit(&mut self, _command: &[u8]) -> Result<Vec<u8>, Exhausted> {
