@@ -162,13 +162,17 @@ impl CardPhase {
     }
 }
 
-/// An error with its causes, each once: `card removed: card removed from the reader`.
+/// An error with its causes, each said once: a cause whose text the chain already says (the
+/// transport's "card removed" under the kernel's "card removed") is left out.
 fn error_text(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
         source = cause.source();
     }
     text
