@@ -832,7 +832,7 @@ fn contact_trace_replays_through_the_conformance_runner() {
     let capk = &capk["cases"][0];
     let expect = serde_json::json!({
         "selected_aid": "A000000333010101",
-        "gpo_command": hex(card_phase.gpo_command().as_deref().expect("gpo")),
+        "gpo_command": hex(card_phase.gpo_command().expect("gpo")),
         "aip": hex(card_phase.card().get(tags::AIP).expect("aip")),
         "afl": hex(card_phase.card().get(tags::AFL).expect("afl")),
         "static_data": hex(card_phase.static_data().as_deref().expect("static data")),

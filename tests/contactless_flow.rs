@@ -417,7 +417,7 @@ fn transaction_log_shows_the_offline_purchases_most_recent_first() {
     }
     let mut layer = ApduLayer::new(&mut card);
     let phase = contactless::read_card(&config, &input(300), &mut layer).expect("card phase");
-    let records = read_log(&mut layer, &phase.fci(), LogKind::Transactions).expect("log");
+    let records = read_log(&mut layer, phase.fci(), LogKind::Transactions).expect("log");
     assert!(records.len() >= 3, "{records:?}");
     let amounts: Vec<_> = records
         .iter()
@@ -434,7 +434,7 @@ fn transaction_log_shows_the_offline_purchases_most_recent_first() {
             .to_vec()
     );
     // The load log is readable too (empty or not), and a missing log is a typed error.
-    assert!(read_log(&mut layer, &phase.fci(), LogKind::Loads).is_ok());
+    assert!(read_log(&mut layer, phase.fci(), LogKind::Loads).is_ok());
     assert!(matches!(
         read_log(&mut layer, &[0x6F, 0x00], LogKind::Transactions),
         Err(quickpass::kernel::logs::LogError::NoLog)

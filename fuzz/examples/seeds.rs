@@ -287,8 +287,8 @@ fn oda_seed(corpora: &mut Corpora, name: &str, phase: &contactless::CardPhase) {
         return;
     }
     let sm2 = card.get(Tag::new(0x8F)) == Some(&[0xF2][..]);
-    let static_data = phase.static_data().clone().unwrap_or_default();
-    let dynamic = contactless::fdda_dynamic_data(&phase.values(), card);
+    let static_data = phase.static_data().unwrap_or_default().to_vec();
+    let dynamic = contactless::fdda_dynamic_data(phase.values(), card);
     let fields = [
         get(0x90),
         get(0x92),

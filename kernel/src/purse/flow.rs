@@ -330,13 +330,13 @@ pub enum FlowError<E: std::error::Error + 'static> {
     #[error(transparent)]
     CardData(#[from] CardDataError),
     /// The SAM failed or refused (the terminal's side).
-    #[error("SAM failed: {0}")]
+    #[error("SAM failed")]
     Sam(#[source] BoxError),
     /// The host could not be reached or failed.
-    #[error("host failed: {0}")]
+    #[error("host failed")]
     Host(#[source] BoxError),
     /// The journal could not be written: nothing was sent to the card after it.
-    #[error("journal failed: {0}")]
+    #[error("journal failed")]
     Journal(#[source] BoxError),
     /// The request or configuration cannot be encoded (amount, DF name).
     #[error("invalid request: {0}")]
@@ -1544,6 +1544,10 @@ mod tests {
 
         fn authorise_load(&mut self, _: &LoadAuthorisation) -> Result<HostDecision, Removed> {
             panic!("the host must not be asked for an implausible load");
+        }
+
+        fn reverse_load(&mut self, _: &LoadReversal) -> Result<(), Removed> {
+            panic!("nothing was approved, so nothing is reversed");
         }
     }
 

@@ -125,7 +125,7 @@ pub enum SamError<E: std::error::Error + 'static> {
     #[error("SAM key error: {0}")]
     Key(String),
     /// A command could not be built.
-    #[error("cannot build a PSAM command: {0}")]
+    #[error("cannot build a PSAM command")]
     Command(#[from] ApduError),
 }
 
