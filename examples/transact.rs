@@ -159,16 +159,9 @@ fn tap<T: Transport>(
     input: &TransactionInput,
 ) -> Result<TransactionResult, String> {
     let mut layer = ApduLayer::new(card);
-    match contactless::read_card(config, input, &mut layer) {
-        Ok(phase) => Ok(phase.complete(config)),
-        Err(error) => {
-            // An exchange failure still ends in an outcome (end application), reported as such.
-            let mut phase = contactless::CardPhase::new(config, input);
-            phase.apdus = layer.counters().apdus_sent;
-            phase.early_outcome = Some((error.outcome(), error.to_string()));
-            Ok(phase.complete(config))
-        }
-    }
+    // One call: an exchange failure still ends in an outcome (try again, end application, …)
+    // with the error as its reason.
+    Ok(contactless::transact(config, input, &mut layer).result)
 }
 
 #[cfg(feature = "pcsc")]
@@ -266,7 +259,7 @@ fn print_report(result: &TransactionResult) {
         println!("EC balance       {balance}");
     }
     println!("APDUs            {}", record.apdus);
-    let card = &result.card_phase.card;
+    let card = &result.card_phase.card();
     let mut objects = Vec::new();
     for tag in card.tags() {
         if let Some(value) = card.get(*tag) {

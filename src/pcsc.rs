@@ -51,7 +51,9 @@ use std::ffi::{CStr, CString};
 use std::time::{Duration, Instant};
 
 use pcsc::{Context, Protocols, ReaderState, Scope, ShareMode, State};
-use quickpass_kernel::transport::Transport;
+use quickpass_kernel::transport::{
+    Atr, CardPresence, LifecycleError, LinkFailure, Transport, TransportError,
+};
 
 pub use pcsc::{Disposition, Protocol};
 
@@ -435,11 +437,55 @@ impl PcscTransport {
     }
 }
 
+impl TransportError for PcscError {
+    fn link_failure(&self) -> LinkFailure {
+        match self {
+            PcscError::CardRemoved | PcscError::NoCard => LinkFailure::CardRemoved,
+            PcscError::Timeout | PcscError::Unresponsive => LinkFailure::Timeout,
+            _ => LinkFailure::Other,
+        }
+    }
+}
+
 impl Transport for PcscTransport {
     type Error = PcscError;
 
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, PcscError> {
         self.exchange(command)
+    }
+
+    /// The connected reader's state now (no wait): [`CardPresence::Absent`] when it reports no
+    /// card, [`CardPresence::Unknown`] when not connected.
+    fn card_presence(&mut self) -> Result<CardPresence, PcscError> {
+        let Some(connection) = self.connection.as_ref() else {
+            return Ok(CardPresence::Unknown);
+        };
+        let mut states = [ReaderState::new(connection.reader.clone(), State::UNAWARE)];
+        match self.context.get_status_change(Duration::ZERO, &mut states) {
+            Ok(()) | Err(pcsc::Error::Timeout) => {}
+            Err(pcsc::Error::UnknownReader) => return Ok(CardPresence::Absent),
+            Err(e) => return Err(e.into()),
+        }
+        let event = states[0].event_state();
+        Ok(if event.contains(State::PRESENT) {
+            CardPresence::Present
+        } else if event.intersects(State::EMPTY) {
+            CardPresence::Absent
+        } else {
+            CardPresence::Unknown
+        })
+    }
+
+    /// [`PcscTransport::reset`] (`SCardReconnect` with `SCARD_RESET_CARD`), then the new ATR.
+    fn warm_reset(&mut self) -> Result<Atr, LifecycleError<PcscError>> {
+        self.reset().map_err(LifecycleError::Transport)?;
+        Ok(Atr::new(self.atr().to_vec()))
+    }
+
+    /// [`PcscTransport::cold_reset`] (`SCARD_UNPOWER_CARD`), then the new ATR.
+    fn cold_reset(&mut self) -> Result<Atr, LifecycleError<PcscError>> {
+        PcscTransport::cold_reset(self).map_err(LifecycleError::Transport)?;
+        Ok(Atr::new(self.atr().to_vec()))
     }
 }
 

@@ -708,7 +708,7 @@ fn list_of_aids_with_partial_match_and_next_occurrence() {
     let result = complete(phase);
     assert_eq!(result.selection, Some(SelectionMethod::ListOfAids));
     assert_eq!(
-        result.card_phase.aid.map(|a| a.to_string()).as_deref(),
+        result.card_phase.aid().map(|a| a.to_string()).as_deref(),
         Some("A000000333010101")
     );
     assert_eq!(result.outcome, Outcome::Approved);
@@ -831,12 +831,12 @@ fn contact_trace_replays_through_the_conformance_runner() {
     let capk = &capk["cases"][0];
     let expect = serde_json::json!({
         "selected_aid": "A000000333010101",
-        "gpo_command": hex(card_phase.gpo_command.as_deref().expect("gpo")),
-        "aip": hex(card_phase.card.get(tags::AIP).expect("aip")),
-        "afl": hex(card_phase.card.get(tags::AFL).expect("afl")),
-        "static_data": hex(card_phase.static_data.as_deref().expect("static data")),
+        "gpo_command": hex(card_phase.gpo_command().expect("gpo")),
+        "aip": hex(card_phase.card().get(tags::AIP).expect("aip")),
+        "afl": hex(card_phase.card().get(tags::AFL).expect("afl")),
+        "static_data": hex(card_phase.static_data().as_deref().expect("static data")),
         "cryptogram_type": "ARQC",
-        "atc": hex(card_phase.card.get(tags::ATC).expect("atc")),
+        "atc": hex(card_phase.card().get(tags::ATC).expect("atc")),
         "oda": "ok",
         "issuer_public_key": hex(oda.issuer_public_key.as_deref().expect("issuer key")),
         "icc_public_key": hex(oda.icc_public_key.as_deref().expect("icc key")),

@@ -72,11 +72,11 @@ fn offline_approval_with_fdda_sends_only_ppse_select_gpo_and_records() {
     // PPSE + SELECT + GPO + one READ RECORD per AFL record, nothing else.
     let afl = result
         .card_phase
-        .card
+        .card()
         .get(quickpass::kernel::tags::AFL)
         .expect("AFL");
     let records: u64 = afl.chunks(4).map(|e| u64::from(e[2] - e[1] + 1)).sum();
-    assert_eq!(result.card_phase.apdus, 3 + records);
+    assert_eq!(result.card_phase.apdus(), 3 + records);
     assert_eq!(card.exchanges(), 3 + records);
 }
 
@@ -126,7 +126,7 @@ fn amount_above_the_floor_limit_goes_online_and_sets_the_ttq_bit() {
     assert_eq!(result.outcome, Outcome::OnlineRequest);
     let ttq = result
         .card_phase
-        .values
+        .values()
         .get(quickpass::kernel::tags::TTQ)
         .expect("TTQ");
     let ttq = Ttq::from_slice(ttq).expect("ttq");
@@ -145,7 +145,7 @@ fn cvm_required_amount_sets_the_ttq_cvm_bit_only() {
     let ttq = Ttq::from_slice(
         result
             .card_phase
-            .values
+            .values()
             .get(quickpass::kernel::tags::TTQ)
             .expect("TTQ"),
     )
@@ -161,7 +161,8 @@ fn amount_over_the_contactless_limit_asks_for_another_interface() {
     let result = tap(&mut card, &config, 100_000);
     assert_eq!(result.outcome, Outcome::TryAnotherInterface);
     assert_eq!(
-        result.card_phase.apdus, 0,
+        result.card_phase.apdus(),
+        0,
         "no APDU for a transaction that cannot happen"
     );
 }
@@ -289,7 +290,7 @@ fn blocked_first_application_selects_the_next() {
     profile["applications"][0]["blocked"] = Value::Bool(true);
     let result = tap(&mut card(&profile), &config, 100);
     assert_eq!(
-        result.card_phase.aid.map(|a| a.to_string()).as_deref(),
+        result.card_phase.aid().map(|a| a.to_string()).as_deref(),
         Some("A000000333010102")
     );
     assert_ne!(result.outcome, Outcome::Approved);
@@ -424,7 +425,7 @@ fn transaction_log_shows_the_offline_purchases_most_recent_first() {
     }
     let mut layer = ApduLayer::new(&mut card);
     let phase = contactless::read_card(&config, &input(300), &mut layer).expect("card phase");
-    let records = read_log(&mut layer, &phase.fci, LogKind::Transactions).expect("log");
+    let records = read_log(&mut layer, phase.fci(), LogKind::Transactions).expect("log");
     assert!(records.len() >= 3, "{records:?}");
     let amounts: Vec<_> = records
         .iter()
@@ -441,7 +442,7 @@ fn transaction_log_shows_the_offline_purchases_most_recent_first() {
             .to_vec()
     );
     // The load log is readable too (empty or not), and a missing log is a typed error.
-    assert!(read_log(&mut layer, &phase.fci, LogKind::Loads).is_ok());
+    assert!(read_log(&mut layer, phase.fci(), LogKind::Loads).is_ok());
     assert!(matches!(
         read_log(&mut layer, &[0x6F, 0x00], LogKind::Transactions),
         Err(quickpass::kernel::logs::LogError::NoLog)
@@ -493,7 +494,7 @@ fn an_offline_only_terminal_without_a_ttq_gets_offline_declines_not_online_reque
         let result = tap(&mut card(&profile_json(name)), &offline, 100);
         let ttq = result
             .card_phase
-            .values
+            .values()
             .get(quickpass::kernel::tags::TTQ)
             .expect("TTQ");
         let ttq = Ttq::from_slice(ttq).expect("ttq");
@@ -510,4 +511,76 @@ fn an_offline_only_terminal_without_a_ttq_gets_offline_declines_not_online_reque
         );
         assert_eq!(result.record().cryptogram_type, Some("AAC"), "{name}");
     }
+}
+
+/// A card taken away after the GPO (before the first READ RECORD): the card phase the caller
+/// keeps still holds the AID and the GPO answer, without rebuilding anything, and the error
+/// says "card removed" and maps to "try again".
+#[test]
+fn card_removed_after_gpo_keeps_the_card_phase_and_asks_to_try_again() {
+    use quickpass::kernel::error::KernelError;
+    use quickpass::kernel::tags;
+    use quickpass_sim::faults::FaultyCard;
+
+    let config = config();
+    let profile = profile_json("qpboc-debit-offline");
+    let expected_aid = {
+        let mut whole = card(&profile);
+        tap(&mut whole, &config, 100)
+            .card_phase
+            .aid()
+            .expect("aid on a whole tap")
+    };
+
+    // The session object: the caller owns the phase, the error does not take it away.
+    let mut faulty = FaultyCard::new(card(&profile));
+    faulty.tear_before(4);
+    let mut layer = ApduLayer::new(&mut faulty);
+    let mut phase = contactless::CardPhase::new(&config, &input(100));
+    let error = phase.read(&config, &mut layer).expect_err("torn");
+    assert!(matches!(error, KernelError::CardRemoved(_)), "{error:?}");
+    assert!(error.is_card_removed());
+    assert_eq!(error.outcome(), Outcome::TryAgain);
+    assert_eq!(phase.aid(), Some(expected_aid));
+    assert!(phase.card().get(tags::AIP).is_some());
+    assert!(phase.card().get(tags::AFL).is_some());
+    assert!(phase.gpo_command().is_some());
+    // PPSE, SELECT, GPO, and the READ RECORD handed to the transport when the card left.
+    assert_eq!(phase.apdus(), 4);
+
+    // read_card: the error carries the partial phase.
+    let mut faulty = FaultyCard::new(card(&profile));
+    faulty.tear_before(4);
+    let mut layer = ApduLayer::new(&mut faulty);
+    let error = contactless::read_card(&config, &input(100), &mut layer).expect_err("torn");
+    assert_eq!(error.outcome(), Outcome::TryAgain);
+    assert_eq!(error.phase().aid(), Some(expected_aid));
+    assert!(error.phase().card().get(tags::AIP).is_some());
+
+    // transact: one call, always an outcome, the error kept as the typed reason.
+    let mut faulty = FaultyCard::new(card(&profile));
+    faulty.tear_before(4);
+    let mut layer = ApduLayer::new(&mut faulty);
+    let tapped = contactless::transact(&config, &input(100), &mut layer);
+    assert_eq!(tapped.outcome(), Outcome::TryAgain);
+    assert!(matches!(tapped.error, Some(KernelError::CardRemoved(_))));
+    assert_eq!(tapped.result.card_phase.aid(), Some(expected_aid));
+    let reason = tapped.result.reason.as_deref().expect("reason");
+    assert!(reason.starts_with("card removed"), "{reason}");
+    assert_eq!(reason.matches("card removed").count(), 1, "{reason}");
+}
+
+/// `transact` on a whole tap is the two-phase API's result.
+#[test]
+fn transact_equals_read_then_complete() {
+    let config = config();
+    let profile = profile_json("qpboc-debit-offline");
+    let two_phase = tap(&mut card(&profile), &config, 100);
+    let mut whole = card(&profile);
+    let mut layer = ApduLayer::new(&mut whole);
+    let one_call = contactless::transact(&config, &input(100), &mut layer);
+    assert!(one_call.error.is_none());
+    assert_eq!(one_call.outcome(), two_phase.outcome);
+    assert_eq!(one_call.outcome(), Outcome::Approved);
+    assert_eq!(one_call.result.record(), two_phase.record());
 }

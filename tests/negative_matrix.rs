@@ -309,7 +309,7 @@ fn tap(
                     tvr: Some(result.tvr),
                     oda_method: result.oda.method,
                     oda_ok: result.oda.status() == OdaStatus::Ok,
-                    aip: aip_of(result.card_phase.card.get(quickpass::kernel::tags::AIP)),
+                    aip: aip_of(result.card_phase.card().get(quickpass::kernel::tags::AIP)),
                     fired: 0,
                     detail: format!("{:?}", result.record()),
                 }
@@ -338,7 +338,7 @@ fn tap(
                     tvr: after.then_some(progress.tvr),
                     oda_method: progress.oda.method,
                     oda_ok: progress.oda.status() == OdaStatus::Ok,
-                    aip: aip_of(progress.card_phase.card.get(quickpass::kernel::tags::AIP)),
+                    aip: aip_of(progress.card_phase.card().get(quickpass::kernel::tags::AIP)),
                     fired: 0,
                     detail: e.to_string(),
                 }
@@ -349,7 +349,7 @@ fn tap(
                 tvr: Some(result.tvr),
                 oda_method: result.oda.method,
                 oda_ok: result.oda.status() == OdaStatus::Ok,
-                aip: aip_of(result.card_phase.card.get(quickpass::kernel::tags::AIP)),
+                aip: aip_of(result.card_phase.card().get(quickpass::kernel::tags::AIP)),
                 fired: 0,
                 detail: format!("{:?}", result.record()),
             },
@@ -357,7 +357,12 @@ fn tap(
                 let tvr = request.tvr();
                 let oda_method = request.oda().method;
                 let oda_ok = request.oda().status() == OdaStatus::Ok;
-                let aip = aip_of(request.card_phase().card.get(quickpass::kernel::tags::AIP));
+                let aip = aip_of(
+                    request
+                        .card_phase()
+                        .card()
+                        .get(quickpass::kernel::tags::AIP),
+                );
                 // The terminal cannot reach the issuer: the default action codes decide, and
                 // a TC must still not approve without ODA.
                 let (approved, detail) = match request.complete_unable_to_go_online(&mut layer) {

@@ -58,7 +58,7 @@ fn a_whole_tap_never_prints_the_pan_track2_or_keys() {
     layer.record();
     let phase = contactless::read_card(&config, &input, &mut layer).expect("card phase");
     assert_clean("card phase Debug", &format!("{phase:?}"));
-    assert_clean("card data Debug", &format!("{:?}", phase.card));
+    assert_clean("card data Debug", &format!("{:?}", phase.card()));
     let log = layer.take_log();
     assert!(!log.is_empty());
     assert_clean("exchange log Debug", &format!("{log:?}"));

@@ -1501,6 +1501,8 @@ struct Scripted(Vec<Vec<u8>>);
 #[error("script exhausted")]
 struct Exhausted;
 
+impl quickpass::kernel::transport::TransportError for Exhausted {}
+
 impl Transport for Scripted {
     type Error = Exhausted;
     fn transmit(&mut self, _command: &[u8]) -> Result<Vec<u8>, Exhausted> {
@@ -1663,4 +1665,98 @@ fn two_torn_cards_recover_in_any_order() {
             .count(),
         2
     );
+}
+
+/// A load the host approved, torn before CREDIT FOR LOAD reached the card: the next load tap
+/// finds no proof and voids the entry, and the host gets exactly one reversal advice with what
+/// it needs (amount, online counter, terminal and its transaction number, reason).
+#[test]
+fn torn_load_after_host_approval_is_reversed_exactly_once() {
+    use quickpass::kernel::purse::ReversalReason;
+
+    let mut card = card_layer("etc-user-card");
+    let mut host = sim_host("etc-user-card");
+    let mut journal = MemoryJournal::new();
+    card.transport_mut()
+        .plan(Trigger::matching(&[0x80, 0x52], 1), Fault::TearBefore);
+    let torn = load(
+        &mut card,
+        &mut host,
+        &mut journal,
+        &etc(),
+        &load_request(10_000),
+    )
+    .unwrap_err();
+    assert_eq!(torn.outcome(), Outcome::Torn);
+    assert_eq!(journal.pending().len(), 1);
+    let pending_id = journal.pending()[0].id;
+    assert!(host.reversals().is_empty(), "no reversal before the void");
+
+    card.transport_mut().reinsert();
+    card.transport_mut().clear_plan();
+    let again = load(
+        &mut card,
+        &mut host,
+        &mut journal,
+        &etc(),
+        &load_request(10_000),
+    )
+    .unwrap();
+    assert_eq!(again.voided, vec![pending_id]);
+    assert_eq!(again.outcome, Outcome::Loaded, "{again:?}");
+    let reversals = host.reversals();
+    assert_eq!(reversals.len(), 1, "{reversals:?}");
+    let reversal = reversals[0];
+    assert_eq!(reversal.amount, 10_000);
+    assert_eq!(reversal.terminal_id, TOPUP_TERMINAL);
+    assert_eq!(reversal.terminal_transaction, pending_id);
+    assert_eq!(reversal.reason, ReversalReason::NotCarriedOut);
+    assert_eq!(
+        reversal.online_counter, 5,
+        "the torn load's INITIALIZE FOR LOAD counter"
+    );
+    // The card serial never prints in clear.
+    let debug = format!("{reversal:?}");
+    let serial = hex::encode_upper(reversal.card.serial);
+    assert!(!debug.contains(&serial), "{debug}");
+    // A further tap sends nothing more.
+    load(
+        &mut card,
+        &mut host,
+        &mut journal,
+        &etc(),
+        &load_request(100),
+    )
+    .unwrap();
+    assert_eq!(host.reversals().len(), 1);
+}
+
+/// A card that refuses CREDIT FOR LOAD after the host approved: reversed at once.
+#[test]
+fn refused_credit_after_host_approval_is_reversed() {
+    use quickpass::kernel::purse::ReversalReason;
+
+    let mut card = card_layer("etc-user-card");
+    let mut host = sim_host("etc-user-card");
+    let mut journal = MemoryJournal::new();
+    card.transport_mut().plan(
+        Trigger::matching(&[0x80, 0x52], 1),
+        Fault::ReplaceSw(StatusWord(0x9302)),
+    );
+    let result = load(
+        &mut card,
+        &mut host,
+        &mut journal,
+        &etc(),
+        &load_request(10_000),
+    )
+    .unwrap();
+    assert_eq!(result.outcome, Outcome::Declined);
+    let reversals = host.reversals();
+    assert_eq!(reversals.len(), 1);
+    assert_eq!(
+        reversals[0].reason,
+        ReversalReason::CardRefusedCredit(StatusWord(0x9302))
+    );
+    assert!(journal.pending().is_empty());
 }

@@ -1258,7 +1258,7 @@ fn kernel_contactless_flow_against_the_simulated_cards() {
     // 55 carries exactly that, so the host verifies it as sent.
     let host = host_for(&profile("qpboc-debit-offline"));
     let field_55 = result.field_55.clone().unwrap();
-    let sent_tvr = result.card_phase.values.get(tags::TVR).unwrap().to_vec();
+    let sent_tvr = result.card_phase.values().get(tags::TVR).unwrap().to_vec();
     let mut icc_data = Vec::new();
     for object in tlv::parse_sequence(&field_55).unwrap() {
         let value = if object.tag() == tags::TVR {
@@ -1295,7 +1295,7 @@ fn kernel_contactless_flow_against_the_simulated_cards() {
     assert_eq!(result.cryptogram_type, Some(CryptogramType::Tc));
     assert!(result
         .card_phase
-        .card
+        .card()
         .get(tags::SIGNED_DYNAMIC_APPLICATION_DATA)
         .is_some_and(|sdad| sdad[0] == 0x15));
     let result = run(&mut sm2, &terminal(true, false), 1_000);

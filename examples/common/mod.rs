@@ -23,6 +23,16 @@ pub enum LinkError {
     Pcsc(#[from] quickpass::pcsc::PcscError),
 }
 
+impl quickpass_kernel::transport::TransportError for LinkError {
+    fn link_failure(&self) -> quickpass_kernel::transport::LinkFailure {
+        match self {
+            LinkError::Sim(e) => e.link_failure(),
+            #[cfg(feature = "pcsc")]
+            LinkError::Pcsc(e) => e.link_failure(),
+        }
+    }
+}
+
 /// The card: the simulated one (with fault injection for `--tear-after`) or a PC/SC reader.
 pub enum CardLink {
     /// The simulated card, behind fault injection.

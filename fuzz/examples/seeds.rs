@@ -280,14 +280,14 @@ fn contactless_taps(corpora: &mut Corpora) {
 }
 
 fn oda_seed(corpora: &mut Corpora, name: &str, phase: &contactless::CardPhase) {
-    let card = &phase.card;
+    let card = &phase.card();
     let get = |tag: u32| card.get(Tag::new(tag)).unwrap_or_default().to_vec();
     if card.get(tags::SIGNED_DYNAMIC_APPLICATION_DATA).is_none() {
         return;
     }
     let sm2 = card.get(Tag::new(0x8F)) == Some(&[0xF2][..]);
-    let static_data = phase.static_data.clone().unwrap_or_default();
-    let dynamic = contactless::fdda_dynamic_data(&phase.values, card);
+    let static_data = phase.static_data().unwrap_or_default().to_vec();
+    let dynamic = contactless::fdda_dynamic_data(phase.values(), card);
     let fields = [
         get(0x90),
         get(0x92),

@@ -65,6 +65,12 @@ impl std::fmt::Display for CardRemoved {
 
 impl std::error::Error for CardRemoved {}
 
+impl quickpass::kernel::transport::TransportError for CardRemoved {
+    fn link_failure(&self) -> quickpass::kernel::transport::LinkFailure {
+        quickpass::kernel::transport::LinkFailure::CardRemoved
+    }
+}
+
 /// A card whose R-APDUs (data ‖ SW1 SW2) are taken, in order, from the fuzz input; it ignores
 /// the commands, so the flow sees whatever the fuzzer wrote, including answers that do not
 /// fit the command.

@@ -11,115 +11,27 @@
 //! An offline approval needs a TC from the card **and** an [`OdaVerified`](crate::oda::OdaVerified)
 //! token; anything less declines, goes online or switches interface as the CTQ says.
 
-use crate::afl::{self, StaticData, StaticDataError};
 use crate::apdu::{Command, Occurrence};
 use crate::bits::{Aip, CryptogramType, Ctq, Tsi, Ttq, Tvr};
 use crate::card_data::CardData;
 use crate::config::KernelConfig;
 use crate::dol::Dol;
+use crate::error::{malformed, CardObject, GPO};
+use crate::icc_data;
 use crate::oda::{self, OdaReport, OdaStatus};
 use crate::outcome::{cryptogram_name, Outcome, TransactionRecord};
 use crate::preprocess;
-use crate::selection::{self, CandidateList, SelectionError};
+use crate::read_records::{absorb_gpo_response, read_records, AflPolicy};
+use crate::selection::{self, CandidateList};
 use crate::tag::Tag;
 use crate::tags;
 use crate::terminal_values::{TerminalValues, TransactionInput};
-use crate::tlv::{self, TlvIter};
-use crate::transport::{ApduLayer, ExchangeError, Transport};
+use crate::tlv;
+use crate::transport::{ApduLayer, Transport};
 use crate::values::{Aid, Amount, StatusWord};
 
-/// Something went wrong in the exchange with the card: not an outcome by itself, but each maps
-/// to one through [`KernelError::outcome`].
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum KernelError<E: std::error::Error + 'static> {
-    /// The transport failed (card removed, reader gone) or the card's answer was unusable.
-    #[error("exchange failed: {0}")]
-    Exchange(#[source] ExchangeError<E>),
-    /// The card sent malformed data (which object, and what was wrong).
-    #[error("card sent malformed {what}: {reason}")]
-    CardData {
-        /// The object (`FCI`, `GPO response`, `record 2 of SFI 1`).
-        what: String,
-        /// What was wrong.
-        reason: String,
-    },
-    /// The card refused a command the flow cannot do without.
-    #[error("card refused {command} with {sw}")]
-    Refused {
-        /// The command.
-        command: &'static str,
-        /// The status word.
-        sw: StatusWord,
-    },
-    /// The card has no PPSE or no application the terminal supports.
-    #[error("no supported application on the card")]
-    NoApplication,
-}
-
-impl<E: std::error::Error + 'static> KernelError<E> {
-    /// The outcome a terminal shows for this error: the card cannot be used contactless, so
-    /// end the application (the terminal may ask the passenger to tap again).
-    pub fn outcome(&self) -> Outcome {
-        Outcome::EndApplication
-    }
-}
-
-fn malformed<E: std::error::Error + 'static>(
-    what: impl Into<String>,
-    reason: impl ToString,
-) -> KernelError<E> {
-    KernelError::CardData {
-        what: what.into(),
-        reason: reason.to_string(),
-    }
-}
-
-/// Everything the card phase gathered; [`CardPhase::complete`] turns it into a result.
-///
-/// `Debug` shows the static data to be authenticated only by its length: it holds the PAN (and
-/// whatever else the issuer signed) in clear.
-#[derive(Clone)]
-pub struct CardPhase {
-    /// The transaction input.
-    pub input: TransactionInput,
-    /// The terminal values used (with the TTQ and TVR as sent).
-    pub values: TerminalValues,
-    /// The selected application's DF name, when one was selected.
-    pub aid: Option<Aid>,
-    /// The FCI of the selected application (its `BF0C` holds the log entries `9F4D`/`DF4D`).
-    pub fci: Vec<u8>,
-    /// The GET PROCESSING OPTIONS command as sent (without Le), when sent.
-    pub gpo_command: Option<Vec<u8>>,
-    /// Data objects from the GPO response and the records.
-    pub card: CardData,
-    /// The static data to be authenticated, or why it could not be assembled.
-    pub static_data: Result<Vec<u8>, StaticDataError>,
-    /// APDUs sent.
-    pub apdus: u64,
-    /// An outcome the card phase already reached (e.g. try another interface), with a reason.
-    pub early_outcome: Option<(Outcome, String)>,
-}
-
-impl std::fmt::Debug for CardPhase {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let static_data = match &self.static_data {
-            Ok(bytes) => format!("Ok(<{} bytes>)", bytes.len()),
-            Err(e) => format!("Err({e:?})"),
-        };
-        f.debug_struct("CardPhase")
-            .field("input", &self.input)
-            .field("values", &self.values)
-            .field("aid", &self.aid)
-            .field("fci", &self.fci)
-            .field("gpo_command", &self.gpo_command)
-            .field("card", &self.card)
-            .field("static_data", &format_args!("{static_data}"))
-            .field("apdus", &self.apdus)
-            .field("early_outcome", &self.early_outcome)
-            .finish()
-    }
-}
+pub use crate::card_phase::{CardPhase, CardPhaseError};
+pub use crate::error::KernelError;
 
 /// The result of a whole transaction.
 #[derive(Debug, Clone)]
@@ -142,12 +54,13 @@ pub struct TransactionResult {
     pub card_phase: CardPhase,
 }
 
-/// Runs the card phase with terminal values from configuration and input.
+/// Runs the card phase with terminal values from configuration and input. On an error the
+/// [`CardPhaseError`] still holds what was read (see also [`CardPhase::read`]).
 pub fn read_card<T: Transport>(
     config: &KernelConfig,
     input: &TransactionInput,
     layer: &mut ApduLayer<T>,
-) -> Result<CardPhase, KernelError<T::Error>> {
+) -> Result<CardPhase, CardPhaseError<T::Error>> {
     read_card_with_overrides(config, input, &[], layer)
 }
 
@@ -158,41 +71,111 @@ pub fn read_card_with_overrides<T: Transport>(
     input: &TransactionInput,
     overrides: &[(Tag, Vec<u8>)],
     layer: &mut ApduLayer<T>,
-) -> Result<CardPhase, KernelError<T::Error>> {
+) -> Result<CardPhase, CardPhaseError<T::Error>> {
     let mut phase = CardPhase::new(config, input);
-    run_card_phase(config, overrides, layer, &mut phase)?;
-    Ok(phase)
+    match phase.read_with_overrides(config, overrides, layer) {
+        Ok(()) => Ok(phase),
+        Err(error) => Err(CardPhaseError::new(error, phase)),
+    }
+}
+
+/// A whole contactless tap in one call: the card phase, then the completion phase; an error
+/// is folded into its outcome ([`KernelError::outcome`]) and kept as the typed reason. Use
+/// [`CardPhase::read`] and [`CardPhase::complete`] instead to tell the cardholder "card read,
+/// remove card" between the phases.
+pub fn transact<T: Transport>(
+    config: &KernelConfig,
+    input: &TransactionInput,
+    layer: &mut ApduLayer<T>,
+) -> Transacted<T::Error> {
+    let mut phase = CardPhase::new(config, input);
+    match phase.read(config, layer) {
+        Ok(()) => Transacted {
+            result: phase.complete(config),
+            error: None,
+        },
+        Err(error) => phase.fail(error),
+    }
+}
+
+/// What [`transact`] (or [`CardPhase::fail`]) returns: always a result with an outcome, and
+/// the error when the card phase broke.
+#[derive(Debug)]
+pub struct Transacted<E: std::error::Error + 'static> {
+    /// The result: on an error, its outcome is [`KernelError::outcome`], its card phase what was
+    /// read before the error, its reason the error's text.
+    pub result: TransactionResult,
+    /// The typed reason, when the card phase broke.
+    pub error: Option<KernelError<E>>,
+}
+
+impl<E: std::error::Error + 'static> Transacted<E> {
+    /// The outcome.
+    pub fn outcome(&self) -> Outcome {
+        self.result.outcome
+    }
 }
 
 impl CardPhase {
-    /// An empty card phase for a transaction, before any APDU.
-    pub fn new(config: &KernelConfig, input: &TransactionInput) -> Self {
-        CardPhase {
-            input: *input,
-            values: TerminalValues::new(config.terminal.terminal(), input),
-            aid: None,
-            fci: Vec::new(),
-            gpo_command: None,
-            card: CardData::new(),
-            static_data: Ok(Vec::new()),
-            apdus: 0,
-            early_outcome: None,
+    /// The card phase (PPSE, SELECT, GPO, READ RECORD), filling this value as it goes: after an
+    /// error it still holds what was read before it (the AID, the FCI, the GPO answer, the
+    /// records), so a torn tap can be reported or completed with [`CardPhase::fail`].
+    pub fn read<T: Transport>(
+        &mut self,
+        config: &KernelConfig,
+        layer: &mut ApduLayer<T>,
+    ) -> Result<(), KernelError<T::Error>> {
+        self.read_with_overrides(config, &[], layer)
+    }
+
+    /// [`CardPhase::read`] with `overrides` (terminal values replaced after pre-processing, to
+    /// replay a recorded terminal exactly).
+    pub fn read_with_overrides<T: Transport>(
+        &mut self,
+        config: &KernelConfig,
+        overrides: &[(Tag, Vec<u8>)],
+        layer: &mut ApduLayer<T>,
+    ) -> Result<(), KernelError<T::Error>> {
+        let start = layer.counters().apdus_sent;
+        let result = card_phase_steps(config, overrides, layer, self);
+        self.apdus += layer.counters().apdus_sent - start;
+        result
+    }
+
+    /// Ends the transaction on `error`: the outcome [`KernelError::outcome`] says, with this
+    /// card phase (what was read) in the result and the error kept as the reason.
+    pub fn fail<E: std::error::Error + 'static>(self, error: KernelError<E>) -> Transacted<E> {
+        let reason = error_text(&error);
+        let cryptogram = cryptogram_type(&self.card);
+        let result = self.finish(
+            error.outcome(),
+            cryptogram,
+            OdaReport::not_performed(),
+            Tvr::new(),
+            Tsi::new(),
+            Some(reason),
+        );
+        Transacted {
+            result,
+            error: Some(error),
         }
     }
 }
 
-/// The card phase, filling `phase` as it goes: after an error, `phase` holds what was read
-/// before it (useful to report on a torn or truncated exchange).
-pub fn run_card_phase<T: Transport>(
-    config: &KernelConfig,
-    overrides: &[(Tag, Vec<u8>)],
-    layer: &mut ApduLayer<T>,
-    phase: &mut CardPhase,
-) -> Result<(), KernelError<T::Error>> {
-    let start = layer.counters().apdus_sent;
-    let result = card_phase_steps(config, overrides, layer, phase);
-    phase.apdus = layer.counters().apdus_sent - start;
-    result
+/// An error with its causes, each said once: a cause whose text the chain already says (the
+/// transport's "card removed" under the kernel's "card removed") is left out.
+fn error_text(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn card_phase_steps<T: Transport>(
@@ -227,23 +210,27 @@ fn card_phase_steps<T: Transport>(
         .collect();
 
     let entries = selection::read_ppse_directory(layer).map_err(|e| match e {
-        SelectionError::Exchange(e) => KernelError::Exchange(e),
-        SelectionError::NoDirectory | SelectionError::CardBlocked => KernelError::NoApplication,
-        other => malformed("PPSE", other),
+        selection::SelectionError::CardBlocked => KernelError::NoApplication,
+        other => KernelError::from_selection(other, "SELECT PPSE"),
     })?;
     let mut candidates = CandidateList::build(entries, &terminal_aids);
 
     while let Some(candidate) = candidates.take_first() {
         let aid = candidate.entry.aid;
         let command = Command::select_aid(&aid, Occurrence::First);
-        let response = layer.exchange(&command).map_err(KernelError::Exchange)?;
+        let response = layer.exchange(&command)?;
         if response.sw != StatusWord::OK {
             continue; // blocked (6283) or absent: select next
         }
         let response_fci = response.data.clone();
-        let fci = tlv::parse_single(&response_fci).map_err(|e| malformed("FCI", e))?;
-        let pdol = match fci.find(tags::PDOL).map_err(|e| malformed("FCI", e))? {
-            Some(pdol) => Some(Dol::parse(pdol.value()).map_err(|e| malformed("PDOL", e))?),
+        let fci = tlv::parse_single(&response_fci).map_err(|e| malformed(CardObject::Fci, e))?;
+        let pdol = match fci
+            .find(tags::PDOL)
+            .map_err(|e| malformed(CardObject::Fci, e))?
+        {
+            Some(pdol) => {
+                Some(Dol::parse(pdol.value()).map_err(|e| malformed(CardObject::Pdol, e))?)
+            }
             None => None,
         };
         let parameters = allowed[candidate.terminal_aid];
@@ -256,9 +243,9 @@ fn card_phase_steps<T: Transport>(
             phase.values.set(*tag, value.clone());
         }
         let pdol_data = pdol.map(|d| d.build(&phase.values)).unwrap_or_default();
-        let gpo =
-            Command::get_processing_options(&pdol_data).map_err(|e| malformed("PDOL data", e))?;
-        let response = layer.exchange(&gpo).map_err(KernelError::Exchange)?;
+        let gpo = Command::get_processing_options(&pdol_data)
+            .map_err(|e| malformed(CardObject::Pdol, e))?;
+        let response = layer.exchange(&gpo)?;
         phase.aid = Some(aid);
         phase.fci = response_fci;
         phase.gpo_command = Some(crate::apdu::core(&gpo.to_bytes()).to_vec());
@@ -273,15 +260,10 @@ fn card_phase_steps<T: Transport>(
                 ));
                 return Ok(());
             }
-            sw => {
-                return Err(KernelError::Refused {
-                    command: "GET PROCESSING OPTIONS",
-                    sw,
-                })
-            }
+            sw => return Err(KernelError::Refused { command: GPO, sw }),
         }
         absorb_gpo_response(&mut phase.card, &response.data)?;
-        phase.static_data = read_records(layer, &mut phase.card)?;
+        phase.static_data = read_records(layer, &mut phase.card, AflPolicy::Optional)?;
         return Ok(());
     }
     Err(KernelError::NoApplication)
@@ -293,69 +275,6 @@ fn another_interface_or_end(config: &KernelConfig) -> Outcome {
     } else {
         Outcome::EndApplication
     }
-}
-
-/// Reads a GPO response, format 1 (`80`: AIP ‖ AFL) or format 2 (`77`), into the card data.
-pub fn absorb_gpo_response<E: std::error::Error + 'static>(
-    card: &mut CardData,
-    data: &[u8],
-) -> Result<(), KernelError<E>> {
-    let response = tlv::parse_single(data).map_err(|e| malformed("GPO response", e))?;
-    match response.tag() {
-        tags::RESPONSE_TEMPLATE_FORMAT_1 => {
-            let value = response.value();
-            if value.len() < 2 || (value.len() - 2) % 4 != 0 {
-                return Err(malformed("GPO response", "format 1 length"));
-            }
-            card.insert(tags::AIP, &value[..2]);
-            card.insert(tags::AFL, &value[2..]);
-        }
-        tags::RESPONSE_TEMPLATE_FORMAT_2 => card
-            .absorb(TlvIter::with_offset(
-                response.value(),
-                response.value_offset(),
-            ))
-            .map_err(|e| malformed("GPO response", e))?,
-        other => return Err(malformed("GPO response", format!("template {other}"))),
-    }
-    match card.get(tags::AIP) {
-        Some(aip) if aip.len() == 2 => Ok(()),
-        _ => Err(malformed("GPO response", "no AIP")),
-    }
-}
-
-/// READ RECORD for every record of the AFL, in order; returns the static data (or why not).
-fn read_records<T: Transport>(
-    layer: &mut ApduLayer<T>,
-    card: &mut CardData,
-) -> Result<Result<Vec<u8>, StaticDataError>, KernelError<T::Error>> {
-    let entries = match card.get(tags::AFL) {
-        Some(afl) => afl::parse_afl(afl).map_err(|e| malformed("AFL", e))?,
-        None => Vec::new(),
-    };
-    let mut static_data = StaticData::default();
-    for entry in &entries {
-        for (record, signed) in entry.records() {
-            let command =
-                Command::read_record(record, entry.sfi).map_err(|e| malformed("AFL", e))?;
-            let response = layer.exchange(&command).map_err(KernelError::Exchange)?;
-            if response.sw != StatusWord::OK {
-                return Err(KernelError::Refused {
-                    command: "READ RECORD",
-                    sw: response.sw,
-                });
-            }
-            if signed {
-                static_data.add_record(entry.sfi, record, &response.data);
-            }
-            if entry.sfi.value() <= 10 {
-                afl::absorb_record(card, &response.data).map_err(|e| {
-                    malformed(format!("record {record} of SFI {}", entry.sfi.value()), e)
-                })?;
-            }
-        }
-    }
-    Ok(static_data.finish(card))
 }
 
 /// The cryptogram type: `9F27` bits 8–7 when present, else the PBOC CVR in the IAD
@@ -385,31 +304,6 @@ pub fn fdda_dynamic_data(values: &TerminalValues, card: &CardData) -> Vec<u8> {
     }
     data
 }
-
-/// Field 55 objects sent to the host on an online request (JR/T 0025 part 7 / EMV Book 4 §12).
-const FIELD_55_TAGS: &[Tag] = &[
-    tags::APPLICATION_CRYPTOGRAM,
-    tags::CID,
-    tags::ISSUER_APPLICATION_DATA,
-    tags::UNPREDICTABLE_NUMBER,
-    tags::ATC,
-    tags::TVR,
-    tags::TRANSACTION_DATE,
-    tags::TRANSACTION_TYPE,
-    tags::AMOUNT_AUTHORISED,
-    tags::TRANSACTION_CURRENCY_CODE,
-    tags::AIP,
-    tags::TERMINAL_COUNTRY_CODE,
-    tags::AMOUNT_OTHER,
-    tags::TERMINAL_CAPABILITIES,
-    tags::TERMINAL_TYPE,
-    tags::IFD_SERIAL_NUMBER,
-    tags::DF_NAME,
-    tags::APPLICATION_VERSION_NUMBER_TERMINAL,
-    tags::PAN_SEQUENCE_NUMBER,
-    tags::CTQ,
-    tags::PRODUCT_IDENTIFICATION_INFORMATION,
-];
 
 impl CardPhase {
     /// The completion phase (no I/O): fDDA, card checks and the outcome.
@@ -568,22 +462,17 @@ impl CardPhase {
         }
     }
 
-    /// Field 55 in [`FIELD_55_TAGS`] order. Terminal objects — the TVR included — are the
+    /// Field 55 in [`icc_data::FIELD_55_TAGS`] order. Terminal objects — the TVR included — are the
     /// values sent to the card in the GPO: the card's cryptogram covers those, so the issuer can
     /// only verify it with them. The TVR after completion is in the result, for the terminal.
     fn field_55(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        for &tag in FIELD_55_TAGS {
-            let value = if tag == tags::DF_NAME {
+        icc_data::field_55(|tag| {
+            if tag == tags::DF_NAME {
                 self.aid.as_ref().map(Aid::as_bytes)
             } else {
                 self.card.get(tag).or_else(|| self.values.get(tag))
-            };
-            if let Some(value) = value {
-                tlv::encode(tag, value, &mut out);
             }
-        }
-        out
+        })
     }
 }
 

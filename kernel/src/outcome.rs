@@ -2,8 +2,8 @@
 //!
 //! An outcome is a normal result, not an error: approvals, declines, online requests and
 //! "try another interface" all come back as [`Outcome`] with the TVR that says why. Failures of
-//! the exchange itself are [`crate::contactless::KernelError`]s, and
-//! [`crate::contactless::KernelError::outcome`] maps each to an outcome explicitly.
+//! the exchange itself are [`crate::error::KernelError`]s, and
+//! [`crate::error::KernelError::outcome`] maps each to an outcome explicitly.
 
 use serde::Serialize;
 
@@ -26,6 +26,9 @@ pub enum Outcome {
     EndApplication,
     /// Select the next application (the chosen one refused).
     SelectNext,
+    /// Present the card again: it left the field or stopped answering mid-tap (EMV Book A
+    /// §6.2 "Try Again").
+    TryAgain,
 }
 
 impl Outcome {
@@ -38,6 +41,7 @@ impl Outcome {
             Outcome::TryAnotherInterface => "try_another_interface",
             Outcome::EndApplication => "end_application",
             Outcome::SelectNext => "select_next",
+            Outcome::TryAgain => "try_again",
         }
     }
 }

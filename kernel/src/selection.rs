@@ -29,7 +29,7 @@ pub enum SelectionError<E: std::error::Error + 'static> {
     #[error("card answered {0}")]
     Refused(StatusWord),
     /// The FCI or a directory record is not well-formed BER-TLV.
-    #[error("malformed directory data: {0}")]
+    #[error("malformed directory data")]
     Malformed(#[from] TlvError),
     /// A mandatory data object is missing from the FCI or a directory entry.
     #[error("mandatory data object {0} missing")]
@@ -41,7 +41,7 @@ pub enum SelectionError<E: std::error::Error + 'static> {
     #[error("directory has too many records")]
     TooManyRecords,
     /// The exchange with the card failed.
-    #[error("exchange failed: {0}")]
+    #[error("exchange failed")]
     Exchange(#[source] ExchangeError<E>),
 }
 

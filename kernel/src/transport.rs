@@ -16,16 +16,113 @@ use crate::values::SwKind;
 #[cfg(feature = "tracing")]
 pub mod trace;
 
-/// A link to a card: one C-APDU in, the R-APDU bytes (data ‖ SW1 SW2) out.
+/// What kind of link failure a transport error is, so the kernel can tell a card taken away
+/// (EMV Book A "Try Again": present the card again) from a reader fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LinkFailure {
+    /// The card left the field or the slot (a tear).
+    CardRemoved,
+    /// The card did not answer in time (mute, field too weak).
+    Timeout,
+    /// Anything else (reader unplugged, driver or service failure, …).
+    Other,
+}
+
+/// The error side of a [`Transport`]: a failure that says what kind of [`LinkFailure`] it is.
 ///
-/// Implementations must not interpret status words; [`ApduLayer`] does. The trait stays usable
-/// as `dyn Transport<Error = E>`.
+/// The provided [`TransportError::link_failure`] answers [`LinkFailure::Other`]; a transport
+/// whose errors can say "card removed" overrides it. An error type opts in with one line:
+/// `impl TransportError for MyError {}`.
+pub trait TransportError: std::error::Error + 'static {
+    /// What kind of link failure this is (default: [`LinkFailure::Other`]).
+    fn link_failure(&self) -> LinkFailure {
+        LinkFailure::Other
+    }
+}
+
+impl TransportError for core::convert::Infallible {}
+
+impl TransportError for std::io::Error {
+    fn link_failure(&self) -> LinkFailure {
+        match self.kind() {
+            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => LinkFailure::Timeout,
+            _ => LinkFailure::Other,
+        }
+    }
+}
+
+/// Whether a card is in the field / slot, as far as the transport knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CardPresence {
+    /// A card is there.
+    Present,
+    /// No card.
+    Absent,
+    /// The transport cannot tell (the provided default).
+    Unknown,
+}
+
+/// An answer to reset (ISO/IEC 7816-3 §8), as the transport reports it after a reset.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Atr(Vec<u8>);
+
+impl Atr {
+    /// An ATR from its bytes.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Atr(bytes)
+    }
+
+    /// The ATR bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Why a lifecycle call ([`Transport::warm_reset`], [`Transport::cold_reset`]) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LifecycleError<E: std::error::Error + 'static> {
+    /// This transport cannot do that (the provided default).
+    #[error("operation not supported by this transport")]
+    Unsupported,
+    /// The transport tried and failed.
+    #[error("transport failed")]
+    Transport(#[source] E),
+}
+
+/// A link to a card: one C-APDU in, the R-APDU bytes (data ‖ SW1 SW2) out, and the card's
+/// lifecycle (presence, warm reset, cold reset / power cycle).
+///
+/// Only [`Transport::transmit`] is required: the lifecycle methods are provided (presence
+/// [`CardPresence::Unknown`], resets [`LifecycleError::Unsupported`]), so a transport written
+/// with `transmit` alone compiles. Implementations must not interpret status words;
+/// [`ApduLayer`] does. The trait stays usable as `dyn Transport<Error = E>`.
 pub trait Transport {
-    /// What a failed exchange reports (reader removed, card mute, …).
-    type Error: std::error::Error + 'static;
+    /// What a failed exchange reports (reader removed, card mute, …), classified by
+    /// [`TransportError::link_failure`].
+    type Error: TransportError;
 
     /// Sends one encoded C-APDU and returns the R-APDU bytes.
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, Self::Error>;
+
+    /// Whether a card is in the field (default: [`CardPresence::Unknown`]).
+    fn card_presence(&mut self) -> Result<CardPresence, Self::Error> {
+        Ok(CardPresence::Unknown)
+    }
+
+    /// Warm reset (ISO/IEC 7816-3 §6.2.3): the card's session state is gone, its stored state
+    /// kept; returns the ATR (default: [`LifecycleError::Unsupported`]).
+    fn warm_reset(&mut self) -> Result<Atr, LifecycleError<Self::Error>> {
+        Err(LifecycleError::Unsupported)
+    }
+
+    /// Cold reset / power cycle (ISO/IEC 7816-3 §6.2.2, EMV Book A: power the field off and on
+    /// for a new tap); returns the ATR (default: [`LifecycleError::Unsupported`]).
+    fn cold_reset(&mut self) -> Result<Atr, LifecycleError<Self::Error>> {
+        Err(LifecycleError::Unsupported)
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for &mut T {
@@ -33,6 +130,18 @@ impl<T: Transport + ?Sized> Transport for &mut T {
 
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, Self::Error> {
         (**self).transmit(command)
+    }
+
+    fn card_presence(&mut self) -> Result<CardPresence, Self::Error> {
+        (**self).card_presence()
+    }
+
+    fn warm_reset(&mut self) -> Result<Atr, LifecycleError<Self::Error>> {
+        (**self).warm_reset()
+    }
+
+    fn cold_reset(&mut self) -> Result<Atr, LifecycleError<Self::Error>> {
+        (**self).cold_reset()
     }
 }
 
@@ -42,13 +151,26 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, Self::Error> {
         (**self).transmit(command)
     }
+
+    fn card_presence(&mut self) -> Result<CardPresence, Self::Error> {
+        (**self).card_presence()
+    }
+
+    fn warm_reset(&mut self) -> Result<Atr, LifecycleError<Self::Error>> {
+        (**self).warm_reset()
+    }
+
+    fn cold_reset(&mut self) -> Result<Atr, LifecycleError<Self::Error>> {
+        (**self).cold_reset()
+    }
 }
 
 /// Why [`ApduLayer::exchange`] could not produce a response.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ExchangeError<E: std::error::Error + 'static> {
-    /// The transport failed (the reader's fault, or the card left the field).
+    /// The transport failed (the reader's fault, or the card left the field: see
+    /// [`ExchangeError::link_failure`]).
     #[error("transport failed")]
     Transport(#[source] E),
     /// The card sent something that is not an R-APDU (fewer than 2 bytes).
@@ -66,6 +188,22 @@ pub enum ExchangeError<E: std::error::Error + 'static> {
         /// The limit that was exceeded.
         limit: usize,
     },
+}
+
+impl<E: TransportError> ExchangeError<E> {
+    /// The kind of link failure, when the transport failed (`None`: the card answered, but
+    /// unusably).
+    pub fn link_failure(&self) -> Option<LinkFailure> {
+        match self {
+            ExchangeError::Transport(e) => Some(e.link_failure()),
+            _ => None,
+        }
+    }
+
+    /// Whether the card left the field during the exchange.
+    pub fn is_card_removed(&self) -> bool {
+        self.link_failure() == Some(LinkFailure::CardRemoved)
+    }
 }
 
 /// Caps that stop a hostile or broken card from keeping the terminal busy forever.

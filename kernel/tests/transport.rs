@@ -7,12 +7,21 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use quickpass_kernel::apdu::{Command, Response};
-use quickpass_kernel::transport::{ApduLayer, Counters, ExchangeError, Limits, Transport};
+use quickpass_kernel::transport::{
+    ApduLayer, CardPresence, Counters, ExchangeError, LifecycleError, Limits, LinkFailure,
+    Transport, TransportError,
+};
 use quickpass_kernel::values::StatusWord;
 
 #[derive(Debug, thiserror::Error)]
 #[error("card removed")]
 struct Removed;
+
+impl TransportError for Removed {
+    fn link_failure(&self) -> LinkFailure {
+        LinkFailure::CardRemoved
+    }
+}
 
 /// Answers each expected command with a recorded response, in order; fails the test when the
 /// layer sends something else, and reports `Removed` when the script is exhausted.
@@ -249,4 +258,58 @@ fn dyn_transport_is_usable() {
         .exchange(&Command::get_challenge())
         .unwrap()
         .is_success());
+}
+
+/// A user-written transport with `transmit` only: the lifecycle methods are provided.
+struct Minimal;
+
+#[derive(Debug, thiserror::Error)]
+#[error("reader fault")]
+struct Fault;
+
+impl TransportError for Fault {}
+
+impl Transport for Minimal {
+    type Error = Fault;
+
+    fn transmit(&mut self, _command: &[u8]) -> Result<Vec<u8>, Fault> {
+        Err(Fault)
+    }
+}
+
+#[test]
+fn a_transport_with_only_transmit_gets_lifecycle_defaults() {
+    let mut minimal = Minimal;
+    assert_eq!(
+        minimal.card_presence().expect("presence"),
+        CardPresence::Unknown
+    );
+    assert!(matches!(
+        minimal.warm_reset(),
+        Err(LifecycleError::Unsupported)
+    ));
+    assert!(matches!(
+        minimal.cold_reset(),
+        Err(LifecycleError::Unsupported)
+    ));
+    // Through `&mut` and `Box<dyn>` too.
+    let mut boxed: Box<dyn Transport<Error = Fault>> = Box::new(Minimal);
+    assert!(matches!(
+        boxed.cold_reset(),
+        Err(LifecycleError::Unsupported)
+    ));
+}
+
+#[test]
+fn exchange_errors_say_whether_the_card_left() {
+    let mut layer = ApduLayer::new(Scripted::new(&[]));
+    let err = layer
+        .exchange(&Command::select_ppse())
+        .expect_err("no script");
+    assert!(err.is_card_removed());
+    assert_eq!(err.link_failure(), Some(LinkFailure::CardRemoved));
+    let mut layer = ApduLayer::new(Minimal);
+    let err = layer.exchange(&Command::select_ppse()).expect_err("fault");
+    assert!(!err.is_card_removed());
+    assert_eq!(err.link_failure(), Some(LinkFailure::Other));
 }

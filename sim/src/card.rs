@@ -1,7 +1,9 @@
 //! The virtual card: directories (PPSE, PSE), application selection and command dispatch.
 
 use quickpass_kernel::tlv;
-use quickpass_kernel::transport::Transport;
+use quickpass_kernel::transport::{
+    Atr, CardPresence, LifecycleError, LinkFailure, Transport, TransportError,
+};
 use quickpass_kernel::values::StatusWord;
 use quickpass_kernel::{tag::Tag, tags};
 
@@ -309,11 +311,37 @@ pub fn push_tlv(out: &mut Vec<u8>, tag: Tag, value: &[u8]) {
     tlv::encode(tag, value, out);
 }
 
+impl TransportError for SimError {
+    fn link_failure(&self) -> LinkFailure {
+        match self {
+            SimError::CardRemoved => LinkFailure::CardRemoved,
+            SimError::Timeout => LinkFailure::Timeout,
+        }
+    }
+}
+
 impl Transport for VirtualCard {
     type Error = SimError;
 
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, SimError> {
         Ok(self.process_apdu(command))
+    }
+
+    /// Always in the field (take it away through [`crate::faults::FaultyCard`]).
+    fn card_presence(&mut self) -> Result<CardPresence, SimError> {
+        Ok(CardPresence::Present)
+    }
+
+    /// [`VirtualCard::reset`]: nothing selected, session state dropped; the card's ATR.
+    fn warm_reset(&mut self) -> Result<Atr, LifecycleError<SimError>> {
+        self.reset();
+        Ok(Atr::new(self.atr.clone()))
+    }
+
+    /// As a warm reset: the simulated card keeps no state that a power cycle would clear and a
+    /// warm reset would not.
+    fn cold_reset(&mut self) -> Result<Atr, LifecycleError<SimError>> {
+        self.warm_reset()
     }
 }
 

@@ -24,7 +24,7 @@
 
 use std::time::Duration;
 
-use quickpass_kernel::transport::Transport;
+use quickpass_kernel::transport::{Atr, CardPresence, LifecycleError, Transport};
 use quickpass_kernel::values::StatusWord;
 
 use super::card::{SimError, VirtualCard};
@@ -323,6 +323,30 @@ where
             }
         }
         Ok(response)
+    }
+
+    /// Absent after a tear or [`FaultyCard::remove`], else what the inner card says.
+    fn card_presence(&mut self) -> Result<CardPresence, T::Error> {
+        if self.removed {
+            return Ok(CardPresence::Absent);
+        }
+        self.inner.card_presence()
+    }
+
+    /// A removed card cannot be reset ([`SimError::CardRemoved`]); else the inner card's.
+    fn warm_reset(&mut self) -> Result<Atr, LifecycleError<T::Error>> {
+        if self.removed {
+            return Err(LifecycleError::Transport(SimError::CardRemoved.into()));
+        }
+        self.inner.warm_reset()
+    }
+
+    /// A removed card cannot be powered ([`SimError::CardRemoved`]); else the inner card's.
+    fn cold_reset(&mut self) -> Result<Atr, LifecycleError<T::Error>> {
+        if self.removed {
+            return Err(LifecycleError::Transport(SimError::CardRemoved.into()));
+        }
+        self.inner.cold_reset()
     }
 }
 

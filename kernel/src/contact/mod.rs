@@ -43,19 +43,21 @@ pub use selection::SelectionMethod;
 
 use quickpass_crypto::hash::sha1;
 
-use crate::afl::{self, StaticData, StaticDataError};
 use crate::apdu::{Command, RequestedCryptogram};
 use crate::bits::{Aip, Cid, CryptogramType, Tsi, Tvr};
 use crate::card_data::CardData;
+use crate::card_phase::CardPhase;
 use crate::config::{AidParameters, KernelConfig};
-use crate::contactless::{absorb_gpo_response, CardPhase, KernelError};
 use crate::dol::{Dol, DolSource};
+use crate::error::{malformed, CardObject, ConfigFault, KernelError, Malformation, GPO};
+use crate::icc_data;
 use crate::oda::{self, CdaKey, OdaFailure, OdaMethod, OdaReport, OdaVerified};
 use crate::outcome::{cryptogram_name, Outcome, TransactionRecord};
+use crate::read_records::{absorb_gpo_response, read_records, AflPolicy};
 use crate::tag::{Format, Tag};
 use crate::tags;
 use crate::terminal_values::TransactionInput;
-use crate::tlv::{self, TlvIter};
+use crate::tlv;
 use crate::transport::{ApduLayer, ExchangeError, Transport};
 use crate::values::{Aid, Amount, StatusWord};
 
@@ -147,23 +149,14 @@ pub struct AcResponse {
     pub cdol_data: Vec<u8>,
 }
 
-fn malformed<E: std::error::Error + 'static>(
-    what: impl Into<String>,
-    reason: impl ToString,
-) -> KernelError<E> {
-    KernelError::CardData {
-        what: what.into(),
-        reason: reason.to_string(),
-    }
-}
-
-/// Parses a GENERATE AC answer: format 1 (`80`: CID ‖ ATC ‖ AC ‖ IAD) or format 2 (`77`).
+/// Parses a GENERATE AC answer: format 1 (`80`: CID ‖ ATC ‖ AC ‖ IAD) or format 2 (`77`)
+/// (Book 3 §6.5.5.4).
 pub fn parse_ac_response(
     data: &[u8],
     requested: RequestedCryptogram,
     cda_requested: bool,
-) -> Result<AcResponse, String> {
-    let root = tlv::parse_single(data).map_err(|e| e.to_string())?;
+) -> Result<AcResponse, Malformation> {
+    let root = tlv::parse_single(data)?;
     let mut response = AcResponse {
         requested,
         cda_requested,
@@ -179,7 +172,10 @@ pub fn parse_ac_response(
         tags::RESPONSE_TEMPLATE_FORMAT_1 => {
             let v = root.value();
             if v.len() < 11 || v.len() > 11 + 32 {
-                return Err("format 1 length".into());
+                return Err(Malformation::BadLength {
+                    tag: tags::RESPONSE_TEMPLATE_FORMAT_1,
+                    len: v.len(),
+                });
             }
             response.cid = Cid::from_byte(v[0]);
             response.atc = v[1..3].to_vec();
@@ -189,7 +185,7 @@ pub fn parse_ac_response(
         tags::RESPONSE_TEMPLATE_FORMAT_2 => {
             let mut cid = None;
             for child in root.children() {
-                let child = child.map_err(|e| e.to_string())?;
+                let child = child?;
                 let value = child.value().to_vec();
                 match child.tag() {
                     tags::SIGNED_DYNAMIC_APPLICATION_DATA => {
@@ -197,7 +193,12 @@ pub fn parse_ac_response(
                         continue;
                     }
                     tags::CID => {
-                        cid.get_or_insert(Cid::from_slice(&value).map_err(|e| e.to_string())?);
+                        let parsed =
+                            Cid::from_slice(&value).map_err(|_| Malformation::BadLength {
+                                tag: tags::CID,
+                                len: value.len(),
+                            })?;
+                        cid.get_or_insert(parsed);
                     }
                     tags::ATC if response.atc.is_empty() => response.atc = value,
                     tags::APPLICATION_CRYPTOGRAM => {
@@ -210,16 +211,30 @@ pub fn parse_ac_response(
                 }
                 response.objects.push(child.encoded().to_vec());
             }
-            response.cid = cid.ok_or("no CID 9F27")?;
+            response.cid = cid.ok_or(Malformation::MissingTag(tags::CID))?;
         }
-        other => return Err(format!("template {other}")),
+        other => return Err(Malformation::UnexpectedTemplate(other)),
     }
-    if response.atc.len() != 2 {
-        return Err("no 2-byte ATC 9F36".into());
+    match response.atc.len() {
+        2 => {}
+        0 => return Err(Malformation::MissingTag(tags::ATC)),
+        len => {
+            return Err(Malformation::BadLength {
+                tag: tags::ATC,
+                len,
+            })
+        }
     }
     match &response.application_cryptogram {
-        Some(ac) if ac.len() != 8 => return Err("application cryptogram not 8 bytes".into()),
-        None if response.sdad.is_none() => return Err("no application cryptogram".into()),
+        Some(ac) if ac.len() != 8 => {
+            return Err(Malformation::BadLength {
+                tag: tags::APPLICATION_CRYPTOGRAM,
+                len: ac.len(),
+            })
+        }
+        None if response.sdad.is_none() => {
+            return Err(Malformation::MissingTag(tags::APPLICATION_CRYPTOGRAM))
+        }
         _ => {}
     }
     Ok(response)
@@ -508,16 +523,21 @@ pub fn continue_contactless_full<T: Transport, P: PinPad + ?Sized>(
     layer: &mut ApduLayer<T>,
     pin_pad: &mut P,
 ) -> Result<FirstPhase, KernelError<T::Error>> {
-    let aid = card_phase.aid.ok_or(KernelError::NoApplication)?;
+    let aid = card_phase
+        .aid
+        .ok_or(KernelError::Config(ConfigFault::NoApplicationSelected))?;
     let aip = card_aip(&card_phase.card);
     if !aip.contains(Aip::CONTACTLESS_FULL_PBOC) {
-        return Err(malformed("GPO response", "AIP does not choose full PBOC"));
+        return Err(malformed(
+            CardObject::GpoResponse,
+            Malformation::NotFullPboc,
+        ));
     }
     let params = config
         .terminal
         .parameters_for(&aid)
         .cloned()
-        .ok_or(KernelError::NoApplication)?;
+        .ok_or(KernelError::Config(ConfigFault::NoAidParameters(aid)))?;
     let pdol_data = card_phase
         .gpo_command
         .as_deref()
@@ -592,35 +612,8 @@ fn card_aip(card: &CardData) -> Aip {
         .unwrap_or_default()
 }
 
-/// Field 55 objects (JR/T 0025 part 7 / EMV Book 4 §12): card objects first, terminal objects
-/// after; `9F26`/`9F27`/`9F36`/`9F10` come from the GENERATE AC answer.
-const FIELD_55_TAGS: &[Tag] = &[
-    tags::APPLICATION_CRYPTOGRAM,
-    tags::CID,
-    tags::ISSUER_APPLICATION_DATA,
-    tags::UNPREDICTABLE_NUMBER,
-    tags::ATC,
-    tags::TVR,
-    tags::TRANSACTION_DATE,
-    tags::TRANSACTION_TYPE,
-    tags::AMOUNT_AUTHORISED,
-    tags::TRANSACTION_CURRENCY_CODE,
-    tags::AIP,
-    tags::TERMINAL_COUNTRY_CODE,
-    tags::AMOUNT_OTHER,
-    tags::TERMINAL_CAPABILITIES,
-    tags::CVM_RESULTS,
-    tags::TERMINAL_TYPE,
-    tags::IFD_SERIAL_NUMBER,
-    tags::DF_NAME,
-    tags::APPLICATION_VERSION_NUMBER_TERMINAL,
-    tags::PAN_SEQUENCE_NUMBER,
-    tags::EC_ISSUER_AUTHORISATION_CODE,
-    tags::PRODUCT_IDENTIFICATION_INFORMATION,
-];
-
-fn exchange_error<E: std::error::Error + 'static>(e: ExchangeError<E>) -> KernelError<E> {
-    KernelError::Exchange(e)
+fn exchange_error<E: crate::transport::TransportError>(e: ExchangeError<E>) -> KernelError<E> {
+    e.into()
 }
 
 /// GET DATA of a primitive object (`80 CA`): its value, or `None` when the card refuses or
@@ -793,14 +786,20 @@ impl Transaction {
                 .cloned()
                 .ok_or(KernelError::NoApplication)?;
             self.prepare_values(config, &params, input, overrides);
-            let fci = tlv::parse_single(&selected.fci).map_err(|e| malformed("FCI", e))?;
-            let pdol = match fci.find(tags::PDOL).map_err(|e| malformed("FCI", e))? {
-                Some(pdol) => Dol::parse(pdol.value()).map_err(|e| malformed("PDOL", e))?,
+            let fci =
+                tlv::parse_single(&selected.fci).map_err(|e| malformed(CardObject::Fci, e))?;
+            let pdol = match fci
+                .find(tags::PDOL)
+                .map_err(|e| malformed(CardObject::Fci, e))?
+            {
+                Some(pdol) => {
+                    Dol::parse(pdol.value()).map_err(|e| malformed(CardObject::Pdol, e))?
+                }
                 None => Dol::default(),
             };
             let pdol_data = pdol.build(&self.phase.values);
             let gpo = Command::get_processing_options(&pdol_data)
-                .map_err(|e| malformed("PDOL data", e))?;
+                .map_err(|e| malformed(CardObject::Pdol, e))?;
             let response = layer.exchange(&gpo).map_err(exchange_error)?;
             self.phase.aid = Some(selected.aid);
             self.phase.gpo_command = Some(crate::apdu::core(&gpo.to_bytes()).to_vec());
@@ -808,17 +807,13 @@ impl Transaction {
                 StatusWord::OK => {}
                 // Book 3 §10.1: conditions not satisfied → back to selection, next candidate.
                 StatusWord::CONDITIONS_NOT_SATISFIED => continue,
-                sw => {
-                    return Err(KernelError::Refused {
-                        command: "GET PROCESSING OPTIONS",
-                        sw,
-                    })
-                }
+                sw => return Err(KernelError::Refused { command: GPO, sw }),
             }
             self.params = Some(params);
             self.pdol_data = pdol_data;
             absorb_gpo_response(&mut self.phase.card, &response.data)?;
-            self.phase.static_data = read_records(layer, &mut self.phase.card)?;
+            self.phase.static_data =
+                read_records(layer, &mut self.phase.card, AflPolicy::Mandatory)?;
             return self.after_records(config, input, layer, pin_pad);
         }
     }
@@ -839,7 +834,10 @@ impl Transaction {
             tags::CDOL2,
         ] {
             if !self.phase.card.contains(tag) {
-                return Err(malformed("records", format!("mandatory {tag} missing")));
+                return Err(malformed(
+                    CardObject::ApplicationData,
+                    Malformation::MissingTag(tag),
+                ));
             }
         }
         self.offline_data_authentication(config, input, layer)?;
@@ -874,8 +872,12 @@ impl Transaction {
                 self.phase.card.insert(object.tag(), object.value());
             }
         }
-        let decision = action::card_action_analysis(requested, first.cid)
-            .map_err(|e| malformed("GENERATE AC response", e))?;
+        let decision = action::card_action_analysis(requested, first.cid).map_err(|e| {
+            malformed(
+                CardObject::FirstGenerateAc,
+                Malformation::CryptogramNotAllowed(e),
+            )
+        })?;
         let first = self.check_cda(first, decision != CardDecision::Decline);
         if let Some(ac) = &first.application_cryptogram {
             self.phase.card.insert(tags::APPLICATION_CRYPTOGRAM, ac);
@@ -1127,10 +1129,10 @@ impl Transaction {
         second: bool,
     ) -> Result<AcResponse, KernelError<T::Error>> {
         let cda = self.cda_key.is_some() && requested != RequestedCryptogram::Aac;
-        let (tag, what) = if second {
-            (tags::CDOL2, "CDOL2")
+        let (tag, what, answer) = if second {
+            (tags::CDOL2, CardObject::Cdol2, CardObject::SecondGenerateAc)
         } else {
-            (tags::CDOL1, "CDOL1")
+            (tags::CDOL1, CardObject::Cdol1, CardObject::FirstGenerateAc)
         };
         let cdol = Dol::parse(self.phase.card.get(tag).unwrap_or_default())
             .map_err(|e| malformed(what, e))?;
@@ -1142,8 +1144,8 @@ impl Transaction {
             .values
             .set(tags::TSI, self.tsi.as_bytes().to_vec());
         let data = cdol.build(&Sources { phase: &self.phase });
-        let command = Command::generate_ac(requested, cda, &data)
-            .map_err(|e| malformed(format!("{what} data"), e))?;
+        let command =
+            Command::generate_ac(requested, cda, &data).map_err(|e| malformed(what, e))?;
         let response = layer.exchange(&command).map_err(exchange_error)?;
         if response.sw != StatusWord::OK {
             return Err(KernelError::Refused {
@@ -1151,8 +1153,8 @@ impl Transaction {
                 sw: response.sw,
             });
         }
-        let mut ac = parse_ac_response(&response.data, requested, cda)
-            .map_err(|e| malformed("GENERATE AC response", e))?;
+        let mut ac =
+            parse_ac_response(&response.data, requested, cda).map_err(|e| malformed(answer, e))?;
         ac.cdol_data = data;
         Ok(ac)
     }
@@ -1211,26 +1213,19 @@ impl Transaction {
     }
 
     fn build_field_55(&self, ac: &AcResponse) -> Vec<u8> {
-        let mut out = Vec::new();
         let cid = [ac.cid.byte()];
-        for &tag in FIELD_55_TAGS {
-            let value = match tag {
-                tags::APPLICATION_CRYPTOGRAM => ac.application_cryptogram.as_deref(),
-                tags::CID => Some(&cid[..]),
-                tags::ATC => Some(ac.atc.as_slice()),
-                tags::ISSUER_APPLICATION_DATA => ac.iad.as_deref(),
-                tags::DF_NAME => self.phase.aid.as_ref().map(Aid::as_bytes),
-                _ => self
-                    .phase
-                    .card
-                    .get(tag)
-                    .or_else(|| self.phase.values.get(tag)),
-            };
-            if let Some(value) = value {
-                tlv::encode(tag, value, &mut out);
-            }
-        }
-        out
+        icc_data::field_55(|tag| match tag {
+            tags::APPLICATION_CRYPTOGRAM => ac.application_cryptogram.as_deref(),
+            tags::CID => Some(&cid[..]),
+            tags::ATC => Some(ac.atc.as_slice()),
+            tags::ISSUER_APPLICATION_DATA => ac.iad.as_deref(),
+            tags::DF_NAME => self.phase.aid.as_ref().map(Aid::as_bytes),
+            _ => self
+                .phase
+                .card
+                .get(tag)
+                .or_else(|| self.phase.values.get(tag)),
+        })
     }
 
     /// A second GENERATE AC the terminal decides alone (CDA failure on an ARQC, unable to go
@@ -1254,10 +1249,20 @@ impl Transaction {
         requested: RequestedCryptogram,
     ) -> Result<CardDecision, KernelError<T::Error>> {
         let second = self.generate_ac(layer, requested, true)?;
-        let decision = action::card_action_analysis(requested, second.cid)
-            .map_err(|e| malformed("second GENERATE AC response", e))?;
+        let decision = action::card_action_analysis(requested, second.cid).map_err(|e| {
+            malformed(
+                CardObject::SecondGenerateAc,
+                Malformation::CryptogramNotAllowed(e),
+            )
+        })?;
         if decision == CardDecision::Online {
-            return Err(malformed("second GENERATE AC response", "ARQC"));
+            return Err(malformed(
+                CardObject::SecondGenerateAc,
+                Malformation::CryptogramNotAllowed(action::CardActionError {
+                    requested: requested.into(),
+                    returned: CryptogramType::Arqc,
+                }),
+            ));
         }
         let second = self.check_cda(second, decision == CardDecision::Approve);
         let cda_failed = second.cda_requested
@@ -1325,7 +1330,7 @@ impl Transaction {
             .set(tags::AUTHORISATION_RESPONSE_CODE, response.arc.to_vec());
         let card = &self.phase.card;
         let cdol2 = Dol::parse(card.get(tags::CDOL2).unwrap_or_default())
-            .map_err(|e| malformed("CDOL2", e))?;
+            .map_err(|e| malformed(CardObject::Cdol2, e))?;
         if let Some(data) = &response.issuer_authentication_data {
             if card_aip(card).contains(Aip::ISSUER_AUTHENTICATION_SUPPORTED) {
                 if cdol2.contains(tags::ISSUER_AUTHENTICATION_DATA) {
@@ -1473,47 +1478,6 @@ fn internal_authenticate<T: Transport>(
         }
         _ => Err(malformed),
     })
-}
-
-/// READ RECORD for every AFL record (Book 3 §10.2): a refusal or a record of SFI 1–10 that is
-/// not a `70` template terminates; returns the static data to be authenticated (or why not).
-fn read_records<T: Transport>(
-    layer: &mut ApduLayer<T>,
-    card: &mut CardData,
-) -> Result<Result<Vec<u8>, StaticDataError>, KernelError<T::Error>> {
-    let entries = match card.get(tags::AFL) {
-        Some(afl) => afl::parse_afl(afl).map_err(|e| malformed("AFL", e))?,
-        None => return Err(malformed("GPO response", "no AFL")),
-    };
-    let mut static_data = StaticData::default();
-    for entry in &entries {
-        for (record, signed) in entry.records() {
-            let command =
-                Command::read_record(record, entry.sfi).map_err(|e| malformed("AFL", e))?;
-            let response = layer.exchange(&command).map_err(exchange_error)?;
-            if response.sw != StatusWord::OK {
-                return Err(KernelError::Refused {
-                    command: "READ RECORD",
-                    sw: response.sw,
-                });
-            }
-            if signed {
-                static_data.add_record(entry.sfi, record, &response.data);
-            }
-            if entry.sfi.value() <= 10 {
-                afl::absorb_record(card, &response.data).map_err(|e| {
-                    malformed(format!("record {record} of SFI {}", entry.sfi.value()), e)
-                })?;
-            } else if let Ok(template) = tlv::parse_single(&response.data) {
-                // SFI 11–30: proprietary content; read the objects when it is a template.
-                let _ = card.absorb(TlvIter::with_offset(
-                    template.value(),
-                    template.value_offset(),
-                ));
-            }
-        }
-    }
-    Ok(static_data.finish(card))
 }
 
 #[cfg(test)]

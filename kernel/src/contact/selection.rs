@@ -8,7 +8,7 @@
 //! entries) are not followed.
 
 use crate::apdu::{Command, Occurrence};
-use crate::contactless::KernelError;
+use crate::error::KernelError;
 use crate::selection::{
     self, Candidate, CandidateList, DirectoryEntry, PriorityIndicator, SelectionError, TerminalAid,
 };
@@ -99,7 +99,7 @@ pub fn candidates<T: Transport>(
                 return Ok((list, SelectionMethod::Pse));
             }
         }
-        Err(SelectionError::Exchange(e)) => return Err(KernelError::Exchange(e)),
+        Err(SelectionError::Exchange(e)) => return Err(e.into()),
         Err(SelectionError::CardBlocked) => {
             return Err(KernelError::Refused {
                 command: "SELECT PSE",
@@ -128,9 +128,7 @@ pub fn list_of_aids<T: Transport>(
     for terminal in terminal_aids {
         let mut occurrence = Occurrence::First;
         for _ in 0..MAX_OCCURRENCES {
-            let response = layer
-                .exchange(&Command::select_aid(&terminal.aid, occurrence))
-                .map_err(KernelError::Exchange)?;
+            let response = layer.exchange(&Command::select_aid(&terminal.aid, occurrence))?;
             occurrence = Occurrence::Next;
             let blocked = response.sw == StatusWord::SELECTED_FILE_INVALIDATED;
             if response.sw != StatusWord::OK && !blocked {
@@ -168,9 +166,7 @@ pub fn final_selection<T: Transport>(
         terminal_aid,
     }) = candidates.take_first()
     {
-        let response = layer
-            .exchange(&Command::select_aid(&entry.aid, Occurrence::First))
-            .map_err(KernelError::Exchange)?;
+        let response = layer.exchange(&Command::select_aid(&entry.aid, Occurrence::First))?;
         if response.sw != StatusWord::OK {
             continue;
         }

@@ -29,7 +29,7 @@ use serde::Serialize;
 
 use super::card::{CardDataError, CardInfo, CardNumber, LoadInit, LogRecord, PurchaseInit};
 use super::fare::{travel_record, FareDecision, FarePhase, FarePolicy, Station, TripRecord};
-use super::host::{Host, HostDecision, LoadAuthorisation};
+use super::host::{Host, HostDecision, LoadAuthorisation, LoadReversal, ReversalReason};
 use super::journal::{Journal, JournalEntry, Pending};
 use super::layout;
 use super::record::{RecordStatus, SettlementRecord, TripNote};
@@ -325,13 +325,13 @@ pub enum FlowError<E: std::error::Error + 'static> {
     #[error(transparent)]
     CardData(#[from] CardDataError),
     /// The SAM failed or refused (the terminal's side).
-    #[error("SAM failed: {0}")]
+    #[error("SAM failed")]
     Sam(#[source] BoxError),
     /// The host could not be reached or failed.
-    #[error("host failed: {0}")]
+    #[error("host failed")]
     Host(#[source] BoxError),
     /// The journal could not be written: nothing was sent to the card after it.
-    #[error("journal failed: {0}")]
+    #[error("journal failed")]
     Journal(#[source] BoxError),
     /// The request or configuration cannot be encoded (amount, DF name).
     #[error("invalid request: {0}")]
@@ -466,7 +466,25 @@ fn open_card<T: Transport>(
 trait Verifier {
     fn mac2(&mut self, entry: &JournalEntry, mac2: &[u8; 4]) -> Result<Mac2Check, BoxError>;
     fn tac(&mut self, entry: &JournalEntry, tac: &[u8; 4]) -> Result<TacCheck, BoxError>;
+    /// Sends a reversal; `false` when there is no host link on this tap (the entry then stays
+    /// pending until a load tap).
+    fn reverse(&mut self, reversal: &LoadReversal) -> Result<bool, BoxError>;
     fn apdus(&self) -> u64;
+}
+
+/// The reversal of a load entry the host approved (`None`: not a host-approved load).
+fn load_reversal(id: u64, entry: &JournalEntry, reason: ReversalReason) -> Option<LoadReversal> {
+    (entry.kind.is_load() && entry.host_mac2.is_some()).then_some(LoadReversal {
+        card: entry.card,
+        key_index: entry.key_index,
+        amount: entry.amount,
+        online_counter: entry.counter,
+        terminal_id: entry.terminal_id,
+        terminal_transaction: id,
+        date: entry.date,
+        time: entry.time,
+        reason,
+    })
 }
 
 fn load_mac2_check(entry: &JournalEntry, mac2: &[u8; 4]) -> Mac2Check {
@@ -528,6 +546,10 @@ impl<S: Sam + ?Sized> Verifier for SamVerifier<'_, S> {
             .map_err(boxed)
     }
 
+    fn reverse(&mut self, _reversal: &LoadReversal) -> Result<bool, BoxError> {
+        Ok(false)
+    }
+
     fn apdus(&self) -> u64 {
         self.sam.apdus()
     }
@@ -551,6 +573,11 @@ impl<H: Host + ?Sized> Verifier for HostVerifier<'_, H> {
         self.0
             .check_load_tac(&entry.card, entry.key_index, &load_tac_data(entry), tac)
             .map_err(boxed)
+    }
+
+    fn reverse(&mut self, reversal: &LoadReversal) -> Result<bool, BoxError> {
+        self.0.reverse_load(reversal).map_err(boxed)?;
+        Ok(true)
     }
 
     fn apdus(&self) -> u64 {
@@ -731,6 +758,13 @@ fn recover<T: Transport, J: Journal + ?Sized>(
                 recovery.completed = Some(record);
             }
             None => {
+                // A load the host approved is reversed before its entry is voided; without a
+                // host link (a purchase tap) it stays pending for the next load tap.
+                if let Some(reversal) = load_reversal(id, &entry, ReversalReason::NotCarriedOut) {
+                    if !verifier.reverse(&reversal).map_err(FlowError::Host)? {
+                        continue;
+                    }
+                }
                 journal.void(id).map_err(journal_err)?;
                 recovery.voided.push(id);
             }
@@ -1355,6 +1389,13 @@ pub fn load<T: Transport, H: Host + ?Sized, J: Journal + ?Sized>(
     )?;
     result.apdus = layer.counters().apdus_sent - tap.start;
     if !credit.is_success() {
+        // Nothing credited: the host, which approved, is told before the entry is voided.
+        if let Some(reversal) =
+            load_reversal(id, &entry, ReversalReason::CardRefusedCredit(credit.sw))
+        {
+            host.reverse_load(&reversal)
+                .map_err(|e| FlowError::Host(boxed(e)))?;
+        }
         journal.void(id).map_err(journal_err)?;
         result.reason = Some(DeclineReason::CardRefused {
             command: "CREDIT FOR LOAD",
@@ -1417,6 +1458,12 @@ mod tests {
     #[derive(Debug, thiserror::Error)]
     #[error("card removed")]
     struct Removed;
+
+    impl crate::transport::TransportError for Removed {
+        fn link_failure(&self) -> crate::transport::LinkFailure {
+            crate::transport::LinkFailure::CardRemoved
+        }
+    }
 
     impl Transport for Scripted {
         type Error = Removed;
@@ -1492,6 +1539,10 @@ mod tests {
 
         fn authorise_load(&mut self, _: &LoadAuthorisation) -> Result<HostDecision, Removed> {
             panic!("the host must not be asked for an implausible load");
+        }
+
+        fn reverse_load(&mut self, _: &LoadReversal) -> Result<(), Removed> {
+            panic!("nothing was approved, so nothing is reversed");
         }
     }
 

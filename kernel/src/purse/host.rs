@@ -11,7 +11,7 @@ use quickpass_crypto::secret::SecretKey;
 use super::card::{CardIdentity, LoadInit};
 use super::sam::KeyDiversifier;
 use super::sam::TacCheck;
-use crate::values::{TransactionDate, TransactionTime};
+use crate::values::{StatusWord, TransactionDate, TransactionTime};
 
 /// What the terminal sends the host for a load (pboc-notes §4.5 step 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +49,43 @@ pub enum HostDecision {
     },
 }
 
+/// Why a load the host approved is reversed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReversalReason {
+    /// The card refused CREDIT FOR LOAD with this status word: nothing was credited.
+    CardRefusedCredit(StatusWord),
+    /// The load was torn and, on the card's next tap, neither its proof nor its log showed the
+    /// credit: the journal entry is voided.
+    NotCarriedOut,
+}
+
+/// A reversal advice for a load the host approved (it returned MAC2) but the card did not
+/// carry out (pboc-notes §4.5; ISO 8583 reversal `0400`): the host undoes the account side.
+///
+/// `Debug` masks the card serial ([`CardIdentity`]'s own `Debug`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadReversal {
+    /// The card (serial masked in `Debug`).
+    pub card: CardIdentity,
+    /// Key index of the load.
+    pub key_index: u8,
+    /// Amount approved, fen.
+    pub amount: u32,
+    /// The card's online transaction counter from INITIALIZE FOR LOAD.
+    pub online_counter: u16,
+    /// Terminal number.
+    pub terminal_id: [u8; 6],
+    /// The terminal's transaction number: the journal entry id of the load.
+    pub terminal_transaction: u64,
+    /// Date of the load, BCD `YYYYMMDD`.
+    pub date: [u8; 4],
+    /// Time of the load, BCD `hhmmss`.
+    pub time: [u8; 3],
+    /// Why.
+    pub reason: ReversalReason,
+}
+
 /// The data of a load TAC, as the terminal knows it after CREDIT FOR LOAD (⚠ layout,
 /// pboc-notes §4.2 \[TC\]).
 pub type LoadTacData = crypto::LoadTacData;
@@ -60,6 +97,13 @@ pub trait Host {
 
     /// Verifies the card's MAC1 and, if the load is allowed, returns MAC2.
     fn authorise_load(&mut self, request: &LoadAuthorisation) -> Result<HostDecision, Self::Error>;
+
+    /// Reverses a load this host approved that the card did not carry out. Called once per
+    /// voided load, before the journal entry is voided (an error leaves the entry pending, and
+    /// the reversal is sent again on the card's next load tap: hosts match reversals by
+    /// terminal and [`LoadReversal::terminal_transaction`]). Required: no default could be
+    /// safe — a silently dropped reversal leaves the cardholder debited for nothing.
+    fn reverse_load(&mut self, reversal: &LoadReversal) -> Result<(), Self::Error>;
 
     /// Checks a load TAC, if the host can now (default: [`TacCheck::Unavailable`], checked at
     /// settlement).
@@ -79,6 +123,10 @@ impl<H: Host + ?Sized> Host for &mut H {
 
     fn authorise_load(&mut self, request: &LoadAuthorisation) -> Result<HostDecision, Self::Error> {
         (**self).authorise_load(request)
+    }
+
+    fn reverse_load(&mut self, reversal: &LoadReversal) -> Result<(), Self::Error> {
+        (**self).reverse_load(reversal)
     }
 
     fn check_load_tac(
@@ -109,6 +157,7 @@ pub struct HostKeys {
 pub struct SoftwareHost {
     keys: Vec<HostKeys>,
     diversifier: Box<dyn KeyDiversifier>,
+    reversals: Vec<LoadReversal>,
 }
 
 impl fmt::Debug for SoftwareHost {
@@ -130,7 +179,13 @@ impl SoftwareHost {
         SoftwareHost {
             keys,
             diversifier: Box::new(diversifier),
+            reversals: Vec::new(),
         }
+    }
+
+    /// The reversals received, oldest first.
+    pub fn reversals(&self) -> &[LoadReversal] {
+        &self.reversals
     }
 
     fn card_key(&self, master: &SecretKey, card: &CardIdentity) -> Result<SecretKey, HostKeyError> {
@@ -142,6 +197,12 @@ impl SoftwareHost {
 
 impl Host for SoftwareHost {
     type Error = HostKeyError;
+
+    /// Records the reversal ([`SoftwareHost::reversals`]).
+    fn reverse_load(&mut self, reversal: &LoadReversal) -> Result<(), HostKeyError> {
+        self.reversals.push(*reversal);
+        Ok(())
+    }
 
     fn authorise_load(
         &mut self,

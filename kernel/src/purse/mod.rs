@@ -40,7 +40,9 @@ pub use flow::{
     capp_purchase, load, purchase, CappFile, CappRequest, DeclineReason, FlowError, LoadRequest,
     Outcome, PurchaseRequest, PurseApplication, PurseConfig, TapResult,
 };
-pub use host::{Host, HostDecision, HostKeys, LoadAuthorisation, SoftwareHost};
+pub use host::{
+    Host, HostDecision, HostKeys, LoadAuthorisation, LoadReversal, ReversalReason, SoftwareHost,
+};
 pub use journal::{Journal, JournalEntry, MemoryJournal, Pending};
 pub use record::{RecordStatus, SettlementRecord};
 pub use sam::{

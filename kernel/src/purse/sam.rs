@@ -125,7 +125,7 @@ pub enum SamError<E: std::error::Error + 'static> {
     #[error("SAM key error: {0}")]
     Key(String),
     /// A command could not be built.
-    #[error("cannot build a PSAM command: {0}")]
+    #[error("cannot build a PSAM command")]
     Command(#[from] ApduError),
 }
 
@@ -728,6 +728,8 @@ mod tests {
     #[derive(Debug, thiserror::Error)]
     #[error("script exhausted")]
     struct Exhausted;
+
+    impl crate::transport::TransportError for Exhausted {}
 
     impl Transport for ScriptedPsam {
         type Error = Exhausted;

@@ -169,6 +169,7 @@ mod tests {
         }
     }
     impl std::error::Error for Gone {}
+    impl crate::transport::TransportError for Gone {}
 
     impl Transport for Script {
         type Error = Gone;

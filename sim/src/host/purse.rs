@@ -104,16 +104,26 @@ pub enum HostError {
     Key(String),
 }
 
-/// The simulated purse clearing host.
+/// The simulated purse clearing host. It records the load reversals it receives
+/// ([`PurseHost::reversals`]); clones share that record (they are the same issuer).
 #[derive(Debug, Clone, Default)]
 pub struct PurseHost {
     keys: Vec<HostKeySet>,
+    reversals: std::sync::Arc<std::sync::Mutex<Vec<purse::LoadReversal>>>,
 }
 
 impl PurseHost {
     /// A host without keys.
     pub fn new() -> Self {
         PurseHost::default()
+    }
+
+    /// The load reversals received, oldest first.
+    pub fn reversals(&self) -> Vec<purse::LoadReversal> {
+        self.reversals
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
     }
 
     /// Adds (or replaces) the keys of one key index.
@@ -259,6 +269,10 @@ impl purse::Host for PurseHost {
         <&PurseHost as purse::Host>::authorise_load(&mut &*self, request)
     }
 
+    fn reverse_load(&mut self, reversal: &purse::LoadReversal) -> Result<(), Infallible> {
+        <&PurseHost as purse::Host>::reverse_load(&mut &*self, reversal)
+    }
+
     fn check_load_tac(
         &mut self,
         card: &purse::CardIdentity,
@@ -297,6 +311,16 @@ impl purse::Host for &PurseHost {
                 reason: e.to_string(),
             },
         })
+    }
+
+    /// Records the reversal (the simulated issuer's account side has nothing else to undo).
+    fn reverse_load(&mut self, reversal: &purse::LoadReversal) -> Result<(), Infallible> {
+        let mut reversals = self
+            .reversals
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        reversals.push(*reversal);
+        Ok(())
     }
 
     fn check_load_tac(

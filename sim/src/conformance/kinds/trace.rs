@@ -37,7 +37,7 @@ pub(super) fn run(case: &Case<'_>) -> Check {
     let (cryptogram, oda) = match flow {
         Flow::Contactless => {
             let mut phase = CardPhase::new(&config, &input);
-            let read = contactless::run_card_phase(&config, &overrides, &mut layer, &mut phase);
+            let read = phase.read_with_overrides(&config, &overrides, &mut layer);
             if let Err(error) = &read {
                 if complete {
                     return Err(format!("card phase failed: {error}"));
@@ -67,7 +67,7 @@ pub(super) fn run(case: &Case<'_>) -> Check {
             }
             compare_card_phase(case, &progress.card_phase)?;
             (
-                contactless::cryptogram_type(&progress.card_phase.card),
+                contactless::cryptogram_type(progress.card_phase.card()),
                 progress.oda,
             )
         }
@@ -120,17 +120,17 @@ fn compare_optional(case: &Case<'_>, name: &str, actual: Option<&[u8]>) -> Check
 
 /// Compares what the card phase settled.
 fn compare_card_phase(case: &Case<'_>, phase: &CardPhase) -> Check {
-    let card = &phase.card;
+    let card = phase.card();
     compare_optional(
         case,
         "selected_aid",
-        phase.aid.as_ref().map(|a| a.as_bytes()),
+        phase.aid().as_ref().map(|a| a.as_bytes()),
     )?;
     // Compared without Le on both sides (README §3.15 and §4).
     if let Some(value) = case.expect("gpo_command") {
         let expected = decode_hex(value, "gpo_command")?;
         let expected = quickpass_kernel::apdu::core(&expected);
-        match phase.gpo_command.as_deref() {
+        match phase.gpo_command() {
             Some(sent) if quickpass_kernel::apdu::core(sent) == expected => {}
             sent => {
                 return Err(format!(
@@ -151,8 +151,7 @@ fn compare_card_phase(case: &Case<'_>, phase: &CardPhase) -> Check {
     )?;
     if case.expect("static_data").is_some() {
         let data = phase
-            .static_data
-            .as_ref()
+            .static_data()
             .map_err(|e| format!("static data: {e}"))?;
         case.expect_hex("static_data", data)?;
     }

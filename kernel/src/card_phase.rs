@@ -1,0 +1,165 @@
+//! What a card phase gathered (selection, GPO, records): the state a tap keeps between its
+//! APDUs, owned by the caller so it survives an error mid-tap.
+//!
+//! The contactless flow fills it ([`CardPhase::read`]) and completes it
+//! ([`CardPhase::complete`]); the contact flow starts from it too. Its fields are read through
+//! accessors; only the kernel's flows write them.
+
+use crate::afl::StaticDataError;
+use crate::card_data::CardData;
+use crate::config::KernelConfig;
+use crate::error::KernelError;
+use crate::outcome::Outcome;
+use crate::terminal_values::{TerminalValues, TransactionInput};
+use crate::values::Aid;
+
+/// Everything the card phase gathered; [`CardPhase::complete`] turns it into a result.
+///
+/// `Debug` shows the static data to be authenticated only by its length: it holds the PAN (and
+/// whatever else the issuer signed) in clear.
+#[derive(Clone)]
+pub struct CardPhase {
+    pub(crate) input: TransactionInput,
+    pub(crate) values: TerminalValues,
+    pub(crate) aid: Option<Aid>,
+    pub(crate) fci: Vec<u8>,
+    pub(crate) gpo_command: Option<Vec<u8>>,
+    pub(crate) card: CardData,
+    pub(crate) static_data: Result<Vec<u8>, StaticDataError>,
+    pub(crate) apdus: u64,
+    pub(crate) early_outcome: Option<(Outcome, String)>,
+}
+
+impl CardPhase {
+    /// An empty card phase for a transaction, before any APDU.
+    pub fn new(config: &KernelConfig, input: &TransactionInput) -> Self {
+        CardPhase {
+            input: *input,
+            values: TerminalValues::new(config.terminal.terminal(), input),
+            aid: None,
+            fci: Vec::new(),
+            gpo_command: None,
+            card: CardData::new(),
+            static_data: Ok(Vec::new()),
+            apdus: 0,
+            early_outcome: None,
+        }
+    }
+
+    /// The transaction input.
+    pub fn input(&self) -> &TransactionInput {
+        &self.input
+    }
+
+    /// The terminal values used (with the TTQ and TVR as sent).
+    pub fn values(&self) -> &TerminalValues {
+        &self.values
+    }
+
+    /// The selected application's DF name, once the card accepted the GPO.
+    pub fn aid(&self) -> Option<Aid> {
+        self.aid
+    }
+
+    /// The FCI of the selected application (its `BF0C` holds the log entries `9F4D`/`DF4D`).
+    pub fn fci(&self) -> &[u8] {
+        &self.fci
+    }
+
+    /// The GET PROCESSING OPTIONS command as sent (without Le), when sent.
+    pub fn gpo_command(&self) -> Option<&[u8]> {
+        self.gpo_command.as_deref()
+    }
+
+    /// Data objects from the GPO response and the records.
+    pub fn card(&self) -> &CardData {
+        &self.card
+    }
+
+    /// The static data to be authenticated, or why it could not be assembled.
+    pub fn static_data(&self) -> Result<&[u8], StaticDataError> {
+        self.static_data.as_deref().map_err(|e| *e)
+    }
+
+    /// APDUs sent in this card phase.
+    pub fn apdus(&self) -> u64 {
+        self.apdus
+    }
+
+    /// An outcome the card phase already reached (e.g. try another interface), with a reason.
+    pub fn early_outcome(&self) -> Option<(Outcome, &str)> {
+        self.early_outcome
+            .as_ref()
+            .map(|(outcome, reason)| (*outcome, reason.as_str()))
+    }
+}
+
+impl std::fmt::Debug for CardPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let static_data = match &self.static_data {
+            Ok(bytes) => format!("Ok(<{} bytes>)", bytes.len()),
+            Err(e) => format!("Err({e:?})"),
+        };
+        f.debug_struct("CardPhase")
+            .field("input", &self.input)
+            .field("values", &self.values)
+            .field("aid", &self.aid)
+            .field("fci", &self.fci)
+            .field("gpo_command", &self.gpo_command)
+            .field("card", &self.card)
+            .field("static_data", &format_args!("{static_data}"))
+            .field("apdus", &self.apdus)
+            .field("early_outcome", &self.early_outcome)
+            .finish()
+    }
+}
+
+/// A card phase that broke: the error, and the card phase as far as it got (nothing lost).
+/// Displays as the error (transparently: its source is the error's source).
+#[derive(Debug)]
+pub struct CardPhaseError<E: std::error::Error + 'static> {
+    error: KernelError<E>,
+    phase: Box<CardPhase>,
+}
+
+impl<E: std::error::Error + 'static> CardPhaseError<E> {
+    /// An error with the card phase it interrupted.
+    pub fn new(error: KernelError<E>, phase: CardPhase) -> Self {
+        CardPhaseError {
+            error,
+            phase: Box::new(phase),
+        }
+    }
+
+    /// The error.
+    pub fn error(&self) -> &KernelError<E> {
+        &self.error
+    }
+
+    /// What was read before the error.
+    pub fn phase(&self) -> &CardPhase {
+        &self.phase
+    }
+
+    /// The outcome the error maps to ([`KernelError::outcome`]).
+    pub fn outcome(&self) -> Outcome {
+        self.error.outcome()
+    }
+
+    /// The error and the card phase.
+    pub fn into_parts(self) -> (KernelError<E>, CardPhase) {
+        (self.error, *self.phase)
+    }
+}
+
+impl<E: std::error::Error + 'static> std::fmt::Display for CardPhaseError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for CardPhaseError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
