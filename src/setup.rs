@@ -59,7 +59,7 @@ pub enum SetupError {
         index: u8,
     },
     /// A CA key directory holds no key list.
-    #[error("no CA key list (*.json) in {dir}")]
+    #[error("no CA key list (*.json, *.tlv, *.bin, *.hex, *.txt) in {dir}")]
     NoCapkFiles {
         /// The directory.
         dir: PathBuf,
@@ -136,8 +136,19 @@ fn read(path: &Path) -> Result<String, SetupError> {
     })
 }
 
-/// The CA key lists (`*.json`) of a directory, sorted; an unreadable or empty directory is an
-/// error.
+fn read_bytes(path: &Path) -> Result<Vec<u8>, SetupError> {
+    std::fs::read(path).map_err(|source| SetupError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The file name extensions of CA key lists: JSON lists, and terminal parameter files of
+/// TLV records as binary (`.tlv`, `.bin`) or hex text (`.hex`, `.txt`).
+const CAPK_EXTENSIONS: [&str; 5] = ["json", "tlv", "bin", "hex", "txt"];
+
+/// The CA key lists of a directory (`*.json`, `*.tlv`, `*.bin`, `*.hex`, `*.txt`), sorted; an
+/// unreadable directory, or one with no key list, is an error.
 pub fn capk_files_in(dir: &Path) -> Result<Vec<PathBuf>, SetupError> {
     let io = |source| SetupError::Io {
         path: dir.to_path_buf(),
@@ -146,7 +157,8 @@ pub fn capk_files_in(dir: &Path) -> Result<Vec<PathBuf>, SetupError> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
-        if path.extension().is_some_and(|e| e == "json") {
+        let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if CAPK_EXTENSIONS.contains(&extension.to_ascii_lowercase().as_str()) {
             files.push(path);
         }
     }
@@ -159,7 +171,9 @@ pub fn capk_files_in(dir: &Path) -> Result<Vec<PathBuf>, SetupError> {
     Ok(files)
 }
 
-/// Loads production CA key lists (`quickpass-vectors/1` `capk` files) into one store.
+/// Loads production CA key lists into one store: JSON lists (`quickpass-vectors/1` `capk`
+/// files) and terminal parameter files of EMV/UnionPay TLV records (several per file, RSA and
+/// SM2; binary or hex text), each file's form recognised from its content.
 ///
 /// Refuses the whole load if a list holds a known test key ([`is_known_test_key`]); keys with a
 /// wrong checksum or a malformed key are not loaded and come back in [`CapkLoad::refused`].
@@ -167,12 +181,13 @@ pub fn load_production_capks(files: &[PathBuf]) -> Result<CapkLoad, SetupError> 
     let mut load = CapkLoad::default();
     for path in files {
         let mut store = CapkStore::new();
-        let report = store
-            .load_vector_file(&read(path)?)
-            .map_err(|source| SetupError::Capk {
-                path: path.clone(),
-                source,
-            })?;
+        let report =
+            store
+                .load_key_file(&read_bytes(path)?)
+                .map_err(|source| SetupError::Capk {
+                    path: path.clone(),
+                    source,
+                })?;
         if let Some(test_key) = store.iter().find(|key| is_known_test_key(key)) {
             return Err(SetupError::TestKeyInProductionList {
                 path: path.clone(),

@@ -209,3 +209,45 @@ fn the_product_crates_neither_depend_on_the_simulator_nor_embed_a_test_key() {
         }
     }
 }
+
+/// The `tlv` fields of a capk vector file's valid cases: the same keys as terminal parameter
+/// records.
+fn tlv_records(path: &Path) -> Vec<u8> {
+    let list: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("list")).expect("json");
+    let mut out = Vec::new();
+    for case in list["cases"].as_array().expect("cases") {
+        if case["expect"]["valid"] == true {
+            if let Some(tlv) = case["tlv"].as_str() {
+                out.extend(hex::decode(tlv).expect("hex"));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn terminal_parameter_files_of_tlv_records_load_and_a_test_key_among_them_is_refused() {
+    let dir = scratch("tlv");
+    let unionpay = tlv_records(&data::data_dir().join("capk/capk-unionpay.json"));
+    assert!(!unionpay.is_empty());
+    let binary = dir.join("unionpay.tlv");
+    std::fs::write(&binary, &unionpay).expect("write");
+    let text = dir.join("unionpay.hex");
+    std::fs::write(&text, hex::encode_upper(&unionpay)).expect("write");
+    let files = setup::capk_files_in(&dir).expect("two lists");
+    assert_eq!(files, [text.clone(), binary.clone()]);
+    let load = setup::load_production_capks(&files).expect("TLV lists load");
+    assert!(load.store.len() >= 5, "{} keys", load.store.len());
+    assert!(load.refused.is_empty(), "{:?}", load.refused);
+
+    let mut mixed = unionpay.clone();
+    mixed.extend(tlv_records(&data::test_capk_file()));
+    let path = dir.join("mixed.tlv");
+    std::fs::write(&path, mixed).expect("write");
+    assert!(matches!(
+        setup::load_production_capks(&[path]),
+        Err(SetupError::TestKeyInProductionList { index: 0xF1, .. })
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+}
