@@ -13,7 +13,8 @@
 //!   a list holding a known test key is refused.
 //! - [`journal`]: a durable file journal for purse transactions (what clearing needs is on disk
 //!   before the gate opens).
-//! - [`clock`]: the local date and time the kernel takes as values.
+//! - [`clock`] and [`random`]: the local date and time, and the unpredictable number, that the
+//!   kernel takes as values.
 //! - `pcsc` (feature `pcsc`): the kernel's `Transport` over a PC/SC reader.
 //!
 //! What is not here: the simulated card, PSAM and hosts, the test CA, the vpcd card server, the
@@ -58,6 +59,7 @@ pub mod clock;
 pub mod journal;
 #[cfg(feature = "pcsc")]
 pub mod pcsc;
+pub mod random;
 pub mod setup;
 
 pub use quickpass_crypto as crypto;
