@@ -21,6 +21,45 @@
 //! replay card and the conformance runner live in the `quickpass-sim` crate, which is never
 //! compiled into the product (no test key is in any build of this crate).
 //!
+//! # Example: a whole contactless tap
+//!
+//! Against the simulated UnionPay debit card of `quickpass-sim` (a dev-dependency: its test CA
+//! is trusted here, as it must never be in a terminal): one call runs PPSE, SELECT, GPO, the
+//! records and fDDA, and always returns an outcome.
+//!
+//! ```
+//! use quickpass::kernel::contactless;
+//! use quickpass::kernel::outcome::Outcome;
+//! use quickpass::kernel::terminal_values::TransactionInput;
+//! use quickpass::kernel::transport::ApduLayer;
+//! use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
+//! use quickpass_sim::{data, CardProfile};
+//!
+//! // A terminal loads its configuration and production CA keys with `quickpass::setup`;
+//! // this one also trusts the simulator's test CA.
+//! let config = data::default_kernel_config()?;
+//! let mut card = CardProfile::load(data::card_profile("qpboc-debit-offline"))?.build()?;
+//!
+//! let input = TransactionInput {
+//!     amount: Amount::from_minor(150)?, // ¥1.50
+//!     amount_other: Amount::ZERO,
+//!     transaction_type: 0x00,
+//!     date: TransactionDate::new(2026, 3, 1)?,
+//!     time: TransactionTime::new(8, 30, 0)?,
+//!     unpredictable_number: [0x12, 0x34, 0x56, 0x78], // quickpass::random in a terminal
+//! };
+//! let mut layer = ApduLayer::new(&mut card);
+//! let tapped = contactless::transact(&config, &input, &mut layer);
+//! assert!(tapped.error.is_none());
+//! assert_eq!(tapped.outcome(), Outcome::Approved); // offline: TC and fDDA verified
+//! let record = tapped.result.record();
+//! assert_eq!(record.cryptogram_type, Some("TC"));
+//! assert_eq!(record.apdus, 7); // PPSE, SELECT, GPO and the AFL's four records
+//! let pan = record.pan.as_deref().expect("PAN read");
+//! assert!(pan.starts_with("622848") && !pan.contains("6228480012345671")); // masked
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Example: select the PPSE of a card through your own transport
 //!
 //! ```
