@@ -13,14 +13,23 @@ pub const SCHEMA: &str = "quickpass-card/1";
 #[non_exhaustive]
 pub enum ProfileError {
     /// The text is not valid JSON of the profile format.
-    #[error("invalid card profile: {0}")]
+    #[error("not a card profile in JSON")]
     Json(#[from] serde_json::Error),
     /// The `schema` field is not [`SCHEMA`].
     #[error("not a card profile (schema {0:?})")]
     Schema(String),
     /// The profile could not be read from disk.
-    #[error("cannot read card profile: {0}")]
+    #[error("cannot read the file")]
     Io(#[from] std::io::Error),
+    /// A profile file could not be loaded: which file, then why (the source).
+    #[error("card profile {}", path.display())]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why it could not be loaded ([`ProfileError::Io`], [`ProfileError::Json`], …).
+        #[source]
+        source: Box<ProfileError>,
+    },
     /// A value in the profile is invalid (which field, and why).
     #[error("invalid card profile field {field}: {reason}")]
     Invalid {
@@ -92,8 +101,17 @@ impl CardProfile {
     }
 
     /// Reads a profile file.
+    ///
+    /// Errors name the file ([`ProfileError::File`]), with the reason as their source.
     pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self, ProfileError> {
-        Self::from_json(&std::fs::read_to_string(path)?)
+        let path = path.as_ref();
+        std::fs::read_to_string(path)
+            .map_err(ProfileError::from)
+            .and_then(|text| Self::from_json(&text))
+            .map_err(|source| ProfileError::File {
+                path: path.to_path_buf(),
+                source: Box::new(source),
+            })
     }
 
     /// Personalises a card from the profile: keys derived, certificates issued by the test CA,
@@ -121,5 +139,34 @@ impl CardProfile {
             }
         }
         Ok(card)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn load_errors_name_the_file_and_say_the_reason_once() {
+        let missing = std::env::temp_dir().join("quickpass-no-such-profile.json");
+        let error = CardProfile::load(&missing).expect_err("no such file");
+        assert!(matches!(&error, ProfileError::File { path, .. } if *path == missing));
+        assert!(error.to_string().contains("quickpass-no-such-profile.json"));
+        let cause = error.source().expect("the reason");
+        assert_eq!(cause.to_string(), "cannot read the file");
+        // Each level says its own part: no text repeats along the chain.
+        let io = cause.source().expect("the I/O error").to_string();
+        assert!(!error.to_string().contains(&io) && !cause.to_string().contains(&io));
+
+        let garbage =
+            std::env::temp_dir().join(format!("quickpass-bad-{}.json", std::process::id()));
+        std::fs::write(&garbage, "{ not json").expect("write");
+        let error = CardProfile::load(&garbage).expect_err("not JSON");
+        let ProfileError::File { source, .. } = &error else {
+            panic!("{error:?}");
+        };
+        assert!(matches!(**source, ProfileError::Json(_)), "{source:?}");
+        let _ = std::fs::remove_file(&garbage);
     }
 }
