@@ -16,6 +16,49 @@
 //! Every primitive comes from the RustCrypto crates (`des`, `aes`, `sm4`, `sha1`, `sha2`, `sm3`,
 //! `sm2`, `rsa`); this crate does no I/O, reads no clock and draws no randomness.
 //!
+//! # Example: a real card's fDDA, checked from the CA key to the signature
+//!
+//! The chain of a Visa debit card's qVSDC tap (`vectors/oda-visa-debit-fdda.json`): the issuer
+//! key is recovered with the CA key, the ICC key with the issuer key, and the signed dynamic
+//! data is verified over the terminal's data. Each step only takes the previous step's output,
+//! so an unverified key cannot reach a later check.
+//!
+//! ```
+//! use quickpass_crypto::capk::{rsa_checksum, CaPublicKey, CapkIndex, HashAlgorithm, Rid};
+//! use quickpass_crypto::oda::{recover_icc_public_key, recover_issuer_public_key, verify_sdad, SdadFormats};
+//! use quickpass_crypto::Date;
+//!
+//! let file = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors/oda-visa-debit-fdda.json"))?;
+//! let case = &serde_json::from_str::<serde_json::Value>(&file)?["cases"][0];
+//! let bytes = |path: &[&str]| {
+//!     let value = path.iter().fold(case, |value, key| &value[*key]);
+//!     hex::decode(value.as_str().expect("hex field"))
+//! };
+//!
+//! // The terminal's CA key (Visa, index 09), checked against its checksum.
+//! let (rid, index) = (Rid(bytes(&["capk", "rid"])?.try_into().expect("5 bytes")), CapkIndex(0x09));
+//! let (modulus, exponent) = (bytes(&["capk", "modulus"])?, bytes(&["capk", "exponent"])?);
+//! let checksum = rsa_checksum(rid, index, &modulus, &exponent);
+//! let ca = CaPublicKey::new_rsa(rid, index, &modulus, &exponent, HashAlgorithm::Sha1, None, &checksum)?;
+//!
+//! let (pan, today) = (bytes(&["pan"])?, Date::new(2023, 3, 1)?);
+//! let issuer = recover_issuer_public_key(
+//!     &ca, &bytes(&["issuer", "certificate"])?, &[], &bytes(&["issuer", "exponent"])?, &pan, today,
+//! )?;
+//! let icc = recover_icc_public_key(
+//!     &issuer, &bytes(&["icc", "certificate"])?, &[], &bytes(&["icc", "exponent"])?, &pan,
+//!     &bytes(&["static_data"])?, today,
+//! )?;
+//! let signature = verify_sdad(&icc, &bytes(&["sdad"])?, &bytes(&["dynamic_data"])?, SdadFormats::FDDA)?;
+//! assert_eq!(signature.icc_dynamic_number(), [0x00, 0xC3]);
+//!
+//! // One flipped bit in the terminal's data and the signature no longer verifies.
+//! let mut tampered = bytes(&["dynamic_data"])?;
+//! tampered[0] ^= 0x01;
+//! assert!(verify_sdad(&icc, &bytes(&["sdad"])?, &tampered, SdadFormats::FDDA).is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Example: the PBOC purse MAC2 of a purchase
 //!
 //! ```
