@@ -5,7 +5,7 @@
 //! ```sh
 //! cargo run --example etc_topup -- [--amount N] [--taps N] [--tear-after K] [--json]
 //!                                  [--profile PATH] [--reader NAME] [--sam-reader NAME]
-//!                                  [--journal PATH]
+//!                                  [--journal PATH] [--load-key HEX | --host-keys PATH]
 //! ```
 //!
 //! By default the card is the simulated ETC user card (`vectors/cards/etc-user-card.json`), the
@@ -19,7 +19,32 @@
 //! (the card leaves after the K-th APDU of the first tap; the next tap recovers), `--journal
 //! PATH` and `--help`. Exit status: 0 after the taps, 1 when the set-up fails, 2 on bad
 //! arguments.
+//!
+//! Keying the simulated issuer host for a tester's own purse card (by default it holds the
+//! profile's master keys):
+//!
+//! - `--load-key HEX`: the card's own load key (DLK, 16 bytes, already diversified), for the
+//!   card's first key index. The host then cannot check the load TAC (no TAC key): the record
+//!   says `tac_verified: false`, for the clearing side to check.
+//! - `--host-keys PATH`: issuer master keys, diversified per card as the simulated issuer does
+//!   (`quickpass_sim::purse::keys::card_key`: `3DES_MK(D) ‖ 3DES_MK(NOT D)` with the 8-byte
+//!   application serial of EF15 bytes 12–19, after a first step with EF15 bytes 0–7 for
+//!   two-level cards such as ETC). The file (`quickpass-host-keys/1`):
+//!
+//!   ```json
+//!   {
+//!     "schema": "quickpass-host-keys/1",
+//!     "key_sets": [
+//!       { "index": 1, "load": "32 hex digits", "tac": "32 hex digits", "diversify": true }
+//!     ]
+//!   }
+//!   ```
+//!
+//!   `index` is the card key index, `load` the load master key (MLK, optional: without it that
+//!   index cannot load), `tac` the TAC master key (MTK), `diversify` (default `true`) `false`
+//!   when the keys are the card's own. Keys are test keys: never put production keys in a file.
 
+use std::convert::Infallible;
 use std::process::ExitCode;
 
 mod common;
@@ -29,13 +54,17 @@ use common::pcsc_link;
 #[cfg(not(feature = "pcsc"))]
 use common::pcsc_unavailable;
 use common::{application, money, report_tap, Boxed, CardLink, JournalFailure, SamLink};
+use quickpass::crypto::purse::LoadTacData;
+use quickpass::crypto::secret::SecretKey;
 use quickpass::journal::FileJournal;
+use quickpass::kernel::purse::sam::TacCheck;
 use quickpass::kernel::purse::{
-    load, Journal, LoadRequest, MemoryJournal, Psam, PurseConfig, Sam, SelectBy,
+    load, CardIdentity, Host, HostDecision, Journal, LoadAuthorisation, LoadRequest, MemoryJournal,
+    Psam, PurseConfig, Sam, SelectBy,
 };
 use quickpass::kernel::transport::ApduLayer;
 use quickpass_sim::faults::{Fault, FaultyCard, Trigger};
-use quickpass_sim::host::purse::PurseHost;
+use quickpass_sim::host::purse::{HostKeySet, PurseHost};
 use quickpass_sim::{ApplicationProfile, CardProfile};
 
 const DEFAULT_PROFILE: &str = concat!(
@@ -47,6 +76,7 @@ const PSAM_PROFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/vectors/cards/p
 const USAGE: &str = "\
 usage: etc_topup [--amount N] [--taps N] [--tear-after K] [--json]
                  [--profile PATH] [--reader NAME] [--sam-reader NAME] [--journal PATH]
+                 [--load-key HEX | --host-keys PATH]
 
 An ETC top-up machine: PBOC ED/EP load through the issuer host, torn-load recovery.
 
@@ -57,6 +87,8 @@ An ETC top-up machine: PBOC ED/EP load through the issuer host, torn-load recove
   --reader NAME     PC/SC reader of the card (default: the simulated card)
   --sam-reader NAME PC/SC reader of the PSAM giving the terminal number (default: simulated)
   --journal PATH    journal file (default: in memory)
+  --load-key HEX    the card's own (diversified) 16-byte load key for the simulated issuer
+  --host-keys PATH  issuer master keys for the simulated issuer (quickpass-host-keys/1 JSON)
   --json            one JSON object per transaction
   --help            this text";
 
@@ -68,6 +100,8 @@ struct Options {
     reader: Option<String>,
     sam_reader: Option<String>,
     journal: Option<String>,
+    load_key: Option<String>,
+    host_keys: Option<String>,
     json: bool,
 }
 
@@ -81,6 +115,8 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
         reader: None,
         sam_reader: None,
         journal: None,
+        load_key: None,
+        host_keys: None,
         json: false,
     };
     let mut args = args.into_iter();
@@ -117,6 +153,8 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
             "--reader" => options.reader = Some(value("--reader")?),
             "--sam-reader" => options.sam_reader = Some(value("--sam-reader")?),
             "--journal" => options.journal = Some(value("--journal")?),
+            "--load-key" => options.load_key = Some(value("--load-key")?),
+            "--host-keys" => options.host_keys = Some(value("--host-keys")?),
             "--json" => options.json = true,
             _ => return Err(format!("unknown argument {arg:?}")),
         }
@@ -124,7 +162,125 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
     if options.tear_after.is_some() && options.reader.is_some() {
         return Err("--tear-after needs the simulated card (no --reader)".into());
     }
+    if options.load_key.is_some() && options.host_keys.is_some() {
+        return Err("--load-key and --host-keys exclude each other".into());
+    }
     Ok(Some(options))
+}
+
+// --- the issuer host ---------------------------------------------------------------------------
+
+/// The simulated issuer host, keyed from the profile, `--load-key` or `--host-keys`.
+struct IssuerHost {
+    host: PurseHost,
+    /// Whether the host holds the TAC key (not with `--load-key`): without it the load TAC is
+    /// left to the clearing side instead of being refused.
+    tac_key: bool,
+}
+
+/// One key set of a `quickpass-host-keys/1` file.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeySetFile {
+    index: u8,
+    #[serde(default)]
+    load: Option<String>,
+    tac: String,
+    #[serde(default = "yes")]
+    diversify: bool,
+}
+
+/// A `quickpass-host-keys/1` file.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostKeysFile {
+    schema: String,
+    key_sets: Vec<KeySetFile>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A 16-byte key from hex; the message never repeats the text (it is a key).
+fn key16(text: &str, what: &str) -> Result<SecretKey, String> {
+    match hex::decode(text.trim()) {
+        Ok(mut bytes) if bytes.len() == 16 => {
+            let key = SecretKey::new(&bytes);
+            bytes.fill(0);
+            Ok(key)
+        }
+        Ok(bytes) => Err(format!("{what}: {} bytes, expected 16", bytes.len())),
+        Err(_) => Err(format!("{what}: not hex")),
+    }
+}
+
+impl IssuerHost {
+    fn with_load_key(index: u8, text: &str) -> Result<IssuerHost, String> {
+        let mut host = PurseHost::new();
+        host.add_key_set(HostKeySet {
+            index,
+            load: Some(key16(text, "--load-key")?),
+            // Never used: the TAC is not checked without the TAC key (`tac_key: false`).
+            tac: SecretKey::new(&[0; 16]),
+            diversify: false,
+        });
+        Ok(IssuerHost {
+            host,
+            tac_key: false,
+        })
+    }
+
+    fn from_file(path: &str) -> Result<IssuerHost, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+        let file: HostKeysFile = serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+        if file.schema != "quickpass-host-keys/1" {
+            return Err(format!(
+                "{path}: schema {:?}, expected quickpass-host-keys/1",
+                file.schema
+            ));
+        }
+        let mut host = PurseHost::new();
+        for (i, set) in file.key_sets.iter().enumerate() {
+            let what = |name: &str| format!("{path}: key_sets[{i}].{name}");
+            host.add_key_set(HostKeySet {
+                index: set.index,
+                load: set
+                    .load
+                    .as_deref()
+                    .map(|k| key16(k, &what("load")))
+                    .transpose()?,
+                tac: key16(&set.tac, &what("tac"))?,
+                diversify: set.diversify,
+            });
+        }
+        Ok(IssuerHost {
+            host,
+            tac_key: true,
+        })
+    }
+}
+
+impl Host for IssuerHost {
+    type Error = Infallible;
+
+    fn authorise_load(&mut self, request: &LoadAuthorisation) -> Result<HostDecision, Infallible> {
+        Host::authorise_load(&mut self.host, request)
+    }
+
+    fn check_load_tac(
+        &mut self,
+        card: &CardIdentity,
+        key_index: u8,
+        data: &LoadTacData,
+        tac: &[u8; 4],
+    ) -> Result<TacCheck, Infallible> {
+        if self.tac_key {
+            Host::check_load_tac(&mut self.host, card, key_index, data, tac)
+        } else {
+            Ok(TacCheck::Unavailable)
+        }
+    }
 }
 
 // --- reporting -----------------------------------------------------------------------------
@@ -139,9 +295,16 @@ fn run(options: Options) -> Result<(), String> {
         ));
     };
     let (app, psam_df) = application(purse)?;
-    let mut host = PurseHost::from_purse_profile(purse, "applications[0]")
-        .map_err(|e| format!("{}: {e}", options.profile))?;
     let key_index = purse.keys.first().map_or(1, |k| k.index);
+    let mut host = match (&options.load_key, &options.host_keys) {
+        (Some(hex_key), _) => IssuerHost::with_load_key(key_index, hex_key)?,
+        (None, Some(path)) => IssuerHost::from_file(path)?,
+        (None, None) => IssuerHost {
+            host: PurseHost::from_purse_profile(purse, "applications[0]")
+                .map_err(|e| format!("{}: {e}", options.profile))?,
+            tac_key: true,
+        },
+    };
 
     let mut card = ApduLayer::new(match &options.reader {
         None => CardLink::Virtual(FaultyCard::new(
