@@ -73,99 +73,41 @@ const DEFAULT_PROFILE: &str = concat!(
 );
 const PSAM_PROFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/vectors/cards/psam.json");
 
-const USAGE: &str = "\
-usage: etc_topup [--amount N] [--taps N] [--tear-after K] [--json]
-                 [--profile PATH] [--reader NAME] [--sam-reader NAME] [--journal PATH]
-                 [--load-key HEX | --host-keys PATH]
-
-An ETC top-up machine: PBOC ED/EP load through the issuer host, torn-load recovery.
-
-  --amount N        amount to load in fen (default 10000)
-  --taps N          taps to run (default 1)
-  --tear-after K    the card leaves after the K-th APDU of the first tap; the next tap recovers
-  --profile PATH    card profile (default vectors/cards/etc-user-card.json)
-  --reader NAME     PC/SC reader of the card (default: the simulated card)
-  --sam-reader NAME PC/SC reader of the PSAM giving the terminal number (default: simulated)
-  --journal PATH    journal file (default: in memory)
-  --load-key HEX    the card's own (diversified) 16-byte load key for the simulated issuer
-  --host-keys PATH  issuer master keys for the simulated issuer (quickpass-host-keys/1 JSON)
-  --json            one JSON object per transaction
-  --help            this text";
-
+/// An ETC top-up machine: PBOC ED/EP load through the issuer host, torn-load recovery.
+#[derive(clap::Parser)]
+#[command(name = "etc_topup")]
 struct Options {
+    /// Amount to load in fen.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
     amount: u32,
+    /// Taps to run (at least 2 with --tear-after).
+    #[arg(long, value_name = "N", default_value_t = 1)]
     taps: u32,
+    /// The card leaves after the K-th APDU of the first tap; the next tap recovers.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..),
+          conflicts_with = "reader")]
     tear_after: Option<u64>,
+    /// Card profile.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_PROFILE)]
     profile: String,
+    /// PC/SC reader of the card (default: the simulated card).
+    #[arg(long, value_name = "NAME")]
     reader: Option<String>,
+    /// PC/SC reader of the PSAM giving the terminal number (default: simulated).
+    #[arg(long, value_name = "NAME")]
     sam_reader: Option<String>,
+    /// Journal file (default: in memory).
+    #[arg(long, value_name = "PATH")]
     journal: Option<String>,
+    /// The card's own (diversified) 16-byte load key for the simulated issuer.
+    #[arg(long, value_name = "HEX", conflicts_with = "host_keys")]
     load_key: Option<String>,
+    /// Issuer master keys for the simulated issuer (quickpass-host-keys/1 JSON).
+    #[arg(long, value_name = "PATH")]
     host_keys: Option<String>,
+    /// One JSON object per transaction.
+    #[arg(long)]
     json: bool,
-}
-
-/// `Ok(None)` for `--help`.
-fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
-    let mut options = Options {
-        amount: 10_000,
-        taps: 1,
-        tear_after: None,
-        profile: DEFAULT_PROFILE.to_owned(),
-        reader: None,
-        sam_reader: None,
-        journal: None,
-        load_key: None,
-        host_keys: None,
-        json: false,
-    };
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_owned(), Some(value.to_owned()))
-            }
-            _ => (arg.clone(), None),
-        };
-        let mut value = |name: &str| {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        fn number<N: std::str::FromStr>(name: &str, text: String) -> Result<N, String> {
-            text.parse()
-                .map_err(|_| format!("{name}: not a number: {text:?}"))
-        }
-        match flag.as_str() {
-            "--help" | "-h" => return Ok(None),
-            "--amount" => options.amount = number("--amount", value("--amount")?)?,
-            "--taps" => options.taps = number("--taps", value("--taps")?)?,
-            "--tear-after" => {
-                let k: u64 = number("--tear-after", value("--tear-after")?)?;
-                if k == 0 {
-                    return Err("--tear-after: APDUs are numbered from 1".into());
-                }
-                options.tear_after = Some(k);
-                options.taps = options.taps.max(2);
-            }
-            "--profile" => options.profile = value("--profile")?,
-            "--reader" => options.reader = Some(value("--reader")?),
-            "--sam-reader" => options.sam_reader = Some(value("--sam-reader")?),
-            "--journal" => options.journal = Some(value("--journal")?),
-            "--load-key" => options.load_key = Some(value("--load-key")?),
-            "--host-keys" => options.host_keys = Some(value("--host-keys")?),
-            "--json" => options.json = true,
-            _ => return Err(format!("unknown argument {arg:?}")),
-        }
-    }
-    if options.tear_after.is_some() && options.reader.is_some() {
-        return Err("--tear-after needs the simulated card (no --reader)".into());
-    }
-    if options.load_key.is_some() && options.host_keys.is_some() {
-        return Err("--load-key and --host-keys exclude each other".into());
-    }
-    Ok(Some(options))
 }
 
 // --- the issuer host ---------------------------------------------------------------------------
@@ -399,21 +341,16 @@ fn run(options: Options) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    match parse(std::env::args().skip(1)) {
-        Ok(None) => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Ok(Some(options)) => match run(options) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("etc_topup: {e}");
-                ExitCode::from(1)
-            }
-        },
+    let mut options = <Options as clap::Parser>::parse();
+    if options.tear_after.is_some() {
+        // The torn first tap is recovered by the second.
+        options.taps = options.taps.max(2);
+    }
+    match run(options) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("etc_topup: {e}\n\n{USAGE}");
-            ExitCode::from(2)
+            eprintln!("etc_topup: {e}");
+            ExitCode::from(1)
         }
     }
 }
