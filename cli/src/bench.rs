@@ -1,9 +1,10 @@
 //! `quickpass reader-bench`: the APDU round-trip latency of a reader, measured with N SELECT
 //! PPSE commands (a command every card answers quickly, with or without a PPSE).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Latency statistics of N round trips, in microseconds.
+#[cfg_attr(not(feature = "pcsc"), allow(dead_code))]
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stats {
     /// Number of samples.
@@ -18,6 +19,7 @@ pub struct Stats {
     pub max: f64,
 }
 
+#[cfg_attr(not(feature = "pcsc"), allow(dead_code))]
 impl Stats {
     /// From the measured durations; `None` without samples.
     pub fn new(mut samples: Vec<Duration>) -> Option<Stats> {
@@ -45,6 +47,7 @@ pub fn run(reader: Option<&str>, n: u32, json: bool) -> Result<(), String> {
     use quickpass::kernel::apdu::Command;
     use quickpass::kernel::transport::Transport;
     use quickpass::pcsc::PcscTransport;
+    use std::time::Instant;
 
     let name = match reader {
         Some(reader) => reader.to_owned(),

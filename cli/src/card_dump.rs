@@ -11,7 +11,7 @@
 use quickpass::kernel::afl::parse_afl;
 use quickpass::kernel::apdu::{Command, Occurrence, Purse, Response};
 use quickpass::kernel::card_data::CardData;
-use quickpass::kernel::config::KernelConfig;
+use quickpass::kernel::config::TerminalConfig;
 use quickpass::kernel::contactless::absorb_gpo_response;
 use quickpass::kernel::dol::Dol;
 use quickpass::kernel::logs::{read_log, LogKind};
@@ -34,8 +34,12 @@ const MAX_RECORDS: u8 = 50;
 
 /// Reads everything from the card behind `transport` and returns it as one JSON object with an
 /// array of applications. `config` supplies the terminal values for the PDOL; `input` has a
-/// zero amount.
-pub fn read<T: Transport>(transport: T, config: &KernelConfig, input: &TransactionInput) -> Value {
+/// zero amount. No CA key is needed: nothing is authenticated.
+pub fn read<T: Transport>(
+    transport: T,
+    config: &TerminalConfig,
+    input: &TransactionInput,
+) -> Value {
     let mut layer = ApduLayer::new(transport);
     let mut aids: Vec<(Aid, Option<String>)> = Vec::new();
     let ppse = directory(&mut layer, true, &mut aids);
@@ -104,7 +108,7 @@ fn directory<T: Transport>(
 
 fn application<T: Transport>(
     layer: &mut ApduLayer<T>,
-    config: &KernelConfig,
+    config: &TerminalConfig,
     input: &TransactionInput,
     aid: &Aid,
     label: Option<&str>,
@@ -142,14 +146,14 @@ fn application<T: Transport>(
 /// GPO with a zero amount, the AFL's records, logs and the EC balance.
 fn emv<T: Transport>(
     layer: &mut ApduLayer<T>,
-    config: &KernelConfig,
+    config: &TerminalConfig,
     input: &TransactionInput,
     aid: &Aid,
     fci: &[u8],
     app: &mut Value,
 ) {
-    let mut values = TerminalValues::new(config.terminal.terminal(), input);
-    if let Some(parameters) = config.terminal.parameters_for(aid) {
+    let mut values = TerminalValues::new(config.terminal(), input);
+    if let Some(parameters) = config.parameters_for(aid) {
         values.set_aid_parameters(parameters);
     }
     let pdol_data = tlv::parse_single(fci)

@@ -210,8 +210,8 @@ fn tap_command(args: &TapArgs) -> Result<(), String> {
 
 fn dump_command(card: &CardSource, config: Option<PathBuf>, json: bool) -> Result<(), String> {
     let config_path = config.unwrap_or_else(quickpass_sim::data::default_terminal);
-    // Reading needs no CA key: ODA is not performed.
-    let config = tap::kernel_config(&config_path, &[], false)?;
+    // Reading needs no CA key: nothing is authenticated.
+    let config = quickpass::setup::load_terminal_config(&config_path).map_err(error_chain)?;
     let input = tap::input(0, None, None)?;
     let value = match &card.reader {
         Some(reader) => card_dump::read(reader::open(reader)?, &config, &input),
@@ -361,5 +361,54 @@ mod reader {
     /// Always refused without the `pcsc` feature.
     pub fn open(_reader: &str) -> Result<quickpass_sim::VirtualCard, String> {
         Err(NO_PCSC.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn tap_takes_the_transact_flags() {
+        let cli = Cli::try_parse_from([
+            "quickpass",
+            "tap",
+            "--reader",
+            "R",
+            "--amount",
+            "60000",
+            "--date",
+            "261207",
+            "--un",
+            "01020304",
+            "--capk-file",
+            "a.json",
+            "--capk-file",
+            "b.json",
+            "--config",
+            "t.json",
+            "--test-keys",
+            "--json",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let Commands::Tap(args) = cli.command else {
+            panic!("not tap")
+        };
+        assert_eq!(args.card.reader.as_deref(), Some("R"));
+        assert_eq!(args.amount, 60000);
+        assert_eq!(args.capk_files.len(), 2);
+        assert!(args.test_keys && args.json);
+        // A reader and a profile exclude each other; amounts beyond n12 are refused.
+        assert!(
+            Cli::try_parse_from(["quickpass", "tap", "--reader", "R", "--profile", "p"]).is_err()
+        );
+        assert!(Cli::try_parse_from(["quickpass", "tap", "--amount", "1000000000000"]).is_err());
+        assert!(Cli::try_parse_from(["quickpass", "reader-bench", "-n", "0"]).is_err());
     }
 }
