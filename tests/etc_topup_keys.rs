@@ -60,9 +60,26 @@ fn builtin_profile() -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// A scratch file of this test process.
-fn scratch(name: &str, value: &Value) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("quickpass-etc-topup-keys-{}", std::process::id()));
+/// The scratch directory of one test of this process (removed by [`Scratch`]'s drop).
+fn scratch_dir(test: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "quickpass-etc-topup-keys-{}-{test}",
+        std::process::id()
+    ))
+}
+
+/// Removes a test's scratch directory when the test ends, passed or not.
+struct Scratch(&'static str);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(scratch_dir(self.0));
+    }
+}
+
+/// A scratch file of test `test`.
+fn scratch(test: &str, name: &str, value: &Value) -> PathBuf {
+    let dir = scratch_dir(test);
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, value.to_string()).unwrap();
@@ -79,7 +96,7 @@ fn own_profile(test: &str) -> (PathBuf, Value) {
     );
     keys["load"] = json!(LOAD_MASTER);
     keys["tac"] = json!(TAC_MASTER);
-    (scratch(&format!("{test}-card.json"), &profile), profile)
+    (scratch(test, "card.json", &profile), profile)
 }
 
 /// The card's own load key, diversified from `master` as the issuer does (two levels for ETC:
@@ -152,6 +169,7 @@ fn assert_mac1_refused(line: &Value) {
 
 #[test]
 fn load_key_loads_the_testers_card_and_a_wrong_key_is_declined() {
+    let _scratch = Scratch("load-key");
     let (profile, _) = own_profile("load-key");
     let right = card_load_key(&profile, LOAD_MASTER);
     let line = topup(&profile, &["--load-key", &right]);
@@ -171,6 +189,7 @@ fn load_key_loads_the_testers_card_and_a_wrong_key_is_declined() {
 
 #[test]
 fn host_keys_file_diversifies_the_masters_like_the_issuer() {
+    let _scratch = Scratch("host-keys");
     let (profile, _) = own_profile("host-keys");
     let index = builtin_profile()["applications"][0]["keys"][0]["index"].clone();
     let keys = |load: &str, tac: &str| {
@@ -179,13 +198,18 @@ fn host_keys_file_diversifies_the_masters_like_the_issuer() {
             "key_sets": [ { "index": index, "load": load, "tac": tac } ]
         })
     };
-    let right = scratch("right-keys.json", &keys(LOAD_MASTER, TAC_MASTER));
+    let right = scratch(
+        "host-keys",
+        "right-keys.json",
+        &keys(LOAD_MASTER, TAC_MASTER),
+    );
     assert_loaded(
         &topup(&profile, &["--host-keys", right.to_str().unwrap()]),
         true,
     );
     let builtin = &builtin_profile()["applications"][0]["keys"][0];
     let wrong = scratch(
+        "host-keys",
         "wrong-keys.json",
         &keys(
             builtin["load"].as_str().unwrap(),
