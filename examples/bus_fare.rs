@@ -44,90 +44,38 @@ const DEFAULT_PROFILE: &str = concat!(
 );
 const PSAM_PROFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/vectors/cards/psam.json");
 
-const USAGE: &str = "\
-usage: bus_fare [--fare N] [--taps N] [--capp] [--tear-after K] [--json]
-                [--profile PATH] [--reader NAME] [--sam-reader NAME] [--journal PATH]
-
-A bus validator tap loop (PBOC ED/EP purchase with a PSAM, torn-transaction recovery).
-
-  --fare N          flat fare in fen (default 200)
-  --taps N          taps to run (default 3)
-  --capp            segmented fares: entry/exit records (CAPP), example fare table
-  --tear-after K    the card leaves after the K-th APDU of the first tap; the next tap recovers
-  --profile PATH    card profile (default vectors/cards/transit-purse-capp.json)
-  --reader NAME     PC/SC reader of the card (default: the simulated card)
-  --sam-reader NAME PC/SC reader of the PSAM (default: the simulated PSAM)
-  --journal PATH    journal file (default: in memory)
-  --json            one JSON object per transaction
-  --help            this text";
-
+/// A bus validator tap loop (PBOC ED/EP purchase with a PSAM, torn-transaction recovery).
+#[derive(clap::Parser)]
+#[command(name = "bus_fare")]
 struct Options {
+    /// Flat fare in fen.
+    #[arg(long, value_name = "N", default_value_t = 200)]
     fare: u32,
+    /// Taps to run.
+    #[arg(long, value_name = "N", default_value_t = 3)]
     taps: u32,
+    /// Segmented fares: entry/exit records (CAPP), example fare table.
+    #[arg(long)]
     capp: bool,
+    /// The card leaves after the K-th APDU of the first tap; the next tap recovers.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..),
+          conflicts_with = "reader")]
     tear_after: Option<u64>,
+    /// Card profile.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_PROFILE)]
     profile: String,
+    /// PC/SC reader of the card (default: the simulated card).
+    #[arg(long, value_name = "NAME")]
     reader: Option<String>,
+    /// PC/SC reader of the PSAM (default: the simulated PSAM).
+    #[arg(long, value_name = "NAME")]
     sam_reader: Option<String>,
+    /// Journal file (default: in memory).
+    #[arg(long, value_name = "PATH")]
     journal: Option<String>,
+    /// One JSON object per transaction.
+    #[arg(long)]
     json: bool,
-}
-
-/// `Ok(None)` for `--help`.
-fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
-    let mut options = Options {
-        fare: 200,
-        taps: 3,
-        capp: false,
-        tear_after: None,
-        profile: DEFAULT_PROFILE.to_owned(),
-        reader: None,
-        sam_reader: None,
-        journal: None,
-        json: false,
-    };
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_owned(), Some(value.to_owned()))
-            }
-            _ => (arg.clone(), None),
-        };
-        let mut value = |name: &str| {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        fn number<N: std::str::FromStr>(name: &str, text: String) -> Result<N, String> {
-            text.parse()
-                .map_err(|_| format!("{name}: not a number: {text:?}"))
-        }
-        match flag.as_str() {
-            "--help" | "-h" => return Ok(None),
-            "--fare" => options.fare = number("--fare", value("--fare")?)?,
-            "--taps" => options.taps = number("--taps", value("--taps")?)?,
-            "--capp" => options.capp = true,
-            "--tear-after" => {
-                let k: u64 = number("--tear-after", value("--tear-after")?)?;
-                if k == 0 {
-                    return Err("--tear-after: APDUs are numbered from 1".into());
-                }
-                options.tear_after = Some(k);
-            }
-            "--profile" => options.profile = value("--profile")?,
-            "--reader" => options.reader = Some(value("--reader")?),
-            "--sam-reader" => options.sam_reader = Some(value("--sam-reader")?),
-            "--journal" => options.journal = Some(value("--journal")?),
-            "--json" => options.json = true,
-            _ => return Err(format!("unknown argument {arg:?}")),
-        }
-    }
-    if options.tear_after.is_some() && options.reader.is_some() {
-        return Err("--tear-after needs the simulated card (no --reader)".into());
-    }
-    Ok(Some(options))
 }
 
 // --- reporting -----------------------------------------------------------------------------
@@ -266,21 +214,12 @@ fn run(options: Options) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    match parse(std::env::args().skip(1)) {
-        Ok(None) => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Ok(Some(options)) => match run(options) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("bus_fare: {e}");
-                ExitCode::from(1)
-            }
-        },
+    let options = <Options as clap::Parser>::parse();
+    match run(options) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("bus_fare: {e}\n\n{USAGE}");
-            ExitCode::from(2)
+            eprintln!("bus_fare: {e}");
+            ExitCode::from(1)
         }
     }
 }

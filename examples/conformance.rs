@@ -7,12 +7,17 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Runs quickpass-vectors/1 files: `PASS`/`FAIL` per case, then `N passed, M failed`.
+#[derive(clap::Parser)]
+#[command(name = "conformance")]
+struct Options {
+    /// Vector files or directories (searched recursively).
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+}
+
 fn main() -> ExitCode {
-    let paths: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
-    if paths.is_empty() {
-        eprintln!("usage: conformance PATH...");
-        return ExitCode::from(2);
-    }
+    let Options { paths } = <Options as clap::Parser>::parse();
     let report = quickpass_sim::conformance::run_paths(&paths);
     for line in report.lines() {
         println!("{line}");

@@ -5,7 +5,7 @@
 //! ```sh
 //! cargo run --example etc_topup -- [--amount N] [--taps N] [--tear-after K] [--json]
 //!                                  [--profile PATH] [--reader NAME] [--sam-reader NAME]
-//!                                  [--journal PATH]
+//!                                  [--journal PATH] [--load-key HEX | --host-keys PATH]
 //! ```
 //!
 //! By default the card is the simulated ETC user card (`vectors/cards/etc-user-card.json`), the
@@ -19,7 +19,32 @@
 //! (the card leaves after the K-th APDU of the first tap; the next tap recovers), `--journal
 //! PATH` and `--help`. Exit status: 0 after the taps, 1 when the set-up fails, 2 on bad
 //! arguments.
+//!
+//! Keying the simulated issuer host for a tester's own purse card (by default it holds the
+//! profile's master keys):
+//!
+//! - `--load-key HEX`: the card's own load key (DLK, 16 bytes, already diversified), for the
+//!   card's first key index. The host then cannot check the load TAC (no TAC key): the record
+//!   says `tac_verified: false`, for the clearing side to check.
+//! - `--host-keys PATH`: issuer master keys, diversified per card as the simulated issuer does
+//!   (`quickpass_sim::purse::keys::card_key`: `3DES_MK(D) ‖ 3DES_MK(NOT D)` with the 8-byte
+//!   application serial of EF15 bytes 12–19, after a first step with EF15 bytes 0–7 for
+//!   two-level cards such as ETC). The file (`quickpass-host-keys/1`):
+//!
+//!   ```json
+//!   {
+//!     "schema": "quickpass-host-keys/1",
+//!     "key_sets": [
+//!       { "index": 1, "load": "32 hex digits", "tac": "32 hex digits", "diversify": true }
+//!     ]
+//!   }
+//!   ```
+//!
+//!   `index` is the card key index, `load` the load master key (MLK, optional: without it that
+//!   index cannot load), `tac` the TAC master key (MTK), `diversify` (default `true`) `false`
+//!   when the keys are the card's own. Keys are test keys: never put production keys in a file.
 
+use std::convert::Infallible;
 use std::process::ExitCode;
 
 mod common;
@@ -29,13 +54,17 @@ use common::pcsc_link;
 #[cfg(not(feature = "pcsc"))]
 use common::pcsc_unavailable;
 use common::{application, money, report_tap, Boxed, CardLink, JournalFailure, SamLink};
+use quickpass::crypto::purse::LoadTacData;
+use quickpass::crypto::secret::SecretKey;
 use quickpass::journal::FileJournal;
+use quickpass::kernel::purse::sam::TacCheck;
 use quickpass::kernel::purse::{
-    load, Journal, LoadRequest, MemoryJournal, Psam, PurseConfig, Sam, SelectBy,
+    load, CardIdentity, Host, HostDecision, Journal, LoadAuthorisation, LoadRequest, LoadReversal,
+    MemoryJournal, Psam, PurseConfig, Sam, SelectBy,
 };
 use quickpass::kernel::transport::ApduLayer;
 use quickpass_sim::faults::{Fault, FaultyCard, Trigger};
-use quickpass_sim::host::purse::PurseHost;
+use quickpass_sim::host::purse::{HostKeySet, PurseHost};
 use quickpass_sim::{ApplicationProfile, CardProfile};
 
 const DEFAULT_PROFILE: &str = concat!(
@@ -44,87 +73,160 @@ const DEFAULT_PROFILE: &str = concat!(
 );
 const PSAM_PROFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/vectors/cards/psam.json");
 
-const USAGE: &str = "\
-usage: etc_topup [--amount N] [--taps N] [--tear-after K] [--json]
-                 [--profile PATH] [--reader NAME] [--sam-reader NAME] [--journal PATH]
-
-An ETC top-up machine: PBOC ED/EP load through the issuer host, torn-load recovery.
-
-  --amount N        amount to load in fen (default 10000)
-  --taps N          taps to run (default 1)
-  --tear-after K    the card leaves after the K-th APDU of the first tap; the next tap recovers
-  --profile PATH    card profile (default vectors/cards/etc-user-card.json)
-  --reader NAME     PC/SC reader of the card (default: the simulated card)
-  --sam-reader NAME PC/SC reader of the PSAM giving the terminal number (default: simulated)
-  --journal PATH    journal file (default: in memory)
-  --json            one JSON object per transaction
-  --help            this text";
-
+/// An ETC top-up machine: PBOC ED/EP load through the issuer host, torn-load recovery.
+#[derive(clap::Parser)]
+#[command(name = "etc_topup")]
 struct Options {
+    /// Amount to load in fen.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
     amount: u32,
+    /// Taps to run (at least 2 with --tear-after).
+    #[arg(long, value_name = "N", default_value_t = 1)]
     taps: u32,
+    /// The card leaves after the K-th APDU of the first tap; the next tap recovers.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..),
+          conflicts_with = "reader")]
     tear_after: Option<u64>,
+    /// Card profile.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_PROFILE)]
     profile: String,
+    /// PC/SC reader of the card (default: the simulated card).
+    #[arg(long, value_name = "NAME")]
     reader: Option<String>,
+    /// PC/SC reader of the PSAM giving the terminal number (default: simulated).
+    #[arg(long, value_name = "NAME")]
     sam_reader: Option<String>,
+    /// Journal file (default: in memory).
+    #[arg(long, value_name = "PATH")]
     journal: Option<String>,
+    /// The card's own (diversified) 16-byte load key for the simulated issuer.
+    #[arg(long, value_name = "HEX", conflicts_with = "host_keys")]
+    load_key: Option<String>,
+    /// Issuer master keys for the simulated issuer (quickpass-host-keys/1 JSON).
+    #[arg(long, value_name = "PATH")]
+    host_keys: Option<String>,
+    /// One JSON object per transaction.
+    #[arg(long)]
     json: bool,
 }
 
-/// `Ok(None)` for `--help`.
-fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
-    let mut options = Options {
-        amount: 10_000,
-        taps: 1,
-        tear_after: None,
-        profile: DEFAULT_PROFILE.to_owned(),
-        reader: None,
-        sam_reader: None,
-        journal: None,
-        json: false,
-    };
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_owned(), Some(value.to_owned()))
-            }
-            _ => (arg.clone(), None),
-        };
-        let mut value = |name: &str| {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        fn number<N: std::str::FromStr>(name: &str, text: String) -> Result<N, String> {
-            text.parse()
-                .map_err(|_| format!("{name}: not a number: {text:?}"))
+// --- the issuer host ---------------------------------------------------------------------------
+
+/// The simulated issuer host, keyed from the profile, `--load-key` or `--host-keys`.
+struct IssuerHost {
+    host: PurseHost,
+    /// Whether the host holds the TAC key (not with `--load-key`): without it the load TAC is
+    /// left to the clearing side instead of being refused.
+    tac_key: bool,
+}
+
+/// One key set of a `quickpass-host-keys/1` file.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeySetFile {
+    index: u8,
+    #[serde(default)]
+    load: Option<String>,
+    tac: String,
+    #[serde(default = "yes")]
+    diversify: bool,
+}
+
+/// A `quickpass-host-keys/1` file.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostKeysFile {
+    schema: String,
+    key_sets: Vec<KeySetFile>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A 16-byte key from hex; the message never repeats the text (it is a key).
+fn key16(text: &str, what: &str) -> Result<SecretKey, String> {
+    match hex::decode(text.trim()) {
+        Ok(mut bytes) if bytes.len() == 16 => {
+            let key = SecretKey::new(&bytes);
+            bytes.fill(0);
+            Ok(key)
         }
-        match flag.as_str() {
-            "--help" | "-h" => return Ok(None),
-            "--amount" => options.amount = number("--amount", value("--amount")?)?,
-            "--taps" => options.taps = number("--taps", value("--taps")?)?,
-            "--tear-after" => {
-                let k: u64 = number("--tear-after", value("--tear-after")?)?;
-                if k == 0 {
-                    return Err("--tear-after: APDUs are numbered from 1".into());
-                }
-                options.tear_after = Some(k);
-                options.taps = options.taps.max(2);
-            }
-            "--profile" => options.profile = value("--profile")?,
-            "--reader" => options.reader = Some(value("--reader")?),
-            "--sam-reader" => options.sam_reader = Some(value("--sam-reader")?),
-            "--journal" => options.journal = Some(value("--journal")?),
-            "--json" => options.json = true,
-            _ => return Err(format!("unknown argument {arg:?}")),
+        Ok(bytes) => Err(format!("{what}: {} bytes, expected 16", bytes.len())),
+        Err(_) => Err(format!("{what}: not hex")),
+    }
+}
+
+impl IssuerHost {
+    fn with_load_key(index: u8, text: &str) -> Result<IssuerHost, String> {
+        let mut host = PurseHost::new();
+        host.add_key_set(HostKeySet {
+            index,
+            load: Some(key16(text, "--load-key")?),
+            // Never used: the TAC is not checked without the TAC key (`tac_key: false`).
+            tac: SecretKey::new(&[0; 16]),
+            diversify: false,
+        });
+        Ok(IssuerHost {
+            host,
+            tac_key: false,
+        })
+    }
+
+    fn from_file(path: &str) -> Result<IssuerHost, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+        let file: HostKeysFile = serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+        if file.schema != "quickpass-host-keys/1" {
+            return Err(format!(
+                "{path}: schema {:?}, expected quickpass-host-keys/1",
+                file.schema
+            ));
+        }
+        let mut host = PurseHost::new();
+        for (i, set) in file.key_sets.iter().enumerate() {
+            let what = |name: &str| format!("{path}: key_sets[{i}].{name}");
+            host.add_key_set(HostKeySet {
+                index: set.index,
+                load: set
+                    .load
+                    .as_deref()
+                    .map(|k| key16(k, &what("load")))
+                    .transpose()?,
+                tac: key16(&set.tac, &what("tac"))?,
+                diversify: set.diversify,
+            });
+        }
+        Ok(IssuerHost {
+            host,
+            tac_key: true,
+        })
+    }
+}
+
+impl Host for IssuerHost {
+    type Error = Infallible;
+
+    fn authorise_load(&mut self, request: &LoadAuthorisation) -> Result<HostDecision, Infallible> {
+        Host::authorise_load(&mut self.host, request)
+    }
+
+    fn reverse_load(&mut self, reversal: &LoadReversal) -> Result<(), Infallible> {
+        Host::reverse_load(&mut self.host, reversal)
+    }
+
+    fn check_load_tac(
+        &mut self,
+        card: &CardIdentity,
+        key_index: u8,
+        data: &LoadTacData,
+        tac: &[u8; 4],
+    ) -> Result<TacCheck, Infallible> {
+        if self.tac_key {
+            Host::check_load_tac(&mut self.host, card, key_index, data, tac)
+        } else {
+            Ok(TacCheck::Unavailable)
         }
     }
-    if options.tear_after.is_some() && options.reader.is_some() {
-        return Err("--tear-after needs the simulated card (no --reader)".into());
-    }
-    Ok(Some(options))
 }
 
 // --- reporting -----------------------------------------------------------------------------
@@ -139,9 +241,16 @@ fn run(options: Options) -> Result<(), String> {
         ));
     };
     let (app, psam_df) = application(purse)?;
-    let mut host = PurseHost::from_purse_profile(purse, "applications[0]")
-        .map_err(|e| format!("{}: {e}", options.profile))?;
     let key_index = purse.keys.first().map_or(1, |k| k.index);
+    let mut host = match (&options.load_key, &options.host_keys) {
+        (Some(hex_key), _) => IssuerHost::with_load_key(key_index, hex_key)?,
+        (None, Some(path)) => IssuerHost::from_file(path)?,
+        (None, None) => IssuerHost {
+            host: PurseHost::from_purse_profile(purse, "applications[0]")
+                .map_err(|e| format!("{}: {e}", options.profile))?,
+            tac_key: true,
+        },
+    };
 
     let mut card = ApduLayer::new(match &options.reader {
         None => CardLink::Virtual(FaultyCard::new(
@@ -236,21 +345,16 @@ fn run(options: Options) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    match parse(std::env::args().skip(1)) {
-        Ok(None) => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Ok(Some(options)) => match run(options) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("etc_topup: {e}");
-                ExitCode::from(1)
-            }
-        },
+    let mut options = <Options as clap::Parser>::parse();
+    if options.tear_after.is_some() {
+        // The torn first tap is recovered by the second.
+        options.taps = options.taps.max(2);
+    }
+    match run(options) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("etc_topup: {e}\n\n{USAGE}");
-            ExitCode::from(2)
+            eprintln!("etc_topup: {e}");
+            ExitCode::from(1)
         }
     }
 }

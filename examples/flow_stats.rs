@@ -14,7 +14,13 @@ use std::process::ExitCode;
 use quickpass::kernel::transport::Counters;
 use quickpass_sim::rig::{Flow, Rig, TapReport};
 
+/// APDUs and bytes exchanged per flow, as a markdown table (no options).
+#[derive(clap::Parser)]
+#[command(name = "flow_stats")]
+struct Options {}
+
 fn main() -> ExitCode {
+    let Options {} = <Options as clap::Parser>::parse();
     let mut rig = match Rig::new() {
         Ok(rig) => rig,
         Err(e) => {

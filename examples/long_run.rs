@@ -35,42 +35,19 @@ const TOLERANCE_KIB: u64 = 1024;
 /// Unexpected outcomes printed with their reason (all are counted).
 const SHOWN_PROBLEMS: usize = 10;
 
-const USAGE: &str = "\
-usage: long_run [--taps N] [--json]
-
-Runs N taps (default 1000000) alternating every flow on the simulated cards and reports peak
-and current RSS after a warm-up, every 10 % and at the end. Exit 1 if a tap is not the expected
-outcome or the peak RSS grows by more than 1 MiB after the warm-up.";
-
+/// Runs N taps alternating every flow on the simulated cards and reports peak and current RSS
+/// after a warm-up, every 10 % and at the end. Exit 1 if a tap is not the expected outcome or
+/// the peak RSS grows by more than 1 MiB after the warm-up.
+#[derive(clap::Parser)]
+#[command(name = "long_run")]
 struct Options {
+    /// Taps to run.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
     taps: u64,
+    /// Progress table to stderr, one JSON summary on stdout.
+    #[arg(long)]
     json: bool,
-}
-
-/// `Ok(None)` for `--help`.
-fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
-    let mut options = Options {
-        taps: 1_000_000,
-        json: false,
-    };
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--help" | "-h" => return Ok(None),
-            "--taps" => {
-                let text = args.next().ok_or("--taps needs a value")?;
-                options.taps = text
-                    .parse()
-                    .map_err(|_| format!("--taps: not a number: {text:?}"))?;
-                if options.taps == 0 {
-                    return Err("--taps: at least one".into());
-                }
-            }
-            "--json" => options.json = true,
-            _ => return Err(format!("unknown argument {arg:?}")),
-        }
-    }
-    Ok(Some(options))
 }
 
 /// Peak and current resident set size, KiB (`VmHWM`, `VmRSS`).
@@ -321,22 +298,13 @@ fn run(options: &Options) -> Result<bool, String> {
 }
 
 fn main() -> ExitCode {
-    match parse(std::env::args().skip(1)) {
-        Ok(None) => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Ok(Some(options)) => match run(&options) {
-            Ok(true) => ExitCode::SUCCESS,
-            Ok(false) => ExitCode::from(1),
-            Err(e) => {
-                eprintln!("long_run: {e}");
-                ExitCode::from(1)
-            }
-        },
+    let options = <Options as clap::Parser>::parse();
+    match run(&options) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("long_run: {e}\n\n{USAGE}");
-            ExitCode::from(2)
+            eprintln!("long_run: {e}");
+            ExitCode::from(1)
         }
     }
 }

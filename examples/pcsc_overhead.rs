@@ -81,43 +81,25 @@ impl VpcdCard for TimedCard {
     }
 }
 
-fn parse() -> Result<Option<usize>, String> {
-    let mut taps = 200;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--taps" => {
-                let text = args.next().ok_or("--taps needs a value")?;
-                taps = text
-                    .parse()
-                    .map_err(|_| format!("--taps: not a number: {text:?}"))?;
-            }
-            "--help" | "-h" => return Ok(None),
-            _ => return Err(format!("unknown argument {arg:?}")),
-        }
-    }
-    if taps == 0 {
-        return Err("--taps: at least one".into());
-    }
-    Ok(Some(taps))
+/// Whole qPBOC taps through pcscd + vpcd against the sum of their bare transmits (pcscd with
+/// vsmartcard-vpcd running).
+#[derive(clap::Parser)]
+#[command(name = "pcsc_overhead")]
+struct Options {
+    /// Measured taps (after 10 warm-up taps).
+    #[arg(long, value_name = "N", default_value_t = 200,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    taps: u64,
 }
 
 fn main() -> ExitCode {
-    match parse() {
-        Ok(None) => {
-            println!("usage: pcsc_overhead [--taps N]   (pcscd with vsmartcard-vpcd running)");
-            ExitCode::SUCCESS
-        }
-        Ok(Some(taps)) => match run(taps) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("pcsc_overhead: {e}");
-                ExitCode::from(1)
-            }
-        },
+    let options = <Options as clap::Parser>::parse();
+    let taps = usize::try_from(options.taps).unwrap_or(usize::MAX);
+    match run(taps) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pcsc_overhead: {e}");
-            ExitCode::from(2)
+            ExitCode::from(1)
         }
     }
 }

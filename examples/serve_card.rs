@@ -22,56 +22,17 @@ use quickpass_sim::CardProfile;
 
 const DEFAULT_PROFILE: &str = "vectors/cards/qpboc-debit-offline.json";
 
-const USAGE: &str = "\
-usage: serve_card [--profile PATH] [--port N]
-
-Serves a simulated card to pcscd through vsmartcard's vpcd driver until killed.
-
-  --profile PATH   card profile (quickpass-card/1 JSON)
-                   default: vectors/cards/qpboc-debit-offline.json
-  --port N         vpcd port: 35963 = \"Virtual PCD 00 00\" (default),
-                   35964 = \"Virtual PCD 00 01\"
-  --help           this text";
-
+/// Serves a simulated card to pcscd through vsmartcard's vpcd driver until killed.
+#[derive(Debug, clap::Parser)]
+#[command(name = "serve_card")]
 struct Options {
+    /// Card profile (quickpass-card/1 JSON).
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_PROFILE)]
     profile: String,
+    /// vpcd port: 35963 = "Virtual PCD 00 00", 35964 = "Virtual PCD 00 01".
+    #[arg(long, value_name = "N", default_value_t = vpcd::DEFAULT_PORT,
+          value_parser = clap::value_parser!(u16).range(1..))]
     port: u16,
-}
-
-/// `Ok(None)` for `--help`.
-fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
-    let mut options = Options {
-        profile: DEFAULT_PROFILE.to_owned(),
-        port: vpcd::DEFAULT_PORT,
-    };
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_owned(), Some(value.to_owned()))
-            }
-            _ => (arg.clone(), None),
-        };
-        let mut value = |name: &str| {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        match flag.as_str() {
-            "--help" | "-h" => return Ok(None),
-            "--profile" => options.profile = value("--profile")?,
-            "--port" => {
-                let text = value("--port")?;
-                options.port = match text.parse::<u16>() {
-                    Ok(port) if port != 0 => port,
-                    _ => return Err(format!("--port: not a port number: {text:?}")),
-                };
-            }
-            _ => return Err(format!("unknown argument {arg:?}")),
-        }
-    }
-    Ok(Some(options))
 }
 
 fn reader_name(port: u16) -> String {
@@ -83,17 +44,7 @@ fn reader_name(port: u16) -> String {
 }
 
 fn main() -> ExitCode {
-    let options = match parse(std::env::args().skip(1)) {
-        Ok(Some(options)) => options,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("serve_card: {message}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let options = <Options as clap::Parser>::parse();
     let profile = match CardProfile::load(&options.profile) {
         Ok(profile) => profile,
         Err(e) => {
@@ -157,23 +108,26 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
 
-    fn args(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
+    fn parse(list: &[&str]) -> Result<Options, clap::Error> {
+        <Options as clap::Parser>::try_parse_from(
+            std::iter::once("serve_card").chain(list.iter().copied()),
+        )
     }
 
     #[test]
     fn flags() {
-        let o = parse(args(&[])).unwrap().unwrap();
+        let o = parse(&[]).unwrap();
         assert_eq!((o.profile.as_str(), o.port), (DEFAULT_PROFILE, 35963));
-        let o = parse(args(&["--profile", "x.json", "--port", "35964"]))
-            .unwrap()
-            .unwrap();
+        let o = parse(&["--profile", "x.json", "--port", "35964"]).unwrap();
         assert_eq!((o.profile.as_str(), o.port), ("x.json", 35964));
-        let o = parse(args(&["--port=1234"])).unwrap().unwrap();
+        let o = parse(&["--port=1234"]).unwrap();
         assert_eq!(o.port, 1234);
-        assert!(parse(args(&["--help"])).unwrap().is_none());
-        assert!(parse(args(&["--port", "0"])).is_err());
-        assert!(parse(args(&["--port"])).is_err());
-        assert!(parse(args(&["--verbose"])).is_err());
+        assert_eq!(
+            parse(&["--help"]).unwrap_err().kind(),
+            clap::error::ErrorKind::DisplayHelp
+        );
+        assert!(parse(&["--port", "0"]).is_err());
+        assert!(parse(&["--port"]).is_err());
+        assert!(parse(&["--verbose"]).is_err());
     }
 }

@@ -28,56 +28,46 @@ use quickpass::kernel::values::{Amount, TransactionDate};
 use quickpass::kernel::{dump, tlv};
 use quickpass::setup;
 
+/// One contactless tap: on the built-in simulated card by default, or on a PC/SC reader.
+#[derive(clap::Parser)]
+#[command(name = "transact")]
 struct Args {
+    /// Simulated card profile (the offline-capable debit card by default).
+    #[arg(long, value_name = "PATH", default_value_os_t = quickpass_sim::data::card_profile("qpboc-debit-offline"))]
     profile: PathBuf,
+    /// PC/SC reader of the card (needs the pcsc feature).
+    #[arg(long, value_name = "NAME")]
     reader: Option<String>,
+    /// Amount authorised, minor units (at most 999999999999).
+    #[arg(long, value_name = "N", default_value = "100", value_parser = amount)]
     amount: Amount,
+    /// Transaction date YYMMDD (default today, China time).
+    #[arg(long, value_name = "YYMMDD")]
     date: Option<String>,
+    /// Fixed unpredictable number, 4 bytes of hex.
+    #[arg(long, value_name = "HEX")]
     un: Option<String>,
+    /// Extra CA keys (quickpass-vectors/1 capk format), added to the production lists.
+    #[arg(long = "capk-file", value_name = "PATH")]
     capk_files: Vec<PathBuf>,
+    /// Terminal configuration.
+    #[arg(long, value_name = "PATH", default_value_os_t = quickpass_sim::data::default_terminal())]
     config: PathBuf,
+    /// Trust the simulator's TEST CA for a card in a reader (a test card only).
+    #[arg(long)]
     test_keys: bool,
+    /// One JSON object.
+    #[arg(long)]
     json: bool,
 }
 
-const USAGE: &str =
-    "usage: transact [--profile PATH | --reader NAME] [--amount N] [--date YYMMDD] \
-                     [--un HEX] [--capk-file PATH]... [--config PATH] [--test-keys] [--json]";
+fn amount(text: &str) -> Result<Amount, String> {
+    text.parse()
+        .map_err(|e| format!("minor units, at most 999999999999: {e}"))
+}
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        profile: quickpass_sim::data::card_profile("qpboc-debit-offline"),
-        reader: None,
-        amount: Amount::from_minor(100).map_err(|e| e.to_string())?,
-        date: None,
-        un: None,
-        capk_files: Vec::new(),
-        config: quickpass_sim::data::default_terminal(),
-        test_keys: false,
-        json: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--profile" => args.profile = PathBuf::from(value()?),
-            "--reader" => args.reader = Some(value()?),
-            "--amount" => {
-                args.amount = value()?
-                    .parse()
-                    .map_err(|e| format!("--amount takes minor units, at most 999999999999: {e}"))?
-            }
-            "--date" => args.date = Some(value()?),
-            "--un" => args.un = Some(value()?),
-            "--capk-file" => args.capk_files.push(PathBuf::from(value()?)),
-            "--config" => args.config = PathBuf::from(value()?),
-            "--test-keys" => args.test_keys = true,
-            "--json" => args.json = true,
-            "--help" | "-h" => return Err(USAGE.to_owned()),
-            other => return Err(format!("unknown flag {other}\n{USAGE}")),
-        }
-    }
-    Ok(args)
+fn parse_args() -> Args {
+    <Args as clap::Parser>::parse()
 }
 
 fn main() -> ExitCode {
@@ -91,7 +81,7 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), String> {
-    let args = parse_args()?;
+    let args = parse_args();
     let mut capk_files = quickpass_sim::data::production_capk_files().map_err(error_chain)?;
     capk_files.extend(args.capk_files.iter().cloned());
     let loaded = setup::load_kernel_config(&args.config, &capk_files).map_err(error_chain)?;

@@ -14,11 +14,8 @@
 //!
 //! Needs pcscd with vsmartcard's vpcd (`.ci/test` starts both). Without them each test says so on
 //! stderr and returns; under `CI=true` it fails instead. Both slots are held against other test
-//! processes for the life of this one (`support/vpcd_slots.rs`).
+//! processes for the life of this one (`quickpass_sim::vpcd::hold_test_slots`).
 #![allow(clippy::unwrap_used)]
-
-#[path = "support/vpcd_slots.rs"]
-mod vpcd_slots;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -103,7 +100,7 @@ fn readers() -> Option<Readers> {
         }
         Err(e) => panic!("establishing a PC/SC context: {e}"),
     };
-    vpcd_slots::hold();
+    quickpass_sim::vpcd::hold_test_slots();
     let names = pcsc.list_readers().expect("list readers");
     let find = |slot: &str| {
         names

@@ -9,10 +9,7 @@
 //!
 //! Without pcscd every test says so on stderr and returns; under `CI=true` it fails instead. The
 //! vpcd slots are held against other test processes (`pcsc_purse`, another checkout) for the life
-//! of this one (`support/vpcd_slots.rs`).
-
-#[path = "support/vpcd_slots.rs"]
-mod vpcd_slots;
+//! of this one (`quickpass_sim::vpcd::hold_test_slots`).
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -147,7 +144,7 @@ fn insert(card: VirtualCard) -> Option<Session> {
         }
         Err(e) => panic!("establishing a PC/SC context: {e}"),
     };
-    vpcd_slots::hold();
+    quickpass_sim::vpcd::hold_test_slots();
     let readers = transport.list_readers().expect("list readers");
     let Some(reader) = readers
         .into_iter()
