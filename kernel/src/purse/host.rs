@@ -9,9 +9,9 @@ use quickpass_crypto::purse as crypto;
 use quickpass_crypto::secret::SecretKey;
 
 use super::card::{CardIdentity, LoadInit};
-use super::sam::KeyDiversifier;
 use super::sam::TacCheck;
-use crate::values::{StatusWord, TransactionDate, TransactionTime};
+use super::sam::{DiversifyError, KeyDiversifier};
+use crate::values::{PurseAmount, StatusWord, TransactionDate, TransactionTime};
 
 /// What the terminal sends the host for a load (pboc-notes §4.5 step 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +23,7 @@ pub struct LoadAuthorisation {
     /// The card's INITIALIZE FOR LOAD answer (old balance, online ATC, random, MAC1).
     pub init: LoadInit,
     /// Amount, fen.
-    pub amount: u32,
+    pub amount: PurseAmount,
     /// Transaction type (`02` EP load, `01` ED load).
     pub transaction_type: u8,
     /// Terminal number.
@@ -71,7 +71,7 @@ pub struct LoadReversal {
     /// Key index of the load.
     pub key_index: u8,
     /// Amount approved, fen.
-    pub amount: u32,
+    pub amount: PurseAmount,
     /// The card's online transaction counter from INITIALIZE FOR LOAD.
     pub online_counter: u16,
     /// Terminal number.
@@ -170,8 +170,21 @@ impl fmt::Debug for SoftwareHost {
 
 /// Why a [`SoftwareHost`] could not answer (a key problem; refusals are decisions).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("host key error: {0}")]
-pub struct HostKeyError(pub String);
+#[non_exhaustive]
+pub enum HostKeyError {
+    /// The card key could not be derived from the host's master key.
+    #[error("host could not derive the card key")]
+    Diversify(#[source] DiversifyError),
+    /// A key could not be used for a step (wrong length).
+    #[error("host key unusable for the {step}")]
+    Key {
+        /// The step (`load session key`, `MAC1`, `MAC2`, `TAC`).
+        step: &'static str,
+        /// Why.
+        #[source]
+        source: crypto::PurseError,
+    },
+}
 
 impl SoftwareHost {
     /// A host with these key sets and diversification scheme.
@@ -191,7 +204,7 @@ impl SoftwareHost {
     fn card_key(&self, master: &SecretKey, card: &CardIdentity) -> Result<SecretKey, HostKeyError> {
         self.diversifier
             .card_key(master, card)
-            .map_err(HostKeyError)
+            .map_err(HostKeyError::Diversify)
     }
 }
 
@@ -214,17 +227,17 @@ impl Host for SoftwareHost {
             });
         };
         let dlk = self.card_key(&keys.load, &request.card)?;
-        let key_error = |e: crypto::PurseError| HostKeyError(e.to_string());
+        let key_error = |step| move |source| HostKeyError::Key { step, source };
         let sk = crypto::load_session_key(&dlk, request.init.random, request.init.online_atc)
-            .map_err(key_error)?;
+            .map_err(key_error("load session key"))?;
         let mac1 = crypto::load_mac1(
             &sk,
-            request.init.balance,
-            request.amount,
+            request.init.balance.fen(),
+            request.amount.fen(),
             request.transaction_type,
             request.terminal_id,
         )
-        .map_err(key_error)?;
+        .map_err(key_error("MAC1"))?;
         if mac1 != request.init.mac1 {
             return Ok(HostDecision::Declined {
                 reason: "load MAC1 does not verify".into(),
@@ -233,14 +246,14 @@ impl Host for SoftwareHost {
         let mac2 = crypto::load_mac2(
             &sk,
             &crypto::LoadMac2Data {
-                amount: request.amount,
+                amount: request.amount.fen(),
                 transaction_type: request.transaction_type,
                 terminal_id: request.terminal_id,
                 date: request.date.to_yyyymmdd_bcd(),
                 time: request.time.to_bcd(),
             },
         )
-        .map_err(key_error)?;
+        .map_err(key_error("MAC2"))?;
         Ok(HostDecision::Approved { mac2 })
     }
 
@@ -260,7 +273,10 @@ impl Host for SoftwareHost {
             return Ok(TacCheck::Unavailable);
         };
         let dtk = self.card_key(master, card)?;
-        let expected = crypto::load_tac(&dtk, data).map_err(|e| HostKeyError(e.to_string()))?;
+        let expected = crypto::load_tac(&dtk, data).map_err(|source| HostKeyError::Key {
+            step: "TAC",
+            source,
+        })?;
         Ok(if expected == *tac {
             TacCheck::Verified
         } else {
