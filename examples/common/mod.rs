@@ -6,6 +6,7 @@
 use quickpass::kernel::purse::flow::FlowError;
 use quickpass::kernel::purse::{Journal, Pending, PurseApplication, SelectBy, TapResult};
 use quickpass::kernel::transport::Transport;
+use quickpass::kernel::values::PurseAmount;
 
 use quickpass_sim::faults::FaultyCard;
 use quickpass_sim::purse::{KeyDerivation, PurseProfile};
@@ -166,9 +167,15 @@ pub fn app_name(app: &PurseApplication) -> Vec<u8> {
     }
 }
 
-/// Fen as yuan (`1234` → `12.34`).
-pub fn money(fen: u32) -> String {
-    format!("{}.{:02}", fen / 100, fen % 100)
+/// The sum of `amounts` as yuan (`12.34`), or a note when it passes what 4 bytes of fen hold.
+pub fn total(amounts: impl IntoIterator<Item = PurseAmount>) -> String {
+    amounts
+        .into_iter()
+        .try_fold(PurseAmount::ZERO, PurseAmount::checked_add)
+        .map_or_else(
+            || format!("more than {}", PurseAmount::MAX),
+            |t| t.to_string(),
+        )
 }
 
 /// A journal error as text (lets one program use the file and the memory journal alike).
@@ -229,7 +236,7 @@ pub fn report_tap(
     tap: u32,
     result: &Result<TapResult, FlowError<LinkError>>,
     apdus: u64,
-    amount: u32,
+    amount: PurseAmount,
     json: bool,
     with_sam: bool,
     pending: Option<&Pending>,
@@ -266,11 +273,11 @@ pub fn report_tap(
         println!("{object}");
         return;
     }
-    let mut line = format!("tap {tap}: {} {}", outcome.as_str(), money(amount));
+    let mut line = format!("tap {tap}: {} {amount}", outcome.as_str());
     if let (Some(before), Some(after)) = (before, after) {
-        line.push_str(&format!(", balance {} → {}", money(before), money(after)));
+        line.push_str(&format!(", balance {before} → {after}"));
     } else if let Some(before) = before {
-        line.push_str(&format!(", balance {}", money(before)));
+        line.push_str(&format!(", balance {before}"));
     }
     if let Some(tac) = &tac {
         line.push_str(&format!(", TAC {tac}"));

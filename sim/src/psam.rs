@@ -37,8 +37,9 @@
 
 use quickpass_crypto::purse as crypto;
 use quickpass_crypto::secret::SecretKey;
+use quickpass_kernel::tags;
 use quickpass_kernel::tlv;
-use quickpass_kernel::{tags, values::StatusWord};
+use quickpass_kernel::values::{PurseAmount, StatusWord};
 use serde::Deserialize;
 
 use super::apdu::{CommandApdu, Reply};
@@ -116,7 +117,7 @@ struct PsamKey {
 #[derive(Debug)]
 struct Pending {
     session_key: SecretKey,
-    amount: u32,
+    amount: PurseAmount,
 }
 
 /// Why [`PsamApplication::verify_purchase_tac`] did not confirm a TAC.
@@ -346,7 +347,7 @@ impl PsamApplication {
         let mut random = [0u8; 4];
         random.copy_from_slice(take(0..4));
         let counter = u16::from_be_bytes([data[4], data[5]]);
-        let amount = u32::from_be_bytes([data[6], data[7], data[8], data[9]]);
+        let amount = PurseAmount::from_be_bytes([data[6], data[7], data[8], data[9]]);
         let transaction_type = data[10];
         let mut date = [0u8; 4];
         date.copy_from_slice(take(11..15));
@@ -378,7 +379,7 @@ impl PsamApplication {
                 let mac1 = crypto::purchase_mac1(
                     &sk,
                     &crypto::PurchaseMacData {
-                        amount,
+                        amount: amount.fen(),
                         transaction_type,
                         terminal_id: self.terminal_id,
                         date,
@@ -411,7 +412,7 @@ impl PsamApplication {
         if command.data.len() != 4 {
             return Reply::status(StatusWord::WRONG_LENGTH);
         }
-        match crypto::purchase_mac2(&pending.session_key, pending.amount) {
+        match crypto::purchase_mac2(&pending.session_key, pending.amount.fen()) {
             Ok(mac2) if mac2[..] == *command.data => Reply::status(StatusWord::OK),
             Ok(_) => Reply::status(StatusWord::MAC_INVALID),
             Err(_) => Reply::status(StatusWord::NO_PRECISE_DIAGNOSIS),

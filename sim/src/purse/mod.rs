@@ -47,7 +47,7 @@ use quickpass_crypto::purse as crypto;
 use quickpass_crypto::secret::SecretKey;
 use quickpass_kernel::apdu::Purse;
 use quickpass_kernel::tag::Tag;
-use quickpass_kernel::values::StatusWord;
+use quickpass_kernel::values::{PurseAmount, StatusWord};
 use quickpass_kernel::{tags, tlv};
 
 use super::apdu::{CommandApdu, Reply};
@@ -179,7 +179,7 @@ struct PurchaseSession {
     purse: Purse,
     transaction_type: u8,
     key: usize,
-    amount: u32,
+    amount: PurseAmount,
     terminal_id: [u8; 6],
     random: [u8; 4],
     counter: u16,
@@ -191,10 +191,10 @@ struct LoadSession {
     purse: Purse,
     transaction_type: u8,
     key: usize,
-    amount: u32,
+    amount: PurseAmount,
     terminal_id: [u8; 6],
     counter: u16,
-    old_balance: u32,
+    old_balance: PurseAmount,
     session_key: SecretKey,
 }
 
@@ -209,7 +209,7 @@ enum Session {
 /// Everything a DEBIT or CREDIT writes, computed before anything is written.
 struct Commit {
     purse: Purse,
-    balance: u32,
+    balance: PurseAmount,
     offline: bool,
     counter: u16,
     log: Vec<u8>,
@@ -228,10 +228,10 @@ pub struct PurseApplication {
     fci: Vec<u8>,
     serial: [u8; 8],
     binary_files: Vec<(u8, Vec<u8>)>,
-    ep_balance: u32,
-    ed_balance: Option<u32>,
-    overdraft_limit: u32,
-    max_balance: u32,
+    ep_balance: PurseAmount,
+    ed_balance: Option<PurseAmount>,
+    overdraft_limit: PurseAmount,
+    max_balance: PurseAmount,
     offline_counter: u16,
     online_counter: u16,
     keys: Vec<KeySet>,
@@ -374,14 +374,16 @@ impl PurseApplication {
             .as_ref()
             .map(|capp| Self::capp_file(capp, &f("capp"), &binary_files))
             .transpose()?;
-        if profile.overdraft_limit > 0x00FF_FFFF {
+        if profile.overdraft_limit > PurseAmount::from_fen(0x00FF_FFFF) {
             return Err(ProfileError::invalid(
                 f("overdraft_limit"),
                 "at most 3 bytes",
             ));
         }
-        let max_balance = profile.max_balance.unwrap_or(u32::MAX);
-        if profile.ep_balance > max_balance || profile.ed_balance.unwrap_or(0) > max_balance {
+        let max_balance = profile.max_balance.unwrap_or(PurseAmount::MAX);
+        if profile.ep_balance > max_balance
+            || profile.ed_balance.unwrap_or(PurseAmount::ZERO) > max_balance
+        {
             return Err(ProfileError::invalid(f("max_balance"), "below a balance"));
         }
         if profile.log_records == 0 || profile.log_records > 255 {
@@ -490,7 +492,7 @@ impl PurseApplication {
     // --- inspection, for tests and tools ------------------------------------------------------
 
     /// The balance of the electronic purse or deposit, fen (`None`: the card has no ED).
-    pub fn balance(&self, purse: Purse) -> Option<u32> {
+    pub fn balance(&self, purse: Purse) -> Option<PurseAmount> {
         match purse {
             Purse::Purse => Some(self.ep_balance),
             Purse::Deposit => self.ed_balance,
@@ -585,7 +587,7 @@ impl PurseApplication {
         current.to_be_bytes()
     }
 
-    fn balance_mut(&mut self, purse: Purse) -> Option<&mut u32> {
+    fn balance_mut(&mut self, purse: Purse) -> Option<&mut PurseAmount> {
         match purse {
             Purse::Purse => Some(&mut self.ep_balance),
             Purse::Deposit => self.ed_balance.as_mut(),
@@ -645,7 +647,7 @@ impl PurseApplication {
         let value = match command.p1 {
             0x00 | 0x03 => balance,
             0x01 => self.overdraft_limit,
-            0x02 => 0,
+            0x02 => PurseAmount::ZERO,
             _ => return Reply::status(StatusWord::INCORRECT_P1_P2),
         };
         Reply::ok(value.to_be_bytes())
@@ -676,7 +678,7 @@ impl PurseApplication {
             return Reply::status(SW_APPLICATION_LOCKED);
         }
         let key_index = data[0];
-        let amount = be32(&data[1..5]);
+        let amount = PurseAmount::from_be_bytes([data[1], data[2], data[3], data[4]]);
         let mut terminal_id = [0u8; 6];
         terminal_id.copy_from_slice(&data[5..11]);
         let Some(key) = self.keys.iter().position(|k| k.index == key_index) else {
@@ -744,9 +746,9 @@ impl PurseApplication {
         &mut self,
         purse: Purse,
         key: usize,
-        amount: u32,
+        amount: PurseAmount,
         terminal_id: [u8; 6],
-        balance: u32,
+        balance: PurseAmount,
         version: u8,
         algorithm_id: u8,
     ) -> Reply {
@@ -773,11 +775,16 @@ impl PurseApplication {
             Ok(key) => key,
             Err(e) => return internal_error(e),
         };
-        let mac1 =
-            match crypto::load_mac1(&session_key, balance, amount, transaction_type, terminal_id) {
-                Ok(mac) => mac,
-                Err(e) => return internal_error(e),
-            };
+        let mac1 = match crypto::load_mac1(
+            &session_key,
+            balance.fen(),
+            amount.fen(),
+            transaction_type,
+            terminal_id,
+        ) {
+            Ok(mac) => mac,
+            Err(e) => return internal_error(e),
+        };
         self.session = Session::Load(LoadSession {
             purse,
             transaction_type,
@@ -829,7 +836,7 @@ impl PurseApplication {
             Err(e) => return internal_error(e),
         };
         let mac_data = crypto::PurchaseMacData {
-            amount: session.amount,
+            amount: session.amount.fen(),
             transaction_type: session.transaction_type,
             terminal_id: session.terminal_id,
             date,
@@ -846,12 +853,12 @@ impl PurseApplication {
         else {
             return Reply::status(StatusWord::INSUFFICIENT_BALANCE);
         };
-        let mac2 = match crypto::purchase_mac2(&sk, session.amount) {
+        let mac2 = match crypto::purchase_mac2(&sk, session.amount.fen()) {
             Ok(mac) => mac,
             Err(e) => return internal_error(e),
         };
         let tac_data = crypto::PurchaseTacData {
-            amount: session.amount,
+            amount: session.amount.fen(),
             transaction_type: session.transaction_type,
             terminal_id: session.terminal_id,
             terminal_serial,
@@ -899,7 +906,7 @@ impl PurseApplication {
         let mut time = [0u8; 3];
         time.copy_from_slice(&data[4..7]);
         let mac_data = crypto::LoadMac2Data {
-            amount: session.amount,
+            amount: session.amount.fen(),
             transaction_type: session.transaction_type,
             terminal_id: session.terminal_id,
             date,
@@ -919,9 +926,9 @@ impl PurseApplication {
         };
         // ⚠ TAC over the counter returned by INITIALIZE FOR LOAD (pboc-notes §4.2 [TC]).
         let tac_data = crypto::LoadTacData {
-            new_balance: balance,
+            new_balance: balance.fen(),
             online_counter: session.counter,
-            amount: session.amount,
+            amount: session.amount.fen(),
             transaction_type: session.transaction_type,
             terminal_id: session.terminal_id,
             date,

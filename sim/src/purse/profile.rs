@@ -2,6 +2,7 @@
 
 use core::fmt;
 
+use quickpass_kernel::values::PurseAmount;
 use serde::Deserialize;
 
 use crate::profile::ProfileError;
@@ -252,16 +253,16 @@ pub struct PurseFields {
     #[serde(default)]
     pub binary_files: Vec<BinaryFileProfile>,
     /// Electronic purse balance, fen.
-    pub ep_balance: u32,
+    pub ep_balance: PurseAmount,
     /// Electronic deposit balance, fen; absent = the card has no ED.
     #[serde(default)]
-    pub ed_balance: Option<u32>,
+    pub ed_balance: Option<PurseAmount>,
     /// Overdraft limit, fen (3 bytes); reported, never used (⚠ no overdraft simulated).
     #[serde(default)]
-    pub overdraft_limit: u32,
+    pub overdraft_limit: PurseAmount,
     /// Largest balance a load may reach, fen; default 4 294 967 295.
     #[serde(default)]
-    pub max_balance: Option<u32>,
+    pub max_balance: Option<PurseAmount>,
     /// Offline transaction counter (purchases so far).
     #[serde(default)]
     pub offline_counter: u16,
