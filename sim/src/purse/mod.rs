@@ -278,7 +278,7 @@ impl PurseApplication {
     pub fn personalise(profile: &PurseProfile, field: &str) -> Result<Self, ProfileError> {
         let f = |name: &str| format!("{field}.{name}");
         let df_name = match (&profile.df_name, &profile.df_name_text) {
-            (Some(hex), None) => profile::hex_bytes(hex, &f("df_name"))?,
+            (Some(name), None) => name.clone(),
             (None, Some(text)) => text.as_bytes().to_vec(),
             (None, None) if profile.file_id.is_some() => Vec::new(),
             _ => {
@@ -291,17 +291,13 @@ impl PurseApplication {
         if df_name.len() > 16 {
             return Err(ProfileError::invalid(f("df_name"), "at most 16 bytes"));
         }
-        let file_id = profile
-            .file_id
-            .as_deref()
-            .map(|hex| profile::hex_array::<2>(hex, &f("file_id")))
-            .transpose()?;
+        let file_id = profile.file_id;
         let ef15 = profile.ef15.build(&f("ef15"))?;
         let serial = keys::application_serial(&ef15)
             .ok_or_else(|| ProfileError::invalid(f("ef15"), "shorter than 20 bytes"))?;
         let second = match profile.key_derivation {
             KeyDerivation::TwoLevel => Some(match &profile.second_diversifier {
-                Some(hex) => profile::hex_array::<8>(hex, &f("second_diversifier"))?,
+                Some(second) => *second,
                 None => keys::default_second_diversifier(&ef15)
                     .ok_or_else(|| ProfileError::invalid(f("ef15"), "shorter than 8 bytes"))?,
             }),
@@ -363,10 +359,7 @@ impl PurseApplication {
                     "must be 1–30, unique, and not 21, 24 or 30",
                 ));
             }
-            binary_files.push((
-                file.sfi,
-                profile::hex_bytes(&file.data, &format!("{ff}.data"))?,
-            ));
+            binary_files.push((file.sfi, file.data.clone()));
         }
 
         let capp = profile
@@ -392,10 +385,7 @@ impl PurseApplication {
         if profile.travel_records > 255 {
             return Err(ProfileError::invalid(f("travel_records"), "at most 255"));
         }
-        let random = match &profile.random_seed {
-            Some(hex) => u32::from_be_bytes(profile::hex_array::<4>(hex, &f("random_seed"))?),
-            None => 0xA5A5_A5A5,
-        };
+        let random = profile.random_seed.map_or(0xA5A5_A5A5, u32::from_be_bytes);
 
         let label = profile.label.as_ref().map(|l| l.as_bytes().to_vec());
         let mut proprietary = Vec::new();
@@ -403,11 +393,10 @@ impl PurseApplication {
             push_tlv(&mut proprietary, tags::APPLICATION_LABEL, label);
         }
         if let Some(version) = &profile.fci_version {
-            let version = profile::hex_bytes(version, &f("fci_version"))?;
             push_tlv(
                 &mut proprietary,
                 tags::APPLICATION_VERSION_NUMBER_CARD,
-                &version,
+                version,
             );
         }
         if profile.fci_ef15 {
@@ -459,12 +448,12 @@ impl PurseApplication {
         let mut records: Vec<Vec<u8>> = Vec::with_capacity(capp.records.len());
         for (i, record) in capp.records.iter().enumerate() {
             let rf = |name: &str| format!("{field}.records[{i}].{name}");
-            let [id] = profile::hex_array::<1>(&record.id, &rf("id"))?;
+            let [id] = record.id;
             if !(3..=255).contains(&record.size) {
                 return Err(ProfileError::invalid(rf("size"), "must be 3 to 255"));
             }
             let data = match &record.data {
-                Some(hex) => profile::hex_bytes(hex, &rf("data"))?,
+                Some(data) => data.clone(),
                 None => {
                     let mut data = vec![0u8; record.size];
                     data[0] = id;
