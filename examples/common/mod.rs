@@ -135,19 +135,17 @@ pub fn pcsc_unavailable(flag: &str) -> String {
 /// need (`8011` one-level, `DF01` two-level).
 pub fn application(purse: &PurseProfile) -> Result<(PurseApplication, u16), String> {
     let mut app = match (&purse.df_name, &purse.df_name_text, &purse.file_id) {
-        (Some(hex), _, _) => {
-            let name = hex::decode(hex).map_err(|e| format!("df_name: {e}"))?;
+        (Some(name), _, _) => {
             let mut app = PurseApplication::t_union();
-            if name != app_name(&app) {
-                app = PurseApplication::city(&name);
+            if *name != app_name(&app) {
+                app = PurseApplication::city(name);
             }
             app
         }
         (None, Some(text), _) => PurseApplication::city(text.as_bytes()),
         (None, None, Some(fid)) => {
             let mut app = PurseApplication::etc();
-            let fid = u16::from_str_radix(fid, 16).map_err(|e| format!("file_id: {e}"))?;
-            app.select = SelectBy::FileId(fid);
+            app.select = SelectBy::FileId(u16::from_be_bytes(*fid));
             app
         }
         (None, None, None) => return Err("profile names no application".into()),
