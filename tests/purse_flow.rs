@@ -222,6 +222,39 @@ fn purchase_pays_records_and_settles_in_four_card_apdus() {
     assert!(!shown.contains("0000000012345678") && !shown.contains("31040000000012345678"));
 }
 
+/// Issue 10 item 3: a command the configuration cannot encode is a typed error naming the
+/// command, with the APDU error as its source; nothing reaches the card.
+#[test]
+fn a_df_name_too_long_to_select_is_a_typed_request_error() {
+    let mut card = card_layer("transit-purse-capp");
+    let mut sam = sim_psam(0x8011);
+    let mut journal = MemoryJournal::new();
+    let config = PurseConfig::new(PurseApplication::city(&[b'A'; 17]));
+    let err = purchase(
+        &mut card,
+        &mut sam,
+        &mut journal,
+        &config,
+        &purchase_request(200),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            FlowError::Request {
+                command: "SELECT",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.to_string(), "cannot encode SELECT");
+    assert!(std::error::Error::source(&err).is_some());
+    assert_eq!(err.outcome(), Outcome::Declined);
+    assert_eq!(card.counters().apdus_sent, 0);
+    assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(fen(5000)));
+}
+
 #[test]
 fn etc_purchase_reads_ef15_and_sends_the_second_diversifier() {
     let mut card = card_layer("etc-user-card");

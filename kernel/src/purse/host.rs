@@ -284,3 +284,84 @@ impl Host for SoftwareHost {
         })
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::purse::sam::NoDiversification;
+
+    fn request() -> LoadAuthorisation {
+        LoadAuthorisation {
+            card: CardIdentity {
+                serial: [0; 8],
+                second_diversifier: None,
+            },
+            key_index: 1,
+            init: LoadInit {
+                balance: PurseAmount::from_fen(100),
+                online_atc: 0,
+                key_version: 1,
+                algorithm_id: 0,
+                random: [0; 4],
+                mac1: [0; 4],
+            },
+            amount: PurseAmount::from_fen(1000),
+            transaction_type: 0x02,
+            terminal_id: [0; 6],
+            date: TransactionDate::new(2024, 5, 17).unwrap(),
+            time: TransactionTime::new(8, 30, 15).unwrap(),
+        }
+    }
+
+    /// Issue 10 item 3: a host key failure names the step and keeps its cause as the source.
+    #[test]
+    fn key_failures_are_typed_with_the_cause_as_source() {
+        let keys = |load: SecretKey| {
+            vec![HostKeys {
+                index: 1,
+                load,
+                tac: None,
+            }]
+        };
+        let mut host = SoftwareHost::new(keys(SecretKey::new(&[1; 8])), NoDiversification);
+        let err = host.authorise_load(&request()).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                HostKeyError::Key {
+                    step: "load session key",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "host key unusable for the load session key"
+        );
+        assert!(std::error::Error::source(&err).is_some());
+
+        let refuse = |_: &SecretKey, _: &CardIdentity| {
+            Err(DiversifyError::MasterKeyLength {
+                expected: 16,
+                actual: 0,
+            })
+        };
+        let mut host = SoftwareHost::new(keys(SecretKey::new(&[1; 16])), refuse);
+        let err = host.authorise_load(&request()).unwrap_err();
+        assert_eq!(
+            err,
+            HostKeyError::Diversify(DiversifyError::MasterKeyLength {
+                expected: 16,
+                actual: 0
+            })
+        );
+        // A wrong MAC1 is a decision, not an error.
+        let mut host = SoftwareHost::new(keys(SecretKey::new(&[1; 16])), NoDiversification);
+        assert!(matches!(
+            host.authorise_load(&request()),
+            Ok(HostDecision::Declined { .. })
+        ));
+    }
+}

@@ -885,11 +885,11 @@ mod tests {
         let mut psam = scripted(&["9000", "A1B2C3D4A1B2C3D49000"]);
         assert_eq!(check(&mut psam, &CARD).unwrap(), TacCheck::Verified);
         // Short, long or in-between MACs are malformed, never a verdict.
-        for answer in [
-            "9000",
-            "A1B2C39000",
-            "A1B2C3D4009000",
-            "A1B2C3D4A1B2C3D4009000",
+        for (answer, actual) in [
+            ("9000", 0),
+            ("A1B2C39000", 3),
+            ("A1B2C3D4009000", 5),
+            ("A1B2C3D4A1B2C3D4009000", 9),
         ] {
             let mut psam = scripted(&["9000", answer]);
             assert!(
@@ -897,8 +897,9 @@ mod tests {
                     check(&mut psam, &CARD),
                     Err(SamError::Malformed {
                         command: "DES CRYPT",
-                        ..
-                    })
+                        expected: "4 or 8",
+                        actual: a,
+                    }) if a == actual
                 ),
                 "{answer}"
             );
@@ -909,7 +910,8 @@ mod tests {
             check(&mut psam, &CARD),
             Err(SamError::Malformed {
                 command: "DES INIT",
-                ..
+                expected: "0",
+                actual: 1,
             })
         ));
         // Not even a status word.
@@ -954,6 +956,84 @@ mod tests {
             check(&mut psam, &CARD),
             Err(SamError::Exchange(ExchangeError::Transport(Exhausted)))
         ));
+    }
+
+    /// Issue 10 item 3: a key failure names the step, and says its cause once (as the source).
+    #[test]
+    fn key_failures_are_typed_with_the_cause_as_source() {
+        let request = SamPurchase {
+            card: CardIdentity {
+                serial: [0; 8],
+                second_diversifier: None,
+            },
+            init: PurchaseInit {
+                balance: PurseAmount::from_fen(100),
+                offline_atc: 0,
+                overdraft_limit: PurseAmount::ZERO,
+                key_version: 1,
+                algorithm_id: 0,
+                random: [0; 4],
+            },
+            amount: PurseAmount::from_fen(1),
+            transaction_type: 0x06,
+            date: TransactionDate::new(2024, 5, 17).unwrap(),
+            time: TransactionTime::new(8, 30, 15).unwrap(),
+        };
+        let sam_with = |purchase: SecretKey, diversifier: Box<dyn KeyDiversifier>| {
+            let keys = vec![SoftwareSamKey {
+                version: 1,
+                algorithm_id: 0,
+                purchase,
+                tac: None,
+            }];
+            SoftwareSam {
+                terminal_id: [0; 6],
+                key_index: 1,
+                next_serial: 1,
+                keys,
+                diversifier,
+                pending: None,
+            }
+        };
+        // A card key of 8 bytes cannot make the purchase session key.
+        let mut sam = sam_with(SecretKey::new(&[1; 8]), Box::new(NoDiversification));
+        let err = sam.init_purchase(&request).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                SamError::Key {
+                    step: "purchase session key",
+                    source: crypto::PurseError::InvalidKeyLength {
+                        expected: 16,
+                        actual: 8
+                    },
+                }
+            ),
+            "{err:?}"
+        );
+        let source = std::error::Error::source(&err).unwrap().to_string();
+        assert!(!err.to_string().contains(&source), "{err}");
+        // A diversifier that refuses.
+        let refuse = |master: &SecretKey, _: &CardIdentity| {
+            Err(DiversifyError::MasterKeyLength {
+                expected: 16,
+                actual: master.as_bytes().len(),
+            })
+        };
+        let mut sam = sam_with(vector_key(), Box::new(refuse));
+        let err = sam.init_purchase(&request).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                SamError::Diversify(DiversifyError::MasterKeyLength {
+                    expected: 16,
+                    actual: 16
+                })
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), "SAM could not derive the card key");
+        assert!(std::error::Error::source(&err).is_some());
     }
 
     #[test]
