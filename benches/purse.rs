@@ -10,7 +10,7 @@ use quickpass::kernel::purse::{
     SelectBy,
 };
 use quickpass::kernel::transport::ApduLayer;
-use quickpass::kernel::values::{TransactionDate, TransactionTime};
+use quickpass::kernel::values::{PurseAmount, TransactionDate, TransactionTime};
 use quickpass_sim::{CardProfile, VirtualCard};
 
 fn profile(name: &str) -> CardProfile {
@@ -26,7 +26,7 @@ fn bench_purchase(c: &mut Criterion) {
     let psam_profile = profile("psam");
     let config = PurseConfig::new(PurseApplication::t_union());
     let request = PurchaseRequest {
-        amount: 200,
+        amount: PurseAmount::from_fen(200),
         date: TransactionDate::new(2024, 5, 17).expect("date"),
         time: TransactionTime::new(8, 30, 15).expect("time"),
     };

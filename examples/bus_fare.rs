@@ -27,7 +27,7 @@ mod common;
 use common::pcsc_link;
 #[cfg(not(feature = "pcsc"))]
 use common::pcsc_unavailable;
-use common::{application, money, report_tap, Boxed, CardLink, JournalFailure, SamLink};
+use common::{application, report_tap, total, Boxed, CardLink, JournalFailure, SamLink};
 use quickpass::journal::FileJournal;
 use quickpass::kernel::purse::fare::{SegmentFareTable, Station};
 use quickpass::kernel::purse::{
@@ -35,6 +35,7 @@ use quickpass::kernel::purse::{
     PurseConfig, Sam, SelectBy,
 };
 use quickpass::kernel::transport::ApduLayer;
+use quickpass::kernel::values::PurseAmount;
 use quickpass_sim::faults::{Fault, FaultyCard, Trigger};
 use quickpass_sim::{ApplicationProfile, CardProfile};
 
@@ -167,7 +168,7 @@ fn run(options: Options) -> Result<(), String> {
             )
         } else {
             let request = PurchaseRequest {
-                amount: options.fare,
+                amount: PurseAmount::from_fen(options.fare),
                 date,
                 time,
             };
@@ -186,7 +187,7 @@ fn run(options: Options) -> Result<(), String> {
             tap,
             &result,
             apdus,
-            options.fare,
+            PurseAmount::from_fen(options.fare),
             options.json,
             true,
             torn_entry,
@@ -198,15 +199,16 @@ fn run(options: Options) -> Result<(), String> {
     }
     if !options.json {
         let settled = journal.records();
-        let total: u32 = settled
-            .iter()
-            .filter(|r| r.status.is_settled())
-            .map(|r| r.amount)
-            .sum();
+        let settled_total = total(
+            settled
+                .iter()
+                .filter(|r| r.status.is_settled())
+                .map(|r| r.amount),
+        );
         println!(
             "settlement: {} records, {} to claim, {} pending",
             settled.len(),
-            money(total),
+            settled_total,
             journal.pending().len()
         );
     }

@@ -53,7 +53,7 @@ mod common;
 use common::pcsc_link;
 #[cfg(not(feature = "pcsc"))]
 use common::pcsc_unavailable;
-use common::{application, money, report_tap, Boxed, CardLink, JournalFailure, SamLink};
+use common::{application, report_tap, total, Boxed, CardLink, JournalFailure, SamLink};
 use quickpass::crypto::purse::LoadTacData;
 use quickpass::crypto::secret::SecretKey;
 use quickpass::journal::FileJournal;
@@ -63,6 +63,7 @@ use quickpass::kernel::purse::{
     MemoryJournal, Psam, PurseConfig, Sam, SelectBy,
 };
 use quickpass::kernel::transport::ApduLayer;
+use quickpass::kernel::values::PurseAmount;
 use quickpass_sim::faults::{Fault, FaultyCard, Trigger};
 use quickpass_sim::host::purse::{HostKeySet, PurseHost};
 use quickpass_sim::{ApplicationProfile, CardProfile};
@@ -300,7 +301,7 @@ fn run(options: Options) -> Result<(), String> {
         let start = card.counters().apdus_sent;
         let (date, time) = quickpass::clock::now();
         let request = LoadRequest {
-            amount: options.amount,
+            amount: PurseAmount::from_fen(options.amount),
             terminal_id,
             key_index,
             date,
@@ -320,7 +321,7 @@ fn run(options: Options) -> Result<(), String> {
             tap,
             &result,
             apdus,
-            options.amount,
+            PurseAmount::from_fen(options.amount),
             options.json,
             false,
             torn_entry,
@@ -329,15 +330,16 @@ fn run(options: Options) -> Result<(), String> {
     }
     if !options.json {
         let records = journal.records();
-        let total: u32 = records
-            .iter()
-            .filter(|r| r.status.is_settled())
-            .map(|r| r.amount)
-            .sum();
+        let settled_total = total(
+            records
+                .iter()
+                .filter(|r| r.status.is_settled())
+                .map(|r| r.amount),
+        );
         println!(
             "settlement: {} records, {} loaded, {} pending",
             records.len(),
-            money(total),
+            settled_total,
             journal.pending().len()
         );
     }

@@ -172,8 +172,10 @@ impl Journal for FileJournal {
 mod tests {
     use super::*;
     use quickpass_kernel::purse::{CardIdentity, TransactionKind};
+    use quickpass_kernel::values::PurseAmount;
 
     fn entry(amount: u32) -> JournalEntry {
+        let amount = PurseAmount::from_fen(amount);
         JournalEntry {
             kind: TransactionKind::PursePurchase,
             card: CardIdentity {
@@ -182,7 +184,7 @@ mod tests {
             },
             card_number: "3104************5678".into(),
             amount,
-            balance_before: 5000,
+            balance_before: PurseAmount::from_fen(5000),
             counter: 16,
             key_index: 1,
             key_version: 1,
@@ -219,7 +221,7 @@ mod tests {
         let mut journal = FileJournal::open(&path).unwrap();
         let pending = journal.pending();
         assert_eq!(pending.len(), 1);
-        assert_eq!((pending[0].id, pending[0].entry.amount), (2, 300));
+        assert_eq!((pending[0].id, pending[0].entry.amount.fen()), (2, 300));
         assert!(!FileJournal::tmp_path(&path).exists());
         assert_eq!(journal.begin(&entry(1)).unwrap(), 3, "ids are not reused");
         assert!(matches!(

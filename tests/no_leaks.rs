@@ -4,7 +4,9 @@
 use quickpass::kernel::contactless;
 use quickpass::kernel::terminal_values::TransactionInput;
 use quickpass::kernel::transport::ApduLayer;
-use quickpass::kernel::values::{Amount, Pan, Track2, TransactionDate, TransactionTime};
+use quickpass::kernel::values::{
+    Amount, Pan, PurseAmount, Track2, TransactionDate, TransactionTime,
+};
 use quickpass_sim::CardProfile;
 
 const PAN: &str = "6228480012345671";
@@ -117,8 +119,9 @@ use quickpass::kernel::contact::{
 use quickpass::kernel::dump::dump;
 use quickpass::kernel::purse::fare::{SegmentFareTable, Station};
 use quickpass::kernel::purse::{
-    capp_purchase, load, purchase, CappRequest, CardIdentity, HostKeys, LoadRequest,
-    PurchaseRequest, PurseApplication, PurseConfig, SoftwareHost, SoftwareSam, SoftwareSamKey,
+    capp_purchase, load, purchase, CappRequest, CardIdentity, DiversifyError, HostKeys,
+    LoadRequest, PurchaseRequest, PurseApplication, PurseConfig, SoftwareHost, SoftwareSam,
+    SoftwareSamKey,
 };
 use quickpass::kernel::transport::Transport;
 use quickpass_sim::faults::{Fault, FaultyCard, Trigger};
@@ -331,8 +334,12 @@ fn pboc_track2(card: &mut VirtualCard) -> Vec<u8> {
 }
 
 /// The simulator's (⚠) key diversification.
-fn sim_diversifier(master: &SecretKey, card: &CardIdentity) -> Result<SecretKey, String> {
-    card_key(master, &card.serial, card.second_diversifier.as_ref()).map_err(|e| e.to_string())
+fn sim_diversifier(master: &SecretKey, card: &CardIdentity) -> Result<SecretKey, DiversifyError> {
+    Ok(card_key(
+        master,
+        &card.serial,
+        card.second_diversifier.as_ref(),
+    )?)
 }
 
 fn key(hex_text: &str) -> SecretKey {
@@ -401,7 +408,7 @@ fn purse_purchase_capp_and_load_never_print_keys_or_the_card_number() {
         &mut journal,
         &config,
         &PurchaseRequest {
-            amount: 200,
+            amount: PurseAmount::from_fen(200),
             date,
             time,
         },
@@ -427,7 +434,7 @@ fn purse_purchase_capp_and_load_never_print_keys_or_the_card_number() {
         &mut journal,
         &config,
         &LoadRequest {
-            amount: 1_000,
+            amount: PurseAmount::from_fen(1_000),
             terminal_id: [0x44, 0x01, 0, 0, 0, 9],
             key_index: 1,
             date,
@@ -470,7 +477,7 @@ fn purse_purchase_capp_and_load_never_print_keys_or_the_card_number() {
         &mut journal,
         &config,
         &PurchaseRequest {
-            amount: 100,
+            amount: PurseAmount::from_fen(100),
             date,
             time,
         },

@@ -289,7 +289,7 @@ fn bus_fare_pays_two_taps_with_the_card_and_psam_in_pcsc_readers() {
         let purse = card.application_mut::<PurseApplication>().unwrap();
         (
             purse.application_serial(),
-            purse.balance(Purse::Purse).unwrap(),
+            purse.balance(Purse::Purse).unwrap().fen(),
         )
     };
     let fare = FARE.to_string();
@@ -366,7 +366,8 @@ fn bus_fare_pays_two_taps_with_the_card_and_psam_in_pcsc_readers() {
     let balance = lock(&card)
         .application_mut::<PurseApplication>()
         .unwrap()
-        .balance(Purse::Purse);
+        .balance(Purse::Purse)
+        .map(|b| b.fen());
     assert_eq!(balance, Some(before - 2 * FARE));
     let next_serial = lock(&psam)
         .application_mut::<PsamApplication>()
@@ -389,7 +390,8 @@ fn etc_topup_loads_with_the_terminal_number_from_the_psam_reader() {
         .application_mut::<PurseApplication>()
         .unwrap()
         .balance(Purse::Purse)
-        .unwrap();
+        .unwrap()
+        .fen();
     let amount = AMOUNT.to_string();
     let mut run = Run::start(
         "etc_topup",
@@ -427,6 +429,7 @@ fn etc_topup_loads_with_the_terminal_number_from_the_psam_reader() {
     let balance = lock(&card)
         .application_mut::<PurseApplication>()
         .unwrap()
-        .balance(Purse::Purse);
+        .balance(Purse::Purse)
+        .map(|b| b.fen());
     assert_eq!(balance, Some(before + AMOUNT));
 }

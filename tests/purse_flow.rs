@@ -19,14 +19,14 @@ use quickpass::kernel::purse::flow::FlowError;
 use quickpass::kernel::purse::layout::{self, ProveOrder};
 use quickpass::kernel::purse::sam::SamPurchase;
 use quickpass::kernel::purse::{
-    capp_purchase, load, purchase, CappRequest, CardIdentity, CardNumber, DeclineReason, Host,
-    HostDecision, HostKeys, Journal, LoadAuthorisation, LoadRequest, Mac2Check, MemoryJournal,
-    NoDiversification, Outcome, Psam, PurchaseRequest, PurseApplication, PurseConfig, RecordStatus,
-    Sam, SelectBy, SettlementRecord, SoftwareHost, SoftwareSam, SoftwareSamKey, TapResult,
-    TransactionKind,
+    capp_purchase, load, purchase, CappRequest, CardIdentity, CardNumber, DeclineReason,
+    DiversifyError, Host, HostDecision, HostKeys, Journal, LoadAuthorisation, LoadRequest,
+    Mac2Check, MemoryJournal, NoDiversification, Outcome, Psam, PurchaseRequest, PurseApplication,
+    PurseConfig, RecordStatus, Sam, SelectBy, SettlementRecord, SoftwareHost, SoftwareSam,
+    SoftwareSamKey, TapResult, TransactionKind,
 };
 use quickpass::kernel::transport::{ApduLayer, Transport};
-use quickpass::kernel::values::{StatusWord, TransactionDate, TransactionTime};
+use quickpass::kernel::values::{PurseAmount, StatusWord, TransactionDate, TransactionTime};
 use quickpass_sim::faults::{Fault, FaultyCard, Trigger};
 use quickpass_sim::host::purse::{CardIdentity as SimIdentity, PurseHost};
 use quickpass_sim::purse::keys::card_key;
@@ -34,6 +34,11 @@ use quickpass_sim::purse::PurseApplication as SimPurse;
 use quickpass_sim::{ApplicationProfile, CardProfile, SimError, VirtualCard};
 
 // --- rig ---------------------------------------------------------------------------------
+
+/// Fen as a purse amount.
+fn fen(fen: u32) -> PurseAmount {
+    PurseAmount::from_fen(fen)
+}
 
 fn profile(name: &str) -> CardProfile {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -51,8 +56,12 @@ fn time() -> TransactionTime {
 }
 
 /// The simulator's (⚠) key diversification, handed to the kernel as a closure.
-fn sim_diversifier(master: &SecretKey, card: &CardIdentity) -> Result<SecretKey, String> {
-    card_key(master, &card.serial, card.second_diversifier.as_ref()).map_err(|e| e.to_string())
+fn sim_diversifier(master: &SecretKey, card: &CardIdentity) -> Result<SecretKey, DiversifyError> {
+    Ok(card_key(
+        master,
+        &card.serial,
+        card.second_diversifier.as_ref(),
+    )?)
 }
 
 /// The virtual PSAM (`vectors/cards/psam.json`) through the kernel's [`Psam`]: MAC1, MAC2 and
@@ -92,7 +101,7 @@ fn sim_purse(layer: &mut CardLayer) -> &mut SimPurse {
 
 fn purchase_request(amount: u32) -> PurchaseRequest {
     PurchaseRequest {
-        amount,
+        amount: fen(amount),
         date: date(),
         time: time(),
     }
@@ -110,7 +119,7 @@ const TOPUP_TERMINAL: [u8; 6] = [0x44, 0x01, 0x00, 0x00, 0x00, 0x09];
 
 fn load_request(amount: u32) -> LoadRequest {
     LoadRequest {
-        amount,
+        amount: fen(amount),
         terminal_id: TOPUP_TERMINAL,
         key_index: 1,
         date: date(),
@@ -129,7 +138,7 @@ fn station(number: u16) -> CappRequest {
 /// Checks a purchase record's TAC at the (simulated) clearing host.
 fn settle_purchase(host: &PurseHost, card: &CardIdentity, record: &SettlementRecord) -> bool {
     let data = PurchaseTacData {
-        amount: record.amount,
+        amount: record.amount.fen(),
         transaction_type: record.transaction_type[0],
         terminal_id: record.terminal_id,
         terminal_serial: record.terminal_serial.unwrap(),
@@ -175,7 +184,7 @@ fn purchase_pays_records_and_settles_in_four_card_apdus() {
     );
     assert_eq!(
         (result.balance_before, result.balance_after),
-        (Some(5000), Some(4800))
+        (Some(fen(5000)), Some(fen(4800)))
     );
     let record = result.record.clone().unwrap();
     assert_eq!(record.status, RecordStatus::Paid);
@@ -189,10 +198,13 @@ fn purchase_pays_records_and_settles_in_four_card_apdus() {
     let purse = sim_purse(&mut card);
     assert_eq!(
         (purse.balance(Purse::Purse), purse.offline_counter()),
-        (Some(4800), 17)
+        (Some(fen(4800)), 17)
     );
     let log = LogRecord::parse(purse.log_records()[0]).unwrap();
-    assert_eq!((log.atc, log.amount, log.transaction_type), (17, 200, 0x06));
+    assert_eq!(
+        (log.atc, log.amount, log.transaction_type),
+        (17, fen(200), 0x06)
+    );
     assert_eq!((log.date, log.time), (record.date, record.time));
     // The clearing host accepts the TAC.
     assert!(settle_purchase(
@@ -208,6 +220,39 @@ fn purchase_pays_records_and_settles_in_four_card_apdus() {
         "{json}"
     );
     assert!(!shown.contains("0000000012345678") && !shown.contains("31040000000012345678"));
+}
+
+/// Issue 10 item 3: a command the configuration cannot encode is a typed error naming the
+/// command, with the APDU error as its source; nothing reaches the card.
+#[test]
+fn a_df_name_too_long_to_select_is_a_typed_request_error() {
+    let mut card = card_layer("transit-purse-capp");
+    let mut sam = sim_psam(0x8011);
+    let mut journal = MemoryJournal::new();
+    let config = PurseConfig::new(PurseApplication::city(&[b'A'; 17]));
+    let err = purchase(
+        &mut card,
+        &mut sam,
+        &mut journal,
+        &config,
+        &purchase_request(200),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            FlowError::Request {
+                command: "SELECT",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.to_string(), "cannot encode SELECT");
+    assert!(std::error::Error::source(&err).is_some());
+    assert_eq!(err.outcome(), Outcome::Declined);
+    assert_eq!(card.counters().apdus_sent, 0);
+    assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(fen(5000)));
 }
 
 #[test]
@@ -235,7 +280,7 @@ fn etc_purchase_reads_ef15_and_sends_the_second_diversifier() {
         record.tac_verified,
         "DES INIT with serial ‖ second diversifier (Lc 10)"
     );
-    assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(18500));
+    assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(fen(18500)));
 }
 
 #[test]
@@ -257,7 +302,7 @@ fn insufficient_balance_and_refusals_are_typed_outcomes() {
         (result.outcome, result.apdus),
         (Outcome::InsufficientBalance, 2)
     );
-    assert_eq!(result.balance_before, Some(5000));
+    assert_eq!(result.balance_before, Some(fen(5000)));
     // The card itself answering 9401 to INITIALIZE.
     card.transport_mut().plan(
         Trigger::matching(&[0x80, 0x50], 1),
@@ -315,7 +360,7 @@ fn blocked_expired_not_yet_valid_and_denied_cards_are_declined() {
                config: &PurseConfig,
                on: TransactionDate| {
         let request = PurchaseRequest {
-            amount: 100,
+            amount: fen(100),
             date: on,
             time: time(),
         };
@@ -359,7 +404,7 @@ fn blocked_expired_not_yet_valid_and_denied_cards_are_declined() {
         absent.reason,
         Some(DeclineReason::NoApplication { .. })
     ));
-    assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(5000));
+    assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(fen(5000)));
     assert!(journal.records().is_empty());
 }
 
@@ -400,9 +445,9 @@ fn a_card_valid_past_2049_pays_and_one_expired_before_1950_is_declined() {
     assert_eq!(result.outcome, Outcome::Paid, "{result:?}");
     assert_eq!(
         (result.balance_before, result.balance_after),
-        (Some(5000), Some(4800))
+        (Some(fen(5000)), Some(fen(4800)))
     );
-    assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(4800));
+    assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(fen(4800)));
 
     let mut card = card_with_dates("19400101", "19491231");
     let result = purchase(
@@ -417,7 +462,7 @@ fn a_card_valid_past_2049_pays_and_one_expired_before_1950_is_declined() {
         (result.outcome, result.reason),
         (Outcome::Declined, Some(DeclineReason::Expired))
     );
-    assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(5000));
+    assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(fen(5000)));
 }
 
 #[test]
@@ -440,7 +485,7 @@ fn load_through_the_host_in_four_card_apdus() {
     );
     assert_eq!(
         (result.balance_before, result.balance_after),
-        (Some(20_000), Some(30_000))
+        (Some(fen(20_000)), Some(fen(30_000)))
     );
     let record = result.record.unwrap();
     assert_eq!(
@@ -451,7 +496,7 @@ fn load_through_the_host_in_four_card_apdus() {
     let purse = sim_purse(&mut card);
     assert_eq!(
         (purse.balance(Purse::Purse), purse.online_counter()),
-        (Some(30_000), 6)
+        (Some(fen(30_000)), 6)
     );
     // A host that refuses (no keys for the index) is a typed decline.
     let mut request = load_request(100);
@@ -521,7 +566,7 @@ fn capp_entry_then_exit_charges_by_segments() {
     .unwrap();
     assert_eq!(
         (entry.outcome, entry.amount),
-        (Outcome::Paid, 0),
+        (Outcome::Paid, PurseAmount::ZERO),
         "{entry:?}"
     );
     assert_eq!(
@@ -542,7 +587,7 @@ fn capp_entry_then_exit_charges_by_segments() {
     // 7 segments: 2.00 for 3, 4 × 0.50.
     assert_eq!(
         (exit.outcome, exit.amount, exit.balance_after),
-        (Outcome::Paid, 400, Some(4600))
+        (Outcome::Paid, fen(400), Some(fen(4600)))
     );
     let record = exit.record.unwrap();
     assert_eq!(record.kind, TransactionKind::CappPurchase);
@@ -559,7 +604,7 @@ fn capp_entry_then_exit_charges_by_segments() {
         &record
     ));
     let purse = sim_purse(&mut card);
-    assert_eq!(purse.balance(Purse::Purse), Some(4600));
+    assert_eq!(purse.balance(Purse::Purse), Some(fen(4600)));
     assert_eq!(
         purse.capp_record(0x02).unwrap()[14],
         0x02,
@@ -577,7 +622,10 @@ fn capp_entry_then_exit_charges_by_segments() {
         &station(9),
     )
     .unwrap();
-    assert_eq!((again.outcome, again.amount), (Outcome::Paid, 0));
+    assert_eq!(
+        (again.outcome, again.amount),
+        (Outcome::Paid, PurseAmount::ZERO)
+    );
     let mut etc_card = card_layer("etc-user-card");
     let mut etc_sam = sim_psam(0xDF01);
     let none = capp_purchase(
@@ -771,7 +819,7 @@ fn recovery_checks_the_proved_tac() {
             assert!(record.tac_verified);
         }
         // Charged once either way: the card was debited by the torn tap only.
-        assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(4750));
+        assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(fen(4750)));
         assert!(journal.pending().is_empty());
     }
 }
@@ -878,7 +926,7 @@ fn recovery_when_the_psam_lost_the_session_uses_the_card_log() {
         again.apdus, 3,
         "SELECT, GET TRANSACTION PROVE, READ RECORD EF18"
     );
-    assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(4750));
+    assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(fen(4750)));
 }
 
 #[test]
@@ -941,7 +989,7 @@ fn software_sam_with_the_simulator_diversification_pays_and_checks_the_tac() {
             sw: StatusWord::MAC_INVALID
         })
     );
-    assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(4700));
+    assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(fen(4700)));
 }
 
 // --- every tear position ---------------------------------------------------------------------
@@ -1019,7 +1067,10 @@ impl Terminal {
             &station(2),
         )
         .unwrap();
-        assert_eq!((entry.outcome, entry.amount), (Outcome::Paid, 0));
+        assert_eq!(
+            (entry.outcome, entry.amount),
+            (Outcome::Paid, PurseAmount::ZERO)
+        );
     }
 
     /// The terminal restarts: the journal is read back from its file.
@@ -1028,7 +1079,10 @@ impl Terminal {
     }
 
     fn balance(&mut self) -> u32 {
-        sim_purse(&mut self.card).balance(Purse::Purse).unwrap()
+        sim_purse(&mut self.card)
+            .balance(Purse::Purse)
+            .unwrap()
+            .fen()
     }
 
     fn counter(&mut self, flow: Flow) -> u16 {
@@ -1109,7 +1163,7 @@ fn every_tear_position_of_every_flow_settles_exactly_once() {
             .into_iter()
             .map(|e| e.command)
             .collect();
-        let amount = clean_result.amount;
+        let amount = clean_result.amount.fen();
         assert_eq!(
             amount,
             if flow == Flow::CappExit {
@@ -1174,7 +1228,7 @@ fn every_tear_position_of_every_flow_settles_exactly_once() {
                 assert!(record.status.is_settled());
                 assert_eq!(
                     (record.amount, record.balance_after, record.card_counter),
-                    (amount, balance, counter)
+                    (fen(amount), fen(balance), counter)
                 );
                 assert!(t.journal.pending().is_empty(), "nothing left pending");
                 // The record on disk is the same as in memory.
@@ -1314,9 +1368,9 @@ fn purse_vectors_pass_through_the_flow_functions() {
                         NoDiversification,
                     );
                     let init = quickpass::kernel::purse::card::PurchaseInit {
-                        balance,
+                        balance: fen(balance),
                         offline_atc: counter,
-                        overdraft_limit: 0,
+                        overdraft_limit: PurseAmount::ZERO,
                         key_version: 1,
                         algorithm_id: 0,
                         random,
@@ -1325,7 +1379,7 @@ fn purse_vectors_pass_through_the_flow_functions() {
                         .init_purchase(&SamPurchase {
                             card,
                             init,
-                            amount,
+                            amount: fen(amount),
                             transaction_type,
                             date,
                             time,
@@ -1348,7 +1402,7 @@ fn purse_vectors_pass_through_the_flow_functions() {
                         NoDiversification,
                     );
                     let init = quickpass::kernel::purse::card::LoadInit {
-                        balance,
+                        balance: fen(balance),
                         online_atc: counter,
                         key_version: 1,
                         algorithm_id: 0,
@@ -1359,7 +1413,7 @@ fn purse_vectors_pass_through_the_flow_functions() {
                         card,
                         key_index: 1,
                         init,
-                        amount,
+                        amount: fen(amount),
                         transaction_type,
                         terminal_id,
                         date,
@@ -1406,7 +1460,7 @@ fn purse_vectors_pass_through_the_flow_functions() {
                         &mut journal,
                         &config,
                         &LoadRequest {
-                            amount,
+                            amount: fen(amount),
                             terminal_id,
                             key_index: 1,
                             date,
@@ -1469,7 +1523,7 @@ fn purchase_vector_through_a_whole_tap() {
     let mut journal = MemoryJournal::new();
     layer.record();
     let request = PurchaseRequest {
-        amount: 0x1000,
+        amount: fen(0x1000),
         date: TransactionDate::new(2012, 2, 29).unwrap(),
         time: TransactionTime::new(13, 51, 0).unwrap(),
     };
@@ -1590,7 +1644,7 @@ fn journal_failure_stops_before_the_debit() {
     let purse = sim_purse(&mut card);
     assert_eq!(
         (purse.balance(Purse::Purse), purse.offline_counter()),
-        (Some(5000), 16),
+        (Some(fen(5000)), 16),
         "no DEBIT sent"
     );
 }
@@ -1654,8 +1708,8 @@ fn two_torn_cards_recover_in_any_order() {
         second.record.unwrap().mac2_verified,
         "B's session was still in the PSAM"
     );
-    assert_eq!(sim_purse(&mut a).balance(Purse::Purse), Some(4880));
-    assert_eq!(sim_purse(&mut b).balance(Purse::Purse), Some(4880));
+    assert_eq!(sim_purse(&mut a).balance(Purse::Purse), Some(fen(4880)));
+    assert_eq!(sim_purse(&mut b).balance(Purse::Purse), Some(fen(4880)));
     assert!(journal.pending().is_empty());
     assert_eq!(
         journal
@@ -1707,7 +1761,7 @@ fn torn_load_after_host_approval_is_reversed_exactly_once() {
     let reversals = host.reversals();
     assert_eq!(reversals.len(), 1, "{reversals:?}");
     let reversal = reversals[0];
-    assert_eq!(reversal.amount, 10_000);
+    assert_eq!(reversal.amount, fen(10_000));
     assert_eq!(reversal.terminal_id, TOPUP_TERMINAL);
     assert_eq!(reversal.terminal_transaction, pending_id);
     assert_eq!(reversal.reason, ReversalReason::NotCarriedOut);

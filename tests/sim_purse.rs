@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use quickpass::crypto::purse::{LoadTacData, PurchaseTacData};
 use quickpass::kernel::apdu::{Command, Occurrence, Purse, Response};
 use quickpass::kernel::transport::{ApduLayer, ExchangeError, Transport};
-use quickpass::kernel::values::{Amount, Sfi, StatusWord, TransactionDate, TransactionTime};
+use quickpass::kernel::values::{PurseAmount, Sfi, StatusWord, TransactionDate, TransactionTime};
 use quickpass_sim::faults::{Fault, FaultyCard, Trigger};
 use quickpass_sim::host::purse::{CardIdentity, HostError, LoadRequest, PurseHost};
 use quickpass_sim::psam::PsamApplication;
@@ -23,6 +23,11 @@ type Layer<T> = ApduLayer<T>;
 
 const T_UNION_AID: &str = "A000000632010105";
 const EF15: u8 = 0x15;
+
+/// Fen as a purse amount.
+fn fen(fen: u32) -> PurseAmount {
+    PurseAmount::from_fen(fen)
+}
 
 fn profile(name: &str) -> CardProfile {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -236,13 +241,12 @@ fn start_purchase(
     let ef15 = expect_ok(layer.exchange(&Command::read_binary_sfi(sfi(EF15), 0, ef15_len))?);
     let balance = layer.exchange(&Command::get_balance(Purse::Purse))?;
     assert_eq!(balance.sw, StatusWord::OK);
-    let amount = Amount::from_minor(u64::from(amount)).expect("amount");
+    let amount = fen(amount);
     let init = if capp {
         Command::initialize_for_capp_purchase(psam.key_index, amount, &psam.terminal_id)
     } else {
         Command::initialize_for_purchase(Purse::Purse, psam.key_index, amount, &psam.terminal_id)
-    }
-    .unwrap();
+    };
     Ok((ef15, layer.exchange(&init)?))
 }
 
@@ -440,13 +444,7 @@ fn insufficient_balance_and_unknown_key_index() {
     assert_eq!(init.sw, StatusWord::INSUFFICIENT_BALANCE);
     let (_, init) = start_purchase(&mut layer, Card::TUnion, &psam, 5000, false).unwrap();
     assert_eq!(init.sw, StatusWord::OK);
-    let command = Command::initialize_for_purchase(
-        Purse::Purse,
-        7,
-        Amount::from_minor(1).expect("amount"),
-        &psam.terminal_id,
-    )
-    .unwrap();
+    let command = Command::initialize_for_purchase(Purse::Purse, 7, fen(1), &psam.terminal_id);
     assert_eq!(
         layer.exchange(&command).unwrap().sw,
         StatusWord::KEY_INDEX_NOT_SUPPORTED
@@ -454,7 +452,7 @@ fn insufficient_balance_and_unknown_key_index() {
     let card = purse_of(layer.transport_mut().inner_mut());
     assert_eq!(
         (card.balance(Purse::Purse), card.offline_counter()),
-        (Some(5000), 16)
+        (Some(fen(5000)), 16)
     );
 }
 
@@ -490,7 +488,7 @@ fn wrong_mac1_is_refused_without_debit() {
         .unwrap();
     assert_eq!(again.sw, StatusWord::CONDITIONS_NOT_SATISFIED);
     let card = purse_of(layer.transport_mut().inner_mut());
-    assert_eq!(card.balance(Purse::Purse), Some(5000));
+    assert_eq!(card.balance(Purse::Purse), Some(fen(5000)));
     assert_eq!(card.offline_counter(), 16);
     assert!(card.log_records().is_empty());
 }
@@ -528,7 +526,7 @@ fn debit_needs_an_initialize_and_a_reset_drops_the_session() {
     );
     assert_eq!(
         purse_of(layer.transport_mut().inner_mut()).balance(Purse::Purse),
-        Some(5000)
+        Some(fen(5000))
     );
 }
 
@@ -538,13 +536,7 @@ fn blocked_application_answers_6283_and_refuses_transactions() {
     purse_of(layer.transport_mut().inner_mut()).set_blocked(true);
     let fci = layer.exchange(&Card::TUnion.select()).unwrap();
     assert_eq!(fci.sw, StatusWord::SELECTED_FILE_INVALIDATED);
-    let init = Command::initialize_for_purchase(
-        Purse::Purse,
-        1,
-        Amount::from_minor(1).expect("amount"),
-        &[0; 6],
-    )
-    .unwrap();
+    let init = Command::initialize_for_purchase(Purse::Purse, 1, fen(1), &[0; 6]);
     assert_eq!(layer.exchange(&init).unwrap().sw, StatusWord(0x9303));
     // Reading still works.
     assert_eq!(
@@ -570,20 +562,14 @@ fn load_through_the_host() {
     let card_id = CardIdentity::from_ef15(&ef15).unwrap();
 
     let run_load = |layer: &mut CardLayer, amount: u32, tamper: bool| -> (Response, LoadRequest) {
-        let init = Command::initialize_for_load(
-            Purse::Purse,
-            1,
-            Amount::from_minor(amount.into()).expect("amount"),
-            &terminal_id,
-        )
-        .unwrap();
+        let init = Command::initialize_for_load(Purse::Purse, 1, fen(amount), &terminal_id);
         let data = expect_ok(layer.exchange(&init).unwrap());
         assert_eq!(data.len(), 16);
         let request = LoadRequest {
             card: card_id,
             key_index: 1,
-            old_balance: u32::from_be_bytes(data[..4].try_into().unwrap()),
-            amount,
+            old_balance: PurseAmount::from_be_bytes(data[..4].try_into().unwrap()),
+            amount: fen(amount),
             transaction_type: TYPE_EP_LOAD,
             terminal_id,
             online_counter: u16::from_be_bytes([data[4], data[5]]),
@@ -614,7 +600,7 @@ fn load_through_the_host() {
     );
 
     let (credited, request) = run_load(&mut layer, 10000, false);
-    assert_eq!(request.old_balance, 5000);
+    assert_eq!(request.old_balance, fen(5000));
     assert_eq!(request.online_counter, 3);
     let tac: [u8; 4] = expect_ok(credited).try_into().unwrap();
     let tac_data = LoadTacData {
@@ -643,13 +629,7 @@ fn load_through_the_host() {
     let mut forged = request;
     forged.mac1[1] ^= 0x10;
     assert_eq!(host.authorise_load(&forged), Err(HostError::Mac1Invalid));
-    let too_much = Command::initialize_for_load(
-        Purse::Purse,
-        1,
-        Amount::from_minor(90_000).expect("amount"),
-        &terminal_id,
-    )
-    .unwrap();
+    let too_much = Command::initialize_for_load(Purse::Purse, 1, fen(90_000), &terminal_id);
     assert_eq!(
         layer.exchange(&too_much).unwrap().sw,
         StatusWord::INCORRECT_DATA
@@ -740,7 +720,7 @@ fn capp_entry_and_exit() {
     .unwrap();
 
     let card = purse_of(layer.transport_mut().inner_mut());
-    assert_eq!(card.balance(Purse::Purse), Some(4700));
+    assert_eq!(card.balance(Purse::Purse), Some(fen(4700)));
     assert_eq!(card.capp_record(0x02).unwrap()[14], 0x02);
     let travel = card.travel_records();
     assert_eq!((travel.len(), travel[0][0], travel[1][0]), (2, 0x04, 0x03));
@@ -836,7 +816,7 @@ fn etc_card_two_level_keys_and_ef19() {
     )
     .unwrap();
     let card = purse_of(layer.transport_mut().inner_mut());
-    assert_eq!(card.balance(Purse::Purse), Some(18500));
+    assert_eq!(card.balance(Purse::Purse), Some(fen(18500)));
     assert_eq!(card.capp_record(0xAA).unwrap()[3], 0x02);
     assert_eq!(receipt.terminal_serial, 1001);
 }
@@ -937,7 +917,7 @@ fn transaction_prove_after_tear_after_and_tear_before_debit() {
         let card = purse_of(layer.transport_mut().inner_mut());
         if tear_after {
             let (mac2, tac) = prove_fields(&expect_ok(prove));
-            assert_eq!(card.balance(Purse::Purse), Some(4750));
+            assert_eq!(card.balance(Purse::Purse), Some(fen(4750)));
             // The PSAM still waits for this MAC2 and the host accepts the TAC.
             assert_eq!(psam.credit(&mac2), StatusWord::OK);
             let host = purse_host("transit-purse-capp");
@@ -953,7 +933,7 @@ fn transaction_prove_after_tear_after_and_tear_before_debit() {
                 .unwrap();
         } else {
             assert_eq!(prove.sw, SW_MAC_NOT_AVAILABLE);
-            assert_eq!(card.balance(Purse::Purse), Some(5000));
+            assert_eq!(card.balance(Purse::Purse), Some(fen(5000)));
             assert_eq!(card.offline_counter(), 16);
         }
         // A wrong type or ATC is never proved.
@@ -1000,7 +980,10 @@ fn every_tear_position_debits_exactly_once() {
             );
 
             let card = purse_of(layer.transport_mut().inner_mut());
-            let (balance, counter) = (card.balance(Purse::Purse).unwrap(), card.offline_counter());
+            let (balance, counter) = (
+                card.balance(Purse::Purse).unwrap().fen(),
+                card.offline_counter(),
+            );
             let debited = balance == 5000 - AMOUNT;
             assert!(
                 debited || balance == 5000,
@@ -1034,7 +1017,7 @@ fn every_tear_position_debits_exactly_once() {
             let card = purse_of(layer.transport_mut().inner_mut());
             assert_eq!(
                 card.balance(Purse::Purse),
-                Some(5000 - AMOUNT),
+                Some(fen(5000 - AMOUNT)),
                 "position {position} {fault:?}"
             );
             assert_eq!(card.offline_counter(), 17);
@@ -1116,13 +1099,7 @@ fn purchase_vector_v1_v2_through_card_and_psam() {
         card.exchange(&Command::select_df_name(b"PAY.SZT", Occurrence::First).unwrap())
             .unwrap(),
     );
-    let init = Command::initialize_for_purchase(
-        Purse::Purse,
-        1,
-        Amount::from_minor(0x1000).expect("amount"),
-        &psam.terminal_id,
-    )
-    .unwrap();
+    let init = Command::initialize_for_purchase(Purse::Purse, 1, fen(0x1000), &psam.terminal_id);
     let init = InitPurchase::parse(&expect_ok(card.exchange(&init).unwrap()));
     assert_eq!((init.random, init.atc), ([0x11, 0x22, 0x33, 0x44], 0));
     let (date, time) = (
@@ -1152,13 +1129,7 @@ fn load_vectors_v3_v4_through_card_and_host() {
             .unwrap(),
     );
     let terminal_id = [0x00, 0x11, 0x22, 0x33, 0x44, 0x55];
-    let init = Command::initialize_for_load(
-        Purse::Deposit,
-        1,
-        Amount::from_minor(0x1000).expect("amount"),
-        &terminal_id,
-    )
-    .unwrap();
+    let init = Command::initialize_for_load(Purse::Deposit, 1, fen(0x1000), &terminal_id);
     let data = expect_ok(card.exchange(&init).unwrap());
     assert_eq!(hex::encode_upper(&data), "0000000000000100112233442988AE5A");
     let mut host = PurseHost::new();
@@ -1174,8 +1145,8 @@ fn load_vectors_v3_v4_through_card_and_host() {
             second_diversifier: None,
         },
         key_index: 1,
-        old_balance: 0,
-        amount: 0x1000,
+        old_balance: PurseAmount::ZERO,
+        amount: fen(0x1000),
         transaction_type: TYPE_ED_LOAD,
         terminal_id,
         online_counter: 0,
@@ -1197,7 +1168,7 @@ fn load_vectors_v3_v4_through_card_and_host() {
             .application_mut::<PurseApplication>()
             .unwrap()
             .balance(Purse::Deposit),
-        Some(0x1000)
+        Some(fen(0x1000))
     );
 
     // V4: EP load, key 3F01…, random F9CABA91, amount 0x1234, terminal 000000000001 → 6C394D64.
@@ -1218,13 +1189,7 @@ fn load_vectors_v3_v4_through_card_and_host() {
         )
         .unwrap(),
     );
-    let init = Command::initialize_for_load(
-        Purse::Purse,
-        1,
-        Amount::from_minor(0x1234).expect("amount"),
-        &[0, 0, 0, 0, 0, 1],
-    )
-    .unwrap();
+    let init = Command::initialize_for_load(Purse::Purse, 1, fen(0x1234), &[0, 0, 0, 0, 0, 1]);
     let data = expect_ok(card.exchange(&init).unwrap());
     assert_eq!(hex::encode_upper(&data[12..]), "6C394D64");
 }
@@ -1440,7 +1405,7 @@ proptest! {
         };
         let mut card = profile(name).build().unwrap();
         card.transmit(&select.to_bytes()).unwrap();
-        let init = Command::initialize_for_capp_purchase(1, Amount::from_minor(1).expect("amount"), &[0; 6]).unwrap();
+        let init = Command::initialize_for_capp_purchase(1, fen(1), &[0; 6]);
         card.transmit(&init.to_bytes()).unwrap();
         for apdu in apdus {
             let response = card.transmit(&apdu).unwrap();

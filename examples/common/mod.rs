@@ -6,6 +6,7 @@
 use quickpass::kernel::purse::flow::FlowError;
 use quickpass::kernel::purse::{Journal, Pending, PurseApplication, SelectBy, TapResult};
 use quickpass::kernel::transport::Transport;
+use quickpass::kernel::values::PurseAmount;
 
 use quickpass_sim::faults::FaultyCard;
 use quickpass_sim::purse::{KeyDerivation, PurseProfile};
@@ -134,19 +135,17 @@ pub fn pcsc_unavailable(flag: &str) -> String {
 /// need (`8011` one-level, `DF01` two-level).
 pub fn application(purse: &PurseProfile) -> Result<(PurseApplication, u16), String> {
     let mut app = match (&purse.df_name, &purse.df_name_text, &purse.file_id) {
-        (Some(hex), _, _) => {
-            let name = hex::decode(hex).map_err(|e| format!("df_name: {e}"))?;
+        (Some(name), _, _) => {
             let mut app = PurseApplication::t_union();
-            if name != app_name(&app) {
-                app = PurseApplication::city(&name);
+            if *name != app_name(&app) {
+                app = PurseApplication::city(name);
             }
             app
         }
         (None, Some(text), _) => PurseApplication::city(text.as_bytes()),
         (None, None, Some(fid)) => {
             let mut app = PurseApplication::etc();
-            let fid = u16::from_str_radix(fid, 16).map_err(|e| format!("file_id: {e}"))?;
-            app.select = SelectBy::FileId(fid);
+            app.select = SelectBy::FileId(u16::from_be_bytes(*fid));
             app
         }
         (None, None, None) => return Err("profile names no application".into()),
@@ -166,9 +165,15 @@ pub fn app_name(app: &PurseApplication) -> Vec<u8> {
     }
 }
 
-/// Fen as yuan (`1234` → `12.34`).
-pub fn money(fen: u32) -> String {
-    format!("{}.{:02}", fen / 100, fen % 100)
+/// The sum of `amounts` as yuan (`12.34`), or a note when it passes what 4 bytes of fen hold.
+pub fn total(amounts: impl IntoIterator<Item = PurseAmount>) -> String {
+    amounts
+        .into_iter()
+        .try_fold(PurseAmount::ZERO, PurseAmount::checked_add)
+        .map_or_else(
+            || format!("more than {}", PurseAmount::MAX),
+            |t| t.to_string(),
+        )
 }
 
 /// A journal error as text (lets one program use the file and the memory journal alike).
@@ -229,7 +234,7 @@ pub fn report_tap(
     tap: u32,
     result: &Result<TapResult, FlowError<LinkError>>,
     apdus: u64,
-    amount: u32,
+    amount: PurseAmount,
     json: bool,
     with_sam: bool,
     pending: Option<&Pending>,
@@ -266,11 +271,11 @@ pub fn report_tap(
         println!("{object}");
         return;
     }
-    let mut line = format!("tap {tap}: {} {}", outcome.as_str(), money(amount));
+    let mut line = format!("tap {tap}: {} {amount}", outcome.as_str());
     if let (Some(before), Some(after)) = (before, after) {
-        line.push_str(&format!(", balance {} → {}", money(before), money(after)));
+        line.push_str(&format!(", balance {before} → {after}"));
     } else if let Some(before) = before {
-        line.push_str(&format!(", balance {}", money(before)));
+        line.push_str(&format!(", balance {before}"));
     }
     if let Some(tac) = &tac {
         line.push_str(&format!(", TAC {tac}"));

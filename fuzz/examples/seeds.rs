@@ -21,10 +21,10 @@ use quickpass::kernel::purse::fare::{FareDecision, FarePhase, Station, TripRecor
 use quickpass::kernel::purse::{self, MemoryJournal};
 use quickpass::kernel::tag::Tag;
 use quickpass::kernel::transport::{ApduLayer, Transport};
-use quickpass::kernel::values::{Sfi, TransactionTime};
+use quickpass::kernel::values::{PurseAmount, Sfi, TransactionTime};
 use quickpass::kernel::{tags, tlv};
-use quickpass_sim::{CardProfile, VirtualCard};
 use quickpass_fuzz::{join_chunks, Recorder, CONTACTLESS_AMOUNTS};
+use quickpass_sim::{CardProfile, VirtualCard};
 use serde_json::Value;
 
 /// Seeds per target, by file name; a set of contents to drop duplicates.
@@ -424,9 +424,9 @@ fn purse_purchases(corpora: &mut Corpora) {
     if let Ok(record) = TripRecord::parse(&blank) {
         let decision = FareDecision {
             phase: FarePhase::Entry,
-            amount: 0,
-            trip_fare: 0,
-            cap: 600,
+            amount: PurseAmount::ZERO,
+            trip_fare: PurseAmount::ZERO,
+            cap: PurseAmount::from_fen(600),
         };
         let inside = record.updated(
             &decision,
@@ -435,7 +435,7 @@ fn purse_purchases(corpora: &mut Corpora) {
                 number: 17,
             },
             &[0x31, 0x01, 0, 0, 0, 1],
-            5_000,
+            PurseAmount::from_fen(5_000),
             quickpass_fuzz::transaction_date(),
             TransactionTime::new(8, 30, 0).expect("time"),
         );

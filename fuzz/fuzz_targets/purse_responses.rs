@@ -11,7 +11,7 @@ use quickpass::kernel::purse::card::{LoadInit, PurchaseInit, LOG_RECORD_LEN};
 use quickpass::kernel::purse::fare::{FareDecision, FarePhase, Station, TripRecord, TripState};
 use quickpass::kernel::purse::layout::{self, trip};
 use quickpass::kernel::purse::{CardInfo, LogRecord};
-use quickpass::kernel::values::{TransactionDate, TransactionTime};
+use quickpass::kernel::values::{PurseAmount, TransactionDate, TransactionTime};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, response)) = data.split_first() else {
@@ -45,9 +45,9 @@ fuzz_target!(|data: &[u8]| {
         };
         let decision = FareDecision {
             phase,
-            amount: u32::from(selector),
-            cap: 1_000,
-            trip_fare: 300,
+            amount: PurseAmount::from_fen(u32::from(selector)),
+            cap: PurseAmount::from_fen(1_000),
+            trip_fare: PurseAmount::from_fen(300),
         };
         let updated = record.updated(
             &decision,
@@ -56,7 +56,7 @@ fuzz_target!(|data: &[u8]| {
                 number: u16::from(selector),
             },
             &[0x31, 0x01, 0, 0, 0, 1],
-            5_000,
+            PurseAmount::from_fen(5_000),
             TransactionDate::new(2026, 11, 28).expect("date"),
             TransactionTime::new(8, 30, 0).expect("time"),
         );

@@ -16,7 +16,7 @@ use quickpass::kernel::purse::{
 };
 use quickpass::kernel::terminal_values::TransactionInput;
 use quickpass::kernel::transport::Transport;
-use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
+use quickpass::kernel::values::{Amount, PurseAmount, TransactionDate, TransactionTime};
 
 // ---------------------------------------------------------------------------------------------
 // Input format: length-prefixed chunks
@@ -167,7 +167,7 @@ pub fn contactless_config() -> &'static KernelConfig {
     static CONFIG: OnceLock<KernelConfig> = OnceLock::new();
     CONFIG.get_or_init(|| {
         let mut config = quickpass_sim::data::default_kernel_config()
-        .expect("default terminal configuration and CA keys");
+            .expect("default terminal configuration and CA keys");
         let ca = quickpass_sim::ca::TestCa::shared().expect("test CA");
         config
             .capks
@@ -228,7 +228,7 @@ pub fn purse_sam() -> SoftwareSam {
 /// The purchase every purse seed and fuzz run makes: 40.96 yuan on 29 February 2012, 13:51.
 pub fn purse_request() -> PurchaseRequest {
     PurchaseRequest {
-        amount: 0x1000,
+        amount: PurseAmount::from_fen(0x1000),
         date: TransactionDate::new(2012, 2, 29).expect("valid date"),
         time: TransactionTime::new(13, 51, 0).expect("valid time"),
     }

@@ -24,7 +24,9 @@ use core::fmt;
 
 use crate::bits::CryptogramType;
 use crate::tag::Tag;
-use crate::values::{Aid, Amount, Sfi, StatusWord, TransactionDate, TransactionTime, ValueError};
+use crate::values::{
+    Aid, PurseAmount, Sfi, StatusWord, TransactionDate, TransactionTime, ValueError,
+};
 
 /// Why a command could not be built or a response could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -357,7 +359,7 @@ impl Command {
     // --- PBOC ED/EP commands (JR/T 0025 Part 1 as digested in pboc-notes §4.1) -------------
 
     /// GET BALANCE: `80 5C 00 P2 04`, P2 `01` ED / `02` EP. The card answers the 4-byte binary
-    /// balance ([`Amount::from_be_bytes`]).
+    /// balance ([`PurseAmount::from_be_bytes`]).
     pub const fn get_balance(purse: Purse) -> Command {
         header(0x80, 0x5C, 0x00, purse.p2(), Some(0x04))
     }
@@ -372,34 +374,36 @@ impl Command {
         p1: u8,
         p2: u8,
         key_index: u8,
-        amount: Amount,
+        amount: PurseAmount,
         terminal_id: &[u8; 6],
         le: u8,
-    ) -> Result<Command, ApduError> {
+    ) -> Command {
         let mut data = Vec::with_capacity(11);
         data.push(key_index);
-        data.extend_from_slice(&amount.to_be_bytes()?);
+        data.extend_from_slice(&amount.to_be_bytes());
         data.extend_from_slice(terminal_id);
-        Command::new(0x80, 0x50, p1, p2, data, Some(le))
+        Command {
+            data,
+            ..header(0x80, 0x50, p1, p2, Some(le))
+        }
     }
 
     /// INITIALIZE FOR PURCHASE: `80 50 01 P2 0B <key index ‖ amount(4) ‖ terminal no.(6)> 0F`.
-    /// The amount must fit 4 bytes.
     pub fn initialize_for_purchase(
         purse: Purse,
         key_index: u8,
-        amount: Amount,
+        amount: PurseAmount,
         terminal_id: &[u8; 6],
-    ) -> Result<Command, ApduError> {
+    ) -> Command {
         Command::initialize(0x01, purse.p2(), key_index, amount, terminal_id, 0x0F)
     }
 
     /// INITIALIZE FOR CAPP PURCHASE (composite purchase): `80 50 03 02 0B <…> 0F`, EP only.
     pub fn initialize_for_capp_purchase(
         key_index: u8,
-        amount: Amount,
+        amount: PurseAmount,
         terminal_id: &[u8; 6],
-    ) -> Result<Command, ApduError> {
+    ) -> Command {
         Command::initialize(0x03, 0x02, key_index, amount, terminal_id, 0x0F)
     }
 
@@ -407,9 +411,9 @@ impl Command {
     pub fn initialize_for_load(
         purse: Purse,
         key_index: u8,
-        amount: Amount,
+        amount: PurseAmount,
         terminal_id: &[u8; 6],
-    ) -> Result<Command, ApduError> {
+    ) -> Command {
         Command::initialize(0x00, purse.p2(), key_index, amount, terminal_id, 0x10)
     }
 

@@ -34,7 +34,16 @@ pub enum ConfigError {
         /// The field, as a JSON path with the AID index (`aids[2].cvm_limit`).
         field: String,
         /// Why.
-        reason: String,
+        reason: InvalidReason,
+    },
+    /// A DOL field does not parse as a DOL (EMV Book 3 §5.4).
+    #[error("{field}: not a valid DOL")]
+    Dol {
+        /// The field, as a JSON path with the AID index (`aids[0].default_ddol`).
+        field: String,
+        /// What is wrong with the DOL.
+        #[source]
+        source: crate::dol::DolError,
     },
 }
 
@@ -43,15 +52,72 @@ impl ConfigError {
     pub fn path(&self) -> &str {
         match self {
             ConfigError::Json { path, .. } => path,
-            ConfigError::Invalid { field, .. } => field,
+            ConfigError::Invalid { field, .. } | ConfigError::Dol { field, .. } => field,
         }
     }
 }
 
-fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+/// Why a configuration value is refused ([`ConfigError::Invalid`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidReason {
+    /// An n3 code (`9F1A`, `5F2A`) above 999.
+    #[error("more than 3 digits")]
+    MoreThanThreeDigits,
+    /// The currency exponent (`5F36`) is above 3.
+    #[error("above 3")]
+    ExponentAboveThree,
+    /// The IFD serial number (`9F1E`, an8) is longer than 8 characters or not ASCII.
+    #[error("at most 8 ASCII characters")]
+    IfdSerial,
+    /// The TTQ does not set byte 1 b4 (offline-only reader) on an offline-only terminal.
+    #[error(
+        "online_capable is false but byte 1 b4 (offline-only reader, 08) is clear: \
+         cards would answer with an online request"
+    )]
+    TtqOfflineOnlyClear,
+    /// The TTQ sets byte 1 b4 (offline-only reader) on an online-capable terminal.
+    #[error("byte 1 b4 (offline-only reader, 08) is set but online_capable is true")]
+    TtqOfflineOnlySet,
+    /// The TTQ sets byte 1 b5 (contact PBOC) on a terminal without the contact interface.
+    #[error("byte 1 b5 (contact PBOC, 10) is set but contact_supported is false")]
+    TtqContactUnsupported,
+    /// The TTQ sets byte 1 b3 (online PIN) on an offline-only terminal.
+    #[error("byte 1 b3 (online PIN, 04) is set on an offline-only terminal")]
+    TtqOnlinePinOffline,
+    /// The TTQ sets byte 1 b3 (online PIN) without `9F33` byte 2 b7.
+    #[error("byte 1 b3 (online PIN, 04) is set but capabilities byte 2 b7 is clear")]
+    TtqOnlinePinNotCapable,
+    /// The TTQ sets byte 1 b2 (signature) without `9F33` byte 2 b6.
+    #[error("byte 1 b2 (signature, 02) is set but capabilities byte 2 b6 is clear")]
+    TtqSignatureNotCapable,
+    /// The TTQ sets byte 2 b6 (offline PIN) without `9F33` byte 2 b8 or b5.
+    #[error("byte 2 b6 (offline PIN, 20) is set but capabilities byte 2 b8 and b5 are clear")]
+    TtqOfflinePinNotCapable,
+    /// The AID list is empty.
+    #[error("no AID configured")]
+    NoAid,
+    /// Random selection percentages above 99 or target above maximum target.
+    #[error("percentages out of order")]
+    RandomSelectionPercentages,
+    /// The random selection threshold is not below the floor limit.
+    #[error("threshold not below floor limit")]
+    RandomSelectionThreshold,
+    /// The CVM limit is above the contactless transaction limit.
+    #[error("above the contactless limit")]
+    CvmLimitAboveContactlessLimit,
+    /// The EC terminal limit is more than its n12 tag `9F7B` holds.
+    #[error("above 999999999999, more than its n12 tag 9F7B holds")]
+    EcLimitAboveN12,
+    /// An exception file entry is not a PAN of 1–19 digits.
+    #[error("a PAN is not 1–19 digits")]
+    ExceptionFilePan,
+}
+
+fn invalid(field: impl Into<String>, reason: InvalidReason) -> ConfigError {
     ConfigError::Invalid {
         field: field.into(),
-        reason: reason.into(),
+        reason,
     }
 }
 
@@ -230,39 +296,32 @@ impl TerminalData {
             return Ok(());
         };
         let ttq = Ttq::from_bytes(bytes);
-        let refuse = |reason: &str| Err(invalid("terminal.ttq", reason));
+        let refuse = |reason| Err(invalid("terminal.ttq", reason));
         let offline_only = ttq.contains(Ttq::OFFLINE_ONLY_READER);
         if !self.online_capable && !offline_only {
-            return refuse(
-                "online_capable is false but byte 1 b4 (offline-only reader, 08) is clear: \
-                 cards would answer with an online request",
-            );
+            return refuse(InvalidReason::TtqOfflineOnlyClear);
         }
         if self.online_capable && offline_only {
-            return refuse("byte 1 b4 (offline-only reader, 08) is set but online_capable is true");
+            return refuse(InvalidReason::TtqOfflineOnlySet);
         }
         if ttq.contains(Ttq::CONTACT_PBOC_SUPPORTED) && !self.contact_supported {
-            return refuse("byte 1 b5 (contact PBOC, 10) is set but contact_supported is false");
+            return refuse(InvalidReason::TtqContactUnsupported);
         }
         if ttq.contains(Ttq::ONLINE_PIN_SUPPORTED) {
             if !self.online_capable {
-                return refuse("byte 1 b3 (online PIN, 04) is set on an offline-only terminal");
+                return refuse(InvalidReason::TtqOnlinePinOffline);
             }
             if self.capabilities[1] & CAP_ONLINE_PIN == 0 {
-                return refuse(
-                    "byte 1 b3 (online PIN, 04) is set but capabilities byte 2 b7 is clear",
-                );
+                return refuse(InvalidReason::TtqOnlinePinNotCapable);
             }
         }
         if ttq.contains(Ttq::SIGNATURE_SUPPORTED) && self.capabilities[1] & CAP_SIGNATURE == 0 {
-            return refuse("byte 1 b2 (signature, 02) is set but capabilities byte 2 b6 is clear");
+            return refuse(InvalidReason::TtqSignatureNotCapable);
         }
         if ttq.contains(Ttq::OFFLINE_PIN_SUPPORTED)
             && self.capabilities[1] & (CAP_PLAINTEXT_PIN_OFFLINE | CAP_ENCIPHERED_PIN_OFFLINE) == 0
         {
-            return refuse(
-                "byte 2 b6 (offline PIN, 20) is set but capabilities byte 2 b8 and b5 are clear",
-            );
+            return refuse(InvalidReason::TtqOfflinePinNotCapable);
         }
         Ok(())
     }
@@ -425,20 +484,29 @@ impl TerminalConfig {
 fn validate(parts: &TerminalConfigParts) -> Result<(), ConfigError> {
     let t = &parts.terminal;
     if t.country_code > 999 {
-        return Err(invalid("terminal.country_code", "more than 3 digits"));
+        return Err(invalid(
+            "terminal.country_code",
+            InvalidReason::MoreThanThreeDigits,
+        ));
     }
     if t.currency_code > 999 {
-        return Err(invalid("terminal.currency_code", "more than 3 digits"));
+        return Err(invalid(
+            "terminal.currency_code",
+            InvalidReason::MoreThanThreeDigits,
+        ));
     }
     if t.currency_exponent > 3 {
-        return Err(invalid("terminal.currency_exponent", "above 3"));
+        return Err(invalid(
+            "terminal.currency_exponent",
+            InvalidReason::ExponentAboveThree,
+        ));
     }
     if t.ifd_serial.len() > 8 || !t.ifd_serial.is_ascii() {
-        return Err(invalid("terminal.ifd_serial", "at most 8 ASCII characters"));
+        return Err(invalid("terminal.ifd_serial", InvalidReason::IfdSerial));
     }
     t.check_ttq()?;
     if parts.aids.is_empty() {
-        return Err(invalid("aids", "no AID configured"));
+        return Err(invalid("aids", InvalidReason::NoAid));
     }
     for (i, aid) in parts.aids.iter().enumerate() {
         let field = |name: &str| format!("aids[{i}].{name}");
@@ -449,37 +517,42 @@ fn validate(parts: &TerminalConfigParts) -> Result<(), ConfigError> {
             {
                 return Err(invalid(
                     field("random_selection"),
-                    "percentages out of order",
+                    InvalidReason::RandomSelectionPercentages,
                 ));
             }
             if random.threshold >= aid.floor_limit && aid.floor_limit > 0 {
                 return Err(invalid(
                     field("random_selection"),
-                    "threshold not below floor limit",
+                    InvalidReason::RandomSelectionThreshold,
                 ));
             }
         }
         if let (Some(cvm), Some(limit)) = (aid.cvm_limit, aid.contactless_transaction_limit) {
             if cvm > limit {
-                return Err(invalid(field("cvm_limit"), "above the contactless limit"));
+                return Err(invalid(
+                    field("cvm_limit"),
+                    InvalidReason::CvmLimitAboveContactlessLimit,
+                ));
             }
         }
         if let Some(limit) = aid.ec_terminal_limit {
             if Amount::from_minor(limit).is_err() {
                 return Err(invalid(
                     field("ec_terminal_limit"),
-                    "above 999999999999, more than its n12 tag 9F7B holds",
+                    InvalidReason::EcLimitAboveN12,
                 ));
             }
         }
-        crate::dol::Dol::parse(&aid.default_ddol)
-            .map_err(|e| invalid(field("default_ddol"), e.to_string()))?;
+        crate::dol::Dol::parse(&aid.default_ddol).map_err(|source| ConfigError::Dol {
+            field: field("default_ddol"),
+            source,
+        })?;
     }
     for (i, pan) in parts.exception_file.iter().enumerate() {
         if pan.is_empty() || pan.len() > 19 || !pan.bytes().all(|b| b.is_ascii_digit()) {
             return Err(invalid(
                 format!("exception_file[{i}]"),
-                "a PAN is not 1–19 digits",
+                InvalidReason::ExceptionFilePan,
             ));
         }
     }

@@ -7,7 +7,9 @@ use quickpass_kernel::apdu::{
     self, ApduError, Command, Occurrence, Purse, RequestedCryptogram, Response,
 };
 use quickpass_kernel::tag::Tag;
-use quickpass_kernel::values::{Aid, Amount, Sfi, StatusWord, TransactionDate, TransactionTime};
+use quickpass_kernel::values::{
+    Aid, PurseAmount, Sfi, StatusWord, TransactionDate, TransactionTime,
+};
 
 fn hex(c: &Command) -> String {
     hex::encode_upper(c.to_bytes())
@@ -151,40 +153,37 @@ fn purse_commands() {
         hex(&Command::initialize_for_purchase(
             Purse::Purse,
             1,
-            Amount::from_minor(100).expect("amount"),
+            PurseAmount::from_fen(100),
             &terminal
-        )
-        .unwrap()),
+        )),
         "805001020B01000000641122334455660F"
     );
     assert_eq!(
         hex(&Command::initialize_for_capp_purchase(
             1,
-            Amount::from_minor(100).expect("amount"),
+            PurseAmount::from_fen(100),
             &terminal
-        )
-        .unwrap()),
+        )),
         "805003020B01000000641122334455660F"
     );
     assert_eq!(
         hex(&Command::initialize_for_load(
             Purse::Deposit,
             2,
-            Amount::from_minor(0x0102_0304).expect("amount"),
+            PurseAmount::from_fen(0x0102_0304),
             &terminal
-        )
-        .unwrap()),
+        )),
         "805000010B020102030411223344556610"
     );
-    assert!(matches!(
-        Command::initialize_for_load(
+    assert_eq!(
+        hex(&Command::initialize_for_load(
             Purse::Purse,
             1,
-            Amount::from_minor(1 << 32).expect("amount"),
+            PurseAmount::MAX,
             &terminal
-        ),
-        Err(ApduError::Value(_))
-    ));
+        )),
+        "805000020B01FFFFFFFF11223344556610"
+    );
     let date = TransactionDate::new(2024, 2, 17).unwrap();
     let time = TransactionTime::new(13, 5, 9).unwrap();
     assert_eq!(

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use quickpass_kernel::bits::Ttq;
-use quickpass_kernel::config::{ConfigError, TerminalConfig, TerminalConfigParts};
+use quickpass_kernel::config::{ConfigError, InvalidReason, TerminalConfig, TerminalConfigParts};
 use serde_json::Value;
 
 const DEFAULT: &str = include_str!("../../vectors/terminals/default.json");
@@ -52,7 +52,16 @@ fn a_validation_error_names_the_aid_index() {
     let mut json = default_json();
     json["aids"][2]["cvm_limit"] = 200_000.into();
     let err = from_value(&json).unwrap_err();
-    assert!(matches!(err, ConfigError::Invalid { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            ConfigError::Invalid {
+                reason: InvalidReason::CvmLimitAboveContactlessLimit,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_eq!(err.path(), "aids[2].cvm_limit");
     assert_eq!(
         err.to_string(),
@@ -62,6 +71,18 @@ fn a_validation_error_names_the_aid_index() {
     let mut json = default_json();
     json["exception_file"] = serde_json::json!(["6210220110002707355", "62102201X"]);
     assert_eq!(from_value(&json).unwrap_err().path(), "exception_file[1]");
+}
+
+#[test]
+fn a_broken_ddol_names_its_field_and_keeps_the_dol_error_as_source() {
+    let mut json = default_json();
+    json["aids"][1]["default_ddol"] = "9F37".into();
+    let err = from_value(&json).unwrap_err();
+    assert!(matches!(err, ConfigError::Dol { .. }), "{err:?}");
+    assert_eq!(err.path(), "aids[1].default_ddol");
+    assert_eq!(err.to_string(), "aids[1].default_ddol: not a valid DOL");
+    let source = std::error::Error::source(&err).expect("the DOL error");
+    assert!(!err.to_string().contains(&source.to_string()), "{err}");
 }
 
 #[test]

@@ -4,7 +4,8 @@
 
 use proptest::prelude::*;
 use quickpass_kernel::values::{
-    bcd, Aid, Amount, CurrencyCode, Pan, StatusWord, Track2, TransactionDate, ValueError,
+    bcd, Aid, Amount, CurrencyCode, Pan, PurseAmount, StatusWord, Track2, TransactionDate,
+    ValueError,
 };
 
 const PAN: &str = "6210220110002707355";
@@ -34,16 +35,83 @@ fn amount_n12() {
     assert_eq!(Amount::MAX.checked_add(amount(1)), None);
     assert_eq!(Amount::MAX.checked_add(Amount::ZERO), Some(Amount::MAX));
     assert_eq!(Amount::from_be_bytes([0, 0, 0x03, 0xE8]), amount(1000));
+    assert_eq!(amount(1000).to_be_bytes().unwrap(), [0, 0, 0x03, 0xE8]);
+    assert!(amount(1 << 32).to_be_bytes().is_err());
+}
+
+/// Issue 10 item 7: ED/EP amounts and balances are one type, 4-byte binary on the wire,
+/// losslessly an [`Amount`].
+#[test]
+fn purse_amount_conversions() {
+    let max = Amount::from(PurseAmount::MAX);
     assert_eq!(
-        Amount::from_be_u32(1000).to_be_bytes().unwrap(),
+        max.minor(),
+        u64::from(u32::MAX),
+        "every ED/EP amount is an Amount"
+    );
+    assert_eq!(PurseAmount::try_from(max), Ok(PurseAmount::MAX));
+    assert_eq!(
+        PurseAmount::try_from(amount(1234)),
+        Ok(PurseAmount::from_fen(1234))
+    );
+    for minor in [1 << 32, (1 << 32) + 1, Amount::MAX.minor()] {
+        assert!(matches!(
+            PurseAmount::try_from(amount(minor)),
+            Err(ValueError::OutOfRange { .. })
+        ));
+    }
+    assert_eq!(u32::from(PurseAmount::from(77u32)), 77);
+    assert_eq!(
+        PurseAmount::from_be_bytes([0, 0, 0x03, 0xE8]),
+        PurseAmount::from_fen(1000)
+    );
+    assert_eq!(
+        PurseAmount::from_fen(1000).to_be_bytes(),
         [0, 0, 0x03, 0xE8]
     );
+}
+
+#[test]
+fn purse_amount_arithmetic_refuses_to_wrap() {
+    let fen = PurseAmount::from_fen;
+    assert_eq!(fen(5).checked_add(fen(7)), Some(fen(12)));
+    assert_eq!(fen(5).checked_sub(fen(7)), None);
+    assert_eq!(fen(7).checked_sub(fen(7)), Some(PurseAmount::ZERO));
+    assert_eq!(PurseAmount::MAX.checked_add(fen(1)), None);
     assert_eq!(
-        Amount::from_be_u32(u32::MAX).minor(),
-        u64::from(u32::MAX),
-        "every 4-byte ED/EP amount is an Amount"
+        PurseAmount::MAX.checked_add(PurseAmount::ZERO),
+        Some(PurseAmount::MAX)
     );
-    assert!(amount(1 << 32).to_be_bytes().is_err());
+    assert_eq!(fen(5).saturating_sub(fen(7)), PurseAmount::ZERO);
+    assert_eq!(PurseAmount::MAX.saturating_add(fen(1)), PurseAmount::MAX);
+    assert!(fen(5) < fen(7));
+}
+
+#[test]
+fn purse_amount_shows_yuan_and_serializes_fen() {
+    let fen = PurseAmount::from_fen;
+    assert_eq!(fen(1234).to_string(), "12.34");
+    assert_eq!(fen(5).to_string(), "0.05");
+    assert_eq!(fen(100).to_string(), "1.00");
+    assert_eq!(PurseAmount::MAX.to_string(), "42949672.95");
+    assert_eq!(serde_json::to_string(&fen(1234)).unwrap(), "1234");
+    assert_eq!(
+        serde_json::from_str::<PurseAmount>("1234").unwrap(),
+        fen(1234)
+    );
+    assert!(serde_json::from_str::<PurseAmount>("4294967296").is_err());
+    assert!(serde_json::from_str::<PurseAmount>("-1").is_err());
+}
+
+proptest! {
+    #[test]
+    fn purse_amount_wire_and_amount_round_trip(fen in any::<u32>()) {
+        let value = PurseAmount::from_fen(fen);
+        prop_assert_eq!(PurseAmount::from_be_bytes(value.to_be_bytes()), value);
+        prop_assert_eq!(value.to_be_bytes(), fen.to_be_bytes());
+        prop_assert_eq!(PurseAmount::try_from(Amount::from(value)), Ok(value));
+        prop_assert_eq!(Amount::from(value).to_be_bytes(), Ok(value.to_be_bytes()));
+    }
 }
 
 /// Issue 10 item 4: an amount n12 cannot carry is refused where it is made (code, text, JSON),

@@ -36,6 +36,10 @@ pub mod replay;
 pub mod rig;
 pub mod vpcd;
 
+/// Hex text in profiles (upper case when written; either case read), as the kernel's
+/// configuration does.
+pub(crate) type UpperHex = serde_with::hex::Hex<serde_with::formats::Uppercase>;
+
 pub use apdu::{CommandApdu, Reply};
 pub use card::{Application, SimError, VirtualCard};
 pub use profile::{ApplicationProfile, CardProfile, ProfileError};

@@ -37,15 +37,18 @@
 
 use quickpass_crypto::purse as crypto;
 use quickpass_crypto::secret::SecretKey;
+use quickpass_kernel::tags;
 use quickpass_kernel::tlv;
-use quickpass_kernel::{tags, values::StatusWord};
+use quickpass_kernel::values::{PurseAmount, StatusWord};
 use serde::Deserialize;
 
 use super::apdu::{CommandApdu, Reply};
 use super::card::Application;
 use super::profile::ProfileError;
 use super::purse::keys::card_key;
-use super::purse::profile::{hex_array, hex_bytes, KeyHex};
+use super::purse::profile::KeyHex;
+use crate::UpperHex;
+use serde_with::As;
 
 /// SFI of EF16, the terminal number.
 pub const SFI_TERMINAL_ID: u8 = 0x16;
@@ -86,14 +89,15 @@ fn one() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct PsamProfile {
     /// DF name (AID), hex; optional.
-    #[serde(default)]
-    pub df_name: Option<String>,
+    #[serde(default, with = "As::<Option<UpperHex>>")]
+    pub df_name: Option<Vec<u8>>,
     /// File identifier of the application DF, hex: `8011` (T-Union / MOT), `1001` (MoHURD),
     /// `DF01` (ETC).
-    #[serde(default)]
-    pub file_id: Option<String>,
+    #[serde(default, with = "As::<Option<UpperHex>>")]
+    pub file_id: Option<[u8; 2]>,
     /// Terminal number (EF16), 6 bytes hex.
-    pub terminal_id: String,
+    #[serde(with = "As::<UpperHex>")]
+    pub terminal_id: [u8; 6],
     /// Purchase key index (EF17), sent by the terminal in INITIALIZE FOR PURCHASE.
     pub key_index: u8,
     /// The next terminal transaction serial; default 1.
@@ -116,7 +120,7 @@ struct PsamKey {
 #[derive(Debug)]
 struct Pending {
     session_key: SecretKey,
-    amount: u32,
+    amount: PurseAmount,
 }
 
 /// Why [`PsamApplication::verify_purchase_tac`] did not confirm a TAC.
@@ -154,15 +158,8 @@ impl PsamApplication {
     /// Personalises the PSAM from its profile. `field` names the profile entry in errors.
     pub fn personalise(profile: &PsamProfile, field: &str) -> Result<Self, ProfileError> {
         let f = |name: &str| format!("{field}.{name}");
-        let df_name = match &profile.df_name {
-            Some(hex) => hex_bytes(hex, &f("df_name"))?,
-            None => Vec::new(),
-        };
-        let file_id = profile
-            .file_id
-            .as_deref()
-            .map(|hex| hex_array::<2>(hex, &f("file_id")))
-            .transpose()?;
+        let df_name = profile.df_name.clone().unwrap_or_default();
+        let file_id = profile.file_id;
         if df_name.is_empty() && file_id.is_none() {
             return Err(ProfileError::invalid(
                 f("file_id"),
@@ -196,7 +193,7 @@ impl PsamApplication {
         Ok(PsamApplication {
             df_name,
             file_id,
-            terminal_id: hex_array::<6>(&profile.terminal_id, &f("terminal_id"))?,
+            terminal_id: profile.terminal_id,
             key_index: profile.key_index,
             next_serial: profile.next_serial,
             keys,
@@ -346,7 +343,7 @@ impl PsamApplication {
         let mut random = [0u8; 4];
         random.copy_from_slice(take(0..4));
         let counter = u16::from_be_bytes([data[4], data[5]]);
-        let amount = u32::from_be_bytes([data[6], data[7], data[8], data[9]]);
+        let amount = PurseAmount::from_be_bytes([data[6], data[7], data[8], data[9]]);
         let transaction_type = data[10];
         let mut date = [0u8; 4];
         date.copy_from_slice(take(11..15));
@@ -378,7 +375,7 @@ impl PsamApplication {
                 let mac1 = crypto::purchase_mac1(
                     &sk,
                     &crypto::PurchaseMacData {
-                        amount,
+                        amount: amount.fen(),
                         transaction_type,
                         terminal_id: self.terminal_id,
                         date,
@@ -411,7 +408,7 @@ impl PsamApplication {
         if command.data.len() != 4 {
             return Reply::status(StatusWord::WRONG_LENGTH);
         }
-        match crypto::purchase_mac2(&pending.session_key, pending.amount) {
+        match crypto::purchase_mac2(&pending.session_key, pending.amount.fen()) {
             Ok(mac2) if mac2[..] == *command.data => Reply::status(StatusWord::OK),
             Ok(_) => Reply::status(StatusWord::MAC_INVALID),
             Err(_) => Reply::status(StatusWord::NO_PRECISE_DIAGNOSIS),

@@ -37,7 +37,7 @@ use quickpass_kernel::purse::{
 };
 use quickpass_kernel::terminal_values::TransactionInput;
 use quickpass_kernel::transport::{ApduLayer, Counters, Transport};
-use quickpass_kernel::values::{Amount, TransactionDate, TransactionTime};
+use quickpass_kernel::values::{Amount, PurseAmount, TransactionDate, TransactionTime};
 
 use crate::data::{self, DataError};
 use crate::host::emv::EmvHost;
@@ -53,13 +53,13 @@ pub const CARD_LIFETIME: u32 = 20;
 /// Amount of the EMV taps (minor units): under every floor limit and EC balance.
 const EMV_AMOUNT: u64 = 100;
 /// The flat fare of the purse purchase (fen).
-const FARE: u32 = 200;
+const FARE: PurseAmount = PurseAmount::from_fen(200);
 /// CAPP stations: entry at 2, exit at 9 (7 segments: 2.00 for 3, then 4 × 0.50).
 const ENTRY_STATION: u16 = 2;
 const EXIT_STATION: u16 = 9;
-const CAPP_EXIT_FARE: u32 = 400;
+const CAPP_EXIT_FARE: PurseAmount = PurseAmount::from_fen(400);
 /// The amount loaded on the ETC card (fen).
-const LOAD_AMOUNT: u32 = 10_000;
+const LOAD_AMOUNT: PurseAmount = PurseAmount::from_fen(10_000);
 /// The top-up terminal's number in the load (a top-up machine has no PSAM purchase key).
 const TOPUP_TERMINAL: [u8; 6] = [0x44, 0x01, 0x00, 0x00, 0x00, 0x09];
 
@@ -541,7 +541,11 @@ where
             (
                 result.map_err(|e| (e.outcome(), e.to_string())),
                 purse::Outcome::Paid,
-                if exit { CAPP_EXIT_FARE } else { 0 },
+                if exit {
+                    CAPP_EXIT_FARE
+                } else {
+                    PurseAmount::ZERO
+                },
             )
         }
         Flow::Load => {
@@ -585,7 +589,11 @@ where
 
 /// A paid or loaded tap with the expected amount, a settled record whose MAC2 and TAC were
 /// verified, and the balance moved by the amount.
-fn check_purse(result: &TapResult, expected: purse::Outcome, amount: u32) -> Option<String> {
+fn check_purse(
+    result: &TapResult,
+    expected: purse::Outcome,
+    amount: PurseAmount,
+) -> Option<String> {
     if result.outcome != expected {
         return Some(format!("{} expected", expected.as_str()));
     }
@@ -593,7 +601,7 @@ fn check_purse(result: &TapResult, expected: purse::Outcome, amount: u32) -> Opt
         return Some(format!("amount {} instead of {amount}", result.amount));
     }
     let moved = match (result.balance_before, result.balance_after) {
-        (Some(before), Some(after)) => before.abs_diff(after),
+        (Some(before), Some(after)) => PurseAmount::from_fen(before.fen().abs_diff(after.fen())),
         _ => return Some("balances missing".to_owned()),
     };
     if moved != amount {

@@ -7,24 +7,74 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::layout;
-use crate::values::CalendarDate;
+use crate::values::{CalendarDate, PurseAmount, ValueError};
 use crate::UpperHex;
 use serde_with::As;
 
-/// Why card bytes could not be parsed: which object, and what was wrong.
+/// Why card bytes could not be parsed: which object (`what`: `EF15`, `INITIALIZE FOR PURCHASE
+/// response`, `EF18 record`, …), and what was wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("card sent malformed {what}: {reason}")]
-pub struct CardDataError {
-    /// The object (`EF15`, `INITIALIZE FOR PURCHASE response`, `EF18 record 2`).
-    pub what: &'static str,
-    /// What was wrong.
-    pub reason: String,
+#[non_exhaustive]
+pub enum CardDataError {
+    /// The object has the wrong length.
+    #[error("card sent malformed {what}: {actual} bytes, expected {expected}")]
+    Length {
+        /// The object.
+        what: &'static str,
+        /// The length it must have.
+        expected: usize,
+        /// The length received.
+        actual: usize,
+    },
+    /// The object is shorter than its layout needs.
+    #[error("card sent malformed {what}: {actual} bytes, expected at least {min}")]
+    TooShort {
+        /// The object.
+        what: &'static str,
+        /// The least length its layout needs.
+        min: usize,
+        /// The length received.
+        actual: usize,
+    },
+    /// A field of the object is missing.
+    #[error("card sent malformed {what}: bytes {start}–{end} missing")]
+    Missing {
+        /// The object.
+        what: &'static str,
+        /// First byte of the missing field.
+        start: usize,
+        /// One past its last byte.
+        end: usize,
+    },
+    /// A date field is not a valid BCD `YYYYMMDD` date.
+    #[error("card sent malformed {what}: invalid date")]
+    Date {
+        /// The object.
+        what: &'static str,
+        /// What is wrong with the date.
+        #[source]
+        source: ValueError,
+    },
 }
 
-fn bad(what: &'static str, reason: impl Into<String>) -> CardDataError {
-    CardDataError {
-        what,
-        reason: reason.into(),
+impl CardDataError {
+    /// The object that was malformed.
+    pub fn what(&self) -> &'static str {
+        match self {
+            CardDataError::Length { what, .. }
+            | CardDataError::TooShort { what, .. }
+            | CardDataError::Missing { what, .. }
+            | CardDataError::Date { what, .. } => what,
+        }
+    }
+
+    /// `what` is not `expected` bytes long.
+    pub(crate) fn length(what: &'static str, expected: usize, actual: usize) -> CardDataError {
+        CardDataError::Length {
+            what,
+            expected,
+            actual,
+        }
     }
 }
 
@@ -36,7 +86,11 @@ fn array<const N: usize>(
     bytes
         .get(range.clone())
         .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| bad(what, format!("bytes {}–{} missing", range.start, range.end)))
+        .ok_or(CardDataError::Missing {
+            what,
+            start: range.start,
+            end: range.end,
+        })
 }
 
 /// The card number (EF15 [`layout::CARD_NUMBER_RANGE`], pboc-notes §4.7/§4.8) as hex digits.
@@ -147,7 +201,7 @@ pub struct CardInfo {
 }
 
 fn bcd_date(bytes: [u8; 4], what: &'static str) -> Result<CalendarDate, CardDataError> {
-    CalendarDate::from_yyyymmdd_bcd(&bytes).map_err(|e| bad(what, e.to_string()))
+    CalendarDate::from_yyyymmdd_bcd(&bytes).map_err(|source| CardDataError::Date { what, source })
 }
 
 impl CardInfo {
@@ -156,10 +210,11 @@ impl CardInfo {
     pub fn parse(ef15: &[u8], two_level: bool, blocked: bool) -> Result<CardInfo, CardDataError> {
         const WHAT: &str = "EF15";
         if ef15.len() < layout::EF15_MIN_LEN {
-            return Err(bad(
-                WHAT,
-                format!("{} bytes, at least {}", ef15.len(), layout::EF15_MIN_LEN),
-            ));
+            return Err(CardDataError::TooShort {
+                what: WHAT,
+                min: layout::EF15_MIN_LEN,
+                actual: ef15.len(),
+            });
         }
         let serial = array::<8>(ef15, layout::SERIAL_RANGE, WHAT)?;
         let second_diversifier = if two_level {
@@ -170,7 +225,11 @@ impl CardInfo {
         let number = ef15
             .get(layout::CARD_NUMBER_RANGE)
             .map(CardNumber::from_bytes)
-            .ok_or_else(|| bad(WHAT, "no card number"))?;
+            .ok_or(CardDataError::Missing {
+                what: WHAT,
+                start: layout::CARD_NUMBER_RANGE.start,
+                end: layout::CARD_NUMBER_RANGE.end,
+            })?;
         Ok(CardInfo {
             number,
             identity: CardIdentity {
@@ -190,11 +249,11 @@ impl CardInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PurchaseInit {
     /// Balance before the purchase, fen.
-    pub balance: u32,
+    pub balance: PurseAmount,
     /// Offline counter before the purchase (the session-key input; the transaction is +1).
     pub offline_atc: u16,
     /// Overdraft limit, fen.
-    pub overdraft_limit: u32,
+    pub overdraft_limit: PurseAmount,
     /// Key version (selects the PSAM key).
     pub key_version: u8,
     /// Algorithm id (`00` 3DES ⚠ pboc-notes §4.1).
@@ -208,12 +267,12 @@ impl PurchaseInit {
     pub fn parse(data: &[u8]) -> Result<PurchaseInit, CardDataError> {
         const WHAT: &str = "INITIALIZE FOR PURCHASE response";
         if data.len() != 15 {
-            return Err(bad(WHAT, format!("{} bytes, expected 15", data.len())));
+            return Err(CardDataError::length(WHAT, 15, data.len()));
         }
         Ok(PurchaseInit {
-            balance: u32::from_be_bytes([data[0], data[1], data[2], data[3]]),
+            balance: PurseAmount::from_be_bytes([data[0], data[1], data[2], data[3]]),
             offline_atc: u16::from_be_bytes([data[4], data[5]]),
-            overdraft_limit: u32::from_be_bytes([0, data[6], data[7], data[8]]),
+            overdraft_limit: PurseAmount::from_be_bytes([0, data[6], data[7], data[8]]),
             key_version: data[9],
             algorithm_id: data[10],
             random: [data[11], data[12], data[13], data[14]],
@@ -226,7 +285,7 @@ impl PurchaseInit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadInit {
     /// Balance before the load, fen.
-    pub balance: u32,
+    pub balance: PurseAmount,
     /// Online counter before the load.
     pub online_atc: u16,
     /// Key version.
@@ -244,10 +303,10 @@ impl LoadInit {
     pub fn parse(data: &[u8]) -> Result<LoadInit, CardDataError> {
         const WHAT: &str = "INITIALIZE FOR LOAD response";
         if data.len() != 16 {
-            return Err(bad(WHAT, format!("{} bytes, expected 16", data.len())));
+            return Err(CardDataError::length(WHAT, 16, data.len()));
         }
         Ok(LoadInit {
-            balance: u32::from_be_bytes([data[0], data[1], data[2], data[3]]),
+            balance: PurseAmount::from_be_bytes([data[0], data[1], data[2], data[3]]),
             online_atc: u16::from_be_bytes([data[4], data[5]]),
             key_version: data[6],
             algorithm_id: data[7],
@@ -264,9 +323,9 @@ pub struct LogRecord {
     /// Online or offline counter of that transaction.
     pub atc: u16,
     /// Overdraft limit, fen.
-    pub overdraft_limit: u32,
+    pub overdraft_limit: PurseAmount,
     /// Amount, fen.
-    pub amount: u32,
+    pub amount: PurseAmount,
     /// Transaction type (`02` load, `06` purchase, `09` CAPP, …).
     pub transaction_type: u8,
     /// Terminal number.
@@ -288,12 +347,12 @@ impl LogRecord {
     pub fn parse(data: &[u8]) -> Result<LogRecord, CardDataError> {
         const WHAT: &str = "EF18 record";
         if data.len() != LOG_RECORD_LEN {
-            return Err(bad(WHAT, format!("{} bytes, expected 23", data.len())));
+            return Err(CardDataError::length(WHAT, LOG_RECORD_LEN, data.len()));
         }
         Ok(LogRecord {
             atc: u16::from_be_bytes([data[0], data[1]]),
-            overdraft_limit: u32::from_be_bytes([0, data[2], data[3], data[4]]),
-            amount: u32::from_be_bytes([data[5], data[6], data[7], data[8]]),
+            overdraft_limit: PurseAmount::from_be_bytes([0, data[2], data[3], data[4]]),
+            amount: PurseAmount::from_be_bytes([data[5], data[6], data[7], data[8]]),
             transaction_type: data[9],
             terminal_id: array(data, 10..16, WHAT)?,
             date: array(data, 16..20, WHAT)?,
@@ -340,10 +399,23 @@ mod tests {
 
     #[test]
     fn ef15_junk_is_refused() {
-        assert!(CardInfo::parse(&t_union_ef15()[..27], false, false).is_err());
+        assert_eq!(
+            CardInfo::parse(&t_union_ef15()[..27], false, false),
+            Err(CardDataError::TooShort {
+                what: "EF15",
+                min: layout::EF15_MIN_LEN,
+                actual: 27
+            })
+        );
         let mut bad_date = t_union_ef15();
         bad_date[24] = 0xAB;
-        assert!(CardInfo::parse(&bad_date, false, false).is_err());
+        let err = CardInfo::parse(&bad_date, false, false).unwrap_err();
+        assert!(
+            matches!(err, CardDataError::Date { what: "EF15", .. }),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), "card sent malformed EF15: invalid date");
+        assert!(std::error::Error::source(&err).is_some());
         let mut zero_month = t_union_ef15();
         zero_month[26] = 0x00;
         assert!(CardInfo::parse(&zero_month, false, false).is_err());
@@ -354,11 +426,18 @@ mod tests {
         let init =
             PurchaseInit::parse(&hex::decode("00001388001000000001000A0B0C0D").unwrap()).unwrap();
         assert_eq!(
-            (init.balance, init.offline_atc, init.key_version),
+            (init.balance.fen(), init.offline_atc, init.key_version),
             (5000, 16, 1)
         );
         assert_eq!(init.random, [0x0A, 0x0B, 0x0C, 0x0D]);
-        assert!(PurchaseInit::parse(&[0; 14]).is_err());
+        assert_eq!(
+            PurchaseInit::parse(&[0; 14]),
+            Err(CardDataError::Length {
+                what: "INITIALIZE FOR PURCHASE response",
+                expected: 15,
+                actual: 14
+            })
+        );
         assert!(PurchaseInit::parse(&[0; 16]).is_err());
         let load =
             LoadInit::parse(&hex::decode("0000000000000100112233442988AE5A").unwrap()).unwrap();
@@ -370,7 +449,10 @@ mod tests {
                 .unwrap(),
         )
         .unwrap();
-        assert_eq!((log.atc, log.amount, log.transaction_type), (17, 200, 6));
+        assert_eq!(
+            (log.atc, log.amount, log.transaction_type),
+            (17, PurseAmount::from_fen(200), 6)
+        );
         assert!(LogRecord::parse(&[0; 22]).is_err());
     }
 

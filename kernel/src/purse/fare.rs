@@ -8,7 +8,7 @@
 //! charges by segments travelled minus what entry already took.
 
 use super::layout::{self, trip};
-use crate::values::{TransactionDate, TransactionTime};
+use crate::values::{PurseAmount, TransactionDate, TransactionTime};
 
 /// Where the terminal stands: its line and station (operator numbering).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,7 +29,7 @@ pub enum TripState {
         /// Entry station.
         entry: Station,
         /// Amount already charged at entry, fen.
-        entry_amount: u32,
+        entry_amount: PurseAmount,
     },
     /// The record claims a trip but its CRC does not match: treated as [`TripState::Outside`]
     /// by [`SegmentFareTable`] (operator policy).
@@ -90,7 +90,7 @@ impl TripRecord {
                             line: bytes[trip::ENTRY_LINE],
                             number: u16::from_be_bytes([station[6], station[7]]),
                         },
-                        entry_amount: be32(&bytes[trip::ENTRY_AMOUNT]),
+                        entry_amount: PurseAmount::from_fen(be32(&bytes[trip::ENTRY_AMOUNT])),
                     }
                 }
             }
@@ -123,7 +123,7 @@ impl TripRecord {
         decision: &FareDecision,
         station: Station,
         terminal_id: &[u8; 6],
-        balance_before: u32,
+        balance_before: PurseAmount,
         date: TransactionDate,
         time: TransactionTime,
     ) -> Vec<u8> {
@@ -169,7 +169,7 @@ pub fn travel_record(
     decision: &FareDecision,
     station: Station,
     terminal_id: &[u8; 6],
-    balance_after: u32,
+    balance_after: PurseAmount,
     date: TransactionDate,
     time: TransactionTime,
 ) -> Vec<u8> {
@@ -203,11 +203,11 @@ pub struct FareDecision {
     /// Entry or exit.
     pub phase: FarePhase,
     /// Amount to debit now, fen (may be 0).
-    pub amount: u32,
+    pub amount: PurseAmount,
     /// The whole trip's fare (at exit), fen.
-    pub trip_fare: u32,
+    pub trip_fare: PurseAmount,
     /// The cap written at entry.
-    pub cap: u32,
+    pub cap: PurseAmount,
 }
 
 /// The operator's fare rule (the "fare hook" of issue 5).
@@ -223,13 +223,13 @@ pub trait FarePolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SegmentFareTable {
     /// Fare for a trip of up to `base_segments` segments, fen.
-    pub base: u32,
+    pub base: PurseAmount,
     /// Segments covered by `base`.
     pub base_segments: u16,
     /// Each further segment, fen.
-    pub per_segment: u32,
+    pub per_segment: PurseAmount,
     /// Maximum fare, fen.
-    pub cap: u32,
+    pub cap: PurseAmount,
     /// Charge the cap at entry (deposit style) instead of nothing.
     pub charge_cap_at_entry: bool,
 }
@@ -238,22 +238,24 @@ impl SegmentFareTable {
     /// The example table: 2.00 for up to 3 segments, +0.50 a segment, at most 6.00, nothing
     /// at entry.
     pub const EXAMPLE: SegmentFareTable = SegmentFareTable {
-        base: 200,
+        base: PurseAmount::from_fen(200),
         base_segments: 3,
-        per_segment: 50,
-        cap: 600,
+        per_segment: PurseAmount::from_fen(50),
+        cap: PurseAmount::from_fen(600),
         charge_cap_at_entry: false,
     };
 
     /// The fare between two stations (different lines count as the cap).
-    pub fn fare(&self, from: Station, to: Station) -> u32 {
+    pub fn fare(&self, from: Station, to: Station) -> PurseAmount {
         if from.line != to.line {
             return self.cap;
         }
         let segments = from.number.abs_diff(to.number);
         let extra = u32::from(segments.saturating_sub(self.base_segments));
         self.base
-            .saturating_add(extra.saturating_mul(self.per_segment))
+            .saturating_add(PurseAmount::from_fen(
+                extra.saturating_mul(self.per_segment.fen()),
+            ))
             .min(self.cap)
     }
 }
@@ -278,9 +280,9 @@ impl FarePolicy for SegmentFareTable {
                 amount: if self.charge_cap_at_entry {
                     self.cap
                 } else {
-                    0
+                    PurseAmount::ZERO
                 },
-                trip_fare: 0,
+                trip_fare: PurseAmount::ZERO,
                 cap: self.cap,
             },
         }
@@ -291,6 +293,10 @@ impl FarePolicy for SegmentFareTable {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn fen(fen: u32) -> PurseAmount {
+        PurseAmount::from_fen(fen)
+    }
 
     fn blank() -> Vec<u8> {
         let mut record = vec![0u8; 128];
@@ -310,27 +316,27 @@ mod tests {
     fn table_charges_by_segments_with_a_cap() {
         let t = SegmentFareTable::EXAMPLE;
         let at = |number| Station { line: 1, number };
-        assert_eq!(t.fare(at(1), at(1)), 200);
-        assert_eq!(t.fare(at(1), at(4)), 200);
-        assert_eq!(t.fare(at(1), at(6)), 300);
-        assert_eq!(t.fare(at(6), at(1)), 300);
-        assert_eq!(t.fare(at(1), at(40)), 600);
-        assert_eq!(t.fare(at(1), Station { line: 2, number: 1 }), 600);
+        assert_eq!(t.fare(at(1), at(1)), fen(200));
+        assert_eq!(t.fare(at(1), at(4)), fen(200));
+        assert_eq!(t.fare(at(1), at(6)), fen(300));
+        assert_eq!(t.fare(at(6), at(1)), fen(300));
+        assert_eq!(t.fare(at(1), at(40)), fen(600));
+        assert_eq!(t.fare(at(1), Station { line: 2, number: 1 }), fen(600));
         let capped = SegmentFareTable {
             charge_cap_at_entry: true,
             ..t
         };
-        assert_eq!(capped.decide(TripState::Outside, at(1)).amount, 600);
+        assert_eq!(capped.decide(TripState::Outside, at(1)).amount, fen(600));
         let exit = capped.decide(
             TripState::Inside {
                 entry: at(1),
-                entry_amount: 600,
+                entry_amount: fen(600),
             },
             at(6),
         );
         assert_eq!(
             (exit.phase, exit.amount, exit.trip_fare),
-            (FarePhase::Exit, 0, 300)
+            (FarePhase::Exit, fen(0), fen(300))
         );
     }
 
@@ -341,12 +347,12 @@ mod tests {
         let record = TripRecord::parse(&blank()).unwrap();
         assert_eq!(record.state(), TripState::Outside);
         let entry = table.decide(record.state(), Station { line: 1, number: 2 });
-        assert_eq!((entry.phase, entry.amount), (FarePhase::Entry, 0));
+        assert_eq!((entry.phase, entry.amount), (FarePhase::Entry, fen(0)));
         let written = record.updated(
             &entry,
             Station { line: 1, number: 2 },
             &[1; 6],
-            5000,
+            fen(5000),
             date,
             time,
         );
@@ -356,16 +362,16 @@ mod tests {
             inside.state(),
             TripState::Inside {
                 entry: Station { line: 1, number: 2 },
-                entry_amount: 0
+                entry_amount: fen(0)
             }
         );
         let exit = table.decide(inside.state(), Station { line: 1, number: 9 });
-        assert_eq!((exit.phase, exit.amount), (FarePhase::Exit, 400));
+        assert_eq!((exit.phase, exit.amount), (FarePhase::Exit, fen(400)));
         let closed = inside.updated(
             &exit,
             Station { line: 1, number: 9 },
             &[1; 6],
-            5000,
+            fen(5000),
             date,
             time,
         );
@@ -391,7 +397,7 @@ mod tests {
             &exit,
             Station { line: 1, number: 9 },
             &[1; 6],
-            4600,
+            fen(4600),
             date,
             time,
         );

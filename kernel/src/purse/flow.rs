@@ -35,11 +35,11 @@ use super::layout;
 use super::record::{RecordStatus, SettlementRecord, TripNote};
 use super::sam::{Mac2Check, Sam, SamPurchase, TacCheck};
 use super::TransactionKind;
-use crate::apdu::{Command, Purse, Response};
+use crate::apdu::{ApduError, Command, Purse, Response};
 use crate::tag::Tag;
 use crate::tlv;
 use crate::transport::{ApduLayer, ExchangeError, Transport};
-use crate::values::{Amount, Sfi, StatusWord, TransactionDate, TransactionTime};
+use crate::values::{PurseAmount, Sfi, StatusWord, TransactionDate, TransactionTime};
 use crate::UpperHex;
 use serde_with::As;
 
@@ -173,7 +173,7 @@ impl PurseConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PurchaseRequest {
     /// Amount, fen.
-    pub amount: u32,
+    pub amount: PurseAmount,
     /// Transaction date (the kernel reads no clock).
     pub date: TransactionDate,
     /// Transaction time.
@@ -195,7 +195,7 @@ pub struct CappRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadRequest {
     /// Amount, fen.
-    pub amount: u32,
+    pub amount: PurseAmount,
     /// Terminal number.
     pub terminal_id: [u8; 6],
     /// Load key index sent in INITIALIZE FOR LOAD.
@@ -296,11 +296,11 @@ pub struct TapResult {
     /// The card number (masked in every output).
     pub card_number: Option<CardNumber>,
     /// Amount of the transaction, fen (for a recovery, the recovered transaction's).
-    pub amount: u32,
+    pub amount: PurseAmount,
     /// Balance before, when known.
-    pub balance_before: Option<u32>,
+    pub balance_before: Option<PurseAmount>,
     /// Balance after, when the transaction happened.
-    pub balance_after: Option<u32>,
+    pub balance_after: Option<PurseAmount>,
     /// The TAC kept for settlement.
     #[serde(serialize_with = "As::<Option<UpperHex>>::serialize")]
     pub tac: Option<[u8; 4]>,
@@ -333,9 +333,16 @@ pub enum FlowError<E: std::error::Error + 'static> {
     /// The journal could not be written: nothing was sent to the card after it.
     #[error("journal failed")]
     Journal(#[source] BoxError),
-    /// The request or configuration cannot be encoded (amount, DF name).
-    #[error("invalid request: {0}")]
-    Request(String),
+    /// A command of the flow cannot be encoded from the request or configuration (DF name,
+    /// record number).
+    #[error("cannot encode {command}")]
+    Request {
+        /// The command.
+        command: &'static str,
+        /// Why it cannot be encoded.
+        #[source]
+        source: ApduError,
+    },
 }
 
 impl<E: std::error::Error + 'static> FlowError<E> {
@@ -353,6 +360,13 @@ type Flow<T, E> = Result<T, FlowError<E>>;
 
 fn exchange<T: Transport>(layer: &mut ApduLayer<T>, command: &Command) -> Flow<Response, T::Error> {
     layer.exchange(command).map_err(FlowError::Card)
+}
+
+/// Maps an encoding failure of `command` to [`FlowError::Request`].
+fn encoding<E: std::error::Error + 'static>(
+    command: &'static str,
+) -> impl FnOnce(ApduError) -> FlowError<E> {
+    move |source| FlowError::Request { command, source }
 }
 
 fn boxed<E: std::error::Error + Send + Sync + 'static>(e: E) -> BoxError {
@@ -378,7 +392,7 @@ impl Tap {
             outcome,
             reason,
             card_number: self.card_number.clone(),
-            amount: 0,
+            amount: PurseAmount::ZERO,
             balance_before: None,
             balance_after: None,
             tac: None,
@@ -409,10 +423,7 @@ fn open_card<T: Transport>(
     date: TransactionDate,
 ) -> Flow<Opened, T::Error> {
     let app = &config.application;
-    let command = app
-        .select
-        .command()
-        .map_err(|e| FlowError::Request(e.to_string()))?;
+    let command = app.select.command().map_err(encoding("SELECT"))?;
     let select = exchange(layer, &command)?;
     let blocked = select.sw == StatusWord::SELECTED_FILE_INVALIDATED;
     if !select.is_success() && !blocked {
@@ -497,7 +508,7 @@ fn load_mac2_check(entry: &JournalEntry, mac2: &[u8; 4]) -> Mac2Check {
 
 fn purchase_tac_data(entry: &JournalEntry) -> crypto::PurchaseTacData {
     crypto::PurchaseTacData {
-        amount: entry.amount,
+        amount: entry.amount.fen(),
         transaction_type: entry.kind.type_byte(),
         terminal_id: entry.terminal_id,
         terminal_serial: entry.terminal_serial.unwrap_or(0),
@@ -508,9 +519,9 @@ fn purchase_tac_data(entry: &JournalEntry) -> crypto::PurchaseTacData {
 
 fn load_tac_data(entry: &JournalEntry) -> crypto::LoadTacData {
     crypto::LoadTacData {
-        new_balance: entry.balance_before.saturating_add(entry.amount),
+        new_balance: entry.balance_before.saturating_add(entry.amount).fen(),
         online_counter: entry.counter,
-        amount: entry.amount,
+        amount: entry.amount.fen(),
         transaction_type: entry.kind.type_byte(),
         terminal_id: entry.terminal_id,
         date: entry.date,
@@ -640,7 +651,7 @@ fn log_shows<T: Transport>(
             Vec::new(),
             Some(0x17),
         )
-        .map_err(|e| FlowError::Request(e.to_string()))?;
+        .map_err(encoding("READ RECORD EF18"))?;
         let response = exchange(layer, &command)?;
         if !response.is_success() {
             return Ok(false);
@@ -804,7 +815,7 @@ fn recovered_result<T: Transport>(
 fn balance<T: Transport>(
     layer: &mut ApduLayer<T>,
     purse: Purse,
-) -> Flow<Result<u32, DeclineReason>, T::Error> {
+) -> Flow<Result<PurseAmount, DeclineReason>, T::Error> {
     let response = exchange(layer, &Command::get_balance(purse))?;
     if !response.is_success() {
         return Ok(Err(DeclineReason::CardRefused {
@@ -813,11 +824,12 @@ fn balance<T: Transport>(
         }));
     }
     match response.data.as_slice() {
-        [a, b, c, d] => Ok(Ok(u32::from_be_bytes([*a, *b, *c, *d]))),
-        other => Err(FlowError::CardData(CardDataError {
-            what: "GET BALANCE response",
-            reason: format!("{} bytes, expected 4", other.len()),
-        })),
+        [a, b, c, d] => Ok(Ok(PurseAmount::from_be_bytes([*a, *b, *c, *d]))),
+        other => Err(FlowError::CardData(CardDataError::length(
+            "GET BALANCE response",
+            4,
+            other.len(),
+        ))),
     }
 }
 
@@ -826,7 +838,7 @@ fn balance<T: Transport>(
 struct Debit<'a> {
     info: &'a CardInfo,
     init: PurchaseInit,
-    amount: u32,
+    amount: PurseAmount,
     kind: TransactionKind,
     key_index: u8,
     date: TransactionDate,
@@ -902,10 +914,11 @@ fn debit<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
     let (tac, mac2) = match response.data.as_slice() {
         [t0, t1, t2, t3, m0, m1, m2, m3] => ([*t0, *t1, *t2, *t3], [*m0, *m1, *m2, *m3]),
         other => {
-            return Err(FlowError::CardData(CardDataError {
-                what: "DEBIT FOR PURCHASE response",
-                reason: format!("{} bytes, expected 8", other.len()),
-            }))
+            return Err(FlowError::CardData(CardDataError::length(
+                "DEBIT FOR PURCHASE response",
+                8,
+                other.len(),
+            )))
         }
     };
     // A SAM that lost the session or failed leaves the entry pending as well.
@@ -1051,13 +1064,8 @@ pub fn purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
         Purse::Purse => TransactionKind::PursePurchase,
         Purse::Deposit => TransactionKind::DepositPurchase,
     };
-    let init = Command::initialize_for_purchase(
-        purse,
-        key_index,
-        Amount::from_be_u32(request.amount),
-        &sam.terminal_id(),
-    )
-    .map_err(|e| FlowError::Request(e.to_string()))?;
+    let init =
+        Command::initialize_for_purchase(purse, key_index, request.amount, &sam.terminal_id());
     let init = exchange(layer, &init)?;
     let init = match init.sw {
         StatusWord::OK => PurchaseInit::parse(&init.data)?,
@@ -1141,22 +1149,37 @@ pub fn capp_purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
             Outcome::Declined,
             Some(DeclineReason::NoCapp),
             voided,
-            0,
+            PurseAmount::ZERO,
         ));
     };
     let balance = match balance(layer, Purse::Purse)? {
         Ok(balance) => balance,
-        Err(reason) => return Ok(end(layer, sam, Outcome::Declined, Some(reason), voided, 0)),
+        Err(reason) => {
+            return Ok(end(
+                layer,
+                sam,
+                Outcome::Declined,
+                Some(reason),
+                voided,
+                PurseAmount::ZERO,
+            ))
+        }
     };
-    let read = Command::read_record(capp.record, capp.sfi)
-        .map_err(|e| FlowError::Request(e.to_string()))?;
+    let read = Command::read_record(capp.record, capp.sfi).map_err(encoding("READ RECORD trip"))?;
     let read = exchange(layer, &read)?;
     if !read.is_success() {
         let reason = DeclineReason::CardRefused {
             command: "READ RECORD trip",
             sw: read.sw,
         };
-        return Ok(end(layer, sam, Outcome::Declined, Some(reason), voided, 0));
+        return Ok(end(
+            layer,
+            sam,
+            Outcome::Declined,
+            Some(reason),
+            voided,
+            PurseAmount::ZERO,
+        ));
     }
     let trip = match TripRecord::parse(&read.data) {
         Ok(trip) => trip,
@@ -1164,7 +1187,14 @@ pub fn capp_purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
             let reason = DeclineReason::TripRecord {
                 detail: e.to_string(),
             };
-            return Ok(end(layer, sam, Outcome::Declined, Some(reason), voided, 0));
+            return Ok(end(
+                layer,
+                sam,
+                Outcome::Declined,
+                Some(reason),
+                voided,
+                PurseAmount::ZERO,
+            ));
         }
     };
     let decision: FareDecision = fare.decide(trip.state(), request.station);
@@ -1182,12 +1212,7 @@ pub fn capp_purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
     }
     let key_index = sam.key_index();
     let terminal_id = sam.terminal_id();
-    let init = Command::initialize_for_capp_purchase(
-        key_index,
-        Amount::from_be_u32(decision.amount),
-        &terminal_id,
-    )
-    .map_err(|e| FlowError::Request(e.to_string()))?;
+    let init = Command::initialize_for_capp_purchase(key_index, decision.amount, &terminal_id);
     let init = exchange(layer, &init)?;
     let init = match init.sw {
         StatusWord::OK => PurchaseInit::parse(&init.data)?,
@@ -1254,7 +1279,7 @@ pub fn capp_purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
     }
     for (id, file, record) in updates {
         let command = Command::update_capp_data_cache(id, file, &record)
-            .map_err(|e| FlowError::Request(e.to_string()))?;
+            .map_err(encoding("UPDATE CAPP DATA CACHE"))?;
         let response = exchange(layer, &command)?;
         if !response.is_success() {
             let reason = DeclineReason::CardRefused {
@@ -1324,10 +1349,9 @@ pub fn load<T: Transport, H: Host + ?Sized, J: Journal + ?Sized>(
     let init = Command::initialize_for_load(
         purse,
         request.key_index,
-        Amount::from_be_u32(request.amount),
+        request.amount,
         &request.terminal_id,
-    )
-    .map_err(|e| FlowError::Request(e.to_string()))?;
+    );
     let init = exchange(layer, &init)?;
     if !init.is_success() {
         result.apdus = layer.counters().apdus_sent - tap.start;
@@ -1404,10 +1428,11 @@ pub fn load<T: Transport, H: Host + ?Sized, J: Journal + ?Sized>(
         return Ok(result);
     }
     let tac: [u8; 4] = credit.data.as_slice().try_into().map_err(|_| {
-        FlowError::CardData(CardDataError {
-            what: "CREDIT FOR LOAD response",
-            reason: format!("{} bytes, expected 4", credit.data.len()),
-        })
+        FlowError::CardData(CardDataError::length(
+            "CREDIT FOR LOAD response",
+            4,
+            credit.data.len(),
+        ))
     })?;
     let tac_check = host
         .check_load_tac(
@@ -1509,7 +1534,7 @@ mod tests {
         );
         let mut journal = MemoryJournal::new();
         let request = PurchaseRequest {
-            amount: 0x1000,
+            amount: PurseAmount::from_fen(0x1000),
             date: TransactionDate::new(2012, 2, 29).expect("date"),
             time: TransactionTime::new(13, 51, 0).expect("time"),
         };
@@ -1522,7 +1547,7 @@ mod tests {
         )
         .expect("a typed outcome");
         assert_eq!(result.outcome, Outcome::InsufficientBalance, "{result:?}");
-        assert_eq!(result.balance_before, Some(0x10));
+        assert_eq!(result.balance_before, Some(PurseAmount::from_fen(0x10)));
         assert!(journal.records().is_empty() && journal.pending().is_empty());
         let sent = &layer.transport().commands;
         assert!(
@@ -1566,7 +1591,7 @@ mod tests {
         });
         let mut journal = MemoryJournal::new();
         let request = LoadRequest {
-            amount: 0x1000,
+            amount: PurseAmount::from_fen(0x1000),
             terminal_id: [0x00, 0x11, 0x22, 0x33, 0x44, 0x55],
             key_index: 1,
             date: TransactionDate::new(2026, 11, 28).expect("date"),
@@ -1582,7 +1607,10 @@ mod tests {
         .expect("a typed outcome");
         assert_eq!(result.outcome, Outcome::Declined, "{result:?}");
         assert_eq!(result.reason, Some(DeclineReason::BalanceOverflow));
-        assert_eq!(result.balance_before, Some(0xFFFF_FF00));
+        assert_eq!(
+            result.balance_before,
+            Some(PurseAmount::from_fen(0xFFFF_FF00))
+        );
         assert!(journal.records().is_empty() && journal.pending().is_empty());
         assert!(
             layer.transport().commands.iter().all(|c| c[1] != 0x52),

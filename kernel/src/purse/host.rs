@@ -9,9 +9,9 @@ use quickpass_crypto::purse as crypto;
 use quickpass_crypto::secret::SecretKey;
 
 use super::card::{CardIdentity, LoadInit};
-use super::sam::KeyDiversifier;
 use super::sam::TacCheck;
-use crate::values::{StatusWord, TransactionDate, TransactionTime};
+use super::sam::{DiversifyError, KeyDiversifier};
+use crate::values::{PurseAmount, StatusWord, TransactionDate, TransactionTime};
 
 /// What the terminal sends the host for a load (pboc-notes §4.5 step 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +23,7 @@ pub struct LoadAuthorisation {
     /// The card's INITIALIZE FOR LOAD answer (old balance, online ATC, random, MAC1).
     pub init: LoadInit,
     /// Amount, fen.
-    pub amount: u32,
+    pub amount: PurseAmount,
     /// Transaction type (`02` EP load, `01` ED load).
     pub transaction_type: u8,
     /// Terminal number.
@@ -71,7 +71,7 @@ pub struct LoadReversal {
     /// Key index of the load.
     pub key_index: u8,
     /// Amount approved, fen.
-    pub amount: u32,
+    pub amount: PurseAmount,
     /// The card's online transaction counter from INITIALIZE FOR LOAD.
     pub online_counter: u16,
     /// Terminal number.
@@ -170,8 +170,21 @@ impl fmt::Debug for SoftwareHost {
 
 /// Why a [`SoftwareHost`] could not answer (a key problem; refusals are decisions).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("host key error: {0}")]
-pub struct HostKeyError(pub String);
+#[non_exhaustive]
+pub enum HostKeyError {
+    /// The card key could not be derived from the host's master key.
+    #[error("host could not derive the card key")]
+    Diversify(#[source] DiversifyError),
+    /// A key could not be used for a step (wrong length).
+    #[error("host key unusable for the {step}")]
+    Key {
+        /// The step (`load session key`, `MAC1`, `MAC2`, `TAC`).
+        step: &'static str,
+        /// Why.
+        #[source]
+        source: crypto::PurseError,
+    },
+}
 
 impl SoftwareHost {
     /// A host with these key sets and diversification scheme.
@@ -191,7 +204,7 @@ impl SoftwareHost {
     fn card_key(&self, master: &SecretKey, card: &CardIdentity) -> Result<SecretKey, HostKeyError> {
         self.diversifier
             .card_key(master, card)
-            .map_err(HostKeyError)
+            .map_err(HostKeyError::Diversify)
     }
 }
 
@@ -214,17 +227,17 @@ impl Host for SoftwareHost {
             });
         };
         let dlk = self.card_key(&keys.load, &request.card)?;
-        let key_error = |e: crypto::PurseError| HostKeyError(e.to_string());
+        let key_error = |step| move |source| HostKeyError::Key { step, source };
         let sk = crypto::load_session_key(&dlk, request.init.random, request.init.online_atc)
-            .map_err(key_error)?;
+            .map_err(key_error("load session key"))?;
         let mac1 = crypto::load_mac1(
             &sk,
-            request.init.balance,
-            request.amount,
+            request.init.balance.fen(),
+            request.amount.fen(),
             request.transaction_type,
             request.terminal_id,
         )
-        .map_err(key_error)?;
+        .map_err(key_error("MAC1"))?;
         if mac1 != request.init.mac1 {
             return Ok(HostDecision::Declined {
                 reason: "load MAC1 does not verify".into(),
@@ -233,14 +246,14 @@ impl Host for SoftwareHost {
         let mac2 = crypto::load_mac2(
             &sk,
             &crypto::LoadMac2Data {
-                amount: request.amount,
+                amount: request.amount.fen(),
                 transaction_type: request.transaction_type,
                 terminal_id: request.terminal_id,
                 date: request.date.to_yyyymmdd_bcd(),
                 time: request.time.to_bcd(),
             },
         )
-        .map_err(key_error)?;
+        .map_err(key_error("MAC2"))?;
         Ok(HostDecision::Approved { mac2 })
     }
 
@@ -260,11 +273,95 @@ impl Host for SoftwareHost {
             return Ok(TacCheck::Unavailable);
         };
         let dtk = self.card_key(master, card)?;
-        let expected = crypto::load_tac(&dtk, data).map_err(|e| HostKeyError(e.to_string()))?;
+        let expected = crypto::load_tac(&dtk, data).map_err(|source| HostKeyError::Key {
+            step: "TAC",
+            source,
+        })?;
         Ok(if expected == *tac {
             TacCheck::Verified
         } else {
             TacCheck::Invalid
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::purse::sam::NoDiversification;
+
+    fn request() -> LoadAuthorisation {
+        LoadAuthorisation {
+            card: CardIdentity {
+                serial: [0; 8],
+                second_diversifier: None,
+            },
+            key_index: 1,
+            init: LoadInit {
+                balance: PurseAmount::from_fen(100),
+                online_atc: 0,
+                key_version: 1,
+                algorithm_id: 0,
+                random: [0; 4],
+                mac1: [0; 4],
+            },
+            amount: PurseAmount::from_fen(1000),
+            transaction_type: 0x02,
+            terminal_id: [0; 6],
+            date: TransactionDate::new(2024, 5, 17).unwrap(),
+            time: TransactionTime::new(8, 30, 15).unwrap(),
+        }
+    }
+
+    /// Issue 10 item 3: a host key failure names the step and keeps its cause as the source.
+    #[test]
+    fn key_failures_are_typed_with_the_cause_as_source() {
+        let keys = |load: SecretKey| {
+            vec![HostKeys {
+                index: 1,
+                load,
+                tac: None,
+            }]
+        };
+        let mut host = SoftwareHost::new(keys(SecretKey::new(&[1; 8])), NoDiversification);
+        let err = host.authorise_load(&request()).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                HostKeyError::Key {
+                    step: "load session key",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "host key unusable for the load session key"
+        );
+        assert!(std::error::Error::source(&err).is_some());
+
+        let refuse = |_: &SecretKey, _: &CardIdentity| {
+            Err(DiversifyError::MasterKeyLength {
+                expected: 16,
+                actual: 0,
+            })
+        };
+        let mut host = SoftwareHost::new(keys(SecretKey::new(&[1; 16])), refuse);
+        let err = host.authorise_load(&request()).unwrap_err();
+        assert_eq!(
+            err,
+            HostKeyError::Diversify(DiversifyError::MasterKeyLength {
+                expected: 16,
+                actual: 0
+            })
+        );
+        // A wrong MAC1 is a decision, not an error.
+        let mut host = SoftwareHost::new(keys(SecretKey::new(&[1; 16])), NoDiversification);
+        assert!(matches!(
+            host.authorise_load(&request()),
+            Ok(HostDecision::Declined { .. })
+        ));
     }
 }

@@ -14,6 +14,7 @@ use serde_with::As;
 
 use super::record::{SettlementRecord, TripNote};
 use super::TransactionKind;
+use crate::values::PurseAmount;
 use crate::UpperHex;
 
 /// What the terminal knows right before DEBIT / CREDIT: enough to ask the card for proof, to
@@ -27,9 +28,9 @@ pub struct JournalEntry {
     /// Card number, masked, for the record.
     pub card_number: String,
     /// Amount, fen.
-    pub amount: u32,
+    pub amount: PurseAmount,
     /// Balance before (from INITIALIZE), fen.
-    pub balance_before: u32,
+    pub balance_before: PurseAmount,
     /// The counter INITIALIZE returned (the transaction is this + 1).
     pub counter: u16,
     /// Key index sent in INITIALIZE.

@@ -46,8 +46,8 @@ pub use host::{
 pub use journal::{Journal, JournalEntry, MemoryJournal, Pending};
 pub use record::{RecordStatus, SettlementRecord};
 pub use sam::{
-    KeyDiversifier, Mac2Check, NoDiversification, Psam, Sam, SamError, SelectBy, SoftwareSam,
-    SoftwareSamKey, TacCheck,
+    DiversifyError, KeyDiversifier, Mac2Check, NoDiversification, Psam, Sam, SamError, SelectBy,
+    SoftwareSam, SoftwareSamKey, TacCheck,
 };
 
 /// An ED/EP transaction type byte (pboc-notes §4.1 transaction type codes, \[ZY\] ✅).

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_with::As;
 
 use super::TransactionKind;
+use crate::values::PurseAmount;
 use crate::UpperHex;
 
 /// How a transaction that reached DEBIT / CREDIT ended.
@@ -66,11 +67,11 @@ pub struct SettlementRecord {
     /// Card number, masked (`3104************5678`).
     pub card_number: String,
     /// Amount, fen.
-    pub amount: u32,
+    pub amount: PurseAmount,
     /// Balance before, fen (from INITIALIZE).
-    pub balance_before: u32,
+    pub balance_before: PurseAmount,
     /// Balance after, fen.
-    pub balance_after: u32,
+    pub balance_after: PurseAmount,
     /// The card's counter *of* this transaction (INITIALIZE's + 1; EF18 and GET TRANSACTION
     /// PROVE use it).
     pub card_counter: u16,

@@ -18,7 +18,8 @@ use super::card::{CardIdentity, PurchaseInit};
 use super::layout;
 use crate::apdu::{ApduError, Command, Occurrence};
 use crate::transport::{ApduLayer, ExchangeError, Transport};
-use crate::values::{Aid, Sfi, StatusWord, TransactionDate, TransactionTime};
+use crate::values::{Aid, PurseAmount, Sfi, StatusWord, TransactionDate, TransactionTime};
+use quickpass_crypto::cipher::CipherError;
 
 /// How an application (card ADF or PSAM DF) is selected (pboc-notes §1.3, §4.3 step 1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +51,7 @@ pub struct SamPurchase {
     /// The card's INITIALIZE FOR (CAPP) PURCHASE answer.
     pub init: PurchaseInit,
     /// Amount, fen.
-    pub amount: u32,
+    pub amount: PurseAmount,
     /// Transaction type (`06` EP purchase, `09` CAPP, `05` ED purchase).
     pub transaction_type: u8,
     /// Transaction date.
@@ -105,13 +106,15 @@ pub enum SamError<E: std::error::Error + 'static> {
         /// Its status word.
         sw: StatusWord,
     },
-    /// The PSAM answered something malformed.
-    #[error("PSAM sent a malformed answer to {command}: {reason}")]
+    /// The PSAM's answer has the wrong length.
+    #[error("PSAM sent a malformed answer to {command}: {actual} bytes, expected {expected}")]
     Malformed {
         /// The command.
         command: &'static str,
-        /// What was wrong.
-        reason: String,
+        /// The lengths the answer may have, in words (`"8"`, `"4 or 8"`, `"0"`).
+        expected: &'static str,
+        /// The length received.
+        actual: usize,
     },
     /// The SAM holds no key for the card's key version / algorithm id.
     #[error("no SAM key for key version {key_version}, algorithm {algorithm_id}")]
@@ -121,9 +124,18 @@ pub enum SamError<E: std::error::Error + 'static> {
         /// Algorithm id from the card.
         algorithm_id: u8,
     },
-    /// A key could not be derived or used (wrong length, diversifier failure).
-    #[error("SAM key error: {0}")]
-    Key(String),
+    /// The card key could not be derived from the SAM's master key.
+    #[error("SAM could not derive the card key")]
+    Diversify(#[source] DiversifyError),
+    /// A key could not be used for a step (wrong length).
+    #[error("SAM key unusable for the {step}")]
+    Key {
+        /// The step (`purchase session key`, `MAC1`, `MAC2`, `TAC`).
+        step: &'static str,
+        /// Why.
+        #[source]
+        source: crypto::PurseError,
+    },
     /// A command could not be built.
     #[error("cannot build a PSAM command")]
     Command(#[from] ApduError),
@@ -259,19 +271,24 @@ impl<T: Transport> Psam<T> {
                 sw: select.sw,
             });
         }
-        let terminal_id = Self::read(&mut layer, SFI_TERMINAL_ID, 6, "READ BINARY EF16")?;
+        let terminal_id = Self::read(&mut layer, SFI_TERMINAL_ID, 6, "6", "READ BINARY EF16")?;
         let key_index = Self::read(
             &mut layer,
             SFI_KEY_INDEX,
             layout::KEY_INDEX_LEN,
+            "1",
             "READ BINARY EF17",
         )?;
         Ok(Psam {
             layer,
-            terminal_id: terminal_id.try_into().map_err(|_| SamError::Malformed {
-                command: "READ BINARY EF16",
-                reason: "not 6 bytes".into(),
-            })?,
+            terminal_id: terminal_id
+                .as_slice()
+                .try_into()
+                .map_err(|_| SamError::Malformed {
+                    command: "READ BINARY EF16",
+                    expected: "6",
+                    actual: terminal_id.len(),
+                })?,
             key_index: key_index[0],
         })
     }
@@ -280,6 +297,7 @@ impl<T: Transport> Psam<T> {
         layer: &mut ApduLayer<T>,
         sfi: u8,
         len: u8,
+        expected: &'static str,
         command: &'static str,
     ) -> Result<Vec<u8>, SamError<T::Error>> {
         let sfi = Sfi::new(sfi).map_err(|e| SamError::Command(e.into()))?;
@@ -295,7 +313,8 @@ impl<T: Transport> Psam<T> {
         if response.data.len() != usize::from(len) {
             return Err(SamError::Malformed {
                 command,
-                reason: format!("{} bytes, expected {len}", response.data.len()),
+                expected,
+                actual: response.data.len(),
             });
         }
         Ok(response.data)
@@ -356,7 +375,8 @@ where
             }),
             other => Err(SamError::Malformed {
                 command: COMMAND,
-                reason: format!("{} bytes, expected 8", other.len()),
+                expected: "8",
+                actual: other.len(),
             }),
         }
     }
@@ -411,7 +431,8 @@ where
         if !response.data.is_empty() {
             return Err(SamError::Malformed {
                 command: INIT,
-                reason: format!("{} unexpected data bytes", response.data.len()),
+                expected: "0",
+                actual: response.data.len(),
             });
         }
         let crypt = Command::new(
@@ -429,9 +450,10 @@ where
                 sw: response.sw,
             });
         }
-        let expected = psam_tac::parse_mac(&response.data).ok_or_else(|| SamError::Malformed {
+        let expected = psam_tac::parse_mac(&response.data).ok_or(SamError::Malformed {
             command: CRYPT,
-            reason: format!("{} bytes, expected 4 or 8", response.data.len()),
+            expected: "4 or 8",
+            actual: response.data.len(),
         })?;
         Ok(if same_mac(&expected, tac) {
             TacCheck::Verified
@@ -451,19 +473,50 @@ fn same_mac(a: &[u8; 4], b: &[u8; 4]) -> bool {
     a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
+/// Why a [`KeyDiversifier`] could not derive a card key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DiversifyError {
+    /// The master key has a length the scheme cannot use.
+    #[error("master key is {actual} bytes, the scheme needs {expected}")]
+    MasterKeyLength {
+        /// The length the scheme needs.
+        expected: usize,
+        /// The length of the master key given.
+        actual: usize,
+    },
+    /// The block cipher refused the derivation.
+    #[error("card key derivation failed")]
+    Cipher(#[source] CipherError),
+}
+
+impl From<CipherError> for DiversifyError {
+    fn from(error: CipherError) -> Self {
+        DiversifyError::Cipher(error)
+    }
+}
+
 /// How a card's 16-byte key comes from an issuer master key for a given card (⚠ pboc-notes §4.2
 /// end: the formula rests on recall). The simulator's `quickpass_sim::purse::keys::card_key`
 /// fits as a closure; [`NoDiversification`] uses the master as the card key (published vectors).
 pub trait KeyDiversifier: Send {
     /// The card key, or why it could not be derived.
-    fn card_key(&self, master: &SecretKey, card: &CardIdentity) -> Result<SecretKey, String>;
+    fn card_key(
+        &self,
+        master: &SecretKey,
+        card: &CardIdentity,
+    ) -> Result<SecretKey, DiversifyError>;
 }
 
 impl<F> KeyDiversifier for F
 where
-    F: Fn(&SecretKey, &CardIdentity) -> Result<SecretKey, String> + Send,
+    F: Fn(&SecretKey, &CardIdentity) -> Result<SecretKey, DiversifyError> + Send,
 {
-    fn card_key(&self, master: &SecretKey, card: &CardIdentity) -> Result<SecretKey, String> {
+    fn card_key(
+        &self,
+        master: &SecretKey,
+        card: &CardIdentity,
+    ) -> Result<SecretKey, DiversifyError> {
         self(master, card)
     }
 }
@@ -473,7 +526,11 @@ where
 pub struct NoDiversification;
 
 impl KeyDiversifier for NoDiversification {
-    fn card_key(&self, master: &SecretKey, _card: &CardIdentity) -> Result<SecretKey, String> {
+    fn card_key(
+        &self,
+        master: &SecretKey,
+        _card: &CardIdentity,
+    ) -> Result<SecretKey, DiversifyError> {
         Ok(master.clone())
     }
 }
@@ -493,7 +550,7 @@ pub struct SoftwareSamKey {
 
 struct SoftPending {
     session_key: SecretKey,
-    amount: u32,
+    amount: PurseAmount,
 }
 
 /// A SAM in software, for tests and demos: the keys live in this process (zeroized on drop,
@@ -575,27 +632,27 @@ impl Sam for SoftwareSam {
         let dpk = self
             .diversifier
             .card_key(&key.purchase, &request.card)
-            .map_err(SamError::Key)?;
+            .map_err(SamError::Diversify)?;
         let serial = self.next_serial;
-        let key_error = |e: crypto::PurseError| SamError::Key(e.to_string());
+        let key_error = |step| move |source| SamError::Key { step, source };
         let session_key = crypto::purchase_session_key(
             &dpk,
             request.init.random,
             request.init.offline_atc,
             serial,
         )
-        .map_err(key_error)?;
+        .map_err(key_error("purchase session key"))?;
         let mac1 = crypto::purchase_mac1(
             &session_key,
             &crypto::PurchaseMacData {
-                amount: request.amount,
+                amount: request.amount.fen(),
                 transaction_type: request.transaction_type,
                 terminal_id: self.terminal_id,
                 date: request.date.to_yyyymmdd_bcd(),
                 time: request.time.to_bcd(),
             },
         )
-        .map_err(key_error)?;
+        .map_err(key_error("MAC1"))?;
         self.next_serial = self.next_serial.wrapping_add(1);
         self.pending = Some(SoftPending {
             session_key,
@@ -611,8 +668,12 @@ impl Sam for SoftwareSam {
         let Some(pending) = self.pending.take() else {
             return Ok(Mac2Check::NoSession);
         };
-        let expected = crypto::purchase_mac2(&pending.session_key, pending.amount)
-            .map_err(|e| SamError::Key(e.to_string()))?;
+        let expected = crypto::purchase_mac2(&pending.session_key, pending.amount.fen()).map_err(
+            |source| SamError::Key {
+                step: "MAC2",
+                source,
+            },
+        )?;
         Ok(if expected == *mac2 {
             Mac2Check::Verified
         } else {
@@ -638,9 +699,11 @@ impl Sam for SoftwareSam {
         let dtk = self
             .diversifier
             .card_key(master, card)
-            .map_err(SamError::Key)?;
-        let expected =
-            crypto::purchase_tac(&dtk, data).map_err(|e| SamError::Key(e.to_string()))?;
+            .map_err(SamError::Diversify)?;
+        let expected = crypto::purchase_tac(&dtk, data).map_err(|source| SamError::Key {
+            step: "TAC",
+            source,
+        })?;
         Ok(if same_mac(&expected, tac) {
             TacCheck::Verified
         } else {
@@ -679,14 +742,14 @@ mod tests {
                 second_diversifier: None,
             },
             init: PurchaseInit {
-                balance: 10000,
+                balance: PurseAmount::from_fen(10000),
                 offline_atc: 0,
-                overdraft_limit: 0,
+                overdraft_limit: PurseAmount::from_fen(0),
                 key_version: 1,
                 algorithm_id: 0,
                 random: [0x11, 0x22, 0x33, 0x44],
             },
-            amount: 0x1000,
+            amount: PurseAmount::from_fen(0x1000),
             transaction_type: 0x06,
             date: TransactionDate::new(2012, 2, 29).unwrap(),
             time: TransactionTime::new(13, 51, 0).unwrap(),
@@ -822,11 +885,11 @@ mod tests {
         let mut psam = scripted(&["9000", "A1B2C3D4A1B2C3D49000"]);
         assert_eq!(check(&mut psam, &CARD).unwrap(), TacCheck::Verified);
         // Short, long or in-between MACs are malformed, never a verdict.
-        for answer in [
-            "9000",
-            "A1B2C39000",
-            "A1B2C3D4009000",
-            "A1B2C3D4A1B2C3D4009000",
+        for (answer, actual) in [
+            ("9000", 0),
+            ("A1B2C39000", 3),
+            ("A1B2C3D4009000", 5),
+            ("A1B2C3D4A1B2C3D4009000", 9),
         ] {
             let mut psam = scripted(&["9000", answer]);
             assert!(
@@ -834,8 +897,9 @@ mod tests {
                     check(&mut psam, &CARD),
                     Err(SamError::Malformed {
                         command: "DES CRYPT",
-                        ..
-                    })
+                        expected: "4 or 8",
+                        actual: a,
+                    }) if a == actual
                 ),
                 "{answer}"
             );
@@ -846,7 +910,8 @@ mod tests {
             check(&mut psam, &CARD),
             Err(SamError::Malformed {
                 command: "DES INIT",
-                ..
+                expected: "0",
+                actual: 1,
             })
         ));
         // Not even a status word.
@@ -893,6 +958,84 @@ mod tests {
         ));
     }
 
+    /// Issue 10 item 3: a key failure names the step, and says its cause once (as the source).
+    #[test]
+    fn key_failures_are_typed_with_the_cause_as_source() {
+        let request = SamPurchase {
+            card: CardIdentity {
+                serial: [0; 8],
+                second_diversifier: None,
+            },
+            init: PurchaseInit {
+                balance: PurseAmount::from_fen(100),
+                offline_atc: 0,
+                overdraft_limit: PurseAmount::ZERO,
+                key_version: 1,
+                algorithm_id: 0,
+                random: [0; 4],
+            },
+            amount: PurseAmount::from_fen(1),
+            transaction_type: 0x06,
+            date: TransactionDate::new(2024, 5, 17).unwrap(),
+            time: TransactionTime::new(8, 30, 15).unwrap(),
+        };
+        let sam_with = |purchase: SecretKey, diversifier: Box<dyn KeyDiversifier>| {
+            let keys = vec![SoftwareSamKey {
+                version: 1,
+                algorithm_id: 0,
+                purchase,
+                tac: None,
+            }];
+            SoftwareSam {
+                terminal_id: [0; 6],
+                key_index: 1,
+                next_serial: 1,
+                keys,
+                diversifier,
+                pending: None,
+            }
+        };
+        // A card key of 8 bytes cannot make the purchase session key.
+        let mut sam = sam_with(SecretKey::new(&[1; 8]), Box::new(NoDiversification));
+        let err = sam.init_purchase(&request).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                SamError::Key {
+                    step: "purchase session key",
+                    source: crypto::PurseError::InvalidKeyLength {
+                        expected: 16,
+                        actual: 8
+                    },
+                }
+            ),
+            "{err:?}"
+        );
+        let source = std::error::Error::source(&err).unwrap().to_string();
+        assert!(!err.to_string().contains(&source), "{err}");
+        // A diversifier that refuses.
+        let refuse = |master: &SecretKey, _: &CardIdentity| {
+            Err(DiversifyError::MasterKeyLength {
+                expected: 16,
+                actual: master.as_bytes().len(),
+            })
+        };
+        let mut sam = sam_with(vector_key(), Box::new(refuse));
+        let err = sam.init_purchase(&request).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                SamError::Diversify(DiversifyError::MasterKeyLength {
+                    expected: 16,
+                    actual: 16
+                })
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), "SAM could not derive the card key");
+        assert!(std::error::Error::source(&err).is_some());
+    }
+
     #[test]
     fn macs_compare_whole() {
         assert!(same_mac(&[1, 2, 3, 4], &[1, 2, 3, 4]));
@@ -911,14 +1054,14 @@ mod tests {
                 second_diversifier: None,
             },
             init: PurchaseInit {
-                balance: 0,
+                balance: PurseAmount::from_fen(0),
                 offline_atc: 0x0102,
-                overdraft_limit: 0,
+                overdraft_limit: PurseAmount::from_fen(0),
                 key_version: 3,
                 algorithm_id: 0,
                 random: [0xA, 0xB, 0xC, 0xD],
             },
-            amount: 0x28,
+            amount: PurseAmount::from_fen(0x28),
             transaction_type: 0x09,
             date: TransactionDate::new(2024, 5, 17).unwrap(),
             time: TransactionTime::new(8, 30, 15).unwrap(),

@@ -476,11 +476,6 @@ impl Amount {
         out
     }
 
-    /// A 4-byte binary ED/EP amount or balance (pboc-notes §4.1); every `u32` fits.
-    pub const fn from_be_u32(value: u32) -> Amount {
-        Amount(value as u64)
-    }
-
     /// A 4-byte binary ED/EP amount or balance from its wire bytes.
     pub const fn from_be_bytes(bytes: [u8; 4]) -> Amount {
         Amount(u32::from_be_bytes(bytes) as u64)
@@ -549,6 +544,135 @@ impl fmt::Display for Amount {
     /// The minor units, in decimal.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// PurseAmount
+// ---------------------------------------------------------------------------------------------
+
+/// A PBOC ED/EP amount or balance in fen: 4-byte big-endian binary on the wire (JR/T 0025
+/// Part 1 INITIALIZE FOR PURCHASE/LOAD, GET BALANCE; pboc-notes §4.1).
+///
+/// Every value the card can send is a `PurseAmount`, so decoding ([`PurseAmount::from_be_bytes`])
+/// and encoding ([`PurseAmount::to_be_bytes`]) cannot fail, and balance arithmetic goes through
+/// [`PurseAmount::checked_add`] / [`PurseAmount::checked_sub`], which refuse to wrap. Every
+/// `PurseAmount` is an [`Amount`] (`From`); an `Amount` above 4 294 967 295 fen is not a
+/// `PurseAmount` (`TryFrom`).
+///
+/// Serialized as the plain integer of fen (records, journals, JSON reports); `Display` shows
+/// yuan and fen (`12.34`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct PurseAmount(u32);
+
+impl PurseAmount {
+    /// Zero.
+    pub const ZERO: PurseAmount = PurseAmount(0);
+    /// The largest amount 4 bytes carry: 4 294 967 295 fen.
+    pub const MAX: PurseAmount = PurseAmount(u32::MAX);
+
+    /// An amount of `fen` fen; every `u32` is one.
+    pub const fn from_fen(fen: u32) -> PurseAmount {
+        PurseAmount(fen)
+    }
+
+    /// The amount in fen.
+    pub const fn fen(self) -> u32 {
+        self.0
+    }
+
+    /// True for zero.
+    pub const fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Decodes the 4-byte big-endian wire form.
+    pub const fn from_be_bytes(bytes: [u8; 4]) -> PurseAmount {
+        PurseAmount(u32::from_be_bytes(bytes))
+    }
+
+    /// Encodes as the 4-byte big-endian wire form.
+    pub const fn to_be_bytes(self) -> [u8; 4] {
+        self.0.to_be_bytes()
+    }
+
+    /// `self + other`, or `None` above [`PurseAmount::MAX`].
+    pub const fn checked_add(self, other: PurseAmount) -> Option<PurseAmount> {
+        match self.0.checked_add(other.0) {
+            Some(v) => Some(PurseAmount(v)),
+            None => None,
+        }
+    }
+
+    /// `self - other`, or `None` when `other` is larger.
+    pub const fn checked_sub(self, other: PurseAmount) -> Option<PurseAmount> {
+        match self.0.checked_sub(other.0) {
+            Some(v) => Some(PurseAmount(v)),
+            None => None,
+        }
+    }
+
+    /// `self + other`, at most [`PurseAmount::MAX`] (for fare caps, never for balances).
+    pub const fn saturating_add(self, other: PurseAmount) -> PurseAmount {
+        PurseAmount(self.0.saturating_add(other.0))
+    }
+
+    /// `self - other`, at least zero (for fare differences, never for balances).
+    pub const fn saturating_sub(self, other: PurseAmount) -> PurseAmount {
+        PurseAmount(self.0.saturating_sub(other.0))
+    }
+}
+
+impl From<u32> for PurseAmount {
+    /// Same as [`PurseAmount::from_fen`].
+    fn from(fen: u32) -> PurseAmount {
+        PurseAmount(fen)
+    }
+}
+
+impl From<PurseAmount> for u32 {
+    fn from(amount: PurseAmount) -> u32 {
+        amount.0
+    }
+}
+
+impl From<PurseAmount> for Amount {
+    /// Lossless: 4 294 967 295 is below [`Amount::MAX`].
+    fn from(amount: PurseAmount) -> Amount {
+        Amount(u64::from(amount.0))
+    }
+}
+
+impl TryFrom<Amount> for PurseAmount {
+    type Error = ValueError;
+
+    /// An amount above 4 294 967 295 fen is [`ValueError::OutOfRange`].
+    fn try_from(amount: Amount) -> Result<PurseAmount, ValueError> {
+        u32::try_from(amount.0)
+            .map(PurseAmount)
+            .map_err(|_| ValueError::OutOfRange {
+                what: "ED/EP amount",
+            })
+    }
+}
+
+impl fmt::Display for PurseAmount {
+    /// Yuan and fen: `12.34`, `0.05`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
     }
 }
 

@@ -11,6 +11,7 @@ use core::convert::Infallible;
 use quickpass_crypto::purse as crypto;
 use quickpass_crypto::secret::SecretKey;
 use quickpass_kernel::purse;
+use quickpass_kernel::values::PurseAmount;
 
 use crate::profile::ProfileError;
 use crate::purse::keys::{application_serial, card_key, default_second_diversifier};
@@ -67,9 +68,9 @@ pub struct LoadRequest {
     /// Key index sent in INITIALIZE FOR LOAD.
     pub key_index: u8,
     /// Balance before the load (from INITIALIZE FOR LOAD), fen.
-    pub old_balance: u32,
+    pub old_balance: PurseAmount,
     /// Amount to load, fen.
-    pub amount: u32,
+    pub amount: PurseAmount,
     /// Transaction type (`01` ED load, `02` EP load).
     pub transaction_type: u8,
     /// Terminal number.
@@ -186,8 +187,8 @@ impl PurseHost {
             .map_err(key_error)?;
         let mac1 = crypto::load_mac1(
             &sk,
-            request.old_balance,
-            request.amount,
+            request.old_balance.fen(),
+            request.amount.fen(),
             request.transaction_type,
             request.terminal_id,
         )
@@ -198,7 +199,7 @@ impl PurseHost {
         crypto::load_mac2(
             &sk,
             &crypto::LoadMac2Data {
-                amount: request.amount,
+                amount: request.amount.fen(),
                 transaction_type: request.transaction_type,
                 terminal_id: request.terminal_id,
                 date: request.date,

@@ -47,7 +47,7 @@ use quickpass_crypto::purse as crypto;
 use quickpass_crypto::secret::SecretKey;
 use quickpass_kernel::apdu::Purse;
 use quickpass_kernel::tag::Tag;
-use quickpass_kernel::values::StatusWord;
+use quickpass_kernel::values::{PurseAmount, StatusWord};
 use quickpass_kernel::{tags, tlv};
 
 use super::apdu::{CommandApdu, Reply};
@@ -179,7 +179,7 @@ struct PurchaseSession {
     purse: Purse,
     transaction_type: u8,
     key: usize,
-    amount: u32,
+    amount: PurseAmount,
     terminal_id: [u8; 6],
     random: [u8; 4],
     counter: u16,
@@ -191,10 +191,10 @@ struct LoadSession {
     purse: Purse,
     transaction_type: u8,
     key: usize,
-    amount: u32,
+    amount: PurseAmount,
     terminal_id: [u8; 6],
     counter: u16,
-    old_balance: u32,
+    old_balance: PurseAmount,
     session_key: SecretKey,
 }
 
@@ -209,7 +209,7 @@ enum Session {
 /// Everything a DEBIT or CREDIT writes, computed before anything is written.
 struct Commit {
     purse: Purse,
-    balance: u32,
+    balance: PurseAmount,
     offline: bool,
     counter: u16,
     log: Vec<u8>,
@@ -228,10 +228,10 @@ pub struct PurseApplication {
     fci: Vec<u8>,
     serial: [u8; 8],
     binary_files: Vec<(u8, Vec<u8>)>,
-    ep_balance: u32,
-    ed_balance: Option<u32>,
-    overdraft_limit: u32,
-    max_balance: u32,
+    ep_balance: PurseAmount,
+    ed_balance: Option<PurseAmount>,
+    overdraft_limit: PurseAmount,
+    max_balance: PurseAmount,
     offline_counter: u16,
     online_counter: u16,
     keys: Vec<KeySet>,
@@ -278,7 +278,7 @@ impl PurseApplication {
     pub fn personalise(profile: &PurseProfile, field: &str) -> Result<Self, ProfileError> {
         let f = |name: &str| format!("{field}.{name}");
         let df_name = match (&profile.df_name, &profile.df_name_text) {
-            (Some(hex), None) => profile::hex_bytes(hex, &f("df_name"))?,
+            (Some(name), None) => name.clone(),
             (None, Some(text)) => text.as_bytes().to_vec(),
             (None, None) if profile.file_id.is_some() => Vec::new(),
             _ => {
@@ -291,17 +291,13 @@ impl PurseApplication {
         if df_name.len() > 16 {
             return Err(ProfileError::invalid(f("df_name"), "at most 16 bytes"));
         }
-        let file_id = profile
-            .file_id
-            .as_deref()
-            .map(|hex| profile::hex_array::<2>(hex, &f("file_id")))
-            .transpose()?;
+        let file_id = profile.file_id;
         let ef15 = profile.ef15.build(&f("ef15"))?;
         let serial = keys::application_serial(&ef15)
             .ok_or_else(|| ProfileError::invalid(f("ef15"), "shorter than 20 bytes"))?;
         let second = match profile.key_derivation {
             KeyDerivation::TwoLevel => Some(match &profile.second_diversifier {
-                Some(hex) => profile::hex_array::<8>(hex, &f("second_diversifier"))?,
+                Some(second) => *second,
                 None => keys::default_second_diversifier(&ef15)
                     .ok_or_else(|| ProfileError::invalid(f("ef15"), "shorter than 8 bytes"))?,
             }),
@@ -363,10 +359,7 @@ impl PurseApplication {
                     "must be 1–30, unique, and not 21, 24 or 30",
                 ));
             }
-            binary_files.push((
-                file.sfi,
-                profile::hex_bytes(&file.data, &format!("{ff}.data"))?,
-            ));
+            binary_files.push((file.sfi, file.data.clone()));
         }
 
         let capp = profile
@@ -374,14 +367,16 @@ impl PurseApplication {
             .as_ref()
             .map(|capp| Self::capp_file(capp, &f("capp"), &binary_files))
             .transpose()?;
-        if profile.overdraft_limit > 0x00FF_FFFF {
+        if profile.overdraft_limit > PurseAmount::from_fen(0x00FF_FFFF) {
             return Err(ProfileError::invalid(
                 f("overdraft_limit"),
                 "at most 3 bytes",
             ));
         }
-        let max_balance = profile.max_balance.unwrap_or(u32::MAX);
-        if profile.ep_balance > max_balance || profile.ed_balance.unwrap_or(0) > max_balance {
+        let max_balance = profile.max_balance.unwrap_or(PurseAmount::MAX);
+        if profile.ep_balance > max_balance
+            || profile.ed_balance.unwrap_or(PurseAmount::ZERO) > max_balance
+        {
             return Err(ProfileError::invalid(f("max_balance"), "below a balance"));
         }
         if profile.log_records == 0 || profile.log_records > 255 {
@@ -390,10 +385,7 @@ impl PurseApplication {
         if profile.travel_records > 255 {
             return Err(ProfileError::invalid(f("travel_records"), "at most 255"));
         }
-        let random = match &profile.random_seed {
-            Some(hex) => u32::from_be_bytes(profile::hex_array::<4>(hex, &f("random_seed"))?),
-            None => 0xA5A5_A5A5,
-        };
+        let random = profile.random_seed.map_or(0xA5A5_A5A5, u32::from_be_bytes);
 
         let label = profile.label.as_ref().map(|l| l.as_bytes().to_vec());
         let mut proprietary = Vec::new();
@@ -401,11 +393,10 @@ impl PurseApplication {
             push_tlv(&mut proprietary, tags::APPLICATION_LABEL, label);
         }
         if let Some(version) = &profile.fci_version {
-            let version = profile::hex_bytes(version, &f("fci_version"))?;
             push_tlv(
                 &mut proprietary,
                 tags::APPLICATION_VERSION_NUMBER_CARD,
-                &version,
+                version,
             );
         }
         if profile.fci_ef15 {
@@ -457,12 +448,12 @@ impl PurseApplication {
         let mut records: Vec<Vec<u8>> = Vec::with_capacity(capp.records.len());
         for (i, record) in capp.records.iter().enumerate() {
             let rf = |name: &str| format!("{field}.records[{i}].{name}");
-            let [id] = profile::hex_array::<1>(&record.id, &rf("id"))?;
+            let [id] = record.id;
             if !(3..=255).contains(&record.size) {
                 return Err(ProfileError::invalid(rf("size"), "must be 3 to 255"));
             }
             let data = match &record.data {
-                Some(hex) => profile::hex_bytes(hex, &rf("data"))?,
+                Some(data) => data.clone(),
                 None => {
                     let mut data = vec![0u8; record.size];
                     data[0] = id;
@@ -490,7 +481,7 @@ impl PurseApplication {
     // --- inspection, for tests and tools ------------------------------------------------------
 
     /// The balance of the electronic purse or deposit, fen (`None`: the card has no ED).
-    pub fn balance(&self, purse: Purse) -> Option<u32> {
+    pub fn balance(&self, purse: Purse) -> Option<PurseAmount> {
         match purse {
             Purse::Purse => Some(self.ep_balance),
             Purse::Deposit => self.ed_balance,
@@ -585,7 +576,7 @@ impl PurseApplication {
         current.to_be_bytes()
     }
 
-    fn balance_mut(&mut self, purse: Purse) -> Option<&mut u32> {
+    fn balance_mut(&mut self, purse: Purse) -> Option<&mut PurseAmount> {
         match purse {
             Purse::Purse => Some(&mut self.ep_balance),
             Purse::Deposit => self.ed_balance.as_mut(),
@@ -645,7 +636,7 @@ impl PurseApplication {
         let value = match command.p1 {
             0x00 | 0x03 => balance,
             0x01 => self.overdraft_limit,
-            0x02 => 0,
+            0x02 => PurseAmount::ZERO,
             _ => return Reply::status(StatusWord::INCORRECT_P1_P2),
         };
         Reply::ok(value.to_be_bytes())
@@ -676,7 +667,7 @@ impl PurseApplication {
             return Reply::status(SW_APPLICATION_LOCKED);
         }
         let key_index = data[0];
-        let amount = be32(&data[1..5]);
+        let amount = PurseAmount::from_be_bytes([data[1], data[2], data[3], data[4]]);
         let mut terminal_id = [0u8; 6];
         terminal_id.copy_from_slice(&data[5..11]);
         let Some(key) = self.keys.iter().position(|k| k.index == key_index) else {
@@ -744,9 +735,9 @@ impl PurseApplication {
         &mut self,
         purse: Purse,
         key: usize,
-        amount: u32,
+        amount: PurseAmount,
         terminal_id: [u8; 6],
-        balance: u32,
+        balance: PurseAmount,
         version: u8,
         algorithm_id: u8,
     ) -> Reply {
@@ -773,11 +764,16 @@ impl PurseApplication {
             Ok(key) => key,
             Err(e) => return internal_error(e),
         };
-        let mac1 =
-            match crypto::load_mac1(&session_key, balance, amount, transaction_type, terminal_id) {
-                Ok(mac) => mac,
-                Err(e) => return internal_error(e),
-            };
+        let mac1 = match crypto::load_mac1(
+            &session_key,
+            balance.fen(),
+            amount.fen(),
+            transaction_type,
+            terminal_id,
+        ) {
+            Ok(mac) => mac,
+            Err(e) => return internal_error(e),
+        };
         self.session = Session::Load(LoadSession {
             purse,
             transaction_type,
@@ -829,7 +825,7 @@ impl PurseApplication {
             Err(e) => return internal_error(e),
         };
         let mac_data = crypto::PurchaseMacData {
-            amount: session.amount,
+            amount: session.amount.fen(),
             transaction_type: session.transaction_type,
             terminal_id: session.terminal_id,
             date,
@@ -846,12 +842,12 @@ impl PurseApplication {
         else {
             return Reply::status(StatusWord::INSUFFICIENT_BALANCE);
         };
-        let mac2 = match crypto::purchase_mac2(&sk, session.amount) {
+        let mac2 = match crypto::purchase_mac2(&sk, session.amount.fen()) {
             Ok(mac) => mac,
             Err(e) => return internal_error(e),
         };
         let tac_data = crypto::PurchaseTacData {
-            amount: session.amount,
+            amount: session.amount.fen(),
             transaction_type: session.transaction_type,
             terminal_id: session.terminal_id,
             terminal_serial,
@@ -899,7 +895,7 @@ impl PurseApplication {
         let mut time = [0u8; 3];
         time.copy_from_slice(&data[4..7]);
         let mac_data = crypto::LoadMac2Data {
-            amount: session.amount,
+            amount: session.amount.fen(),
             transaction_type: session.transaction_type,
             terminal_id: session.terminal_id,
             date,
@@ -919,9 +915,9 @@ impl PurseApplication {
         };
         // ⚠ TAC over the counter returned by INITIALIZE FOR LOAD (pboc-notes §4.2 [TC]).
         let tac_data = crypto::LoadTacData {
-            new_balance: balance,
+            new_balance: balance.fen(),
             online_counter: session.counter,
-            amount: session.amount,
+            amount: session.amount.fen(),
             transaction_type: session.transaction_type,
             terminal_id: session.terminal_id,
             date,

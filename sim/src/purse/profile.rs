@@ -2,9 +2,12 @@
 
 use core::fmt;
 
+use quickpass_kernel::values::PurseAmount;
 use serde::Deserialize;
+use serde_with::As;
 
 use crate::profile::ProfileError;
+use crate::UpperHex;
 
 /// Hex text of a secret key in a profile: never shown by `Debug`, wiped when dropped.
 #[derive(Clone, Deserialize)]
@@ -94,58 +97,77 @@ pub enum Ef15Profile {
     /// China T-Union, 30 bytes (pboc-notes §4.7).
     TUnion {
         /// Issuer code, 8 bytes hex (city code at bytes 2–3).
-        issuer_code: String,
+        #[serde(with = "As::<UpperHex>")]
+        issuer_code: [u8; 8],
         /// Application type, 1 byte hex.
-        application_type: String,
+        #[serde(with = "As::<UpperHex>")]
+        application_type: [u8; 1],
         /// Application version, 1 byte hex.
-        application_version: String,
+        #[serde(with = "As::<UpperHex>")]
+        application_version: [u8; 1],
         /// Application serial number, 10 bytes BCD hex; its rightmost 8 bytes are the serial
         /// the keys are diversified with.
-        serial: String,
+        #[serde(with = "As::<UpperHex>")]
+        serial: [u8; 10],
         /// Start date `YYYYMMDD`, 4 bytes BCD hex.
-        start_date: String,
+        #[serde(with = "As::<UpperHex>")]
+        start_date: [u8; 4],
         /// Expiry date `YYYYMMDD`, 4 bytes BCD hex.
-        expiry_date: String,
+        #[serde(with = "As::<UpperHex>")]
+        expiry_date: [u8; 4],
         /// Issuer custom FCI data, 2 bytes hex; default `0000`.
-        #[serde(default)]
-        custom: Option<String>,
+        #[serde(default, with = "As::<Option<UpperHex>>")]
+        custom: Option<[u8; 2]>,
     },
     /// ETC user card, 43 bytes (pboc-notes §4.8).
     Etc {
         /// Issuer, 8 bytes hex (the 4-byte issuer code twice in the samples).
-        issuer: String,
+        #[serde(with = "As::<UpperHex>")]
+        issuer: [u8; 8],
         /// Card type, 1 byte hex (`16` stored value, `17` account).
-        card_type: String,
+        #[serde(with = "As::<UpperHex>")]
+        card_type: [u8; 1],
         /// Version, 1 byte hex.
-        version: String,
+        #[serde(with = "As::<UpperHex>")]
+        version: [u8; 1],
         /// Network id, 2 bytes hex.
-        network_id: String,
+        #[serde(with = "As::<UpperHex>")]
+        network_id: [u8; 2],
         /// Card serial, 8 bytes hex (the diversification serial).
-        serial: String,
+        #[serde(with = "As::<UpperHex>")]
+        serial: [u8; 8],
         /// Start date `YYYYMMDD`, 4 bytes BCD hex.
-        start_date: String,
+        #[serde(with = "As::<UpperHex>")]
+        start_date: [u8; 4],
         /// Expiry date `YYYYMMDD`, 4 bytes BCD hex.
-        expiry_date: String,
+        #[serde(with = "As::<UpperHex>")]
+        expiry_date: [u8; 4],
         /// Plate number, up to 12 bytes hex (GBK text), padded with `00`.
-        plate: String,
+        #[serde(with = "As::<UpperHex>")]
+        plate: Vec<u8>,
         /// User type, 1 byte hex.
-        user_type: String,
+        #[serde(with = "As::<UpperHex>")]
+        user_type: [u8; 1],
         /// Bytes 41–42, 2 bytes hex; default `0000`.
-        #[serde(default)]
-        reserved: Option<String>,
+        #[serde(default, with = "As::<Option<UpperHex>>")]
+        reserved: Option<[u8; 2]>,
     },
     /// Any bytes (at least 20: the serial is bytes 12–19).
     Raw {
         /// The file, hex.
-        data: String,
+        #[serde(with = "As::<UpperHex>")]
+        data: Vec<u8>,
     },
 }
 
 impl std::fmt::Debug for Ef15Profile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let masked = |serial: &str| match serial.len() {
-            n if n > 8 => format!("{}{}{}", &serial[..4], "*".repeat(n - 8), &serial[n - 4..]),
-            n => "*".repeat(n),
+        let masked = |serial: &[u8]| {
+            let serial = hex::encode_upper(serial);
+            match serial.len() {
+                n if n > 8 => format!("{}{}{}", &serial[..4], "*".repeat(n - 8), &serial[n - 4..]),
+                n => "*".repeat(n),
+            }
         };
         match self {
             Ef15Profile::TUnion { serial, .. } => f
@@ -158,7 +180,7 @@ impl std::fmt::Debug for Ef15Profile {
                 .finish_non_exhaustive(),
             Ef15Profile::Raw { data } => f
                 .debug_struct("Raw")
-                .field("bytes", &(data.len() / 2))
+                .field("bytes", &data.len())
                 .finish_non_exhaustive(),
         }
     }
@@ -171,7 +193,8 @@ pub struct BinaryFileProfile {
     /// Short file identifier, 1–30.
     pub sfi: u8,
     /// Contents, hex.
-    pub data: String,
+    #[serde(with = "As::<UpperHex>")]
+    pub data: Vec<u8>,
 }
 
 /// The CAPP record file (T-Union EF1A, ETC EF19).
@@ -189,13 +212,14 @@ pub struct CappProfile {
 #[serde(deny_unknown_fields)]
 pub struct CappRecordProfile {
     /// Record identifier, 1 byte hex (the P1 of UPDATE CAPP DATA CACHE).
-    pub id: String,
+    #[serde(with = "As::<UpperHex>")]
+    pub id: [u8; 1],
     /// Record size in bytes, header included (3 to 255).
     pub size: usize,
     /// Initial contents, hex, exactly `size` bytes starting with `id`; default
     /// `id ‖ size−2 ‖ 00 …`.
-    #[serde(default)]
-    pub data: Option<String>,
+    #[serde(default, with = "As::<Option<UpperHex>>")]
+    pub data: Option<Vec<u8>>,
 }
 
 /// Profile of an ED/EP purse application (`"type": "purse"`; `vectors/cards/purse.md`): the
@@ -223,14 +247,14 @@ impl core::ops::Deref for PurseProfile {
 #[serde(deny_unknown_fields)]
 pub struct PurseFields {
     /// DF name (AID), hex, e.g. `A000000632010105`.
-    #[serde(default)]
-    pub df_name: Option<String>,
+    #[serde(default, with = "As::<Option<UpperHex>>")]
+    pub df_name: Option<Vec<u8>>,
     /// DF name as ASCII text, e.g. `PAY.SZT` (instead of `df_name`).
     #[serde(default)]
     pub df_name_text: Option<String>,
     /// File identifier the ADF can be selected by, 2 bytes hex (`1001`).
-    #[serde(default)]
-    pub file_id: Option<String>,
+    #[serde(default, with = "As::<Option<UpperHex>>")]
+    pub file_id: Option<[u8; 2]>,
     /// Application label (`50`) in the FCI and the directory entry.
     #[serde(default)]
     pub label: Option<String>,
@@ -241,8 +265,8 @@ pub struct PurseFields {
     #[serde(default)]
     pub pse: bool,
     /// `9F08` application version in the FCI, hex; omitted when absent.
-    #[serde(default)]
-    pub fci_version: Option<String>,
+    #[serde(default, with = "As::<Option<UpperHex>>")]
+    pub fci_version: Option<Vec<u8>>,
     /// Whether the FCI carries a copy of EF15 in `9F0C` (T-Union, pboc-notes §4.7).
     #[serde(default)]
     pub fci_ef15: bool,
@@ -252,16 +276,16 @@ pub struct PurseFields {
     #[serde(default)]
     pub binary_files: Vec<BinaryFileProfile>,
     /// Electronic purse balance, fen.
-    pub ep_balance: u32,
+    pub ep_balance: PurseAmount,
     /// Electronic deposit balance, fen; absent = the card has no ED.
     #[serde(default)]
-    pub ed_balance: Option<u32>,
+    pub ed_balance: Option<PurseAmount>,
     /// Overdraft limit, fen (3 bytes); reported, never used (⚠ no overdraft simulated).
     #[serde(default)]
-    pub overdraft_limit: u32,
+    pub overdraft_limit: PurseAmount,
     /// Largest balance a load may reach, fen; default 4 294 967 295.
     #[serde(default)]
-    pub max_balance: Option<u32>,
+    pub max_balance: Option<PurseAmount>,
     /// Offline transaction counter (purchases so far).
     #[serde(default)]
     pub offline_counter: u16,
@@ -271,8 +295,8 @@ pub struct PurseFields {
     /// How the card keys come from `keys`.
     pub key_derivation: KeyDerivation,
     /// Second diversifier for `two-level`, 8 bytes hex; default the first 8 bytes of EF15.
-    #[serde(default)]
-    pub second_diversifier: Option<String>,
+    #[serde(default, with = "As::<Option<UpperHex>>")]
+    pub second_diversifier: Option<[u8; 8]>,
     /// Key sets by key index.
     pub keys: Vec<PurseKeyProfile>,
     /// EF18 log capacity in records; default 10.
@@ -285,8 +309,8 @@ pub struct PurseFields {
     #[serde(default)]
     pub capp: Option<CappProfile>,
     /// First pseudo-random number, 4 bytes hex; default `A5A5A5A5`.
-    #[serde(default)]
-    pub random_seed: Option<String>,
+    #[serde(default, with = "As::<Option<UpperHex>>")]
+    pub random_seed: Option<[u8; 4]>,
     /// The application is blocked (SELECT answers `6283`, transactions `9303`).
     #[serde(default)]
     pub blocked: bool,
@@ -294,20 +318,6 @@ pub struct PurseFields {
 
 fn default_log_records() -> usize {
     10
-}
-
-/// Decodes hex text of any length.
-pub(crate) fn hex_bytes(text: &str, field: &str) -> Result<Vec<u8>, ProfileError> {
-    hex::decode(text).map_err(|e| ProfileError::invalid(field, format!("not hex: {e}")))
-}
-
-/// Decodes hex text of exactly `N` bytes.
-pub(crate) fn hex_array<const N: usize>(text: &str, field: &str) -> Result<[u8; N], ProfileError> {
-    let bytes = hex_bytes(text, field)?;
-    let len = bytes.len();
-    bytes
-        .try_into()
-        .map_err(|_| ProfileError::invalid(field, format!("must be {N} bytes, got {len}")))
 }
 
 impl Ef15Profile {
@@ -325,19 +335,13 @@ impl Ef15Profile {
                 expiry_date,
                 custom,
             } => {
-                out.extend_from_slice(&hex_array::<8>(issuer_code, &f("issuer_code"))?);
-                out.extend_from_slice(&hex_array::<1>(application_type, &f("application_type"))?);
-                out.extend_from_slice(&hex_array::<1>(
-                    application_version,
-                    &f("application_version"),
-                )?);
-                out.extend_from_slice(&hex_array::<10>(serial, &f("serial"))?);
-                out.extend_from_slice(&hex_array::<4>(start_date, &f("start_date"))?);
-                out.extend_from_slice(&hex_array::<4>(expiry_date, &f("expiry_date"))?);
-                out.extend_from_slice(&hex_array::<2>(
-                    custom.as_deref().unwrap_or("0000"),
-                    &f("custom"),
-                )?);
+                out.extend_from_slice(issuer_code);
+                out.extend_from_slice(application_type);
+                out.extend_from_slice(application_version);
+                out.extend_from_slice(serial);
+                out.extend_from_slice(start_date);
+                out.extend_from_slice(expiry_date);
+                out.extend_from_slice(&custom.unwrap_or([0; 2]));
             }
             Ef15Profile::Etc {
                 issuer,
@@ -351,27 +355,24 @@ impl Ef15Profile {
                 user_type,
                 reserved,
             } => {
-                out.extend_from_slice(&hex_array::<8>(issuer, &f("issuer"))?);
-                out.extend_from_slice(&hex_array::<1>(card_type, &f("card_type"))?);
-                out.extend_from_slice(&hex_array::<1>(version, &f("version"))?);
-                out.extend_from_slice(&hex_array::<2>(network_id, &f("network_id"))?);
-                out.extend_from_slice(&hex_array::<8>(serial, &f("serial"))?);
-                out.extend_from_slice(&hex_array::<4>(start_date, &f("start_date"))?);
-                out.extend_from_slice(&hex_array::<4>(expiry_date, &f("expiry_date"))?);
-                let mut plate = hex_bytes(plate, &f("plate"))?;
+                out.extend_from_slice(issuer);
+                out.extend_from_slice(card_type);
+                out.extend_from_slice(version);
+                out.extend_from_slice(network_id);
+                out.extend_from_slice(serial);
+                out.extend_from_slice(start_date);
+                out.extend_from_slice(expiry_date);
+                let mut plate = plate.clone();
                 if plate.len() > 12 {
                     return Err(ProfileError::invalid(f("plate"), "at most 12 bytes"));
                 }
                 plate.resize(12, 0);
                 out.extend_from_slice(&plate);
-                out.extend_from_slice(&hex_array::<1>(user_type, &f("user_type"))?);
-                out.extend_from_slice(&hex_array::<2>(
-                    reserved.as_deref().unwrap_or("0000"),
-                    &f("reserved"),
-                )?);
+                out.extend_from_slice(user_type);
+                out.extend_from_slice(&reserved.unwrap_or([0; 2]));
             }
             Ef15Profile::Raw { data } => {
-                out = hex_bytes(data, &f("data"))?;
+                out.clone_from(data);
                 if out.len() < 20 || out.len() > 255 {
                     return Err(ProfileError::invalid(f("data"), "must be 20 to 255 bytes"));
                 }
@@ -410,6 +411,31 @@ mod tests {
         let short: Ef15Profile =
             serde_json::from_str(r#"{"layout": "raw", "data": "00"}"#).unwrap();
         assert!(short.build("ef15").is_err());
+    }
+
+    #[test]
+    fn hex_fields_are_checked_when_read() {
+        let t_union = |serial: &str| {
+            serde_json::from_str::<Ef15Profile>(&format!(
+                r#"{{"layout": "t-union", "issuer_code": "01011000ffffffff",
+                    "application_type": "02", "application_version": "01", "serial": "{serial}",
+                    "start_date": "20240101", "expiry_date": "20340101", "custom": "0A0b"}}"#
+            ))
+        };
+        // Either case is read; the bytes are what the hex says.
+        let ef15 = t_union("31000000000012345678")
+            .unwrap()
+            .build("ef15")
+            .unwrap();
+        assert_eq!(&ef15[..8], &[1, 1, 0x10, 0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        assert_eq!(&ef15[28..], &[0x0A, 0x0B]);
+        // A field of the wrong length or not hex is refused while parsing.
+        assert!(t_union("310000000000123456").is_err());
+        assert!(t_union("3100000000001234567G").is_err());
+        let record: CappRecordProfile =
+            serde_json::from_str(r#"{"id": "02", "size": 4, "data": "02020000"}"#).unwrap();
+        assert_eq!((record.id, record.data), ([2], Some(vec![2, 2, 0, 0])));
+        assert!(serde_json::from_str::<CappRecordProfile>(r#"{"id": "0202", "size": 4}"#).is_err());
     }
 
     #[test]
