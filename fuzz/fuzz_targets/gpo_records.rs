@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut card = CardData::new();
-    if contactless::absorb_gpo_response::<Infallible>(&mut card, gpo).is_err() {
+    if quickpass::kernel::read_records::absorb_gpo_response::<Infallible>(&mut card, gpo).is_err() {
         return;
     }
     assert_eq!(
