@@ -83,7 +83,7 @@ struct Options {
 
 fn run(options: Options) -> Result<(), String> {
     let profile =
-        CardProfile::load(&options.profile).map_err(|e| format!("{}: {e}", options.profile))?;
+        CardProfile::load(&options.profile).map_err(|e| quickpass::report::error_chain(&e))?;
     let Some(ApplicationProfile::Purse(purse)) = profile.applications.first() else {
         return Err(format!(
             "{}: the first application is not a purse",

@@ -48,7 +48,7 @@ fn main() -> ExitCode {
     let profile = match CardProfile::load(&options.profile) {
         Ok(profile) => profile,
         Err(e) => {
-            eprintln!("serve_card: {}: {e}", options.profile);
+            eprintln!("serve_card: {}", quickpass::report::Chain(&e));
             return ExitCode::from(1);
         }
     };

@@ -26,6 +26,7 @@ use quickpass::kernel::terminal_values::TransactionInput;
 use quickpass::kernel::transport::{ApduLayer, Transport};
 use quickpass::kernel::values::{Amount, TransactionDate};
 use quickpass::kernel::{dump, tlv};
+use quickpass::report::error_chain as chain;
 use quickpass::setup;
 
 /// One contactless tap: on the built-in simulated card by default, or on a PC/SC reader.
@@ -82,9 +83,9 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     let args = parse_args();
-    let mut capk_files = quickpass_sim::data::production_capk_files().map_err(error_chain)?;
+    let mut capk_files = quickpass_sim::data::production_capk_files().map_err(|e| chain(&e))?;
     capk_files.extend(args.capk_files.iter().cloned());
-    let loaded = setup::load_kernel_config(&args.config, &capk_files).map_err(error_chain)?;
+    let loaded = setup::load_kernel_config(&args.config, &capk_files).map_err(|e| chain(&e))?;
     for refused in &loaded.refused_capks {
         eprintln!(
             "warning: CA key {} in {} refused: {}",
@@ -102,9 +103,9 @@ fn run() -> Result<(), String> {
             );
         }
         // The simulated cards are signed by the test CA (RSA F1, SM2 F2).
-        let ca = quickpass_sim::ca::TestCa::shared().map_err(error_chain)?;
-        for key in ca.capk_store().map_err(error_chain)?.iter() {
-            config.capks.insert(key.clone()).map_err(error_chain)?;
+        let ca = quickpass_sim::ca::TestCa::shared().map_err(|e| chain(&e))?;
+        for key in ca.capk_store().map_err(|e| chain(&e))?.iter() {
+            config.capks.insert(key.clone()).map_err(|e| chain(&e))?;
         }
     }
     let input = TransactionInput {
@@ -118,8 +119,7 @@ fn run() -> Result<(), String> {
     let result = match &args.reader {
         Some(reader) => tap_reader(reader, &config, &input)?,
         None => {
-            let profile =
-                quickpass_sim::CardProfile::load(&args.profile).map_err(|e| e.to_string())?;
+            let profile = quickpass_sim::CardProfile::load(&args.profile).map_err(|e| chain(&e))?;
             let mut card = profile.build().map_err(|e| e.to_string())?;
             tap(&mut card, &config, &input)?
         }
@@ -130,17 +130,6 @@ fn run() -> Result<(), String> {
         print_report(&result);
     }
     Ok(())
-}
-
-/// An error and its causes, each said once (`a: b: c`).
-fn error_chain(error: impl std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
 }
 
 fn tap<T: Transport>(

@@ -20,6 +20,7 @@ use quickpass::kernel::terminal_values::TransactionInput;
 use quickpass::kernel::transport::ApduLayer;
 use quickpass::kernel::values::Amount;
 use quickpass::pcsc::PcscTransport;
+use quickpass::report::error_chain;
 use quickpass::{clock, random, setup};
 
 struct Args {
@@ -55,17 +56,6 @@ fn parse_args() -> Result<Args, String> {
         fare,
         taps,
     })
-}
-
-/// An error and its causes, each said once.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
 }
 
 fn main() -> ExitCode {

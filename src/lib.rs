@@ -15,6 +15,7 @@
 //!   before the gate opens).
 //! - [`clock`] and [`random`]: the local date and time, and the unpredictable number, that the
 //!   kernel takes as values.
+//! - [`report`]: an error and its causes as one line, each said once.
 //! - `pcsc` (feature `pcsc`): the kernel's `Transport` over a PC/SC reader.
 //!
 //! What is not here: the simulated card, PSAM and hosts, the test CA, the vpcd card server, the
@@ -99,6 +100,7 @@ pub mod journal;
 #[cfg(feature = "pcsc")]
 pub mod pcsc;
 pub mod random;
+pub mod report;
 pub mod setup;
 
 pub use quickpass_crypto as crypto;

@@ -170,7 +170,7 @@ fn default_profile() -> PathBuf {
 fn simulated_card(path: Option<PathBuf>) -> Result<quickpass_sim::VirtualCard, String> {
     let path = path.unwrap_or_else(default_profile);
     let profile =
-        quickpass_sim::CardProfile::load(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        quickpass_sim::CardProfile::load(&path).map_err(|e| quickpass::report::error_chain(&e))?;
     profile
         .build()
         .map_err(|e| format!("{}: {e}", path.display()))
@@ -243,7 +243,7 @@ fn serve_card(profile: Option<PathBuf>, port: u16) -> Result<(), String> {
 
     let path = profile.unwrap_or_else(default_profile);
     let loaded =
-        quickpass_sim::CardProfile::load(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        quickpass_sim::CardProfile::load(&path).map_err(|e| quickpass::report::error_chain(&e))?;
     let mut card = loaded
         .build()
         .map_err(|e| format!("{}: {e}", path.display()))?;
