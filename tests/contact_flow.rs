@@ -18,7 +18,7 @@ use quickpass::kernel::tags;
 use quickpass::kernel::terminal_values::TransactionInput;
 use quickpass::kernel::transport::ApduLayer;
 use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
-use quickpass_sim::host::emv::{issuer_script_template, EmvHost, HostDecision};
+use quickpass_sim::host::emv::{issuer_script_template, EmvHost, IssuerDecision};
 use quickpass_sim::pboc::PbocApplication;
 use quickpass_sim::{ApplicationProfile, CardProfile, VirtualCard};
 use serde_json::Value;
@@ -283,7 +283,7 @@ fn online_approval_with_arpc_checked_by_external_authenticate() {
 fn host_decline_gives_an_aac() {
     let profile = debit();
     let mut host = host(&profile);
-    host.set_decision(HostDecision::Decline);
+    host.set_decision(IssuerDecision::Decline);
     let mut card = card(&profile);
     let config = config();
     let mut layer = ApduLayer::new(&mut card);

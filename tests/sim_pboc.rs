@@ -27,7 +27,7 @@ use quickpass::kernel::transport::ApduLayer;
 use quickpass::kernel::values::bcd::{bcd_to_u64, u64_to_bcd};
 use quickpass::kernel::values::{Aid, Sfi, StatusWord};
 use quickpass_sim::ca::TestCa;
-use quickpass_sim::host::emv::{EmvHost, HostDecision};
+use quickpass_sim::host::emv::{EmvHost, IssuerDecision};
 use quickpass_sim::pboc::{OdaAlgorithm, PbocApplication, PbocProfile};
 use quickpass_sim::{ApplicationProfile, CardProfile, VirtualCard};
 
@@ -858,7 +858,7 @@ fn contact_dda_cda_arpc_and_issuer_scripts() {
 fn failed_issuer_authentication_turns_the_second_tc_into_aac() {
     let card_profile = profile("qpboc-credit-online");
     let mut host = host_for(&card_profile);
-    host.set_decision(HostDecision::Decline);
+    host.set_decision(IssuerDecision::Decline);
     let mut card = card_profile.build().unwrap();
     let mut layer = ApduLayer::new(&mut card);
     let terminal = Terminal::new("00000000", 100);

@@ -55,7 +55,7 @@ fn the_paid_purse_seed_replays_to_a_paid_purchase() {
         &quickpass_fuzz::purse_request(),
     )
     .expect("purchase");
-    assert_eq!(result.outcome, purse::Outcome::Paid, "{result:?}");
+    assert_eq!(result.outcome, purse::PurseOutcome::Paid, "{result:?}");
     assert!(result.record.expect("record").mac2_verified);
 }
 

@@ -540,7 +540,7 @@ where
             );
             (
                 result.map_err(|e| (e.outcome(), e.to_string())),
-                purse::Outcome::Paid,
+                purse::PurseOutcome::Paid,
                 if exit { CAPP_EXIT_FARE } else { 0 },
             )
         }
@@ -556,7 +556,7 @@ where
             let result = purse::load(card, &mut host, journal, &fixtures.etc, &request);
             (
                 result.map_err(|e| (e.outcome(), e.to_string())),
-                purse::Outcome::Loaded,
+                purse::PurseOutcome::Loaded,
                 LOAD_AMOUNT,
             )
         }
@@ -569,7 +569,7 @@ where
             let result = purse::purchase(card, sam, journal, &fixtures.t_union, &request);
             (
                 result.map_err(|e| (e.outcome(), e.to_string())),
-                purse::Outcome::Paid,
+                purse::PurseOutcome::Paid,
                 FARE,
             )
         }
@@ -585,7 +585,7 @@ where
 
 /// A paid or loaded tap with the expected amount, a settled record whose MAC2 and TAC were
 /// verified, and the balance moved by the amount.
-fn check_purse(result: &TapResult, expected: purse::Outcome, amount: u32) -> Option<String> {
+fn check_purse(result: &TapResult, expected: purse::PurseOutcome, amount: u32) -> Option<String> {
     if result.outcome != expected {
         return Some(format!("{} expected", expected.as_str()));
     }
