@@ -12,12 +12,12 @@ use quickpass::kernel::contact::{
 };
 use quickpass::kernel::contact::{CvmResults, OnlinePinResult};
 use quickpass::kernel::contactless;
-use quickpass::kernel::oda::{OdaMethod, OdaStatus};
-use quickpass::kernel::outcome::Outcome;
 use quickpass::kernel::tags;
-use quickpass::kernel::terminal_values::TransactionInput;
 use quickpass::kernel::transport::ApduLayer;
 use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
+use quickpass::kernel::Outcome;
+use quickpass::kernel::TransactionInput;
+use quickpass::kernel::{OdaMethod, OdaStatus};
 use quickpass_sim::host::emv::{issuer_script_template, EmvHost, IssuerDecision};
 use quickpass_sim::pboc::PbocApplication;
 use quickpass_sim::{ApplicationProfile, CardProfile, VirtualCard};

@@ -57,7 +57,11 @@ fn public_types() -> BTreeMap<String, Vec<String>> {
         assert!(!files.is_empty(), "no Rust files under {tree}");
         for file in files {
             let text = std::fs::read_to_string(&file).expect("source file");
-            let shown = file.strip_prefix(root).unwrap_or(&file).display().to_string();
+            let shown = file
+                .strip_prefix(root)
+                .unwrap_or(&file)
+                .display()
+                .to_string();
             for (name, place) in declarations(&text, &shown) {
                 names.entry(name).or_default().push(place);
             }
@@ -91,8 +95,13 @@ fn the_walk_sees_every_crate() {
         ("FileJournal", "src"),
         ("SimPurseApplication", "sim/src"),
     ] {
-        let places = names.get(name).unwrap_or_else(|| panic!("{name} not found"));
-        assert!(places.iter().all(|p| p.starts_with(tree)), "{name}: {places:?}");
+        let places = names
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} not found"));
+        assert!(
+            places.iter().all(|p| p.starts_with(tree)),
+            "{name}: {places:?}"
+        );
     }
     assert!(names.len() > 200, "only {} public types found", names.len());
 }

@@ -19,7 +19,7 @@ use quickpass::kernel::contact::{self, ContactInput};
 use quickpass::kernel::contactless;
 use quickpass::kernel::purse::fare::{FareDecision, FarePhase, Station, TripRecord};
 use quickpass::kernel::purse::{self, MemoryJournal};
-use quickpass::kernel::tag::Tag;
+use quickpass::kernel::Tag;
 use quickpass::kernel::transport::{ApduLayer, Transport};
 use quickpass::kernel::values::{Sfi, TransactionTime};
 use quickpass::kernel::{tags, tlv};

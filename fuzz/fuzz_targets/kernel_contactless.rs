@@ -15,8 +15,8 @@
 use libfuzzer_sys::fuzz_target;
 use quickpass::kernel::bits::CryptogramType;
 use quickpass::kernel::contactless;
-use quickpass::kernel::oda::OdaStatus;
-use quickpass::kernel::outcome::Outcome;
+use quickpass::kernel::OdaStatus;
+use quickpass::kernel::Outcome;
 use quickpass::kernel::transport::ApduLayer;
 use quickpass_fuzz::{ScriptedCard, CONTACTLESS_AMOUNTS};
 

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use quickpass::kernel::tag::Tag;
+use quickpass::kernel::Tag;
 use quickpass::kernel::tlv::{self, Tlv, TlvIter};
 use quickpass::kernel::{dump, tags};
 

@@ -14,7 +14,7 @@ use quickpass::kernel::purse::sam::NoDiversification;
 use quickpass::kernel::purse::{
     PurchaseRequest, PurseApplication, PurseConfig, SoftwareSam, SoftwareSamKey,
 };
-use quickpass::kernel::terminal_values::TransactionInput;
+use quickpass::kernel::TransactionInput;
 use quickpass::kernel::transport::Transport;
 use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
 

@@ -3,8 +3,8 @@
 //! be regenerated (`cargo run --release --example seeds`).
 
 use quickpass::kernel::contactless;
-use quickpass::kernel::oda::OdaStatus;
-use quickpass::kernel::outcome::Outcome;
+use quickpass::kernel::OdaStatus;
+use quickpass::kernel::Outcome;
 use quickpass::kernel::purse::{self, MemoryJournal};
 use quickpass::kernel::transport::ApduLayer;
 use quickpass_fuzz::{split_chunks, ScriptedCard, CONTACTLESS_AMOUNTS};

@@ -19,7 +19,7 @@
 //!
 //! ```
 //! use quickpass_kernel::dol::{Dol, DolValues};
-//! use quickpass_kernel::tag::Format;
+//! use quickpass_kernel::Format;
 //! use quickpass_kernel::{tags, tlv};
 //!
 //! // The PDOL of a real UnionPay card (pboc-notes §2.3), and what the terminal fills in.
@@ -45,29 +45,75 @@
 /// has them); reading accepts either case. `hex::serde` would write lower case.
 pub(crate) type UpperHex = serde_with::hex::Hex<serde_with::formats::Uppercase>;
 
-pub mod afl;
+// The integrator's namespaces: the two EMV flows, the purse flows, configuration, the card link,
+// application selection, and the wire-value layer.
 pub mod apdu;
 pub mod bits;
-pub mod capk_params;
-pub mod card_data;
-pub mod card_phase;
 pub mod config;
 pub mod contact;
 pub mod contactless;
 pub mod dol;
 pub mod dump;
 pub mod error;
-pub mod icc_data;
-pub mod logs;
-pub mod oda;
-pub mod outcome;
-pub mod preprocess;
 pub mod purse;
-pub mod read_records;
 pub mod selection;
-pub mod tag;
 pub mod tags;
-pub mod terminal_values;
 pub mod tlv;
 pub mod transport;
 pub mod values;
+
+// The steps of the flows: private, what the API needs is re-exported below.
+mod afl;
+mod capk_params;
+mod card_data;
+mod card_phase;
+mod icc_data;
+mod logs;
+mod oda;
+mod outcome;
+mod preprocess;
+mod read_records;
+mod tag;
+mod terminal_values;
+
+pub use card_data::CardData;
+pub use card_phase::{CardPhase, CardPhaseError};
+pub use logs::{read_log, LogError, LogKind, LogRecord};
+pub use oda::{OdaFailure, OdaMethod, OdaReport, OdaStatus, OdaVerified};
+pub use outcome::{Outcome, TransactionRecord};
+pub use tag::{Format, Tag};
+pub use terminal_values::{TerminalValues, TransactionInput};
+
+/// Kernel steps that the project's own simulator, tests, fuzz targets and benches drive one at
+/// a time. **Not API**: no stability promise, and a terminal has no reason to call them; use the
+/// flows in [`contactless`], [`contact`] and [`purse`].
+#[doc(hidden)]
+pub mod internal {
+    /// AFL entries, record absorption and the static data to be authenticated.
+    pub mod afl {
+        pub use crate::afl::*;
+    }
+    /// CA key records in the UnionPay terminal-parameter TLV layout (the crypto crate's
+    /// `capk::tlv` loads whole files; this is the single-record entry point and the tags).
+    pub mod capk_params {
+        pub use crate::capk_params::*;
+    }
+    /// Field 55 assembly.
+    pub mod icc_data {
+        pub use crate::icc_data::*;
+    }
+    /// The ODA steps the flows run.
+    pub mod oda {
+        pub use crate::oda::*;
+    }
+    /// The JSON name of a cryptogram type.
+    pub use crate::outcome::cryptogram_name;
+    /// Amount-dependent pre-processing (EMV Book C-3 §3.1.1).
+    pub mod preprocess {
+        pub use crate::preprocess::*;
+    }
+    /// The GPO response and the READ RECORD loop.
+    pub mod read_records {
+        pub use crate::read_records::*;
+    }
+}

@@ -27,17 +27,17 @@ use quickpass_crypto::purse::PurchaseTacData;
 use quickpass_kernel::config::KernelConfig;
 use quickpass_kernel::contact::{self, ContactInput, FirstPhase, NoPinPad};
 use quickpass_kernel::contactless;
-use quickpass_kernel::oda::OdaStatus;
-use quickpass_kernel::outcome::Outcome;
 use quickpass_kernel::purse::fare::{SegmentFareTable, Station};
 use quickpass_kernel::purse::sam::{SamAuthorisation, SamPurchase};
 use quickpass_kernel::purse::{
     self, CappRequest, CardIdentity, Journal, LoadRequest, Mac2Check, MemoryJournal, Psam,
     PurchaseRequest, PurseConfig, Sam, SamError, SelectBy, TacCheck, TapResult,
 };
-use quickpass_kernel::terminal_values::TransactionInput;
 use quickpass_kernel::transport::{ApduLayer, Counters, Transport};
 use quickpass_kernel::values::{Amount, TransactionDate, TransactionTime};
+use quickpass_kernel::OdaStatus;
+use quickpass_kernel::Outcome;
+use quickpass_kernel::TransactionInput;
 
 use crate::data::{self, DataError};
 use crate::host::emv::EmvHost;

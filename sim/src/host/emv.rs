@@ -22,9 +22,9 @@ use std::fmt;
 
 use quickpass_crypto::secret::SecretKey;
 use quickpass_kernel::dol::DolSource;
-use quickpass_kernel::tag::{Format, Tag};
 use quickpass_kernel::tags;
 use quickpass_kernel::tlv::{self, TlvIter};
+use quickpass_kernel::{Format, Tag};
 
 use crate::pboc::crypto::{self, CVN_01};
 use crate::pboc::PbocProfile;

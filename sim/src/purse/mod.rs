@@ -47,8 +47,8 @@ use quickpass_crypto::purse as crypto;
 use quickpass_crypto::secret::SecretKey;
 use quickpass_kernel::apdu::Purse;
 use quickpass_kernel::purse::layout::ProveOrder;
-use quickpass_kernel::tag::Tag;
 use quickpass_kernel::values::StatusWord;
+use quickpass_kernel::Tag;
 use quickpass_kernel::{tags, tlv};
 
 use super::apdu::{CommandApdu, Reply};
