@@ -19,12 +19,12 @@ use quickpass::kernel::contact::{self, ContactInput};
 use quickpass::kernel::contactless;
 use quickpass::kernel::purse::fare::{FareDecision, FarePhase, Station, TripRecord};
 use quickpass::kernel::purse::{self, MemoryJournal};
-use quickpass::kernel::Tag;
 use quickpass::kernel::transport::{ApduLayer, Transport};
 use quickpass::kernel::values::{Sfi, TransactionTime};
+use quickpass::kernel::Tag;
 use quickpass::kernel::{tags, tlv};
-use quickpass_sim::{CardProfile, VirtualCard};
 use quickpass_fuzz::{join_chunks, Recorder, CONTACTLESS_AMOUNTS};
+use quickpass_sim::{CardProfile, VirtualCard};
 use serde_json::Value;
 
 /// Seeds per target, by file name; a set of contents to drop duplicates.

@@ -9,11 +9,11 @@
 use std::convert::Infallible;
 
 use libfuzzer_sys::fuzz_target;
+use quickpass::kernel::contactless;
 use quickpass::kernel::internal::afl::{self, StaticData};
 use quickpass::kernel::internal::read_records;
-use quickpass::kernel::CardData;
-use quickpass::kernel::contactless;
 use quickpass::kernel::tags;
+use quickpass::kernel::CardData;
 use quickpass::kernel::TerminalValues;
 
 fuzz_target!(|data: &[u8]| {

@@ -14,9 +14,9 @@ use quickpass::kernel::purse::sam::NoDiversification;
 use quickpass::kernel::purse::{
     PurchaseRequest, PurseApplication, PurseConfig, SoftwareSam, SoftwareSamKey,
 };
-use quickpass::kernel::TransactionInput;
 use quickpass::kernel::transport::Transport;
 use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
+use quickpass::kernel::TransactionInput;
 
 // ---------------------------------------------------------------------------------------------
 // Input format: length-prefixed chunks
@@ -167,7 +167,7 @@ pub fn contactless_config() -> &'static KernelConfig {
     static CONFIG: OnceLock<KernelConfig> = OnceLock::new();
     CONFIG.get_or_init(|| {
         let mut config = quickpass_sim::data::default_kernel_config()
-        .expect("default terminal configuration and CA keys");
+            .expect("default terminal configuration and CA keys");
         let ca = quickpass_sim::ca::TestCa::shared().expect("test CA");
         config
             .capks

@@ -3,10 +3,10 @@
 //! be regenerated (`cargo run --release --example seeds`).
 
 use quickpass::kernel::contactless;
-use quickpass::kernel::OdaStatus;
-use quickpass::kernel::Outcome;
 use quickpass::kernel::purse::{self, MemoryJournal};
 use quickpass::kernel::transport::ApduLayer;
+use quickpass::kernel::OdaStatus;
+use quickpass::kernel::Outcome;
 use quickpass_fuzz::{split_chunks, ScriptedCard, CONTACTLESS_AMOUNTS};
 
 fn seed(target: &str, name: &str) -> Vec<u8> {
