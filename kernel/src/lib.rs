@@ -258,20 +258,8 @@ pub mod internal {
     pub mod capk_params {
         pub use crate::capk_params::*;
     }
-    /// Field 55 assembly.
-    pub mod icc_data {
-        pub use crate::icc_data::*;
-    }
-    /// The ODA steps the flows run.
-    pub mod oda {
-        pub use crate::oda::*;
-    }
     /// The JSON name of a cryptogram type.
     pub use crate::outcome::cryptogram_name;
-    /// Amount-dependent pre-processing (EMV Book C-3 §3.1.1).
-    pub mod preprocess {
-        pub use crate::preprocess::*;
-    }
     /// The GPO response and the READ RECORD loop.
     pub mod read_records {
         pub use crate::read_records::*;
