@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use quickpass::kernel::apdu::Command;
-use quickpass::kernel::tag::Tag;
 use quickpass::kernel::transport::Transport;
+use quickpass::kernel::Tag;
 use quickpass::pcsc::PcscTransport;
 use quickpass_sim::card::{push_tlv, CONTACTLESS_ATR};
 use quickpass_sim::vpcd;

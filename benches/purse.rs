@@ -6,7 +6,7 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use quickpass::kernel::purse::{
-    purchase, MemoryJournal, Outcome, Psam, PurchaseRequest, PurseApplication, PurseConfig,
+    purchase, MemoryJournal, Psam, PurchaseRequest, PurseApplication, PurseConfig, PurseOutcome,
     SelectBy,
 };
 use quickpass::kernel::transport::ApduLayer;
@@ -58,7 +58,7 @@ fn bench_purchase(c: &mut Criterion) {
                 |(mut card, mut psam, mut journal)| {
                     let result = purchase(&mut card, &mut psam, &mut journal, config, &request)
                         .expect("purchase");
-                    assert_eq!(result.outcome, Outcome::Paid);
+                    assert_eq!(result.outcome, PurseOutcome::Paid);
                     result
                 },
                 BatchSize::SmallInput,

@@ -8,11 +8,11 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use quickpass::kernel::config::KernelConfig;
 use quickpass::kernel::contactless;
-use quickpass::kernel::outcome::Outcome;
-use quickpass::kernel::terminal_values::TransactionInput;
 use quickpass::kernel::tlv;
 use quickpass::kernel::transport::ApduLayer;
 use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
+use quickpass::kernel::Outcome;
+use quickpass::kernel::TransactionInput;
 use quickpass_sim::replay::{Exchange, ReplayCard};
 use quickpass_sim::CardProfile;
 

@@ -192,7 +192,8 @@ fn run(options: Options) -> Result<(), String> {
             true,
             torn_entry,
         );
-        if !matches!(&result, Err(e) if e.outcome() == quickpass::kernel::purse::Outcome::Torn) {
+        if !matches!(&result, Err(e) if e.outcome() == quickpass::kernel::purse::PurseOutcome::Torn)
+        {
             stop += 4;
         }
         card.transport_mut().away();

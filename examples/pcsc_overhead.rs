@@ -22,10 +22,10 @@ use std::time::{Duration, Instant};
 
 use quickpass::kernel::config::KernelConfig;
 use quickpass::kernel::contactless;
-use quickpass::kernel::outcome::Outcome;
-use quickpass::kernel::terminal_values::TransactionInput;
 use quickpass::kernel::transport::{ApduLayer, Transport};
 use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
+use quickpass::kernel::Outcome;
+use quickpass::kernel::TransactionInput;
 use quickpass::pcsc::PcscTransport;
 use quickpass_sim::vpcd::{self, VpcdCard};
 use quickpass_sim::{CardProfile, VirtualCard};

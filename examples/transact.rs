@@ -22,9 +22,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use quickpass::kernel::contactless::{self, TransactionResult};
-use quickpass::kernel::terminal_values::TransactionInput;
 use quickpass::kernel::transport::{ApduLayer, Transport};
 use quickpass::kernel::values::{Amount, TransactionDate};
+use quickpass::kernel::TransactionInput;
 use quickpass::kernel::{dump, tlv};
 use quickpass::report::error_chain as chain;
 use quickpass::setup;

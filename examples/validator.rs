@@ -16,9 +16,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use quickpass::kernel::contactless;
-use quickpass::kernel::terminal_values::TransactionInput;
 use quickpass::kernel::transport::ApduLayer;
 use quickpass::kernel::values::Amount;
+use quickpass::kernel::TransactionInput;
 use quickpass::pcsc::PcscTransport;
 use quickpass::report::error_chain;
 use quickpass::{clock, random, setup};

@@ -30,8 +30,8 @@
 //!
 //! ```
 //! use quickpass::kernel::contactless;
-//! use quickpass::kernel::outcome::Outcome;
-//! use quickpass::kernel::terminal_values::TransactionInput;
+//! use quickpass::kernel::Outcome;
+//! use quickpass::kernel::TransactionInput;
 //! use quickpass::kernel::transport::ApduLayer;
 //! use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
 //! use quickpass_sim::{data, CardProfile};

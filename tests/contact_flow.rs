@@ -12,13 +12,13 @@ use quickpass::kernel::contact::{
 };
 use quickpass::kernel::contact::{CvmResults, OnlinePinResult};
 use quickpass::kernel::contactless;
-use quickpass::kernel::oda::{OdaMethod, OdaStatus};
-use quickpass::kernel::outcome::Outcome;
 use quickpass::kernel::tags;
-use quickpass::kernel::terminal_values::TransactionInput;
 use quickpass::kernel::transport::ApduLayer;
 use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
-use quickpass_sim::host::emv::{issuer_script_template, EmvHost, HostDecision};
+use quickpass::kernel::Outcome;
+use quickpass::kernel::TransactionInput;
+use quickpass::kernel::{OdaMethod, OdaStatus};
+use quickpass_sim::host::emv::{issuer_script_template, EmvHost, IssuerDecision};
 use quickpass_sim::pboc::PbocApplication;
 use quickpass_sim::{ApplicationProfile, CardProfile, VirtualCard};
 use serde_json::Value;
@@ -283,7 +283,7 @@ fn online_approval_with_arpc_checked_by_external_authenticate() {
 fn host_decline_gives_an_aac() {
     let profile = debit();
     let mut host = host(&profile);
-    host.set_decision(HostDecision::Decline);
+    host.set_decision(IssuerDecision::Decline);
     let mut card = card(&profile);
     let config = config();
     let mut layer = ApduLayer::new(&mut card);

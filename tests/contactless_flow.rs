@@ -4,11 +4,11 @@
 use quickpass::kernel::bits::{Ttq, Tvr};
 use quickpass::kernel::config::{KernelConfig, RevokedCertificate};
 use quickpass::kernel::contactless::{self, TransactionResult};
-use quickpass::kernel::oda::OdaStatus;
-use quickpass::kernel::outcome::Outcome;
-use quickpass::kernel::terminal_values::TransactionInput;
 use quickpass::kernel::transport::ApduLayer;
 use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
+use quickpass::kernel::OdaStatus;
+use quickpass::kernel::Outcome;
+use quickpass::kernel::TransactionInput;
 use quickpass_sim::{CardProfile, VirtualCard};
 use serde_json::Value;
 
@@ -384,19 +384,17 @@ fn ec_support_indicator_follows_amount_type_and_the_ec_terminal_limit() {
     let config = config();
     let debit = config.terminal.aids()[0].clone();
     let credit = config.terminal.aids()[1].clone();
-    let values =
-        |amount: u64, transaction_type: u8, aid: &quickpass::kernel::config::AidParameters| {
-            let mut input = input(amount);
-            input.transaction_type = transaction_type;
-            let mut values = quickpass::kernel::terminal_values::TerminalValues::new(
-                config.terminal.terminal(),
-                &input,
-            );
-            values.set_aid_parameters(aid);
-            values
-                .get(quickpass::kernel::tags::EC_TERMINAL_SUPPORT_INDICATOR)
-                .map(<[u8]>::to_vec)
-        };
+    let values = |amount: u64,
+                  transaction_type: u8,
+                  aid: &quickpass::kernel::config::AidParameters| {
+        let mut input = input(amount);
+        input.transaction_type = transaction_type;
+        let mut values = quickpass::kernel::TerminalValues::new(config.terminal.terminal(), &input);
+        values.set_aid_parameters(aid);
+        values
+            .get(quickpass::kernel::tags::EC_TERMINAL_SUPPORT_INDICATOR)
+            .map(<[u8]>::to_vec)
+    };
     assert_eq!(values(100, 0x00, &debit), Some(vec![0x01]));
     assert_eq!(
         values(100_000, 0x00, &debit),
@@ -417,7 +415,7 @@ fn ec_support_indicator_follows_amount_type_and_the_ec_terminal_limit() {
 
 #[test]
 fn transaction_log_shows_the_offline_purchases_most_recent_first() {
-    use quickpass::kernel::logs::{read_log, LogKind};
+    use quickpass::kernel::{read_log, LogKind};
     let config = config();
     let mut card = card(&profile_json("qpboc-debit-offline"));
     for amount in [100, 250] {
@@ -445,7 +443,7 @@ fn transaction_log_shows_the_offline_purchases_most_recent_first() {
     assert!(read_log(&mut layer, phase.fci(), LogKind::Loads).is_ok());
     assert!(matches!(
         read_log(&mut layer, &[0x6F, 0x00], LogKind::Transactions),
-        Err(quickpass::kernel::logs::LogError::NoLog)
+        Err(quickpass::kernel::LogError::NoLog)
     ));
 }
 

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 
 use quickpass::crypto::secret::SecretKey;
 use quickpass_sim::purse::keys::card_key;
-use quickpass_sim::purse::PurseApplication;
+use quickpass_sim::purse::SimPurseApplication;
 use quickpass_sim::CardProfile;
 use serde_json::{json, Value};
 
@@ -104,7 +104,7 @@ fn own_profile(test: &str) -> (PathBuf, Value) {
 fn card_load_key(profile: &Path, master: &str) -> String {
     let mut card = CardProfile::load(profile).unwrap().build().unwrap();
     let serial = card
-        .application_mut::<PurseApplication>()
+        .application_mut::<SimPurseApplication>()
         .unwrap()
         .application_serial();
     let issuer = builtin_profile()["applications"][0]["ef15"]["issuer"]

@@ -2,11 +2,11 @@
 //! `Display` and serde, and the exchange log, are searched for the card's secrets.
 
 use quickpass::kernel::contactless;
-use quickpass::kernel::terminal_values::TransactionInput;
 use quickpass::kernel::transport::ApduLayer;
 use quickpass::kernel::values::{
     Amount, Pan, PurseAmount, Track2, TransactionDate, TransactionTime,
 };
+use quickpass::kernel::TransactionInput;
 use quickpass_sim::CardProfile;
 
 const PAN: &str = "6228480012345671";
@@ -283,10 +283,7 @@ fn a_contact_tap_with_offline_pin_and_online_completion_never_prints_secrets() {
     let result = phase
         .complete_online(response, &mut layer)
         .expect("completion");
-    assert_eq!(
-        result.outcome,
-        quickpass::kernel::outcome::Outcome::Approved
-    );
+    assert_eq!(result.outcome, quickpass::kernel::Outcome::Approved);
     assert_clean_of("contact result Debug", &format!("{result:?}"), &secrets);
     let record = result.record();
     assert_clean_of(

@@ -27,9 +27,9 @@ use std::time::Duration;
 use quickpass::crypto::purse::PurchaseTacData;
 use quickpass::kernel::apdu::Purse;
 use quickpass::pcsc::{PcscError, PcscTransport};
-use quickpass_sim::host::purse::{CardIdentity, PurseHost};
+use quickpass_sim::host::purse::{HostCardIdentity, PurseHost};
 use quickpass_sim::psam::PsamApplication;
-use quickpass_sim::purse::PurseApplication;
+use quickpass_sim::purse::SimPurseApplication;
 use quickpass_sim::vpcd::{self, ServedCard};
 use quickpass_sim::{ApplicationProfile, CardProfile, VirtualCard};
 use serde_json::Value;
@@ -286,7 +286,7 @@ fn bus_fare_pays_two_taps_with_the_card_and_psam_in_pcsc_readers() {
     let mut card_slot = Slot::insert(&card, vpcd::DEFAULT_PORT);
     let (serial, before) = {
         let mut card = lock(&card);
-        let purse = card.application_mut::<PurseApplication>().unwrap();
+        let purse = card.application_mut::<SimPurseApplication>().unwrap();
         (
             purse.application_serial(),
             purse.balance(Purse::Purse).unwrap().fen(),
@@ -350,7 +350,7 @@ fn bus_fare_pays_two_taps_with_the_card_and_psam_in_pcsc_readers() {
                 .try_into()
                 .unwrap(),
         };
-        let identity = CardIdentity {
+        let identity = HostCardIdentity {
             serial,
             second_diversifier: None,
         };
@@ -364,7 +364,7 @@ fn bus_fare_pays_two_taps_with_the_card_and_psam_in_pcsc_readers() {
     run.finish();
     // The card and the PSAM agree: charged twice, two terminal serials used.
     let balance = lock(&card)
-        .application_mut::<PurseApplication>()
+        .application_mut::<SimPurseApplication>()
         .unwrap()
         .balance(Purse::Purse)
         .map(|b| b.fen());
@@ -387,7 +387,7 @@ fn etc_topup_loads_with_the_terminal_number_from_the_psam_reader() {
     let _psam_slot = Slot::insert(&psam, vpcd::SECOND_PORT);
     let mut card_slot = Slot::insert(&card, vpcd::DEFAULT_PORT);
     let before = lock(&card)
-        .application_mut::<PurseApplication>()
+        .application_mut::<SimPurseApplication>()
         .unwrap()
         .balance(Purse::Purse)
         .unwrap()
@@ -427,7 +427,7 @@ fn etc_topup_loads_with_the_terminal_number_from_the_psam_reader() {
     // The terminal number came from the PSAM's EF16 (DF DF01) through the second reader.
     assert_eq!(record["terminal_id"], "440100000002");
     let balance = lock(&card)
-        .application_mut::<PurseApplication>()
+        .application_mut::<SimPurseApplication>()
         .unwrap()
         .balance(Purse::Purse)
         .map(|b| b.fen());

@@ -17,11 +17,12 @@ use std::time::Duration;
 
 use quickpass::kernel::apdu::{Command, Occurrence, Purse};
 use quickpass::kernel::dol::{Dol, DolValues};
+use quickpass::kernel::internal::afl;
 use quickpass::kernel::selection::read_ppse_directory;
-use quickpass::kernel::tag::Tag;
 use quickpass::kernel::transport::{ApduLayer, ExchangeError, Transport};
 use quickpass::kernel::values::{Aid, Sfi, StatusWord};
-use quickpass::kernel::{afl, tags, tlv};
+use quickpass::kernel::Tag;
+use quickpass::kernel::{tags, tlv};
 use quickpass::pcsc::{Disposition, PcscError, PcscTransport, Protocol};
 use quickpass_sim::card::CONTACTLESS_ATR;
 use quickpass_sim::vpcd::{self, ServedCard};

@@ -13,7 +13,7 @@ use quickpass::crypto::purse::PurchaseTacData;
 use quickpass::crypto::secret::SecretKey;
 use quickpass::journal::FileJournal;
 use quickpass::kernel::apdu::Purse;
-use quickpass::kernel::purse::card::LogRecord;
+use quickpass::kernel::purse::card::PurseLogRecord;
 use quickpass::kernel::purse::fare::{SegmentFareTable, Station};
 use quickpass::kernel::purse::flow::FlowError;
 use quickpass::kernel::purse::layout::{self, ProveOrder};
@@ -21,16 +21,16 @@ use quickpass::kernel::purse::sam::SamPurchase;
 use quickpass::kernel::purse::{
     capp_purchase, load, purchase, CappRequest, CardIdentity, CardNumber, DeclineReason,
     DiversifyError, Host, HostDecision, HostKeys, Journal, LoadAuthorisation, LoadRequest,
-    Mac2Check, MemoryJournal, NoDiversification, Outcome, Psam, PurchaseRequest, PurseApplication,
-    PurseConfig, RecordStatus, Sam, SelectBy, SettlementRecord, SoftwareHost, SoftwareSam,
-    SoftwareSamKey, TapResult, TransactionKind,
+    Mac2Check, MemoryJournal, NoDiversification, Psam, PurchaseRequest, PurseApplication,
+    PurseConfig, PurseOutcome, RecordStatus, Sam, SelectBy, SettlementRecord, SoftwareHost,
+    SoftwareSam, SoftwareSamKey, TapResult, TransactionKind,
 };
 use quickpass::kernel::transport::{ApduLayer, Transport};
 use quickpass::kernel::values::{PurseAmount, StatusWord, TransactionDate, TransactionTime};
 use quickpass_sim::faults::{Fault, FaultyCard, Trigger};
-use quickpass_sim::host::purse::{CardIdentity as SimIdentity, PurseHost};
+use quickpass_sim::host::purse::{HostCardIdentity, PurseHost};
 use quickpass_sim::purse::keys::card_key;
-use quickpass_sim::purse::PurseApplication as SimPurse;
+use quickpass_sim::purse::SimPurseApplication;
 use quickpass_sim::{ApplicationProfile, CardProfile, SimError, VirtualCard};
 
 // --- rig ---------------------------------------------------------------------------------
@@ -91,11 +91,11 @@ fn card_layer(name: &str) -> CardLayer {
     ApduLayer::new(FaultyCard::new(profile(name).build().unwrap()))
 }
 
-fn sim_purse(layer: &mut CardLayer) -> &mut SimPurse {
+fn sim_purse(layer: &mut CardLayer) -> &mut SimPurseApplication {
     layer
         .transport_mut()
         .inner_mut()
-        .application_mut::<SimPurse>()
+        .application_mut::<SimPurseApplication>()
         .unwrap()
 }
 
@@ -146,7 +146,7 @@ fn settle_purchase(host: &PurseHost, card: &CardIdentity, record: &SettlementRec
         time: record.time,
     };
     host.verify_purchase_tac(
-        &SimIdentity::from(card),
+        &HostCardIdentity::from(card),
         record.key_index,
         &data,
         &record.tac.unwrap(),
@@ -176,7 +176,7 @@ fn purchase_pays_records_and_settles_in_four_card_apdus() {
         &purchase_request(200),
     )
     .unwrap();
-    assert_eq!(result.outcome, Outcome::Paid, "{result:?}");
+    assert_eq!(result.outcome, PurseOutcome::Paid, "{result:?}");
     assert_eq!(
         (result.apdus, result.sam_apdus),
         (4, 4),
@@ -200,7 +200,7 @@ fn purchase_pays_records_and_settles_in_four_card_apdus() {
         (purse.balance(Purse::Purse), purse.offline_counter()),
         (Some(fen(4800)), 17)
     );
-    let log = LogRecord::parse(purse.log_records()[0]).unwrap();
+    let log = PurseLogRecord::parse(purse.log_records()[0]).unwrap();
     assert_eq!(
         (log.atc, log.amount, log.transaction_type),
         (17, fen(200), 0x06)
@@ -250,7 +250,7 @@ fn a_df_name_too_long_to_select_is_a_typed_request_error() {
     );
     assert_eq!(err.to_string(), "cannot encode SELECT");
     assert!(std::error::Error::source(&err).is_some());
-    assert_eq!(err.outcome(), Outcome::Declined);
+    assert_eq!(err.outcome(), PurseOutcome::Declined);
     assert_eq!(card.counters().apdus_sent, 0);
     assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(fen(5000)));
 }
@@ -268,7 +268,7 @@ fn etc_purchase_reads_ef15_and_sends_the_second_diversifier() {
         &purchase_request(1500),
     )
     .unwrap();
-    assert_eq!(result.outcome, Outcome::Paid, "{result:?}");
+    assert_eq!(result.outcome, PurseOutcome::Paid, "{result:?}");
     assert_eq!(
         (result.apdus, result.sam_apdus),
         (5, 4),
@@ -300,7 +300,7 @@ fn insufficient_balance_and_refusals_are_typed_outcomes() {
     .unwrap();
     assert_eq!(
         (result.outcome, result.apdus),
-        (Outcome::InsufficientBalance, 2)
+        (PurseOutcome::InsufficientBalance, 2)
     );
     assert_eq!(result.balance_before, Some(fen(5000)));
     // The card itself answering 9401 to INITIALIZE.
@@ -316,7 +316,7 @@ fn insufficient_balance_and_refusals_are_typed_outcomes() {
         &purchase_request(100),
     )
     .unwrap();
-    assert_eq!(result.outcome, Outcome::InsufficientBalance);
+    assert_eq!(result.outcome, PurseOutcome::InsufficientBalance);
     // Any other status word to INITIALIZE or DEBIT is a typed decline; nothing is journalled.
     for (prefix, sw, command) in [
         (
@@ -338,7 +338,7 @@ fn insufficient_balance_and_refusals_are_typed_outcomes() {
             &purchase_request(100),
         )
         .unwrap();
-        assert_eq!(result.outcome, Outcome::Declined);
+        assert_eq!(result.outcome, PurseOutcome::Declined);
         assert_eq!(
             result.reason,
             Some(DeclineReason::CardRefused { command, sw })
@@ -390,7 +390,7 @@ fn blocked_expired_not_yet_valid_and_denied_cards_are_declined() {
     let result = run(&mut card, &mut sam, &mut journal, &denied, date());
     assert_eq!(
         (result.outcome, result.reason),
-        (Outcome::Declined, Some(DeclineReason::Denied))
+        (PurseOutcome::Declined, Some(DeclineReason::Denied))
     );
     assert_eq!(result.apdus, 1, "SELECT only: EF15 came in the FCI");
     sim_purse(&mut card).set_blocked(true);
@@ -442,7 +442,7 @@ fn a_card_valid_past_2049_pays_and_one_expired_before_1950_is_declined() {
         &purchase_request(200),
     )
     .unwrap();
-    assert_eq!(result.outcome, Outcome::Paid, "{result:?}");
+    assert_eq!(result.outcome, PurseOutcome::Paid, "{result:?}");
     assert_eq!(
         (result.balance_before, result.balance_after),
         (Some(fen(5000)), Some(fen(4800)))
@@ -460,7 +460,7 @@ fn a_card_valid_past_2049_pays_and_one_expired_before_1950_is_declined() {
     .unwrap();
     assert_eq!(
         (result.outcome, result.reason),
-        (Outcome::Declined, Some(DeclineReason::Expired))
+        (PurseOutcome::Declined, Some(DeclineReason::Expired))
     );
     assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(fen(5000)));
 }
@@ -478,7 +478,7 @@ fn load_through_the_host_in_four_card_apdus() {
         &load_request(10_000),
     )
     .unwrap();
-    assert_eq!(result.outcome, Outcome::Loaded, "{result:?}");
+    assert_eq!(result.outcome, PurseOutcome::Loaded, "{result:?}");
     assert_eq!(
         result.apdus, 4,
         "SELECT, READ BINARY, INITIALIZE FOR LOAD, CREDIT"
@@ -502,7 +502,7 @@ fn load_through_the_host_in_four_card_apdus() {
     let mut request = load_request(100);
     request.key_index = 7;
     let refused = load(&mut card, &mut host, &mut journal, &etc(), &request).unwrap();
-    assert_eq!(refused.outcome, Outcome::Declined);
+    assert_eq!(refused.outcome, PurseOutcome::Declined);
     assert!(matches!(
         refused.reason,
         Some(DeclineReason::CardRefused {
@@ -523,7 +523,7 @@ fn load_through_the_host_in_four_card_apdus() {
         &load_request(100),
     )
     .unwrap();
-    assert_eq!(forged.outcome, Outcome::Declined);
+    assert_eq!(forged.outcome, PurseOutcome::Declined);
     assert_eq!(journal.records().len(), 1);
     assert!(journal.pending().is_empty());
     // A load TAC that does not verify is never recorded as loaded.
@@ -544,7 +544,7 @@ fn load_through_the_host_in_four_card_apdus() {
     .unwrap();
     assert_eq!(
         (bad_tac.outcome, bad_tac.reason),
-        (Outcome::Declined, Some(DeclineReason::TacInvalid))
+        (PurseOutcome::Declined, Some(DeclineReason::TacInvalid))
     );
     assert_eq!(bad_tac.record.unwrap().status, RecordStatus::TacInvalid);
 }
@@ -566,7 +566,7 @@ fn capp_entry_then_exit_charges_by_segments() {
     .unwrap();
     assert_eq!(
         (entry.outcome, entry.amount),
-        (Outcome::Paid, PurseAmount::ZERO),
+        (PurseOutcome::Paid, PurseAmount::ZERO),
         "{entry:?}"
     );
     assert_eq!(
@@ -587,7 +587,7 @@ fn capp_entry_then_exit_charges_by_segments() {
     // 7 segments: 2.00 for 3, 4 × 0.50.
     assert_eq!(
         (exit.outcome, exit.amount, exit.balance_after),
-        (Outcome::Paid, fen(400), Some(fen(4600)))
+        (PurseOutcome::Paid, fen(400), Some(fen(4600)))
     );
     let record = exit.record.unwrap();
     assert_eq!(record.kind, TransactionKind::CappPurchase);
@@ -624,7 +624,7 @@ fn capp_entry_then_exit_charges_by_segments() {
     .unwrap();
     assert_eq!(
         (again.outcome, again.amount),
-        (Outcome::Paid, PurseAmount::ZERO)
+        (PurseOutcome::Paid, PurseAmount::ZERO)
     );
     let mut etc_card = card_layer("etc-user-card");
     let mut etc_sam = sim_psam(0xDF01);
@@ -663,7 +663,7 @@ fn wrong_mac2_or_tac_is_never_recorded_as_paid() {
     .unwrap();
     assert_eq!(
         (result.outcome, result.reason.clone()),
-        (Outcome::Declined, Some(DeclineReason::Mac2Invalid))
+        (PurseOutcome::Declined, Some(DeclineReason::Mac2Invalid))
     );
     let record = result.record.unwrap();
     assert_eq!(record.status, RecordStatus::Mac2Invalid);
@@ -686,7 +686,7 @@ fn wrong_mac2_or_tac_is_never_recorded_as_paid() {
     .unwrap();
     assert_eq!(
         (result.outcome, result.reason, result.sam_apdus),
-        (Outcome::Declined, Some(DeclineReason::TacInvalid), 4),
+        (PurseOutcome::Declined, Some(DeclineReason::TacInvalid), 4),
         "80 70, 80 72, DES INIT, DES CRYPT"
     );
     let record = result.record.unwrap();
@@ -702,7 +702,7 @@ fn wrong_mac2_or_tac_is_never_recorded_as_paid() {
         &purchase_request(100),
     )
     .unwrap();
-    assert_eq!(result.outcome, Outcome::Paid);
+    assert_eq!(result.outcome, PurseOutcome::Paid);
     assert!(result.record.unwrap().tac_verified);
 }
 
@@ -743,7 +743,7 @@ fn without_a_psam_tac_check_the_clearing_host_catches_a_wrong_tac() {
         let record = result.record.unwrap();
         assert_eq!(
             (result.outcome, record.tac_verified, result.sam_apdus),
-            (Outcome::Paid, false, sam_apdus)
+            (PurseOutcome::Paid, false, sam_apdus)
         );
         let identity = t_union_identity(&mut card);
         assert!(!settle_purchase(
@@ -776,7 +776,7 @@ fn recovery_checks_the_proved_tac() {
             &purchase_request(250),
         )
         .unwrap_err();
-        assert_eq!(torn.outcome(), Outcome::Torn);
+        assert_eq!(torn.outcome(), PurseOutcome::Torn);
         card.transport_mut().reinsert();
         if corrupt {
             card.transport_mut().plan(
@@ -805,7 +805,7 @@ fn recovery_checks_the_proved_tac() {
             assert_eq!(
                 (again.outcome, again.reason, record.status),
                 (
-                    Outcome::Declined,
+                    PurseOutcome::Declined,
                     Some(DeclineReason::TacInvalid),
                     RecordStatus::TacInvalid
                 )
@@ -814,7 +814,7 @@ fn recovery_checks_the_proved_tac() {
         } else {
             assert_eq!(
                 (again.outcome, record.status),
-                (Outcome::Recovered, RecordStatus::Recovered)
+                (PurseOutcome::Recovered, RecordStatus::Recovered)
             );
             assert!(record.tac_verified);
         }
@@ -865,7 +865,7 @@ fn replayed_mac2_is_caught() {
         &purchase_request(150),
     )
     .unwrap();
-    assert_eq!(first.outcome, Outcome::Paid);
+    assert_eq!(first.outcome, PurseOutcome::Paid);
     let second = purchase(
         &mut card,
         &mut sam,
@@ -876,7 +876,7 @@ fn replayed_mac2_is_caught() {
     .unwrap();
     assert_eq!(
         (second.outcome, second.reason),
-        (Outcome::Declined, Some(DeclineReason::Mac2Invalid))
+        (PurseOutcome::Declined, Some(DeclineReason::Mac2Invalid))
     );
     let settled: Vec<_> = journal
         .records()
@@ -901,7 +901,7 @@ fn recovery_when_the_psam_lost_the_session_uses_the_card_log() {
         &purchase_request(250),
     )
     .unwrap_err();
-    assert_eq!(torn.outcome(), Outcome::Torn);
+    assert_eq!(torn.outcome(), PurseOutcome::Torn);
     assert_eq!(journal.pending().len(), 1);
     // The PSAM is re-selected (another passenger, a reset): the pending MAC2 session is gone.
     let transport = sam.into_transport();
@@ -915,7 +915,7 @@ fn recovery_when_the_psam_lost_the_session_uses_the_card_log() {
         &purchase_request(250),
     )
     .unwrap();
-    assert_eq!(again.outcome, Outcome::Recovered, "{again:?}");
+    assert_eq!(again.outcome, PurseOutcome::Recovered, "{again:?}");
     let record = again.record.unwrap();
     assert!(
         !record.mac2_verified,
@@ -958,7 +958,7 @@ fn software_sam_with_the_simulator_diversification_pays_and_checks_the_tac() {
         &purchase_request(300),
     )
     .unwrap();
-    assert_eq!((result.outcome, result.sam_apdus), (Outcome::Paid, 0));
+    assert_eq!((result.outcome, result.sam_apdus), (PurseOutcome::Paid, 0));
     let record = result.record.unwrap();
     assert!(record.tac_verified && record.mac2_verified);
     assert_eq!(record.terminal_serial, Some(50));
@@ -1069,7 +1069,7 @@ impl Terminal {
         .unwrap();
         assert_eq!(
             (entry.outcome, entry.amount),
-            (Outcome::Paid, PurseAmount::ZERO)
+            (PurseOutcome::Paid, PurseAmount::ZERO)
         );
     }
 
@@ -1155,7 +1155,7 @@ fn every_tear_position_of_every_flow_settles_exactly_once() {
         let clean_result = clean.tap(flow).unwrap();
         assert!(matches!(
             clean_result.outcome,
-            Outcome::Paid | Outcome::Loaded
+            PurseOutcome::Paid | PurseOutcome::Loaded
         ));
         let apdus: Vec<Vec<u8>> = clean
             .card
@@ -1194,11 +1194,14 @@ fn every_tear_position_of_every_flow_settles_exactly_once() {
                 t.restart();
                 t.card.transport_mut().reinsert();
                 let second = t.tap(flow);
-                let second_outcome = second.as_ref().map(|r| r.outcome).unwrap_or(Outcome::Torn);
+                let second_outcome = second
+                    .as_ref()
+                    .map(|r| r.outcome)
+                    .unwrap_or(PurseOutcome::Torn);
                 assert!(
                     matches!(
                         second_outcome,
-                        Outcome::Paid | Outcome::Loaded | Outcome::Recovered
+                        PurseOutcome::Paid | PurseOutcome::Loaded | PurseOutcome::Recovered
                     ),
                     "{flow:?} #{} {fault:?}: {second:?}",
                     index + 1
@@ -1240,7 +1243,7 @@ fn every_tear_position_of_every_flow_settles_exactly_once() {
                 let card_write = matches!(apdu[..2], [0x80, 0x54] | [0x80, 0x52]);
                 let done_on_tap_1 = card_write && fault == Fault::TearAfter;
                 assert_eq!(
-                    second_outcome == Outcome::Recovered,
+                    second_outcome == PurseOutcome::Recovered,
                     done_on_tap_1,
                     "{flow:?} #{} {fault:?}",
                     index + 1
@@ -1468,7 +1471,7 @@ fn purse_vectors_pass_through_the_flow_functions() {
                         },
                     )
                     .unwrap();
-                    assert_eq!(result.outcome, Outcome::Loaded, "{id}: {result:?}");
+                    assert_eq!(result.outcome, PurseOutcome::Loaded, "{id}: {result:?}");
                     assert!(result.record.unwrap().tac_verified, "{id}");
                     let log = layer.take_log();
                     let init = log
@@ -1535,7 +1538,7 @@ fn purchase_vector_through_a_whole_tap() {
         &request,
     )
     .unwrap();
-    assert_eq!(result.outcome, Outcome::Paid, "{result:?}");
+    assert_eq!(result.outcome, PurseOutcome::Paid, "{result:?}");
     assert!(result.record.unwrap().tac_verified);
     let log = layer.take_log();
     let debit = log
@@ -1592,12 +1595,12 @@ proptest! {
         let mut journal = MemoryJournal::new();
         let config = PurseConfig::new(PurseApplication::city(b"PAY.SZT"));
         if let Ok(result) = purchase(&mut layer, &mut sam, &mut journal, &config, &purchase_request(100)) {
-            prop_assert!(result.outcome != Outcome::Paid || result.record.as_ref().is_some_and(|r| r.mac2_verified));
+            prop_assert!(result.outcome != PurseOutcome::Paid || result.record.as_ref().is_some_and(|r| r.mac2_verified));
         }
         let mut layer = ApduLayer::new(Scripted(script));
         let mut host = SoftwareHost::new(vec![HostKeys { index: 1, load: key, tac: None }], NoDiversification);
         if let Ok(result) = load(&mut layer, &mut host, &mut journal, &config, &load_request(100)) {
-            prop_assert!(result.outcome != Outcome::Loaded, "random bytes carry no valid MAC1");
+            prop_assert!(result.outcome != PurseOutcome::Loaded, "random bytes carry no valid MAC1");
         }
     }
 }
@@ -1640,7 +1643,7 @@ fn journal_failure_stops_before_the_debit() {
     )
     .unwrap_err();
     assert!(matches!(error, FlowError::Journal(_)));
-    assert_eq!(error.outcome(), Outcome::Declined);
+    assert_eq!(error.outcome(), PurseOutcome::Declined);
     let purse = sim_purse(&mut card);
     assert_eq!(
         (purse.balance(Purse::Purse), purse.offline_counter()),
@@ -1681,7 +1684,7 @@ fn two_torn_cards_recover_in_any_order() {
             &t_union(),
             &purchase_request(120),
         );
-        assert_eq!(torn.unwrap_err().outcome(), Outcome::Torn);
+        assert_eq!(torn.unwrap_err().outcome(), PurseOutcome::Torn);
         card.transport_mut().reinsert();
     }
     assert_eq!(journal.pending().len(), 2);
@@ -1693,7 +1696,7 @@ fn two_torn_cards_recover_in_any_order() {
         &purchase_request(120),
     )
     .unwrap();
-    assert_eq!(first.outcome, Outcome::Recovered, "{first:?}");
+    assert_eq!(first.outcome, PurseOutcome::Recovered, "{first:?}");
     assert!(!first.record.unwrap().mac2_verified);
     let second = purchase(
         &mut b,
@@ -1703,7 +1706,7 @@ fn two_torn_cards_recover_in_any_order() {
         &purchase_request(120),
     )
     .unwrap();
-    assert_eq!(second.outcome, Outcome::Recovered, "{second:?}");
+    assert_eq!(second.outcome, PurseOutcome::Recovered, "{second:?}");
     assert!(
         second.record.unwrap().mac2_verified,
         "B's session was still in the PSAM"
@@ -1741,7 +1744,7 @@ fn torn_load_after_host_approval_is_reversed_exactly_once() {
         &load_request(10_000),
     )
     .unwrap_err();
-    assert_eq!(torn.outcome(), Outcome::Torn);
+    assert_eq!(torn.outcome(), PurseOutcome::Torn);
     assert_eq!(journal.pending().len(), 1);
     let pending_id = journal.pending()[0].id;
     assert!(host.reversals().is_empty(), "no reversal before the void");
@@ -1757,7 +1760,7 @@ fn torn_load_after_host_approval_is_reversed_exactly_once() {
     )
     .unwrap();
     assert_eq!(again.voided, vec![pending_id]);
-    assert_eq!(again.outcome, Outcome::Loaded, "{again:?}");
+    assert_eq!(again.outcome, PurseOutcome::Loaded, "{again:?}");
     let reversals = host.reversals();
     assert_eq!(reversals.len(), 1, "{reversals:?}");
     let reversal = reversals[0];
@@ -1805,7 +1808,7 @@ fn refused_credit_after_host_approval_is_reversed() {
         &load_request(10_000),
     )
     .unwrap();
-    assert_eq!(result.outcome, Outcome::Declined);
+    assert_eq!(result.outcome, PurseOutcome::Declined);
     let reversals = host.reversals();
     assert_eq!(reversals.len(), 1);
     assert_eq!(

@@ -20,14 +20,14 @@ use quickpass::kernel::apdu::{Command, Occurrence, RequestedCryptogram, Response
 use quickpass::kernel::bits::Aip;
 use quickpass::kernel::dol::{Dol, DolValues};
 use quickpass::kernel::selection::{read_ppse_directory, read_pse_directory};
-use quickpass::kernel::tag::Tag;
 use quickpass::kernel::tags;
 use quickpass::kernel::tlv;
 use quickpass::kernel::transport::ApduLayer;
 use quickpass::kernel::values::bcd::{bcd_to_u64, u64_to_bcd};
 use quickpass::kernel::values::{Aid, Sfi, StatusWord};
+use quickpass::kernel::Tag;
 use quickpass_sim::ca::TestCa;
-use quickpass_sim::host::emv::{EmvHost, HostDecision};
+use quickpass_sim::host::emv::{EmvHost, IssuerDecision};
 use quickpass_sim::pboc::{OdaAlgorithm, PbocApplication, PbocProfile};
 use quickpass_sim::{ApplicationProfile, CardProfile, VirtualCard};
 
@@ -858,7 +858,7 @@ fn contact_dda_cda_arpc_and_issuer_scripts() {
 fn failed_issuer_authentication_turns_the_second_tc_into_aac() {
     let card_profile = profile("qpboc-credit-online");
     let mut host = host_for(&card_profile);
-    host.set_decision(HostDecision::Decline);
+    host.set_decision(IssuerDecision::Decline);
     let mut card = card_profile.build().unwrap();
     let mut layer = ApduLayer::new(&mut card);
     let terminal = Terminal::new("00000000", 100);
@@ -1194,9 +1194,9 @@ fn kernel_contactless_flow_against_the_simulated_cards() {
     use quickpass::kernel::bits::CryptogramType;
     use quickpass::kernel::config::{KernelConfig, TerminalConfig};
     use quickpass::kernel::contactless::read_card;
-    use quickpass::kernel::outcome::Outcome;
-    use quickpass::kernel::terminal_values::TransactionInput;
     use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
+    use quickpass::kernel::Outcome;
+    use quickpass::kernel::TransactionInput;
 
     let terminal = |online: bool, sm: bool| {
         let text = format!(

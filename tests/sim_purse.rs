@@ -8,14 +8,15 @@ use std::path::PathBuf;
 use proptest::prelude::*;
 use quickpass::crypto::purse::{LoadTacData, PurchaseTacData};
 use quickpass::kernel::apdu::{Command, Occurrence, Purse, Response};
+use quickpass::kernel::purse::layout::ProveOrder;
 use quickpass::kernel::transport::{ApduLayer, ExchangeError, Transport};
 use quickpass::kernel::values::{PurseAmount, Sfi, StatusWord, TransactionDate, TransactionTime};
 use quickpass_sim::faults::{Fault, FaultyCard, Trigger};
-use quickpass_sim::host::purse::{CardIdentity, HostError, LoadRequest, PurseHost};
+use quickpass_sim::host::purse::{HostCardIdentity, HostLoadRequest, PurseHost, PurseHostError};
 use quickpass_sim::psam::PsamApplication;
 use quickpass_sim::purse::{
-    ProveOrder, PurseApplication, SW_MAC_NOT_AVAILABLE, TRANSACTION_PROVE_ORDER,
-    TYPE_CAPP_PURCHASE, TYPE_ED_LOAD, TYPE_EP_LOAD, TYPE_EP_PURCHASE,
+    SimPurseApplication, SW_MAC_NOT_AVAILABLE, TRANSACTION_PROVE_ORDER, TYPE_CAPP_PURCHASE,
+    TYPE_ED_LOAD, TYPE_EP_LOAD, TYPE_EP_PURCHASE,
 };
 use quickpass_sim::{ApplicationProfile, CardProfile, SimError, VirtualCard};
 
@@ -61,8 +62,8 @@ fn expect_ok(response: Response) -> Vec<u8> {
     response.data
 }
 
-fn purse_of(card: &mut VirtualCard) -> &mut PurseApplication {
-    card.application_mut::<PurseApplication>().unwrap()
+fn purse_of(card: &mut VirtualCard) -> &mut SimPurseApplication {
+    card.application_mut::<SimPurseApplication>().unwrap()
 }
 
 /// Which card application a terminal talks to.
@@ -326,11 +327,11 @@ fn tac_data(
     }
 }
 
-fn host_identity(card: Card, ef15: &[u8]) -> CardIdentity {
+fn host_identity(card: Card, ef15: &[u8]) -> HostCardIdentity {
     if card.two_level() {
-        CardIdentity::from_ef15_two_level(ef15).unwrap()
+        HostCardIdentity::from_ef15_two_level(ef15).unwrap()
     } else {
-        CardIdentity::from_ef15(ef15).unwrap()
+        HostCardIdentity::from_ef15(ef15).unwrap()
     }
 }
 
@@ -353,7 +354,7 @@ fn full_purchase_debits_logs_and_settles() {
     bad[0] ^= 1;
     assert_eq!(
         host.verify_purchase_tac(&id, 1, &data, &bad),
-        Err(HostError::TacInvalid)
+        Err(PurseHostError::TacInvalid)
     );
     // So does the PSAM's helper.
     let sam = psam
@@ -559,37 +560,38 @@ fn load_through_the_host() {
             .exchange(&Command::read_binary_sfi(sfi(EF15), 0, 0x1E))
             .unwrap(),
     );
-    let card_id = CardIdentity::from_ef15(&ef15).unwrap();
+    let card_id = HostCardIdentity::from_ef15(&ef15).unwrap();
 
-    let run_load = |layer: &mut CardLayer, amount: u32, tamper: bool| -> (Response, LoadRequest) {
-        let init = Command::initialize_for_load(Purse::Purse, 1, fen(amount), &terminal_id);
-        let data = expect_ok(layer.exchange(&init).unwrap());
-        assert_eq!(data.len(), 16);
-        let request = LoadRequest {
-            card: card_id,
-            key_index: 1,
-            old_balance: PurseAmount::from_be_bytes(data[..4].try_into().unwrap()),
-            amount: fen(amount),
-            transaction_type: TYPE_EP_LOAD,
-            terminal_id,
-            online_counter: u16::from_be_bytes([data[4], data[5]]),
-            card_random: data[8..12].try_into().unwrap(),
-            mac1: data[12..16].try_into().unwrap(),
-            date: date().to_yyyymmdd_bcd(),
-            time: time().to_bcd(),
+    let run_load =
+        |layer: &mut CardLayer, amount: u32, tamper: bool| -> (Response, HostLoadRequest) {
+            let init = Command::initialize_for_load(Purse::Purse, 1, fen(amount), &terminal_id);
+            let data = expect_ok(layer.exchange(&init).unwrap());
+            assert_eq!(data.len(), 16);
+            let request = HostLoadRequest {
+                card: card_id,
+                key_index: 1,
+                old_balance: PurseAmount::from_be_bytes(data[..4].try_into().unwrap()),
+                amount: fen(amount),
+                transaction_type: TYPE_EP_LOAD,
+                terminal_id,
+                online_counter: u16::from_be_bytes([data[4], data[5]]),
+                card_random: data[8..12].try_into().unwrap(),
+                mac1: data[12..16].try_into().unwrap(),
+                date: date().to_yyyymmdd_bcd(),
+                time: time().to_bcd(),
+            };
+            assert_eq!(data[6], 1, "key version");
+            let mut mac2 = host.authorise_load(&request).unwrap();
+            if tamper {
+                mac2[0] ^= 0x80;
+            }
+            (
+                layer
+                    .exchange(&Command::credit_for_load(date(), time(), &mac2))
+                    .unwrap(),
+                request,
+            )
         };
-        assert_eq!(data[6], 1, "key version");
-        let mut mac2 = host.authorise_load(&request).unwrap();
-        if tamper {
-            mac2[0] ^= 0x80;
-        }
-        (
-            layer
-                .exchange(&Command::credit_for_load(date(), time(), &mac2))
-                .unwrap(),
-            request,
-        )
-    };
 
     // A wrong MAC2 is refused and nothing changes.
     let (refused, _) = run_load(&mut layer, 1000, true);
@@ -628,7 +630,10 @@ fn load_through_the_host() {
     // The host refuses a MAC1 that does not verify; the card refuses a load above its maximum.
     let mut forged = request;
     forged.mac1[1] ^= 0x10;
-    assert_eq!(host.authorise_load(&forged), Err(HostError::Mac1Invalid));
+    assert_eq!(
+        host.authorise_load(&forged),
+        Err(PurseHostError::Mac1Invalid)
+    );
     let too_much = Command::initialize_for_load(Purse::Purse, 1, fen(90_000), &terminal_id);
     assert_eq!(
         layer.exchange(&too_much).unwrap().sw,
@@ -710,7 +715,7 @@ fn capp_entry_and_exit() {
     assert_eq!(exit.init.atc, entry.init.atc + 1);
 
     let host = purse_host("transit-purse-capp");
-    let id = CardIdentity::from_ef15(&exit.ef15).unwrap();
+    let id = HostCardIdentity::from_ef15(&exit.ef15).unwrap();
     host.verify_purchase_tac(
         &id,
         1,
@@ -807,7 +812,7 @@ fn etc_card_two_level_keys_and_ef19() {
 
     let receipt = purchase_capp_etc(&mut layer, &mut psam, 1500);
     let host = purse_host("etc-user-card");
-    let id = CardIdentity::from_ef15_two_level(&receipt.ef15).unwrap();
+    let id = HostCardIdentity::from_ef15_two_level(&receipt.ef15).unwrap();
     host.verify_purchase_tac(
         &id,
         1,
@@ -929,7 +934,7 @@ fn transaction_prove_after_tear_after_and_tear_before_debit() {
                 ef15: ef15.clone(),
             };
             let data = tac_data(&receipt, 250, TYPE_EP_PURCHASE, psam.terminal_id);
-            host.verify_purchase_tac(&CardIdentity::from_ef15(&ef15).unwrap(), 1, &data, &tac)
+            host.verify_purchase_tac(&HostCardIdentity::from_ef15(&ef15).unwrap(), 1, &data, &tac)
                 .unwrap();
         } else {
             assert_eq!(prove.sw, SW_MAC_NOT_AVAILABLE);
@@ -1139,8 +1144,8 @@ fn load_vectors_v3_v4_through_card_and_host() {
         tac: hex::decode(VECTOR_KEY).unwrap().as_slice().into_secret(),
         diversify: false,
     });
-    let request = LoadRequest {
-        card: CardIdentity {
+    let request = HostLoadRequest {
+        card: HostCardIdentity {
             serial: [0; 8],
             second_diversifier: None,
         },
@@ -1165,7 +1170,7 @@ fn load_vectors_v3_v4_through_card_and_host() {
     expect_ok(card.exchange(&credit).unwrap());
     assert_eq!(
         card.transport_mut()
-            .application_mut::<PurseApplication>()
+            .application_mut::<SimPurseApplication>()
             .unwrap()
             .balance(Purse::Deposit),
         Some(fen(0x1000))

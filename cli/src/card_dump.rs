@@ -8,19 +8,19 @@
 //! module, which masks the PAN and track 2 and hides other sensitive values; the purse card
 //! number is masked too. Nothing is shown in clear that the kernel would hide.
 
-use quickpass::kernel::afl::parse_afl;
 use quickpass::kernel::apdu::{Command, Occurrence, Purse, Response};
-use quickpass::kernel::card_data::CardData;
 use quickpass::kernel::config::TerminalConfig;
 use quickpass::kernel::dol::Dol;
-use quickpass::kernel::logs::{read_log, LogKind};
-use quickpass::kernel::purse::card::{CardInfo, LogRecord as PurseLogRecord};
-use quickpass::kernel::read_records::absorb_gpo_response;
+use quickpass::kernel::internal::afl::parse_afl;
+use quickpass::kernel::internal::read_records::absorb_gpo_response;
+use quickpass::kernel::purse::card::{CardInfo, PurseLogRecord};
 use quickpass::kernel::selection::{self, DirectoryEntry};
-use quickpass::kernel::terminal_values::{TerminalValues, TransactionInput};
 use quickpass::kernel::transport::{ApduLayer, Transport};
 use quickpass::kernel::values::{Aid, Sfi};
+use quickpass::kernel::CardData;
 use quickpass::kernel::{dump, tags, tlv};
+use quickpass::kernel::{read_log, LogKind};
+use quickpass::kernel::{TerminalValues, TransactionInput};
 use serde_json::{json, Value};
 
 /// The ETC user card's ADF, selected by file identifier (it is in no directory).
@@ -238,7 +238,7 @@ fn log<T: Transport>(layer: &mut ApduLayer<T>, fci: &[u8], kind: LogKind) -> Val
                 })
             })
             .collect::<Vec<_>>()),
-        Err(quickpass::kernel::logs::LogError::NoLog) => Value::Null,
+        Err(quickpass::kernel::LogError::NoLog) => Value::Null,
         Err(error) => json!({ "error": error.to_string() }),
     }
 }

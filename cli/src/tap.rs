@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use quickpass::kernel::config::KernelConfig;
 use quickpass::kernel::contactless::{self, TransactionResult};
-use quickpass::kernel::terminal_values::TransactionInput;
 use quickpass::kernel::transport::{ApduLayer, Transport};
 use quickpass::kernel::values::{Amount, TransactionDate};
+use quickpass::kernel::TransactionInput;
 use quickpass::kernel::{dump, tlv};
 use quickpass::setup;
 

@@ -3,13 +3,14 @@
 
 use sha1::Digest as _;
 
-/// A hash algorithm used by EMV / PBOC.
+/// A hash function used by EMV / PBOC, for [`digest`].
 ///
-/// EMV Book 2 Annex B2 hash algorithm indicator `01` is SHA-1; PBOC 3.0 (JR/T 0025.17) uses
-/// indicator `07` for SM3.
+/// The wire value that names one in a certificate or CA key (EMV Book 2 Annex B2.3 hash
+/// algorithm indicator: `01` SHA-1; PBOC 3.0, JR/T 0025.17: `07` SM3) is
+/// [`crate::capk::HashAlgorithm`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum HashAlgorithm {
+pub enum HashFunction {
     /// SHA-1 (FIPS 180-4), 20-byte digest.
     Sha1,
     /// SHA-256 (FIPS 180-4), 32-byte digest.
@@ -18,12 +19,12 @@ pub enum HashAlgorithm {
     Sm3,
 }
 
-impl HashAlgorithm {
+impl HashFunction {
     /// Digest length in bytes.
     pub const fn output_len(self) -> usize {
         match self {
-            HashAlgorithm::Sha1 => 20,
-            HashAlgorithm::Sha256 | HashAlgorithm::Sm3 => 32,
+            HashFunction::Sha1 => 20,
+            HashFunction::Sha256 | HashFunction::Sm3 => 32,
         }
     }
 }
@@ -33,16 +34,16 @@ impl HashAlgorithm {
 /// # Examples
 ///
 /// ```
-/// use quickpass_crypto::hash::{digest, HashAlgorithm};
+/// use quickpass_crypto::hash::{digest, HashFunction};
 ///
-/// let d = digest(HashAlgorithm::Sm3, b"abc");
+/// let d = digest(HashFunction::Sm3, b"abc");
 /// assert_eq!(hex::encode_upper(&d[..4]), "66C7F0F4");
 /// ```
-pub fn digest(alg: HashAlgorithm, data: &[u8]) -> Vec<u8> {
+pub fn digest(alg: HashFunction, data: &[u8]) -> Vec<u8> {
     match alg {
-        HashAlgorithm::Sha1 => sha1(data).to_vec(),
-        HashAlgorithm::Sha256 => sha256(data).to_vec(),
-        HashAlgorithm::Sm3 => sm3(data).to_vec(),
+        HashFunction::Sha1 => sha1(data).to_vec(),
+        HashFunction::Sha256 => sha256(data).to_vec(),
+        HashFunction::Sm3 => sm3(data).to_vec(),
     }
 }
 
@@ -76,11 +77,7 @@ mod tests {
             hex::encode_upper(sha256(b"abc")),
             "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"
         );
-        for alg in [
-            HashAlgorithm::Sha1,
-            HashAlgorithm::Sha256,
-            HashAlgorithm::Sm3,
-        ] {
+        for alg in [HashFunction::Sha1, HashFunction::Sha256, HashFunction::Sm3] {
             assert_eq!(digest(alg, b"").len(), alg.output_len());
         }
     }

@@ -136,9 +136,9 @@ fn run_hash(c: &Case) -> Outcome {
     let e = expect(c)?;
     only_known(e, &["digest"])?;
     let alg = match s(c, "algorithm")? {
-        "sha1" => hash::HashAlgorithm::Sha1,
-        "sha256" => hash::HashAlgorithm::Sha256,
-        "sm3" => hash::HashAlgorithm::Sm3,
+        "sha1" => hash::HashFunction::Sha1,
+        "sha256" => hash::HashFunction::Sha256,
+        "sm3" => hash::HashFunction::Sm3,
         other => return Err(format!("unsupported algorithm {other}")),
     };
     eq_bytes(

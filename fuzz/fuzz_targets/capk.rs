@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use quickpass::crypto::capk::CapkStore;
-use quickpass::kernel::capk_params;
+use quickpass::kernel::internal::capk_params;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {

@@ -7,7 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use quickpass::kernel::dol::{Dol, DolValues};
-use quickpass::kernel::tag::Format;
+use quickpass::kernel::Format;
 
 const FORMATS: [Format; 8] = [
     Format::N,

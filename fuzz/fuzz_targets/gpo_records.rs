@@ -9,11 +9,12 @@
 use std::convert::Infallible;
 
 use libfuzzer_sys::fuzz_target;
-use quickpass::kernel::afl::{self, StaticData};
-use quickpass::kernel::card_data::CardData;
 use quickpass::kernel::contactless;
+use quickpass::kernel::internal::afl::{self, StaticData};
+use quickpass::kernel::internal::read_records;
 use quickpass::kernel::tags;
-use quickpass::kernel::terminal_values::TerminalValues;
+use quickpass::kernel::CardData;
+use quickpass::kernel::TerminalValues;
 
 fuzz_target!(|data: &[u8]| {
     let chunks = quickpass_fuzz::split_chunks(data);
@@ -21,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut card = CardData::new();
-    if quickpass::kernel::read_records::absorb_gpo_response::<Infallible>(&mut card, gpo).is_err() {
+    if read_records::absorb_gpo_response::<Infallible>(&mut card, gpo).is_err() {
         return;
     }
     assert_eq!(

@@ -15,9 +15,9 @@
 use libfuzzer_sys::fuzz_target;
 use quickpass::kernel::bits::CryptogramType;
 use quickpass::kernel::contactless;
-use quickpass::kernel::oda::OdaStatus;
-use quickpass::kernel::outcome::Outcome;
 use quickpass::kernel::transport::ApduLayer;
+use quickpass::kernel::OdaStatus;
+use quickpass::kernel::Outcome;
 use quickpass_fuzz::{ScriptedCard, CONTACTLESS_AMOUNTS};
 
 fuzz_target!(|data: &[u8]| {

@@ -12,7 +12,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use quickpass::kernel::purse::{self, Journal, MemoryJournal, Outcome, RecordStatus};
+use quickpass::kernel::purse::{self, Journal, MemoryJournal, PurseOutcome, RecordStatus};
 use quickpass::kernel::transport::ApduLayer;
 use quickpass_fuzz::ScriptedCard;
 
@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
         );
         return;
     };
-    if result.outcome == Outcome::Paid {
+    if result.outcome == PurseOutcome::Paid {
         let record = result
             .record
             .as_ref()
@@ -50,6 +50,6 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(result.balance_after, before.checked_sub(request.amount));
         assert_eq!(journal.records(), vec![record.clone()]);
     } else {
-        assert!(result.balance_after.is_none() || result.outcome == Outcome::Recovered);
+        assert!(result.balance_after.is_none() || result.outcome == PurseOutcome::Recovered);
     }
 });

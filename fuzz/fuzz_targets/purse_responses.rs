@@ -10,7 +10,7 @@ use libfuzzer_sys::fuzz_target;
 use quickpass::kernel::purse::card::{LoadInit, PurchaseInit, LOG_RECORD_LEN};
 use quickpass::kernel::purse::fare::{FareDecision, FarePhase, Station, TripRecord, TripState};
 use quickpass::kernel::purse::layout::{self, trip};
-use quickpass::kernel::purse::{CardInfo, LogRecord};
+use quickpass::kernel::purse::{CardInfo, PurseLogRecord};
 use quickpass::kernel::values::{PurseAmount, TransactionDate, TransactionTime};
 
 fuzz_target!(|data: &[u8]| {
@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(PurchaseInit::parse(response).is_ok(), response.len() == 15);
     assert_eq!(LoadInit::parse(response).is_ok(), response.len() == 16);
     assert_eq!(
-        LogRecord::parse(response).is_ok(),
+        PurseLogRecord::parse(response).is_ok(),
         response.len() == LOG_RECORD_LEN
     );
     assert_eq!(layout::split_prove(response).is_some(), response.len() == 8);

@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use quickpass::kernel::tag::Tag;
 use quickpass::kernel::tlv::{self, Tlv, TlvIter};
+use quickpass::kernel::Tag;
 use quickpass::kernel::{dump, tags};
 
 /// A parsed object with its children resolved, for comparing two parses.

@@ -14,9 +14,9 @@ use quickpass::kernel::purse::sam::NoDiversification;
 use quickpass::kernel::purse::{
     PurchaseRequest, PurseApplication, PurseConfig, SoftwareSam, SoftwareSamKey,
 };
-use quickpass::kernel::terminal_values::TransactionInput;
 use quickpass::kernel::transport::Transport;
 use quickpass::kernel::values::{Amount, PurseAmount, TransactionDate, TransactionTime};
+use quickpass::kernel::TransactionInput;
 
 // ---------------------------------------------------------------------------------------------
 // Input format: length-prefixed chunks

@@ -3,10 +3,10 @@
 //! be regenerated (`cargo run --release --example seeds`).
 
 use quickpass::kernel::contactless;
-use quickpass::kernel::oda::OdaStatus;
-use quickpass::kernel::outcome::Outcome;
 use quickpass::kernel::purse::{self, MemoryJournal};
 use quickpass::kernel::transport::ApduLayer;
+use quickpass::kernel::OdaStatus;
+use quickpass::kernel::Outcome;
 use quickpass_fuzz::{split_chunks, ScriptedCard, CONTACTLESS_AMOUNTS};
 
 fn seed(target: &str, name: &str) -> Vec<u8> {
@@ -55,7 +55,7 @@ fn the_paid_purse_seed_replays_to_a_paid_purchase() {
         &quickpass_fuzz::purse_request(),
     )
     .expect("purchase");
-    assert_eq!(result.outcome, purse::Outcome::Paid, "{result:?}");
+    assert_eq!(result.outcome, purse::PurseOutcome::Paid, "{result:?}");
     assert!(result.record.expect("record").mac2_verified);
 }
 

@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use quickpass_kernel::dol::{Dol, DolValues};
-//! use quickpass_kernel::tag::{Format, Tag};
+//! use quickpass_kernel::{Format, Tag};
 //!
 //! let pdol = Dol::parse(&hex::decode("9F66049F020695055F2A02").unwrap()).unwrap();
 //! let mut values = DolValues::new();

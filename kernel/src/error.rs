@@ -7,7 +7,7 @@
 //! configuration is wrong. Each error says its cause once: the `Display` text names this layer's
 //! part, the cause below it is [`std::error::Error::source`].
 
-use crate::afl::{AflError, RecordError};
+pub use crate::afl::{AflError, RecordError, StaticDataError};
 use crate::apdu::ApduError;
 use crate::contact::action::CardActionError;
 use crate::dol::DolError;

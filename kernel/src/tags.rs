@@ -6,6 +6,10 @@
 //! human-readable dumps ([`crate::dump`]) and anything that must decide whether a value may be
 //! shown ([`TagInfo::sensitive`]).
 //!
+//! The tag type itself ([`Tag`], its encoding [`TagBytes`] and [`TagClass`], the value
+//! [`Format`]s and the parse errors) is re-exported here; [`Tag`] and [`Format`] also from the
+//! crate root.
+//!
 //! Where a fact comes from the project's PBOC digest (`docs/pboc-notes.md`) rather than from
 //! an EMV book, [`TagInfo::notes`] names the digest's source keys (`"BT, TAG"`, …) and carries a
 //! ⚠ when the digest marks the fact unverified. Some contactless tags mean different things in
@@ -13,18 +17,17 @@
 //! gives the PBOC / UnionPay (kernel 7) meaning and says so in the notes.
 //!
 //! ```
-//! use quickpass_kernel::tag::Format;
-//! use quickpass_kernel::tags::{self, Length};
+//! use quickpass_kernel::tags::{self, Format, Length};
 //!
 //! let info = tags::lookup(tags::EC_BALANCE).unwrap();
 //! assert_eq!(info.name, "Electronic Cash (EC) Balance");
 //! assert_eq!((info.format, info.length), (Format::N, Length::Fixed(6)));
 //! assert!(tags::lookup(tags::PAN).unwrap().sensitive);
-//! assert_eq!(tags::format_of(quickpass_kernel::tag::Tag::new(0xDF8F4F)), Format::B);
+//! assert_eq!(tags::format_of(quickpass_kernel::Tag::new(0xDF8F4F)), Format::B);
 //! ```
 
-use crate::tag::Format::{self, An, Ans, Cn, Template, A, B, N};
-use crate::tag::Tag;
+pub use crate::tag::{Format, Tag, TagBytes, TagClass, TagError, TagParseError};
+use Format::{An, Ans, Cn, Template, A, B, N};
 
 /// The allowed length of a data element's value, in bytes (EMV Book 3 Annex A "Length" column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use quickpass_kernel::tlv::{self, Tlv};
-//! use quickpass_kernel::tag::Tag;
+//! use quickpass_kernel::Tag;
 //!
 //! let fci = hex::decode("6F0A8408A000000333010101").unwrap();
 //! let root = tlv::parse_single(&fci).unwrap();

@@ -6,10 +6,10 @@ use proptest::prelude::*;
 use quickpass_kernel::apdu::{
     self, ApduError, Command, Occurrence, Purse, RequestedCryptogram, Response,
 };
-use quickpass_kernel::tag::Tag;
 use quickpass_kernel::values::{
     Aid, PurseAmount, Sfi, StatusWord, TransactionDate, TransactionTime,
 };
+use quickpass_kernel::Tag;
 
 fn hex(c: &Command) -> String {
     hex::encode_upper(c.to_bytes())

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use proptest::prelude::*;
 use quickpass_kernel::dol::{Dol, DolEntry, DolError, DolSource, DolValues};
-use quickpass_kernel::tag::{Format, Tag};
+use quickpass_kernel::{Format, Tag};
 use serde_json::Value;
 
 const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors/dol-emv.json");

@@ -2,9 +2,9 @@
 
 use proptest::prelude::*;
 use quickpass_kernel::dump::{dump, Dump, MAX_DEPTH};
-use quickpass_kernel::tag::{Format, Tag};
 use quickpass_kernel::tags::{self, Length, Source, DICTIONARY};
 use quickpass_kernel::tlv;
+use quickpass_kernel::{Format, Tag};
 
 fn bytes(text: &str) -> Vec<u8> {
     hex::decode(text).expect("test hex")

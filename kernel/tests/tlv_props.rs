@@ -1,8 +1,8 @@
 //! Property tests for BER-TLV: encode → decode round trips, and no panic on any input.
 
 use proptest::prelude::*;
-use quickpass_kernel::tag::Tag;
 use quickpass_kernel::tlv::{self, Tlv};
+use quickpass_kernel::Tag;
 
 /// A data object tree to encode.
 #[derive(Debug, Clone)]

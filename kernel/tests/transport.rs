@@ -139,7 +139,7 @@ fn wrong_le_is_resent_once_with_the_exact_length() {
         ("80CA9F7909", "9F79060000000100009000"),
     ]));
     let r = layer
-        .exchange(&Command::get_data(quickpass_kernel::tag::Tag::new(0x9F79)).unwrap())
+        .exchange(&Command::get_data(quickpass_kernel::Tag::new(0x9F79)).unwrap())
         .unwrap();
     assert_eq!(hex::encode_upper(&r.data), "9F7906000000010000");
     assert!(r.is_success());

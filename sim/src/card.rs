@@ -5,7 +5,7 @@ use quickpass_kernel::transport::{
     Atr, CardPresence, LifecycleError, LinkFailure, Transport, TransportError,
 };
 use quickpass_kernel::values::StatusWord;
-use quickpass_kernel::{tag::Tag, tags};
+use quickpass_kernel::{tags, Tag};
 
 use super::apdu::{CommandApdu, Reply};
 

@@ -131,7 +131,7 @@ impl CardProfile {
                     pboc::PbocApplication::personalise(profile, &field)?,
                 )),
                 ApplicationProfile::Purse(profile) => card.add_application(Box::new(
-                    purse::PurseApplication::personalise(profile, &field)?,
+                    purse::SimPurseApplication::personalise(profile, &field)?,
                 )),
                 ApplicationProfile::Psam(profile) => card.add_application(Box::new(
                     psam::PsamApplication::personalise(profile, &field)?,

@@ -27,17 +27,17 @@ use quickpass_crypto::purse::PurchaseTacData;
 use quickpass_kernel::config::KernelConfig;
 use quickpass_kernel::contact::{self, ContactInput, FirstPhase, NoPinPad};
 use quickpass_kernel::contactless;
-use quickpass_kernel::oda::OdaStatus;
-use quickpass_kernel::outcome::Outcome;
 use quickpass_kernel::purse::fare::{SegmentFareTable, Station};
 use quickpass_kernel::purse::sam::{SamAuthorisation, SamPurchase};
 use quickpass_kernel::purse::{
     self, CappRequest, CardIdentity, Journal, LoadRequest, Mac2Check, MemoryJournal, Psam,
     PurchaseRequest, PurseConfig, Sam, SamError, SelectBy, TacCheck, TapResult,
 };
-use quickpass_kernel::terminal_values::TransactionInput;
 use quickpass_kernel::transport::{ApduLayer, Counters, Transport};
 use quickpass_kernel::values::{Amount, PurseAmount, TransactionDate, TransactionTime};
+use quickpass_kernel::OdaStatus;
+use quickpass_kernel::Outcome;
+use quickpass_kernel::TransactionInput;
 
 use crate::data::{self, DataError};
 use crate::host::emv::EmvHost;
@@ -540,7 +540,7 @@ where
             );
             (
                 result.map_err(|e| (e.outcome(), e.to_string())),
-                purse::Outcome::Paid,
+                purse::PurseOutcome::Paid,
                 if exit {
                     CAPP_EXIT_FARE
                 } else {
@@ -560,7 +560,7 @@ where
             let result = purse::load(card, &mut host, journal, &fixtures.etc, &request);
             (
                 result.map_err(|e| (e.outcome(), e.to_string())),
-                purse::Outcome::Loaded,
+                purse::PurseOutcome::Loaded,
                 LOAD_AMOUNT,
             )
         }
@@ -573,7 +573,7 @@ where
             let result = purse::purchase(card, sam, journal, &fixtures.t_union, &request);
             (
                 result.map_err(|e| (e.outcome(), e.to_string())),
-                purse::Outcome::Paid,
+                purse::PurseOutcome::Paid,
                 FARE,
             )
         }
@@ -591,7 +591,7 @@ where
 /// verified, and the balance moved by the amount.
 fn check_purse(
     result: &TapResult,
-    expected: purse::Outcome,
+    expected: purse::PurseOutcome,
     amount: PurseAmount,
 ) -> Option<String> {
     if result.outcome != expected {

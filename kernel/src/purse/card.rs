@@ -319,7 +319,7 @@ impl LoadInit {
 /// One EF18 log record (23 bytes, pboc-notes §4.6 ✅): ATC 2 ‖ overdraft limit 3 ‖ amount 4 ‖
 /// type 1 ‖ terminal 6 ‖ date 4 ‖ time 3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct LogRecord {
+pub struct PurseLogRecord {
     /// Online or offline counter of that transaction.
     pub atc: u16,
     /// Overdraft limit, fen.
@@ -342,14 +342,14 @@ pub struct LogRecord {
 /// Length of an EF18 record.
 pub const LOG_RECORD_LEN: usize = 23;
 
-impl LogRecord {
+impl PurseLogRecord {
     /// Parses one record; exactly 23 bytes.
-    pub fn parse(data: &[u8]) -> Result<LogRecord, CardDataError> {
+    pub fn parse(data: &[u8]) -> Result<PurseLogRecord, CardDataError> {
         const WHAT: &str = "EF18 record";
         if data.len() != LOG_RECORD_LEN {
             return Err(CardDataError::length(WHAT, LOG_RECORD_LEN, data.len()));
         }
-        Ok(LogRecord {
+        Ok(PurseLogRecord {
             atc: u16::from_be_bytes([data[0], data[1]]),
             overdraft_limit: PurseAmount::from_be_bytes([0, data[2], data[3], data[4]]),
             amount: PurseAmount::from_be_bytes([data[5], data[6], data[7], data[8]]),
@@ -444,7 +444,7 @@ mod tests {
         assert_eq!(load.mac1, [0x29, 0x88, 0xAE, 0x5A]);
         assert_eq!(load.key_version, 1);
         assert!(LoadInit::parse(&[0; 15]).is_err());
-        let log = LogRecord::parse(
+        let log = PurseLogRecord::parse(
             &hex::decode("0011000000000000C806310100000001202405170830 15".replace(' ', ""))
                 .unwrap(),
         )
@@ -453,7 +453,7 @@ mod tests {
             (log.atc, log.amount, log.transaction_type),
             (17, PurseAmount::from_fen(200), 6)
         );
-        assert!(LogRecord::parse(&[0; 22]).is_err());
+        assert!(PurseLogRecord::parse(&[0; 22]).is_err());
     }
 
     #[test]

@@ -6,11 +6,11 @@
 //! an earlier, torn tap: GET TRANSACTION PROVE with the interrupted transaction's counter; a
 //! proof that the SAM accepts (or, when the SAM no longer holds that session, a proof plus the
 //! card's own EF18 record of this terminal's transaction) completes the record and the tap ends
-//! as [`Outcome::Recovered`] — the card is not charged again; no proof and no such EF18 record
+//! as [`PurseOutcome::Recovered`] — the card is not charged again; no proof and no such EF18 record
 //! voids the entry and the tap goes on with a clean retry.
 //!
 //! The journal entry is written before DEBIT / CREDIT. A tear while that command is under way
-//! returns [`FlowError::Card`] ([`Outcome::Torn`]) and leaves the entry pending.
+//! returns [`FlowError::Card`] ([`PurseOutcome::Torn`]) and leaves the entry pending.
 //!
 //! APDU counts (card; T-Union card with EF15 in its FCI, no pending entry):
 //!
@@ -27,7 +27,7 @@
 use quickpass_crypto::purse as crypto;
 use serde::Serialize;
 
-use super::card::{CardDataError, CardInfo, CardNumber, LoadInit, LogRecord, PurchaseInit};
+use super::card::{CardDataError, CardInfo, CardNumber, LoadInit, PurchaseInit, PurseLogRecord};
 use super::fare::{travel_record, FareDecision, FarePhase, FarePolicy, Station, TripRecord};
 use super::host::{Host, HostDecision, LoadAuthorisation, LoadReversal, ReversalReason};
 use super::journal::{Journal, JournalEntry, Pending};
@@ -209,7 +209,7 @@ pub struct LoadRequest {
 /// How a tap ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum PurseOutcome {
     /// Purchase debited, MAC2 verified by the SAM, TAC kept.
     Paid,
     /// Load credited, TAC kept.
@@ -224,16 +224,16 @@ pub enum Outcome {
     Torn,
 }
 
-impl Outcome {
+impl PurseOutcome {
     /// The name used in JSON output (`paid`, `insufficient_balance`, …).
     pub const fn as_str(self) -> &'static str {
         match self {
-            Outcome::Paid => "paid",
-            Outcome::Loaded => "loaded",
-            Outcome::InsufficientBalance => "insufficient_balance",
-            Outcome::Declined => "declined",
-            Outcome::Recovered => "recovered",
-            Outcome::Torn => "torn",
+            PurseOutcome::Paid => "paid",
+            PurseOutcome::Loaded => "loaded",
+            PurseOutcome::InsufficientBalance => "insufficient_balance",
+            PurseOutcome::Declined => "declined",
+            PurseOutcome::Recovered => "recovered",
+            PurseOutcome::Torn => "torn",
         }
     }
 }
@@ -290,8 +290,8 @@ pub enum DeclineReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TapResult {
     /// The outcome.
-    pub outcome: Outcome,
-    /// Why, for [`Outcome::Declined`].
+    pub outcome: PurseOutcome,
+    /// Why, for [`PurseOutcome::Declined`].
     pub reason: Option<DeclineReason>,
     /// The card number (masked in every output).
     pub card_number: Option<CardNumber>,
@@ -348,10 +348,10 @@ pub enum FlowError<E: std::error::Error + 'static> {
 impl<E: std::error::Error + 'static> FlowError<E> {
     /// The outcome a terminal reports for this error: a card exchange failure is a tear (a
     /// journal entry may be pending), anything else a decline.
-    pub fn outcome(&self) -> Outcome {
+    pub fn outcome(&self) -> PurseOutcome {
         match self {
-            FlowError::Card(_) | FlowError::CardData(_) => Outcome::Torn,
-            _ => Outcome::Declined,
+            FlowError::Card(_) | FlowError::CardData(_) => PurseOutcome::Torn,
+            _ => PurseOutcome::Declined,
         }
     }
 }
@@ -385,7 +385,7 @@ impl Tap {
         &self,
         layer: &ApduLayer<T>,
         sam_apdus: u64,
-        outcome: Outcome,
+        outcome: PurseOutcome,
         reason: Option<DeclineReason>,
     ) -> TapResult {
         TapResult {
@@ -656,7 +656,7 @@ fn log_shows<T: Transport>(
         if !response.is_success() {
             return Ok(false);
         }
-        let Ok(record) = LogRecord::parse(&response.data) else {
+        let Ok(record) = PurseLogRecord::parse(&response.data) else {
             return Ok(false);
         };
         if record.atc == counter && record.transaction_type == type_byte {
@@ -795,9 +795,14 @@ fn recovered_result<T: Transport>(
     match &recovery.completed {
         Some(record) if record.kind.is_load() == load => {
             let (outcome, reason) = match record.status {
-                RecordStatus::Recovered => (Outcome::Recovered, None),
-                RecordStatus::TacInvalid => (Outcome::Declined, Some(DeclineReason::TacInvalid)),
-                _ => (Outcome::Declined, Some(DeclineReason::RecoveryDisputed)),
+                RecordStatus::Recovered => (PurseOutcome::Recovered, None),
+                RecordStatus::TacInvalid => {
+                    (PurseOutcome::Declined, Some(DeclineReason::TacInvalid))
+                }
+                _ => (
+                    PurseOutcome::Declined,
+                    Some(DeclineReason::RecoveryDisputed),
+                ),
             };
             let mut result = tap.result(layer, sam_apdus, outcome, reason);
             result.amount = record.amount;
@@ -896,7 +901,7 @@ fn debit<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
         layer,
         &Command::debit_for_purchase(auth.terminal_serial, date, time, &auth.mac1),
     )?;
-    let mut result = tap.result(layer, sam.apdus(), Outcome::Declined, None);
+    let mut result = tap.result(layer, sam.apdus(), PurseOutcome::Declined, None);
     result.amount = amount;
     result.balance_before = Some(init.balance);
     result.voided = voided;
@@ -966,7 +971,7 @@ fn debit<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
     result.tac = Some(tac);
     match status {
         RecordStatus::Paid => {
-            result.outcome = Outcome::Paid;
+            result.outcome = PurseOutcome::Paid;
             result.balance_after = Some(record.balance_after);
         }
         RecordStatus::Mac2Invalid => result.reason = Some(DeclineReason::Mac2Invalid),
@@ -1000,7 +1005,7 @@ fn begin_tap<T: Transport, J: Journal + ?Sized>(
             return Ok(Err(tap.result(
                 layer,
                 verifier.apdus(),
-                Outcome::Declined,
+                PurseOutcome::Declined,
                 Some(reason),
             )));
         }
@@ -1048,14 +1053,14 @@ pub fn purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
             return Ok(declined(
                 layer,
                 sam,
-                Outcome::Declined,
+                PurseOutcome::Declined,
                 Some(reason),
                 voided,
             ))
         }
     };
     if balance < request.amount {
-        let mut result = declined(layer, sam, Outcome::InsufficientBalance, None, voided);
+        let mut result = declined(layer, sam, PurseOutcome::InsufficientBalance, None, voided);
         result.balance_before = Some(balance);
         return Ok(result);
     }
@@ -1070,7 +1075,7 @@ pub fn purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
     let init = match init.sw {
         StatusWord::OK => PurchaseInit::parse(&init.data)?,
         StatusWord::INSUFFICIENT_BALANCE => {
-            let mut result = declined(layer, sam, Outcome::InsufficientBalance, None, voided);
+            let mut result = declined(layer, sam, PurseOutcome::InsufficientBalance, None, voided);
             result.balance_before = Some(balance);
             return Ok(result);
         }
@@ -1082,7 +1087,7 @@ pub fn purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
             return Ok(declined(
                 layer,
                 sam,
-                Outcome::Declined,
+                PurseOutcome::Declined,
                 Some(reason),
                 voided,
             ));
@@ -1093,7 +1098,7 @@ pub fn purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
     // overdraft is used, as for GET BALANCE). Found by the purse_purchase fuzz target: the tap
     // was paid with balance after = 0 saturated from a negative value.
     if init.balance < request.amount {
-        let mut result = declined(layer, sam, Outcome::InsufficientBalance, None, voided);
+        let mut result = declined(layer, sam, PurseOutcome::InsufficientBalance, None, voided);
         result.balance_before = Some(init.balance);
         return Ok(result);
     }
@@ -1146,7 +1151,7 @@ pub fn capp_purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
         return Ok(end(
             layer,
             sam,
-            Outcome::Declined,
+            PurseOutcome::Declined,
             Some(DeclineReason::NoCapp),
             voided,
             PurseAmount::ZERO,
@@ -1158,7 +1163,7 @@ pub fn capp_purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
             return Ok(end(
                 layer,
                 sam,
-                Outcome::Declined,
+                PurseOutcome::Declined,
                 Some(reason),
                 voided,
                 PurseAmount::ZERO,
@@ -1175,7 +1180,7 @@ pub fn capp_purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
         return Ok(end(
             layer,
             sam,
-            Outcome::Declined,
+            PurseOutcome::Declined,
             Some(reason),
             voided,
             PurseAmount::ZERO,
@@ -1190,7 +1195,7 @@ pub fn capp_purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
             return Ok(end(
                 layer,
                 sam,
-                Outcome::Declined,
+                PurseOutcome::Declined,
                 Some(reason),
                 voided,
                 PurseAmount::ZERO,
@@ -1202,7 +1207,7 @@ pub fn capp_purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
         let mut result = end(
             layer,
             sam,
-            Outcome::InsufficientBalance,
+            PurseOutcome::InsufficientBalance,
             None,
             voided,
             decision.amount,
@@ -1220,7 +1225,7 @@ pub fn capp_purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
             let mut result = end(
                 layer,
                 sam,
-                Outcome::InsufficientBalance,
+                PurseOutcome::InsufficientBalance,
                 None,
                 voided,
                 decision.amount,
@@ -1236,7 +1241,7 @@ pub fn capp_purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
             return Ok(end(
                 layer,
                 sam,
-                Outcome::Declined,
+                PurseOutcome::Declined,
                 Some(reason),
                 voided,
                 decision.amount,
@@ -1248,7 +1253,7 @@ pub fn capp_purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
         let mut result = end(
             layer,
             sam,
-            Outcome::InsufficientBalance,
+            PurseOutcome::InsufficientBalance,
             None,
             voided,
             decision.amount,
@@ -1289,7 +1294,7 @@ pub fn capp_purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
             return Ok(end(
                 layer,
                 sam,
-                Outcome::Declined,
+                PurseOutcome::Declined,
                 Some(reason),
                 voided,
                 decision.amount,
@@ -1343,7 +1348,7 @@ pub fn load<T: Transport, H: Host + ?Sized, J: Journal + ?Sized>(
         Purse::Purse => TransactionKind::PurseLoad,
         Purse::Deposit => TransactionKind::DepositLoad,
     };
-    let mut result = tap.result(layer, 0, Outcome::Declined, None);
+    let mut result = tap.result(layer, 0, PurseOutcome::Declined, None);
     result.amount = request.amount;
     result.voided = voided;
     let init = Command::initialize_for_load(
@@ -1458,7 +1463,7 @@ pub fn load<T: Transport, H: Host + ?Sized, J: Journal + ?Sized>(
     journal.complete(&record).map_err(journal_err)?;
     result.tac = Some(tac);
     if status == RecordStatus::Loaded {
-        result.outcome = Outcome::Loaded;
+        result.outcome = PurseOutcome::Loaded;
         result.balance_after = Some(record.balance_after);
     } else {
         result.reason = Some(DeclineReason::TacInvalid);
@@ -1546,7 +1551,11 @@ mod tests {
             &request,
         )
         .expect("a typed outcome");
-        assert_eq!(result.outcome, Outcome::InsufficientBalance, "{result:?}");
+        assert_eq!(
+            result.outcome,
+            PurseOutcome::InsufficientBalance,
+            "{result:?}"
+        );
         assert_eq!(result.balance_before, Some(PurseAmount::from_fen(0x10)));
         assert!(journal.records().is_empty() && journal.pending().is_empty());
         let sent = &layer.transport().commands;
@@ -1605,7 +1614,7 @@ mod tests {
             &request,
         )
         .expect("a typed outcome");
-        assert_eq!(result.outcome, Outcome::Declined, "{result:?}");
+        assert_eq!(result.outcome, PurseOutcome::Declined, "{result:?}");
         assert_eq!(result.reason, Some(DeclineReason::BalanceOverflow));
         assert_eq!(
             result.balance_before,

@@ -87,8 +87,8 @@ pub struct LoadReversal {
 }
 
 /// The data of a load TAC, as the terminal knows it after CREDIT FOR LOAD (⚠ layout,
-/// pboc-notes §4.2 \[TC\]).
-pub type LoadTacData = crypto::LoadTacData;
+/// pboc-notes §4.2 \[TC\]): the crypto crate's type, re-exported for [`Host`] implementors.
+pub use quickpass_crypto::purse::LoadTacData;
 
 /// The issuer host for loads (pboc-notes §4.5).
 pub trait Host {

@@ -21,7 +21,7 @@
 //! "Paid" is only ever reached with a MAC2 the SAM verified (or, for a recovered transaction, a
 //! proof the card gave for the very transaction the journal holds), and a TAC that the SAM did
 //! not reject; everything a card or SAM sends is parsed once, at the edge ([`card`]), into typed
-//! values, and every refusal is a typed [`Outcome`] or [`FlowError`].
+//! values, and every refusal is a typed [`PurseOutcome`] or [`FlowError`].
 //!
 //! Every layout the notes mark ⚠ (unverified) lives in [`layout`], one constant or function
 //! each, so it can be corrected in one place once the primary standards are checked.
@@ -35,10 +35,10 @@ pub mod layout;
 pub mod record;
 pub mod sam;
 
-pub use card::{CardIdentity, CardInfo, CardNumber, LogRecord};
+pub use card::{CardIdentity, CardInfo, CardNumber, PurseLogRecord};
 pub use flow::{
     capp_purchase, load, purchase, CappFile, CappRequest, DeclineReason, FlowError, LoadRequest,
-    Outcome, PurchaseRequest, PurseApplication, PurseConfig, TapResult,
+    PurchaseRequest, PurseApplication, PurseConfig, PurseOutcome, TapResult,
 };
 pub use host::{
     Host, HostDecision, HostKeys, LoadAuthorisation, LoadReversal, ReversalReason, SoftwareHost,

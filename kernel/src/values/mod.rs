@@ -398,7 +398,7 @@ serde_via_str!(StatusWord);
 /// An `Amount` only exists in that range, so [`Amount::to_n12`] cannot fail and an amount the
 /// card could not be sent is refused where it is made ([`Amount::from_minor`], JSON), before any
 /// APDU. PBOC ED/EP amounts and balances are 4-byte big-endian binary
-/// ([`PurseAmount`](crate::values::PurseAmount), pboc-notes §4.1); every one of them is an
+/// ([`PurseAmount`], pboc-notes §4.1); every one of them is an
 /// `Amount`.
 #[derive(
     Debug,

@@ -8,13 +8,13 @@
 //! [`script_mac`](crate::pboc::crypto::script_mac)).
 //!
 //! ```
-//! use quickpass_sim::host::emv::{EmvHost, HostDecision};
+//! use quickpass_sim::host::emv::{EmvHost, IssuerDecision};
 //!
 //! let mut host = EmvHost::new();
 //! host.add_card("6228480012345671", 0x01, [0x11; 16], None)?;
-//! host.set_decision(HostDecision::Decline);
+//! host.set_decision(IssuerDecision::Decline);
 //! assert!(host.knows("6228480012345671", 0x01));
-//! # Ok::<(), quickpass_sim::host::emv::HostError>(())
+//! # Ok::<(), quickpass_sim::host::emv::EmvHostError>(())
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
@@ -22,9 +22,9 @@ use std::fmt;
 
 use quickpass_crypto::secret::SecretKey;
 use quickpass_kernel::dol::DolSource;
-use quickpass_kernel::tag::{Format, Tag};
 use quickpass_kernel::tags;
 use quickpass_kernel::tlv::{self, TlvIter};
+use quickpass_kernel::{Format, Tag};
 
 use crate::pboc::crypto::{self, CVN_01};
 use crate::pboc::PbocProfile;
@@ -37,7 +37,7 @@ pub const ARC_DECLINED: [u8; 2] = *b"05";
 /// Why the host could not process a request (who is at fault is in the variant).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum HostError {
+pub enum EmvHostError {
     /// No keys for this PAN / PSN.
     #[error("unknown card")]
     UnknownCard,
@@ -60,7 +60,7 @@ pub enum HostError {
 
 /// What the host answers to a valid ARQC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HostDecision {
+pub enum IssuerDecision {
     /// `8A` = `00`.
     Approve,
     /// `8A` = `05`.
@@ -126,27 +126,27 @@ impl DolSource for IccData {
 }
 
 impl IccData {
-    fn parse(bytes: &[u8]) -> Result<Self, HostError> {
+    fn parse(bytes: &[u8]) -> Result<Self, EmvHostError> {
         let mut map = BTreeMap::new();
         for object in TlvIter::new(bytes) {
-            let object = object.map_err(|e| HostError::Tlv(e.to_string()))?;
+            let object = object.map_err(|e| EmvHostError::Tlv(e.to_string()))?;
             map.insert(object.tag(), object.value().to_vec());
         }
         Ok(IccData(map))
     }
 
-    fn fixed<const N: usize>(&self, tag: Tag) -> Result<[u8; N], HostError> {
+    fn fixed<const N: usize>(&self, tag: Tag) -> Result<[u8; N], EmvHostError> {
         self.value(tag)
-            .ok_or(HostError::Missing(tag))?
+            .ok_or(EmvHostError::Missing(tag))?
             .try_into()
-            .map_err(|_| HostError::Malformed(tag))
+            .map_err(|_| EmvHostError::Malformed(tag))
     }
 }
 
 /// The simulated issuer host.
 pub struct EmvHost {
     cards: HashMap<(String, u8), CardKeys>,
-    decision: HostDecision,
+    decision: IssuerDecision,
 }
 
 impl fmt::Debug for EmvHost {
@@ -170,7 +170,7 @@ impl EmvHost {
     pub fn new() -> Self {
         EmvHost {
             cards: HashMap::new(),
-            decision: HostDecision::Approve,
+            decision: IssuerDecision::Approve,
         }
     }
 
@@ -182,8 +182,8 @@ impl EmvHost {
         psn: u8,
         imk_ac: [u8; 16],
         imk_smi: Option<[u8; 16]>,
-    ) -> Result<(), HostError> {
-        let setup = |e: quickpass_crypto::emv::EmvKeyError| HostError::Setup(e.to_string());
+    ) -> Result<(), EmvHostError> {
+        let setup = |e: quickpass_crypto::emv::EmvKeyError| EmvHostError::Setup(e.to_string());
         let udk = crypto::derive_udk(&imk_ac, pan, psn).map_err(setup)?;
         let mk_smi = crypto::derive_udk(&imk_smi.unwrap_or(imk_ac), pan, psn).map_err(setup)?;
         self.cards.insert(
@@ -198,17 +198,17 @@ impl EmvHost {
     }
 
     /// Adds the card of a `pboc` profile (PAN, PSN, issuer keys, script MAC length).
-    pub fn add_profile(&mut self, profile: &PbocProfile) -> Result<(), HostError> {
-        let key = |name: &str, text: &str| -> Result<[u8; 16], HostError> {
+    pub fn add_profile(&mut self, profile: &PbocProfile) -> Result<(), EmvHostError> {
+        let key = |name: &str, text: &str| -> Result<[u8; 16], EmvHostError> {
             hex::decode(text)
                 .ok()
                 .and_then(|k| k.try_into().ok())
-                .ok_or_else(|| HostError::Setup(format!("{name} is not 16 hex bytes")))
+                .ok_or_else(|| EmvHostError::Setup(format!("{name} is not 16 hex bytes")))
         };
         let psn = hex::decode(&profile.psn)
             .ok()
             .and_then(|p| <[u8; 1]>::try_from(p).ok())
-            .ok_or_else(|| HostError::Setup("psn is not one hex byte".into()))?[0];
+            .ok_or_else(|| EmvHostError::Setup("psn is not one hex byte".into()))?[0];
         let imk = key("issuer_master_key", &profile.issuer_master_key)?;
         let smi = match &profile.issuer_smi_key {
             Some(text) => Some(key("issuer_smi_key", text)?),
@@ -229,33 +229,35 @@ impl EmvHost {
         pan: &str,
         psn: u8,
         length: usize,
-    ) -> Result<(), HostError> {
+    ) -> Result<(), EmvHostError> {
         if length != 4 && length != 8 {
-            return Err(HostError::Setup("script MAC length must be 4 or 8".into()));
+            return Err(EmvHostError::Setup(
+                "script MAC length must be 4 or 8".into(),
+            ));
         }
         let card = self
             .cards
             .get_mut(&(pan.to_owned(), psn))
-            .ok_or(HostError::UnknownCard)?;
+            .ok_or(EmvHostError::UnknownCard)?;
         card.mac_length = length;
         Ok(())
     }
 
     /// What the host answers to valid ARQCs from now on.
-    pub fn set_decision(&mut self, decision: HostDecision) {
+    pub fn set_decision(&mut self, decision: IssuerDecision) {
         self.decision = decision;
     }
 
-    fn card(&self, pan: &str, psn: u8) -> Result<&CardKeys, HostError> {
+    fn card(&self, pan: &str, psn: u8) -> Result<&CardKeys, EmvHostError> {
         self.cards
             .get(&(pan.to_owned(), psn))
-            .ok_or(HostError::UnknownCard)
+            .ok_or(EmvHostError::UnknownCard)
     }
 
     /// Recomputes the ARQC from the ICC data (a sequence of TLVs: `9F02 9F03 9F1A 95 5F2A 9A
     /// 9C 9F37` as the terminal sent them, and the card's `82 9F36 9F10 9F26`) and reports
     /// whether it matches.
-    pub fn verify_arqc(&self, pan: &str, psn: u8, icc_data: &[u8]) -> Result<bool, HostError> {
+    pub fn verify_arqc(&self, pan: &str, psn: u8, icc_data: &[u8]) -> Result<bool, EmvHostError> {
         let card = self.card(pan, psn)?;
         let data = IccData::parse(icc_data)?;
         let ((received, computed), _) = Self::check(card, &data)?;
@@ -263,22 +265,22 @@ impl EmvHost {
     }
 
     /// `((received, computed), atc)`.
-    fn check(card: &CardKeys, data: &IccData) -> Result<(ArqcPair, [u8; 2]), HostError> {
+    fn check(card: &CardKeys, data: &IccData) -> Result<(ArqcPair, [u8; 2]), EmvHostError> {
         let arqc = data.fixed::<8>(tags::APPLICATION_CRYPTOGRAM)?;
         let atc = data.fixed::<2>(tags::ATC)?;
         let aip = data.fixed::<2>(tags::AIP)?;
         let iad = data
             .value(tags::ISSUER_APPLICATION_DATA)
-            .ok_or(HostError::Missing(tags::ISSUER_APPLICATION_DATA))?;
+            .ok_or(EmvHostError::Missing(tags::ISSUER_APPLICATION_DATA))?;
         let cvn = *iad
             .get(2)
-            .ok_or(HostError::Malformed(tags::ISSUER_APPLICATION_DATA))?;
+            .ok_or(EmvHostError::Malformed(tags::ISSUER_APPLICATION_DATA))?;
         if cvn != CVN_01 {
-            return Err(HostError::UnsupportedCvn(cvn));
+            return Err(EmvHostError::UnsupportedCvn(cvn));
         }
         let ac_data = crypto::cvn01_ac_data(data, aip, atc, iad);
         let computed = crypto::application_cryptogram(&card.udk, atc, &ac_data)
-            .map_err(|e| HostError::Setup(e.to_string()))?;
+            .map_err(|e| EmvHostError::Setup(e.to_string()))?;
         Ok(((arqc, computed), atc))
     }
 
@@ -289,18 +291,18 @@ impl EmvHost {
         pan: &str,
         psn: u8,
         icc_data: &[u8],
-    ) -> Result<AuthorisationResponse, HostError> {
+    ) -> Result<AuthorisationResponse, EmvHostError> {
         let card = self.card(pan, psn)?;
         let data = IccData::parse(icc_data)?;
         let ((arqc, computed), atc) = Self::check(card, &data)?;
         let cryptogram_valid = arqc == computed;
         let arc = match (cryptogram_valid, self.decision) {
-            (false, _) | (true, HostDecision::Decline) => ARC_DECLINED,
-            (true, HostDecision::Approve) => ARC_APPROVED,
-            (true, HostDecision::Code(code)) => code,
+            (false, _) | (true, IssuerDecision::Decline) => ARC_DECLINED,
+            (true, IssuerDecision::Approve) => ARC_APPROVED,
+            (true, IssuerDecision::Code(code)) => code,
         };
-        let arpc =
-            crypto::arpc(&card.udk, atc, arqc, arc).map_err(|e| HostError::Setup(e.to_string()))?;
+        let arpc = crypto::arpc(&card.udk, atc, arqc, arc)
+            .map_err(|e| EmvHostError::Setup(e.to_string()))?;
         Ok(AuthorisationResponse {
             cryptogram_valid,
             approved: arc == ARC_APPROVED,
@@ -319,10 +321,10 @@ impl EmvHost {
         session: &ScriptSession,
         header: [u8; 4],
         data: &[u8],
-    ) -> Result<Vec<u8>, HostError> {
+    ) -> Result<Vec<u8>, EmvHostError> {
         let card = self.card(pan, psn)?;
         if data.len() + card.mac_length > 255 {
-            return Err(HostError::Setup("script command data too long".into()));
+            return Err(EmvHostError::Setup("script command data too long".into()));
         }
         crypto::script_command(
             &card.mk_smi,
@@ -332,7 +334,7 @@ impl EmvHost {
             session.arqc,
             card.mac_length,
         )
-        .map_err(|e| HostError::Setup(e.to_string()))
+        .map_err(|e| EmvHostError::Setup(e.to_string()))
     }
 
     /// PUT DATA `04 DA` of an n12 amount (`9F79` EC balance load, `9F77`, `9F78`, `9F6D`).
@@ -343,10 +345,10 @@ impl EmvHost {
         session: &ScriptSession,
         tag: Tag,
         amount: u64,
-    ) -> Result<Vec<u8>, HostError> {
+    ) -> Result<Vec<u8>, EmvHostError> {
         let [_, _, p1, p2] = tag.packed().to_be_bytes();
         let value = quickpass_kernel::values::bcd::u64_to_bcd::<6>(amount)
-            .map_err(|e| HostError::Setup(e.to_string()))?;
+            .map_err(|e| EmvHostError::Setup(e.to_string()))?;
         self.script_command(pan, psn, session, [0x04, 0xDA, p1, p2], &value)
     }
 
@@ -356,7 +358,7 @@ impl EmvHost {
         pan: &str,
         psn: u8,
         session: &ScriptSession,
-    ) -> Result<Vec<u8>, HostError> {
+    ) -> Result<Vec<u8>, EmvHostError> {
         self.script_command(pan, psn, session, [0x84, 0x1E, 0x00, 0x00], &[])
     }
 
@@ -366,7 +368,7 @@ impl EmvHost {
         pan: &str,
         psn: u8,
         session: &ScriptSession,
-    ) -> Result<Vec<u8>, HostError> {
+    ) -> Result<Vec<u8>, EmvHostError> {
         self.script_command(pan, psn, session, [0x84, 0x18, 0x00, 0x00], &[])
     }
 }
@@ -398,13 +400,13 @@ mod tests {
         let mut host = EmvHost::new();
         assert_eq!(
             host.authorise("6228480012345671", 1, &[]).unwrap_err(),
-            HostError::UnknownCard
+            EmvHostError::UnknownCard
         );
         host.add_card("6228480012345671", 1, [0x11; 16], None)
             .unwrap();
         assert_eq!(
             host.authorise("6228480012345671", 1, &[]).unwrap_err(),
-            HostError::Missing(tags::APPLICATION_CRYPTOGRAM)
+            EmvHostError::Missing(tags::APPLICATION_CRYPTOGRAM)
         );
         assert!(host.add_card("12ab", 1, [0; 16], None).is_err());
         assert!(!format!("{host:?}").contains("622848"));

@@ -4,7 +4,7 @@
 //! The host holds the issuer master keys and derives each card's load key DLK and TAC key DTK
 //! with [`card_key`], the same (⚠) diversification the simulated card is personalised with and
 //! the PSAM uses. The card is identified by its 8-byte application serial (EF15 bytes 12–19)
-//! and, for two-level diversification, the second diversifier ([`CardIdentity`]).
+//! and, for two-level diversification, the second diversifier ([`HostCardIdentity`]).
 
 use core::convert::Infallible;
 
@@ -19,7 +19,7 @@ use crate::purse::{KeyDerivation, PurseProfile};
 
 /// Which card a request is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CardIdentity {
+pub struct HostCardIdentity {
     /// The 8-byte application serial (EF15 bytes 12–19).
     pub serial: [u8; 8],
     /// The second diversifier, for cards whose keys are diversified twice (pboc-notes §4.4);
@@ -27,10 +27,10 @@ pub struct CardIdentity {
     pub second_diversifier: Option<[u8; 8]>,
 }
 
-impl CardIdentity {
+impl HostCardIdentity {
     /// The identity of a one-level card from its EF15 (`None` if EF15 is too short).
     pub fn from_ef15(ef15: &[u8]) -> Option<Self> {
-        Some(CardIdentity {
+        Some(HostCardIdentity {
             serial: application_serial(ef15)?,
             second_diversifier: None,
         })
@@ -39,7 +39,7 @@ impl CardIdentity {
     /// The identity of a two-level card whose second diversifier is the first 8 bytes of EF15
     /// (ETC, Shanghai T-Union; pboc-notes §4.4).
     pub fn from_ef15_two_level(ef15: &[u8]) -> Option<Self> {
-        Some(CardIdentity {
+        Some(HostCardIdentity {
             serial: application_serial(ef15)?,
             second_diversifier: Some(default_second_diversifier(ef15)?),
         })
@@ -62,9 +62,9 @@ pub struct HostKeySet {
 
 /// What the terminal forwards for a load after INITIALIZE FOR LOAD (pboc-notes §4.5 step 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LoadRequest {
+pub struct HostLoadRequest {
     /// The card.
-    pub card: CardIdentity,
+    pub card: HostCardIdentity,
     /// Key index sent in INITIALIZE FOR LOAD.
     pub key_index: u8,
     /// Balance before the load (from INITIALIZE FOR LOAD), fen.
@@ -90,7 +90,7 @@ pub struct LoadRequest {
 /// Why the host refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum HostError {
+pub enum PurseHostError {
     /// No keys for this key index (or no load key).
     #[error("no issuer keys for key index {0}")]
     UnknownKeyIndex(u8),
@@ -153,21 +153,21 @@ impl PurseHost {
         Ok(host)
     }
 
-    fn key_set(&self, index: u8) -> Result<&HostKeySet, HostError> {
+    fn key_set(&self, index: u8) -> Result<&HostKeySet, PurseHostError> {
         self.keys
             .iter()
             .find(|k| k.index == index)
-            .ok_or(HostError::UnknownKeyIndex(index))
+            .ok_or(PurseHostError::UnknownKeyIndex(index))
     }
 
     fn card_key(
         set: &HostKeySet,
         master: &SecretKey,
-        card: &CardIdentity,
-    ) -> Result<SecretKey, HostError> {
+        card: &HostCardIdentity,
+    ) -> Result<SecretKey, PurseHostError> {
         if set.diversify {
             card_key(master, &card.serial, card.second_diversifier.as_ref())
-                .map_err(|e| HostError::Key(e.to_string()))
+                .map_err(|e| PurseHostError::Key(e.to_string()))
         } else {
             Ok(master.clone())
         }
@@ -175,14 +175,14 @@ impl PurseHost {
 
     /// Verifies the card's load MAC1 and returns MAC2 for CREDIT FOR LOAD (pboc-notes §4.5
     /// step 3).
-    pub fn authorise_load(&self, request: &LoadRequest) -> Result<[u8; 4], HostError> {
+    pub fn authorise_load(&self, request: &HostLoadRequest) -> Result<[u8; 4], PurseHostError> {
         let set = self.key_set(request.key_index)?;
         let master = set
             .load
             .as_ref()
-            .ok_or(HostError::UnknownKeyIndex(request.key_index))?;
+            .ok_or(PurseHostError::UnknownKeyIndex(request.key_index))?;
         let dlk = Self::card_key(set, master, &request.card)?;
-        let key_error = |e: crypto::PurseError| HostError::Key(e.to_string());
+        let key_error = |e: crypto::PurseError| PurseHostError::Key(e.to_string());
         let sk = crypto::load_session_key(&dlk, request.card_random, request.online_counter)
             .map_err(key_error)?;
         let mac1 = crypto::load_mac1(
@@ -194,7 +194,7 @@ impl PurseHost {
         )
         .map_err(key_error)?;
         if mac1 != request.mac1 {
-            return Err(HostError::Mac1Invalid);
+            return Err(PurseHostError::Mac1Invalid);
         }
         crypto::load_mac2(
             &sk,
@@ -209,7 +209,7 @@ impl PurseHost {
         .map_err(key_error)
     }
 
-    fn dtk(&self, card: &CardIdentity, key_index: u8) -> Result<SecretKey, HostError> {
+    fn dtk(&self, card: &HostCardIdentity, key_index: u8) -> Result<SecretKey, PurseHostError> {
         let set = self.key_set(key_index)?;
         Self::card_key(set, &set.tac, card)
     }
@@ -217,40 +217,40 @@ impl PurseHost {
     /// Checks a purchase TAC at settlement (⚠ TAC layout single-source, pboc-notes §4.2).
     pub fn verify_purchase_tac(
         &self,
-        card: &CardIdentity,
+        card: &HostCardIdentity,
         key_index: u8,
         data: &crypto::PurchaseTacData,
         tac: &[u8; 4],
-    ) -> Result<(), HostError> {
+    ) -> Result<(), PurseHostError> {
         let dtk = self.dtk(card, key_index)?;
         match crypto::purchase_tac(&dtk, data) {
             Ok(expected) if expected == *tac => Ok(()),
-            Ok(_) => Err(HostError::TacInvalid),
-            Err(e) => Err(HostError::Key(e.to_string())),
+            Ok(_) => Err(PurseHostError::TacInvalid),
+            Err(e) => Err(PurseHostError::Key(e.to_string())),
         }
     }
 
     /// Checks a load TAC (⚠ TAC layout single-source, pboc-notes §4.2).
     pub fn verify_load_tac(
         &self,
-        card: &CardIdentity,
+        card: &HostCardIdentity,
         key_index: u8,
         data: &crypto::LoadTacData,
         tac: &[u8; 4],
-    ) -> Result<(), HostError> {
+    ) -> Result<(), PurseHostError> {
         let dtk = self.dtk(card, key_index)?;
         match crypto::load_tac(&dtk, data) {
             Ok(expected) if expected == *tac => Ok(()),
-            Ok(_) => Err(HostError::TacInvalid),
-            Err(e) => Err(HostError::Key(e.to_string())),
+            Ok(_) => Err(PurseHostError::TacInvalid),
+            Err(e) => Err(PurseHostError::Key(e.to_string())),
         }
     }
 }
 
 /// The kernel's card identity (from EF15) as the host's.
-impl From<&purse::CardIdentity> for CardIdentity {
+impl From<&purse::CardIdentity> for HostCardIdentity {
     fn from(card: &purse::CardIdentity) -> Self {
-        CardIdentity {
+        HostCardIdentity {
             serial: card.serial,
             second_diversifier: card.second_diversifier,
         }
@@ -293,8 +293,8 @@ impl purse::Host for &PurseHost {
         &mut self,
         r: &purse::LoadAuthorisation,
     ) -> Result<purse::HostDecision, Infallible> {
-        let request = LoadRequest {
-            card: CardIdentity::from(&r.card),
+        let request = HostLoadRequest {
+            card: HostCardIdentity::from(&r.card),
             key_index: r.key_index,
             old_balance: r.init.balance,
             amount: r.amount,
@@ -332,7 +332,7 @@ impl purse::Host for &PurseHost {
         tac: &[u8; 4],
     ) -> Result<purse::TacCheck, Infallible> {
         Ok(
-            match self.verify_load_tac(&CardIdentity::from(card), key_index, data, tac) {
+            match self.verify_load_tac(&HostCardIdentity::from(card), key_index, data, tac) {
                 Ok(()) => purse::TacCheck::Verified,
                 Err(_) => purse::TacCheck::Invalid,
             },

@@ -11,8 +11,8 @@ use quickpass_crypto::emv::{self, EmvKeyError};
 use quickpass_crypto::mac::Padding;
 use quickpass_crypto::secret::SecretKey;
 use quickpass_kernel::dol::{fit, DolSource};
-use quickpass_kernel::tag::Tag;
 use quickpass_kernel::tags;
+use quickpass_kernel::Tag;
 
 /// Cryptogram version number of the only AC layout the simulated card computes (pboc-notes
 /// §2.11, "CVN 01").

@@ -34,11 +34,11 @@ use std::fmt;
 use quickpass_crypto::oda::{format, issue};
 use quickpass_kernel::bits::CryptogramType;
 use quickpass_kernel::dol::DolSource;
-use quickpass_kernel::tag::{Format, Tag};
 use quickpass_kernel::tags;
 use quickpass_kernel::tlv;
 use quickpass_kernel::values::bcd::{bcd_to_u64, u64_to_bcd};
 use quickpass_kernel::values::StatusWord;
+use quickpass_kernel::{Format, Tag};
 
 use super::apdu::{CommandApdu, Reply};
 use super::card::Application;

@@ -10,10 +10,10 @@ use quickpass_crypto::oda::issue::{
 use quickpass_crypto::oda::issue::{RsaSigner, Sm2Signer, SM2_PK_ALGORITHM};
 use quickpass_crypto::secret::SecretKey;
 use quickpass_kernel::dol::Dol;
-use quickpass_kernel::tag::Tag;
 use quickpass_kernel::tags;
 use quickpass_kernel::tlv;
 use quickpass_kernel::values::bcd::{digits_to_cn, digits_to_n};
+use quickpass_kernel::Tag;
 
 use super::crypto::derive_udk;
 use super::profile::{

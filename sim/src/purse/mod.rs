@@ -24,7 +24,7 @@
 //!
 //! DEBIT and CREDIT change the stored state in one step: every check and every computation
 //! happens first, then balance, counter, log record, cached CAPP records and the journal entry
-//! are written together ([`PurseApplication`]'s `commit`). A tear therefore leaves the card
+//! are written together ([`SimPurseApplication`]'s `commit`). A tear therefore leaves the card
 //! either untouched or fully debited/credited, which is what GET TRANSACTION PROVE recovery
 //! relies on.
 //!
@@ -46,8 +46,9 @@ use std::collections::VecDeque;
 use quickpass_crypto::purse as crypto;
 use quickpass_crypto::secret::SecretKey;
 use quickpass_kernel::apdu::Purse;
-use quickpass_kernel::tag::Tag;
+use quickpass_kernel::purse::layout::ProveOrder;
 use quickpass_kernel::values::{PurseAmount, StatusWord};
+use quickpass_kernel::Tag;
 use quickpass_kernel::{tags, tlv};
 
 use super::apdu::{CommandApdu, Reply};
@@ -83,18 +84,11 @@ pub const TRAVEL_RECORD_LEN: usize = 48;
 /// How many transactions the journal behind GET TRANSACTION PROVE remembers.
 pub const JOURNAL_LEN: usize = 8;
 
-/// The order of the two fields in the GET TRANSACTION PROVE response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProveOrder {
-    /// MAC2 (4) ‖ TAC (4).
-    Mac2ThenTac,
-    /// TAC (4) ‖ MAC2 (4), the order DEBIT returns them in.
-    TacThenMac2,
-}
-
 /// ⚠ pboc-notes §4.1 and §7 item 3: the order of MAC2 and TAC in the GET TRANSACTION PROVE
 /// response is unverified. The notes (and the kernel's builder) describe the response as "MAC2
-/// and TAC", so the simulated card answers MAC2 ‖ TAC. Change it here only.
+/// and TAC", so the simulated card answers MAC2 ‖ TAC. Change it here only: the card's order is
+/// its own constant (the kernel's [`ProveOrder`] type, not its `PROVE_ORDER`), so a card that
+/// answers in the other order can be simulated.
 pub const TRANSACTION_PROVE_ORDER: ProveOrder = ProveOrder::Mac2ThenTac;
 
 /// `9303`: application permanently locked (⚠ recall, pboc-notes §4.9 lists no code).
@@ -219,7 +213,7 @@ struct Commit {
 
 /// A simulated ED/EP purse application; see the [module docs](self).
 #[derive(Debug)]
-pub struct PurseApplication {
+pub struct SimPurseApplication {
     df_name: Vec<u8>,
     file_id: Option<[u8; 2]>,
     label: Option<Vec<u8>>,
@@ -271,7 +265,7 @@ fn internal_error<E>(_: E) -> Reply {
     Reply::status(StatusWord::NO_PRECISE_DIAGNOSIS)
 }
 
-impl PurseApplication {
+impl SimPurseApplication {
     /// Personalises the application from its profile: EF15 and the other files built, keys
     /// derived (⚠ [`keys`]), balances and counters set. `field` names the profile entry in
     /// errors (`applications[0]`).
@@ -405,7 +399,7 @@ impl PurseApplication {
         let mut fci_body = tlv::encoded(tags::DF_NAME, &df_name);
         fci_body.extend(tlv::encoded(tags::FCI_PROPRIETARY_TEMPLATE, &proprietary));
 
-        Ok(PurseApplication {
+        Ok(SimPurseApplication {
             fci: tlv::encoded(tags::FCI_TEMPLATE, &fci_body),
             df_name,
             file_id,
@@ -1059,7 +1053,7 @@ impl PurseApplication {
     }
 }
 
-impl Application for PurseApplication {
+impl Application for SimPurseApplication {
     fn df_name(&self) -> &[u8] {
         &self.df_name
     }
@@ -1146,7 +1140,7 @@ impl Application for PurseApplication {
 mod tests {
     use super::*;
 
-    fn application(extra: &str) -> PurseApplication {
+    fn application(extra: &str) -> SimPurseApplication {
         let profile: PurseProfile = serde_json::from_str(&format!(
             r#"{{"df_name_text": "PAY.SZT", "ef15": {{"layout": "raw",
                 "data": "0102030405060708090A0B0C0D0E0F1011121314"}}, "ep_balance": 100,
@@ -1155,10 +1149,10 @@ mod tests {
                            "tac": "FFEEDDCCBBAA99887766554433221100"}}]{extra}}}"#
         ))
         .unwrap();
-        PurseApplication::personalise(&profile, "p").unwrap()
+        SimPurseApplication::personalise(&profile, "p").unwrap()
     }
 
-    fn run(app: &mut PurseApplication, apdu: &str) -> Reply {
+    fn run(app: &mut SimPurseApplication, apdu: &str) -> Reply {
         let bytes = hex::decode(apdu).unwrap();
         app.process(&CommandApdu::parse(&bytes).unwrap())
     }

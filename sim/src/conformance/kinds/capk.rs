@@ -2,7 +2,7 @@
 //! UnionPay/PBOC terminal-parameter TLV layout.
 
 use quickpass_crypto::capk::{CaPublicKey, CapkIndex, HashAlgorithm, Rid};
-use quickpass_kernel::capk_params;
+use quickpass_kernel::internal::capk_params;
 
 use crate::conformance::case::{ensure_eq, unsupported, Case, Check};
 

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use quickpass_kernel::dol::{Dol, DolSource};
-use quickpass_kernel::tag::{Format, Tag};
+use quickpass_kernel::{Format, Tag};
 use serde_json::{json, Value};
 
 use crate::conformance::case::{decode_hex, unsupported, Case, Check};
@@ -66,7 +66,7 @@ pub(super) fn tag_map<T>(
         .map(|(key, v)| {
             let tag: Tag = key
                 .parse()
-                .map_err(|e: quickpass_kernel::tag::TagParseError| e.to_string())?;
+                .map_err(|e: quickpass_kernel::tags::TagParseError| e.to_string())?;
             Ok((tag, read(v, key)?))
         })
         .collect()

@@ -1,14 +1,14 @@
 //! `hash` cases (README §3.1).
 
-use quickpass_crypto::hash::{self, HashAlgorithm};
+use quickpass_crypto::hash::{self, HashFunction};
 
 use crate::conformance::case::{unsupported, Case, Check};
 
 pub(super) fn run(case: &Case<'_>) -> Check {
     let algorithm = match case.str("algorithm")? {
-        "sha1" => HashAlgorithm::Sha1,
-        "sha256" => HashAlgorithm::Sha256,
-        "sm3" => HashAlgorithm::Sm3,
+        "sha1" => HashFunction::Sha1,
+        "sha256" => HashFunction::Sha256,
+        "sm3" => HashFunction::Sm3,
         other => return unsupported("algorithm", other),
     };
     let message = case.hex("message")?;

@@ -7,11 +7,11 @@ use quickpass_kernel::config::{
 };
 use quickpass_kernel::contact::{self, ContactInput, NoPinPad};
 use quickpass_kernel::contactless::{self, CardPhase};
-use quickpass_kernel::oda::OdaStatus;
-use quickpass_kernel::tag::Tag;
-use quickpass_kernel::terminal_values::TransactionInput;
 use quickpass_kernel::transport::ApduLayer;
 use quickpass_kernel::values::{Amount, TransactionDate, TransactionTime};
+use quickpass_kernel::OdaStatus;
+use quickpass_kernel::Tag;
+use quickpass_kernel::TransactionInput;
 use serde_json::Value;
 
 use super::dol::tag_map;
@@ -75,7 +75,7 @@ pub(super) fn run(case: &Case<'_>) -> Check {
     case.expect_json(
         "cryptogram_type",
         &cryptogram
-            .map(|c| Value::from(quickpass_kernel::outcome::cryptogram_name(c)))
+            .map(|c| Value::from(quickpass_kernel::internal::cryptogram_name(c)))
             .unwrap_or(Value::Null),
     )?;
     let oda_status = match oda.status() {
