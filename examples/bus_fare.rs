@@ -19,6 +19,9 @@
 //! `apdus`), plus `--journal PATH` (file journal; default in memory) and `--help`.
 //! Exit status: 0 after the taps, 1 when the set-up fails, 2 on bad arguments.
 
+#[macro_use]
+mod stdout;
+
 use std::process::ExitCode;
 
 mod common;
@@ -129,7 +132,7 @@ fn run(options: Options) -> Result<(), String> {
     let config = PurseConfig::new(app);
     let fares = SegmentFareTable::EXAMPLE;
     if !options.json {
-        println!(
+        outln!(
             "terminal {}, {} mode",
             hex::encode_upper(sam.terminal_id()),
             if options.capp {
@@ -206,7 +209,7 @@ fn run(options: Options) -> Result<(), String> {
                 .filter(|r| r.status.is_settled())
                 .map(|r| r.amount),
         );
-        println!(
+        outln!(
             "settlement: {} records, {} to claim, {} pending",
             settled.len(),
             settled_total,

@@ -4,6 +4,9 @@
 //! Prints `PASS file#id` / `FAIL file#id: reason` per case and, last, `N passed, M failed`;
 //! exits with status 1 when any case failed.
 
+#[macro_use]
+mod stdout;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -20,7 +23,7 @@ fn main() -> ExitCode {
     let Options { paths } = <Options as clap::Parser>::parse();
     let report = quickpass_sim::conformance::run_paths(&paths);
     for line in report.lines() {
-        println!("{line}");
+        outln!("{line}");
     }
     if report.failed() == 0 {
         ExitCode::SUCCESS

@@ -44,6 +44,9 @@
 //!   index cannot load), `tac` the TAC master key (MTK), `diversify` (default `true`) `false`
 //!   when the keys are the card's own. Keys are test keys: never put production keys in a file.
 
+#[macro_use]
+mod stdout;
+
 use std::convert::Infallible;
 use std::process::ExitCode;
 
@@ -289,7 +292,7 @@ fn run(options: Options) -> Result<(), String> {
     };
     let config = PurseConfig::new(app);
     if !options.json {
-        println!("top-up terminal {}", hex::encode_upper(terminal_id));
+        outln!("top-up terminal {}", hex::encode_upper(terminal_id));
     }
     for tap in 1..=options.taps {
         card.transport_mut().present()?;
@@ -336,7 +339,7 @@ fn run(options: Options) -> Result<(), String> {
                 .filter(|r| r.status.is_settled())
                 .map(|r| r.amount),
         );
-        println!(
+        outln!(
             "settlement: {} records, {} loaded, {} pending",
             records.len(),
             settled_total,

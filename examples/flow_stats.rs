@@ -9,6 +9,9 @@
 //! R-APDU received (data and the status word). The CAPP flow is shown twice: entry, then exit.
 //! `tests/rig.rs` asserts the same APDU counts.
 
+#[macro_use]
+mod stdout;
+
 use std::process::ExitCode;
 
 use quickpass::kernel::transport::Counters;
@@ -28,10 +31,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    println!(
+    outln!(
         "| flow | outcome | card APDUs | card bytes sent / received | PSAM APDUs | PSAM bytes sent / received | bytes in all |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    outln!("|---|---|---|---|---|---|---|");
     let mut unexpected = 0;
     for flow in Flow::ALL {
         let labels: &[&str] = if flow == Flow::Capp {
@@ -71,7 +74,7 @@ fn print_row(label: &str, report: &TapReport) {
             format!("{} / {}", report.sam.bytes_sent, report.sam.bytes_received),
         )
     };
-    println!(
+    outln!(
         "| {label} | {} | {} | {} / {} | {} | {} | {} |",
         report.outcome,
         report.card.apdus_sent,

@@ -19,6 +19,9 @@
 //! Memory figures come from `/proc/self/status` (Linux); elsewhere they print as "unavailable"
 //! and only the outcomes are checked.
 
+#[macro_use]
+mod stdout;
+
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -292,7 +295,7 @@ fn run(options: &Options) -> Result<bool, String> {
             "tolerance_kib": TOLERANCE_KIB,
             "flat": growth_kib.map(|g| g <= TOLERANCE_KIB),
         });
-        println!("{summary}");
+        outln!("{summary}");
     }
     Ok(flat && unexpected == 0)
 }

@@ -15,6 +15,9 @@
 //! PCD 00 01", port 35964). Exit status: 0 when every tap was approved, 1 otherwise or when the
 //! stack is missing, 2 on bad arguments.
 
+#[macro_use]
+mod stdout;
+
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -208,11 +211,9 @@ fn run(taps: usize) -> Result<(), String> {
         .iter()
         .map(|t| 100.0 * (t.tap - t.transmit).as_secs_f64() / t.tap.as_secs_f64())
         .collect();
-    println!(
-        "{taps} qPBOC fDDA taps (7 APDUs) through pcscd + vpcd, after {WARM_UP} warm-up taps\n"
-    );
-    println!("| per tap | median | p90 |");
-    println!("|---|---|---|");
+    outln!("{taps} qPBOC fDDA taps (7 APDUs) through pcscd + vpcd, after {WARM_UP} warm-up taps\n");
+    outln!("| per tap | median | p90 |");
+    outln!("|---|---|---|");
     for (what, values, unit) in [
         ("whole tap", &mut tap_us, "µs"),
         ("Σ transmit (pcscd + vpcd + card)", &mut transmit_us, "µs"),
@@ -221,7 +222,7 @@ fn run(taps: usize) -> Result<(), String> {
         ("kernel (tap − Σ transmit)", &mut kernel_us, "µs"),
         ("kernel overhead", &mut share, "%"),
     ] {
-        println!(
+        outln!(
             "| {what} | {:.1} {unit} | {:.1} {unit} |",
             quantile(values, 0.5),
             quantile(values, 0.9)

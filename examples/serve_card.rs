@@ -14,6 +14,9 @@
 //! The flags are a contract for outside scripts: exactly `--profile` and `--port` (and `--help`).
 //! Exit status: 0 on `--help`, 1 when the profile cannot be loaded, 2 on bad arguments.
 
+#[macro_use]
+mod stdout;
+
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
@@ -61,7 +64,7 @@ fn main() -> ExitCode {
     };
 
     let addr = vpcd::localhost(options.port);
-    println!(
+    outln!(
         "serving card {:?} ({}) from {}",
         profile.name,
         if profile.description.is_empty() {
@@ -71,27 +74,27 @@ fn main() -> ExitCode {
         },
         options.profile
     );
-    println!(
+    outln!(
         "  ATR {}, {} application(s); vpcd at {addr}, reader {}",
         hex::encode_upper(card.atr()),
         profile.applications.len(),
         reader_name(options.port)
     );
-    println!("  runs until killed; `pcsc_scan -r` lists the reader");
+    outln!("  runs until killed; `pcsc_scan -r` lists the reader");
 
     // Never set: the process runs until it is killed (the socket then closes: card removed).
     let stop = AtomicBool::new(false);
     let stats = Server::new(addr).serve_with(&mut card, &stop, |event| match event {
-        Event::Connected(addr) => println!("connected to vpcd at {addr}: card inserted"),
+        Event::Connected(addr) => outln!("connected to vpcd at {addr}: card inserted"),
         Event::Waiting(error) => {
-            println!("waiting for vpcd at {addr} ({error}); is pcscd running with vsmartcard-vpcd?")
+            outln!("waiting for vpcd at {addr} ({error}); is pcscd running with vsmartcard-vpcd?")
         }
-        Event::Disconnected(error) => println!("pcscd went away ({error}); reconnecting"),
-        Event::Control(0x00) => println!("power off"),
-        Event::Control(0x01) => println!("power on"),
-        Event::Control(_) => println!("reset"),
+        Event::Disconnected(error) => outln!("pcscd went away ({error}); reconnecting"),
+        Event::Control(0x00) => outln!("power off"),
+        Event::Control(0x01) => outln!("power on"),
+        Event::Control(_) => outln!("reset"),
         // Headers, lengths and status words only: responses carry the PAN and track 2.
-        Event::Apdu { command, response } => println!(
+        Event::Apdu { command, response } => outln!(
             "> {} ({} B)  < {} ({} B data)",
             hex::encode_upper(&command[..command.len().min(4)]),
             command.len(),
@@ -100,7 +103,7 @@ fn main() -> ExitCode {
         ),
         _ => {}
     });
-    println!("served {} APDU(s)", stats.apdus);
+    outln!("served {} APDU(s)", stats.apdus);
     ExitCode::SUCCESS
 }
 

@@ -18,6 +18,9 @@
 //! checked against the production keys only, unless `--test-keys` (a test card: prints a
 //! warning) adds the test CA.
 
+#[macro_use]
+mod stdout;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -76,7 +79,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("{message}");
-            ExitCode::from(2)
+            ExitCode::FAILURE
         }
     }
 }
@@ -125,7 +128,7 @@ fn run() -> Result<(), String> {
         }
     };
     if args.json {
-        println!("{}", json(&result));
+        outln!("{}", json(&result));
     } else {
         print_report(&result);
     }
@@ -223,21 +226,21 @@ fn json(result: &TransactionResult) -> String {
 
 fn print_report(result: &TransactionResult) {
     let record = result.record();
-    println!("outcome          {}", record.outcome.as_str());
+    outln!("outcome          {}", record.outcome.as_str());
     if let Some(reason) = &record.reason {
-        println!("reason           {reason}");
+        outln!("reason           {reason}");
     }
-    println!("application      {}", record.aid.as_deref().unwrap_or("-"));
-    println!("PAN              {}", record.pan.as_deref().unwrap_or("-"));
-    println!("amount           {}", record.amount);
-    println!("cryptogram       {}", record.cryptogram_type.unwrap_or("-"));
-    println!("ODA              {:?}", record.oda);
-    println!("TVR              {} {:?}", record.tvr, result.tvr);
-    println!("TSI              {} {:?}", record.tsi, result.tsi);
+    outln!("application      {}", record.aid.as_deref().unwrap_or("-"));
+    outln!("PAN              {}", record.pan.as_deref().unwrap_or("-"));
+    outln!("amount           {}", record.amount);
+    outln!("cryptogram       {}", record.cryptogram_type.unwrap_or("-"));
+    outln!("ODA              {:?}", record.oda);
+    outln!("TVR              {} {:?}", record.tvr, result.tvr);
+    outln!("TSI              {} {:?}", record.tsi, result.tsi);
     if let Some(balance) = record.ec_balance {
-        println!("EC balance       {balance}");
+        outln!("EC balance       {balance}");
     }
-    println!("APDUs            {}", record.apdus);
+    outln!("APDUs            {}", record.apdus);
     let card = &result.card_phase.card();
     let mut objects = Vec::new();
     for tag in card.tags() {
@@ -245,10 +248,10 @@ fn print_report(result: &TransactionResult) {
             tlv::encode(*tag, value, &mut objects);
         }
     }
-    println!("\ncard data (sensitive values masked):");
-    print!("{}", dump::dump(&objects));
+    outln!("\ncard data (sensitive values masked):");
+    out!("{}", dump::dump(&objects));
     if let Some(field_55) = &result.field_55 {
-        println!("\nfield 55 for the host:");
-        print!("{}", dump::dump(field_55));
+        outln!("\nfield 55 for the host:");
+        out!("{}", dump::dump(field_55));
     }
 }

@@ -11,6 +11,9 @@
 //! list holding a test key is refused). CI builds this binary in release and checks that it
 //! carries no test key (`.ci/boundary`).
 
+#[macro_use]
+mod stdout;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -23,39 +26,25 @@ use quickpass::pcsc::PcscTransport;
 use quickpass::report::error_chain;
 use quickpass::{clock, random, setup};
 
+/// A bus validator on the product alone: PC/SC reader, explicit configuration and CA keys.
+#[derive(clap::Parser)]
+#[command(name = "validator")]
 struct Args {
+    /// The PC/SC reader.
+    #[arg(long, value_name = "NAME")]
     reader: String,
+    /// Terminal configuration.
+    #[arg(long, value_name = "PATH")]
     config: PathBuf,
+    /// Directory of production CA key lists.
+    #[arg(long = "capk-dir", value_name = "DIR")]
     capk_dir: PathBuf,
+    /// Fare, minor units.
+    #[arg(long, value_name = "N", default_value_t = 200)]
     fare: u64,
+    /// Number of taps.
+    #[arg(long, value_name = "N", default_value_t = 1)]
     taps: u32,
-}
-
-const USAGE: &str =
-    "usage: validator --reader NAME --config PATH --capk-dir DIR [--fare N] [--taps N]";
-
-fn parse_args() -> Result<Args, String> {
-    let (mut reader, mut config, mut capk_dir) = (None, None, None);
-    let (mut fare, mut taps) = (200, 1);
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--reader" => reader = Some(value()?),
-            "--config" => config = Some(PathBuf::from(value()?)),
-            "--capk-dir" => capk_dir = Some(PathBuf::from(value()?)),
-            "--fare" => fare = value()?.parse().map_err(|_| "--fare takes minor units")?,
-            "--taps" => taps = value()?.parse().map_err(|_| "--taps takes a count")?,
-            _ => return Err(USAGE.to_owned()),
-        }
-    }
-    Ok(Args {
-        reader: reader.ok_or(USAGE)?,
-        config: config.ok_or(USAGE)?,
-        capk_dir: capk_dir.ok_or(USAGE)?,
-        fare,
-        taps,
-    })
 }
 
 fn main() -> ExitCode {
@@ -63,13 +52,13 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("{message}");
-            ExitCode::from(2)
+            ExitCode::FAILURE
         }
     }
 }
 
 fn run() -> Result<(), String> {
-    let args = parse_args()?;
+    let args = <Args as clap::Parser>::parse();
     let capk_files = setup::capk_files_in(&args.capk_dir).map_err(|e| error_chain(&e))?;
     let loaded =
         setup::load_kernel_config(&args.config, &capk_files).map_err(|e| error_chain(&e))?;
@@ -101,7 +90,7 @@ fn run() -> Result<(), String> {
         let mut layer = ApduLayer::new(&mut reader);
         let tapped = contactless::transact(&config, &input, &mut layer);
         let record = tapped.result.record();
-        println!(
+        outln!(
             "tap {tap}: {} (ODA {:?}, {} APDUs){}",
             record.outcome.as_str(),
             record.oda,

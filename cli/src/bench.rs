@@ -74,7 +74,7 @@ pub fn run(reader: Option<&str>, n: u32, json: bool) -> Result<(), String> {
     }
     let stats = Stats::new(samples).ok_or("no sample")?;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "reader": name,
@@ -89,18 +89,24 @@ pub fn run(reader: Option<&str>, n: u32, json: bool) -> Result<(), String> {
             })
         );
     } else {
-        println!("reader   {name}");
-        println!(
+        outln!("reader   {name}");
+        outln!(
             "command  SELECT PPSE (last SW {last_sw}), {} round trips",
             stats.samples
         );
-        println!(
+        outln!(
             "{:>10} {:>10} {:>10} {:>10}",
-            "min µs", "median µs", "p90 µs", "max µs"
+            "min µs",
+            "median µs",
+            "p90 µs",
+            "max µs"
         );
-        println!(
+        outln!(
             "{:>10.1} {:>10.1} {:>10.1} {:>10.1}",
-            stats.min, stats.median, stats.p90, stats.max
+            stats.min,
+            stats.median,
+            stats.p90,
+            stats.max
         );
     }
     Ok(())

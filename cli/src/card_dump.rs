@@ -327,20 +327,20 @@ pub fn print(value: &Value) {
     for (name, key) in [("PPSE", "ppse"), ("PSE", "pse")] {
         match value[key]["entries"].as_array() {
             Some(entries) => {
-                println!("{name}: {} application(s)", entries.len());
+                outln!("{name}: {} application(s)", entries.len());
                 for e in entries {
-                    println!(
+                    outln!(
                         "  {} {}",
                         e["aid"].as_str().unwrap_or("-"),
                         e["label"].as_str().unwrap_or("")
                     );
                 }
             }
-            None => println!("{name}: {}", value[key]["error"].as_str().unwrap_or("-")),
+            None => outln!("{name}: {}", value[key]["error"].as_str().unwrap_or("-")),
         }
     }
     for app in value["applications"].as_array().into_iter().flatten() {
-        println!(
+        outln!(
             "\n== application {} {} (SELECT {})",
             app["aid"]
                 .as_str()
@@ -351,11 +351,11 @@ pub fn print(value: &Value) {
         );
         section("FCI", &app["fci"]);
         if let Some(gpo) = app.get("gpo") {
-            println!("-- GPO (zero amount) {}", gpo["sw"].as_str().unwrap_or("-"));
+            outln!("-- GPO (zero amount) {}", gpo["sw"].as_str().unwrap_or("-"));
             section("", &gpo["response"]);
         }
         for record in app["records"].as_array().into_iter().flatten() {
-            println!(
+            outln!(
                 "-- record SFI {} #{} {}",
                 record["sfi"],
                 record["record"],
@@ -368,34 +368,34 @@ pub fn print(value: &Value) {
             ("load log", "load_log"),
         ] {
             if let Some(records) = app[key].as_array() {
-                println!("-- {name}: {} record(s)", records.len());
+                outln!("-- {name}: {} record(s)", records.len());
                 for r in records {
-                    println!("   #{} {}", r["number"], r["prefix"].as_str().unwrap_or(""));
+                    outln!("   #{} {}", r["number"], r["prefix"].as_str().unwrap_or(""));
                     section("", &r["data"]);
                 }
             }
         }
         if !app["ec_balance"].is_null() {
-            println!("-- EC balance {}", app["ec_balance"]);
+            outln!("-- EC balance {}", app["ec_balance"]);
         }
         if let Some(purse) = app.get("purse") {
-            println!("-- purse EF15 {}", purse["ef15"]);
-            println!("-- purse balance {}", purse["balance"]);
+            outln!("-- purse EF15 {}", purse["ef15"]);
+            outln!("-- purse balance {}", purse["balance"]);
             for r in purse["ef18"].as_array().into_iter().flatten() {
-                println!("   EF18 #{} {}", r["number"], r["record"]);
+                outln!("   EF18 #{} {}", r["number"], r["record"]);
             }
         }
     }
-    println!("\nAPDUs {}", value["apdus"]);
+    outln!("\nAPDUs {}", value["apdus"]);
 }
 
 fn section(title: &str, text: &Value) {
     if let Some(text) = text.as_str().filter(|t| !t.is_empty()) {
         if !title.is_empty() {
-            println!("-- {title}");
+            outln!("-- {title}");
         }
         for line in text.lines() {
-            println!("   {line}");
+            outln!("   {line}");
         }
     }
 }

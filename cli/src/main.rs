@@ -15,6 +15,9 @@
 //! the production CA keys only unless `--test-keys`. Output never shows a PAN, track 2 or key in
 //! clear: card data goes through the kernel's masking dump.
 
+#[macro_use]
+mod stdout;
+
 mod bench;
 mod card_dump;
 mod tap;
@@ -147,7 +150,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("quickpass: {message}");
-            ExitCode::from(2)
+            ExitCode::FAILURE
         }
     }
 }
@@ -201,7 +204,7 @@ fn tap_command(args: &TapArgs) -> Result<(), String> {
         }
     };
     if args.json {
-        println!("{}", tap::json(&result));
+        outln!("{}", tap::json(&result));
     } else {
         tap::print_report(&result);
     }
@@ -218,7 +221,7 @@ fn dump_command(card: &CardSource, config: Option<PathBuf>, json: bool) -> Resul
         None => card_dump::read(simulated_card(card.profile.clone())?, &config, &input),
     };
     if json {
-        println!("{value}");
+        outln!("{value}");
     } else {
         card_dump::print(&value);
     }
@@ -228,7 +231,7 @@ fn dump_command(card: &CardSource, config: Option<PathBuf>, json: bool) -> Resul
 fn conformance(paths: &[PathBuf]) -> ExitCode {
     let report = quickpass_sim::conformance::run_paths(paths);
     for line in report.lines() {
-        println!("{line}");
+        outln!("{line}");
     }
     if report.failed() == 0 {
         ExitCode::SUCCESS
@@ -253,7 +256,7 @@ fn serve_card(profile: Option<PathBuf>, port: u16) -> Result<(), String> {
         vpcd::SECOND_PORT => "\"Virtual PCD 00 01\"",
         _ => "the vpcd reader configured for this port",
     };
-    println!(
+    outln!(
         "serving card {:?} ({}) from {}",
         loaded.name,
         if loaded.description.is_empty() {
@@ -263,25 +266,25 @@ fn serve_card(profile: Option<PathBuf>, port: u16) -> Result<(), String> {
         },
         path.display()
     );
-    println!(
+    outln!(
         "  ATR {}, {} application(s); vpcd at {addr}, reader {reader}",
         hex::encode_upper(card.atr()),
         loaded.applications.len(),
     );
-    println!("  runs until killed; `pcsc_scan -r` lists the reader");
+    outln!("  runs until killed; `pcsc_scan -r` lists the reader");
     // Never set: the process runs until it is killed (the socket then closes: card removed).
     let stop = AtomicBool::new(false);
     let stats = Server::new(addr).serve_with(&mut card, &stop, |event| match event {
-        Event::Connected(addr) => println!("connected to vpcd at {addr}: card inserted"),
+        Event::Connected(addr) => outln!("connected to vpcd at {addr}: card inserted"),
         Event::Waiting(error) => {
-            println!("waiting for vpcd at {addr} ({error}); is pcscd running with vsmartcard-vpcd?")
+            outln!("waiting for vpcd at {addr} ({error}); is pcscd running with vsmartcard-vpcd?")
         }
-        Event::Disconnected(error) => println!("pcscd went away ({error}); reconnecting"),
-        Event::Control(0x00) => println!("power off"),
-        Event::Control(0x01) => println!("power on"),
-        Event::Control(_) => println!("reset"),
+        Event::Disconnected(error) => outln!("pcscd went away ({error}); reconnecting"),
+        Event::Control(0x00) => outln!("power off"),
+        Event::Control(0x01) => outln!("power on"),
+        Event::Control(_) => outln!("reset"),
         // Headers, lengths and status words only: responses carry the PAN and track 2.
-        Event::Apdu { command, response } => println!(
+        Event::Apdu { command, response } => outln!(
             "> {} ({} B)  < {} ({} B data)",
             hex::encode_upper(&command[..command.len().min(4)]),
             command.len(),
@@ -290,7 +293,7 @@ fn serve_card(profile: Option<PathBuf>, port: u16) -> Result<(), String> {
         ),
         _ => {}
     });
-    println!("served {} APDU(s)", stats.apdus);
+    outln!("served {} APDU(s)", stats.apdus);
     Ok(())
 }
 
@@ -309,12 +312,12 @@ fn readers(json: bool) -> Result<(), String> {
         list.push(serde_json::json!({ "name": name, "card_present": present, "atr": atr }));
     }
     if json {
-        println!("{}", serde_json::json!({ "readers": list }));
+        outln!("{}", serde_json::json!({ "readers": list }));
     } else if list.is_empty() {
-        println!("no PC/SC reader");
+        outln!("no PC/SC reader");
     } else {
         for reader in &list {
-            println!(
+            outln!(
                 "{}  {}",
                 reader["name"].as_str().unwrap_or("-"),
                 match reader["atr"].as_str() {

@@ -268,7 +268,7 @@ pub fn report_tap(
         if with_sam {
             object["sam_apdus"] = tap_result.map_or(0, |r| r.sam_apdus).into();
         }
-        println!("{object}");
+        outln!("{object}");
         return;
     }
     let mut line = format!("tap {tap}: {} {amount}", outcome.as_str());
@@ -287,5 +287,5 @@ pub fn report_tap(
         line.push_str(&format!(" ({e})"));
     }
     line.push_str(&format!(", {apdus} APDUs"));
-    println!("{line}");
+    outln!("{line}");
 }

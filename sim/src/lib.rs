@@ -42,4 +42,4 @@ pub(crate) type UpperHex = serde_with::hex::Hex<serde_with::formats::Uppercase>;
 
 pub use apdu::{CommandApdu, Reply};
 pub use card::{Application, SimError, VirtualCard};
-pub use profile::{ApplicationProfile, CardProfile, ProfileError};
+pub use profile::{ApplicationProfile, CardProfile, JsonError, ProfileError};

@@ -14,7 +14,7 @@ pub const SCHEMA: &str = "quickpass-card/1";
 pub enum ProfileError {
     /// The text is not valid JSON of the profile format.
     #[error("not a card profile in JSON")]
-    Json(#[from] serde_json::Error),
+    Json(#[from] JsonError),
     /// The `schema` field is not [`SCHEMA`].
     #[error("not a card profile (schema {0:?})")]
     Schema(String),
@@ -38,6 +38,45 @@ pub enum ProfileError {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+/// Where a profile's JSON is wrong and what kind of fault it is, without the offending
+/// value: serde_json quotes values in its messages (`invalid type: integer `6228…`, expected
+/// a string` for a PAN written as a number), and profiles hold PANs, PINs and keys.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} at line {line} column {column}")]
+pub struct JsonError {
+    /// The line of the fault (1-based; 0 when unknown).
+    pub line: usize,
+    /// The column of the fault (1-based; 0 when unknown).
+    pub column: usize,
+    what: String,
+}
+
+impl From<serde_json::Error> for JsonError {
+    fn from(error: serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        let message = error.to_string();
+        // Field names are the format's, never card data: keep them.
+        let field_message = ["missing field `", "unknown field `", "duplicate field `"]
+            .iter()
+            .any(|start| message.starts_with(start));
+        let what = match error.classify() {
+            Category::Data if field_message => message
+                .rsplit_once(" at line ")
+                .map_or(message.as_str(), |(head, _)| head)
+                .to_owned(),
+            Category::Data => "a value of the wrong type or out of range".to_owned(),
+            Category::Syntax => "a JSON syntax error".to_owned(),
+            Category::Eof => "the JSON ends too early".to_owned(),
+            Category::Io => "a read error".to_owned(),
+        };
+        JsonError {
+            line: error.line(),
+            column: error.column(),
+            what,
+        }
+    }
 }
 
 impl ProfileError {
@@ -93,7 +132,7 @@ pub enum ApplicationProfile {
 impl CardProfile {
     /// Parses a profile from JSON text.
     pub fn from_json(text: &str) -> Result<Self, ProfileError> {
-        let profile: CardProfile = serde_json::from_str(text)?;
+        let profile: CardProfile = serde_json::from_str(text).map_err(JsonError::from)?;
         if profile.schema != SCHEMA {
             return Err(ProfileError::Schema(profile.schema));
         }
@@ -168,5 +207,43 @@ mod tests {
         };
         assert!(matches!(**source, ProfileError::Json(_)), "{source:?}");
         let _ = std::fs::remove_file(&garbage);
+    }
+
+    /// Every level of the error chain of `text` parsed as a profile, joined.
+    fn chain(text: &str) -> String {
+        let error = CardProfile::from_json(text).expect_err("refused");
+        let mut all = format!("{error} {error:?}");
+        let mut source = error.source();
+        while let Some(cause) = source {
+            all.push_str(&format!(" {cause} {cause:?}"));
+            source = cause.source();
+        }
+        all
+    }
+
+    #[test]
+    fn json_errors_never_echo_a_value() {
+        // A PAN written as a number: serde_json would say "invalid type: integer `6228…`".
+        let text = r#"{"schema": "quickpass-card/1", "name": "x", "applications": [
+            {"type": "pboc", "aid": "A000000333010101", "pan": 6228480012345671,
+             "issuer_master_key": "00112233445566778899AABBCCDDEEFF"}]}"#;
+        let all = chain(text);
+        assert!(!all.contains("6228480012345671"), "{all}");
+        assert!(!all.contains("622848"), "{all}");
+        // Where it is stays.
+        assert!(all.contains(" at line "), "{all}");
+        // A string where a number is expected: the string is not echoed either.
+        let text = r#"{"schema": "quickpass-card/1", "name": "x", "applications": [
+            {"type": "pboc", "aid": "A000000333010101", "pan": "6228480012345671",
+             "atc": "SECRETVALUE", "issuer_master_key": "00112233445566778899AABBCCDDEEFF"}]}"#;
+        let all = chain(text);
+        assert!(
+            !all.contains("SECRETVALUE") && !all.contains("6228"),
+            "{all}"
+        );
+        // Field names are still said.
+        let all = chain(r#"{"schema": "quickpass-card/1", "nmae": "x", "applications": []}"#);
+        assert!(all.contains("unknown field `nmae`"), "{all}");
+        assert!(all.contains("line 1 column"), "{all}");
     }
 }

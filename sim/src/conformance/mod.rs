@@ -51,6 +51,9 @@ impl fmt::Display for CaseResult {
 pub struct Report {
     /// The results.
     pub results: Vec<CaseResult>,
+    /// Symbolic links met in a directory walk and not followed (a link can loop back into
+    /// the tree or count a directory twice); a link named on the command line is followed.
+    pub skipped_links: Vec<PathBuf>,
 }
 
 impl Report {
@@ -67,6 +70,11 @@ impl Report {
     /// The report lines: one per case, then `N passed, M failed`.
     pub fn lines(&self) -> Vec<String> {
         let mut lines: Vec<String> = self.results.iter().map(ToString::to_string).collect();
+        lines.extend(
+            self.skipped_links
+                .iter()
+                .map(|link| format!("SKIP {}: symbolic link, not followed", link.display())),
+        );
         lines.push(format!(
             "{} passed, {} failed",
             self.passed(),
@@ -79,22 +87,35 @@ impl Report {
 /// Runs every vector file found under `paths` (files, or directories searched recursively).
 pub fn run_paths(paths: &[PathBuf]) -> Report {
     let mut report = Report::default();
-    for file in vector_candidates(paths) {
+    let (files, skipped_links) = vector_candidates(paths);
+    for file in files {
         run_file(&file, &mut report);
     }
+    report.skipped_links = skipped_links;
     report
 }
 
-/// Every `*.json` file under `paths`, directories walked recursively in name order.
-fn vector_candidates(paths: &[PathBuf]) -> Vec<PathBuf> {
+/// Every `*.json` file under `paths`, directories walked recursively in name order, and the
+/// symbolic links met in the walk (not followed: a path given in `paths` is followed, one
+/// found inside a directory is not, so a link cannot loop the walk or count a tree twice).
+fn vector_candidates(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let mut files = Vec::new();
+    let mut links = Vec::new();
     for path in paths {
-        collect_json(path, &mut files, true);
+        collect_json(path, &mut files, &mut links, true);
     }
-    files
+    (files, links)
 }
 
-fn collect_json(path: &Path, files: &mut Vec<PathBuf>, explicit: bool) {
+fn collect_json(path: &Path, files: &mut Vec<PathBuf>, links: &mut Vec<PathBuf>, explicit: bool) {
+    if !explicit
+        && path
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink())
+    {
+        links.push(path.to_path_buf());
+        return;
+    }
     if path.is_dir() {
         let Ok(entries) = std::fs::read_dir(path) else {
             files.push(path.to_path_buf());
@@ -103,7 +124,7 @@ fn collect_json(path: &Path, files: &mut Vec<PathBuf>, explicit: bool) {
         let mut children: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         children.sort();
         for child in children {
-            collect_json(&child, files, false);
+            collect_json(&child, files, links, false);
         }
     } else if explicit || path.extension().is_some_and(|e| e == "json") {
         files.push(path.to_path_buf());

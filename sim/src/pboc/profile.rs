@@ -145,11 +145,12 @@ pub struct PbocFields {
     /// Offline data authentication keys and certificates.
     #[serde(default)]
     pub oda: OdaProfile,
-    /// Issuer master key for application cryptograms (IMK-AC), hex, 16 bytes.
-    pub issuer_master_key: String,
+    /// Issuer master key for application cryptograms (IMK-AC), hex, 16 bytes; wiped on drop,
+    /// never shown by `Debug`.
+    pub issuer_master_key: Secret,
     /// Issuer master key for secure messaging integrity (IMK-SMI), hex; default the IMK-AC.
     #[serde(default)]
-    pub issuer_smi_key: Option<String>,
+    pub issuer_smi_key: Option<Secret>,
     /// Derivation key index (IAD byte 2), hex.
     #[serde(default = "default_dki")]
     pub dki: String,
@@ -159,9 +160,9 @@ pub struct PbocFields {
     /// Last online ATC register `9F13`.
     #[serde(default)]
     pub last_online_atc: u16,
-    /// Offline PIN (digits, 4–12).
+    /// Offline PIN (digits, 4–12); wiped on drop, never shown by `Debug`.
     #[serde(default = "default_pin")]
-    pub pin: String,
+    pub pin: Secret,
     /// PIN try limit.
     #[serde(default = "three")]
     pub pin_try_limit: u8,
@@ -191,10 +192,7 @@ pub struct PbocFields {
 impl fmt::Debug for PbocFields {
     /// PAN masked, keys and PIN never shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let masked = match self.pan.len() {
-            n if n > 10 => format!("{}…{}", &self.pan[..6], &self.pan[n - 4..]),
-            _ => "…".to_owned(),
-        };
+        let masked = mask_pan(&self.pan);
         f.debug_struct("PbocProfile")
             .field("aid", &self.aid)
             .field("label", &self.label)
@@ -202,6 +200,60 @@ impl fmt::Debug for PbocFields {
             .field("oda", &self.oda.algorithm)
             .field("ec", &self.ec.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+/// A PAN for display: the first six and last four digits of a PAN of more than ten ASCII
+/// digits, `…` for anything else (shorter, or not digits: never sliced inside a character).
+pub(crate) fn mask_pan(pan: &str) -> String {
+    let n = pan.len();
+    if n > 10 && pan.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{}…{}", &pan[..6], &pan[n - 4..])
+    } else {
+        "…".to_owned()
+    }
+}
+
+/// A secret text field of a profile (PIN, issuer master keys): its memory is wiped when it
+/// is dropped and `Debug` never shows it. Derefs to the text.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(zeroize::Zeroizing<String>);
+
+impl Secret {
+    /// The secret text.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Deref for Secret {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(text: String) -> Self {
+        Secret(zeroize::Zeroizing::new(text))
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(text: &str) -> Self {
+        Secret::from(text.to_owned())
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret::from)
     }
 }
 
@@ -454,7 +506,7 @@ fn default_ctq() -> String {
 fn default_dki() -> String {
     "01".into()
 }
-fn default_pin() -> String {
+fn default_pin() -> Secret {
     "1234".into()
 }
 fn default_balance_limit() -> u64 {

@@ -37,6 +37,51 @@ fn debug_never_shows_pan_keys_or_pin() {
     }
 }
 
+#[test]
+fn debug_of_a_non_ascii_pan_masks_it_without_panicking() {
+    // Byte 6 falls inside a character: slicing bytes would panic.
+    for pan in [
+        "62284é0012345671",
+        "6228480012345é",
+        "éééééééééééé",
+        "",
+        "62284800",
+    ] {
+        let mut profile = debit_profile();
+        profile.pan = pan.into();
+        let text = debug_text(&profile);
+        assert!(!text.contains("62284"), "{text}");
+        assert!(text.contains("pan: \"…\""), "{text}");
+    }
+    // A PAN of ASCII digits still shows its first six and last four.
+    assert!(debug_text(&debit_profile()).contains("622848…5671"));
+}
+
+#[test]
+fn secret_profile_fields_are_never_shown() {
+    let mut profile = debit_profile();
+    profile.pin = Secret::from("987654");
+    profile.issuer_master_key = Secret::from("FEDCBA9876543210FEDCBA9876543210");
+    profile.issuer_smi_key = Some(Secret::from("00112233445566778899AABBCCDDEEFF"));
+    for text in [
+        debug_text(&profile),
+        format!("{:?}", profile.pin),
+        format!("{:?}", profile.issuer_master_key),
+        format!("{:?}", profile.issuer_smi_key),
+    ] {
+        assert!(!text.contains("987654"), "{text}");
+        assert!(!text.contains("FEDCBA98"), "{text}");
+        assert!(!text.contains("00112233"), "{text}");
+    }
+    // The values are still there for personalisation.
+    assert_eq!(profile.pin.expose(), "987654");
+    assert_eq!(
+        &*profile.issuer_master_key,
+        "FEDCBA9876543210FEDCBA9876543210"
+    );
+    PbocApplication::personalise(&profile, "a").unwrap();
+}
+
 fn debug_text(p: &PbocProfile) -> String {
     format!("{p:?}")
 }
