@@ -67,7 +67,7 @@ struct Options {
     tear_after: Option<u64>,
     /// Card profile.
     #[arg(long, value_name = "PATH", default_value = DEFAULT_PROFILE)]
-    profile: String,
+    profile: std::path::PathBuf,
     /// PC/SC reader of the card (default: the simulated card).
     #[arg(long, value_name = "NAME")]
     reader: Option<String>,
@@ -76,7 +76,7 @@ struct Options {
     sam_reader: Option<String>,
     /// Journal file (default: in memory).
     #[arg(long, value_name = "PATH")]
-    journal: Option<String>,
+    journal: Option<std::path::PathBuf>,
     /// One JSON object per transaction.
     #[arg(long)]
     json: bool,
@@ -90,7 +90,7 @@ fn run(options: Options) -> Result<(), String> {
     let Some(ApplicationProfile::Purse(purse)) = profile.applications.first() else {
         return Err(format!(
             "{}: the first application is not a purse",
-            options.profile
+            options.profile.display()
         ));
     };
     let (app, psam_df) = application(purse)?;
@@ -99,7 +99,7 @@ fn run(options: Options) -> Result<(), String> {
         None => CardLink::Virtual(FaultyCard::new(
             profile
                 .build()
-                .map_err(|e| format!("{}: {e}", options.profile))?,
+                .map_err(|e| format!("{}: {e}", options.profile.display()))?,
         )),
         #[cfg(feature = "pcsc")]
         Some(reader) => CardLink::Pcsc(

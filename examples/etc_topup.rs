@@ -93,7 +93,7 @@ struct Options {
     tear_after: Option<u64>,
     /// Card profile.
     #[arg(long, value_name = "PATH", default_value = DEFAULT_PROFILE)]
-    profile: String,
+    profile: std::path::PathBuf,
     /// PC/SC reader of the card (default: the simulated card).
     #[arg(long, value_name = "NAME")]
     reader: Option<String>,
@@ -102,13 +102,13 @@ struct Options {
     sam_reader: Option<String>,
     /// Journal file (default: in memory).
     #[arg(long, value_name = "PATH")]
-    journal: Option<String>,
+    journal: Option<std::path::PathBuf>,
     /// The card's own (diversified) 16-byte load key for the simulated issuer.
     #[arg(long, value_name = "HEX", conflicts_with = "host_keys")]
     load_key: Option<String>,
     /// Issuer master keys for the simulated issuer (quickpass-host-keys/1 JSON).
     #[arg(long, value_name = "PATH")]
-    host_keys: Option<String>,
+    host_keys: Option<std::path::PathBuf>,
     /// One JSON object per transaction.
     #[arg(long)]
     json: bool,
@@ -177,8 +177,9 @@ impl IssuerHost {
         })
     }
 
-    fn from_file(path: &str) -> Result<IssuerHost, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    fn from_file(file_path: &std::path::Path) -> Result<IssuerHost, String> {
+        let path = file_path.display();
+        let text = std::fs::read_to_string(file_path).map_err(|e| format!("{path}: {e}"))?;
         let file: HostKeysFile = serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
         if file.schema != "quickpass-host-keys/1" {
             return Err(format!(
@@ -241,7 +242,7 @@ fn run(options: Options) -> Result<(), String> {
     let Some(ApplicationProfile::Purse(purse)) = profile.applications.first() else {
         return Err(format!(
             "{}: the first application is not a purse",
-            options.profile
+            options.profile.display()
         ));
     };
     let (app, psam_df) = application(purse)?;
@@ -251,7 +252,7 @@ fn run(options: Options) -> Result<(), String> {
         (None, Some(path)) => IssuerHost::from_file(path)?,
         (None, None) => IssuerHost {
             host: PurseHost::from_purse_profile(purse, "applications[0]")
-                .map_err(|e| format!("{}: {e}", options.profile))?,
+                .map_err(|e| format!("{}: {e}", options.profile.display()))?,
             tac_key: true,
         },
     };
@@ -260,7 +261,7 @@ fn run(options: Options) -> Result<(), String> {
         None => CardLink::Virtual(FaultyCard::new(
             profile
                 .build()
-                .map_err(|e| format!("{}: {e}", options.profile))?,
+                .map_err(|e| format!("{}: {e}", options.profile.display()))?,
         )),
         #[cfg(feature = "pcsc")]
         Some(reader) => CardLink::Pcsc(

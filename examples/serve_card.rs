@@ -31,7 +31,7 @@ const DEFAULT_PROFILE: &str = "vectors/cards/qpboc-debit-offline.json";
 struct Options {
     /// Card profile (quickpass-card/1 JSON).
     #[arg(long, value_name = "PATH", default_value = DEFAULT_PROFILE)]
-    profile: String,
+    profile: std::path::PathBuf,
     /// vpcd port: 35963 = "Virtual PCD 00 00", 35964 = "Virtual PCD 00 01".
     #[arg(long, value_name = "N", default_value_t = vpcd::DEFAULT_PORT,
           value_parser = clap::value_parser!(u16).range(1..))]
@@ -58,7 +58,7 @@ fn main() -> ExitCode {
     let mut card = match profile.build() {
         Ok(card) => card,
         Err(e) => {
-            eprintln!("serve_card: {}: {e}", options.profile);
+            eprintln!("serve_card: {}: {e}", options.profile.display());
             return ExitCode::from(1);
         }
     };
@@ -72,7 +72,7 @@ fn main() -> ExitCode {
         } else {
             &profile.description
         },
-        options.profile
+        options.profile.display()
     );
     outln!(
         "  ATR {}, {} application(s); vpcd at {addr}, reader {}",
