@@ -47,7 +47,7 @@ use personalise::{Personalised, Signer, State};
 
 pub use profile::{
     CapProfile, ContactlessPath, EcProfile, FaultProfile, LogProfile, OdaAlgorithm, OdaProfile,
-    PbocFields, PbocProfile, RecordProfile,
+    PbocFields, PbocProfile, RecordProfile, Secret,
 };
 pub use qpboc::{qpboc_decision, QpbocDecision, QpbocInputs};
 
