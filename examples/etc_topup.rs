@@ -180,7 +180,14 @@ impl IssuerHost {
     fn from_file(file_path: &std::path::Path) -> Result<IssuerHost, String> {
         let path = file_path.display();
         let text = std::fs::read_to_string(file_path).map_err(|e| format!("{path}: {e}"))?;
-        let file: HostKeysFile = serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+        // serde_json's message may quote a value (a key written as a number): say where only.
+        let file: HostKeysFile = serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "{path}: not a quickpass-host-keys/1 file (line {} column {})",
+                e.line(),
+                e.column()
+            )
+        })?;
         if file.schema != "quickpass-host-keys/1" {
             return Err(format!(
                 "{path}: schema {:?}, expected quickpass-host-keys/1",

@@ -17,6 +17,9 @@
 //! signed by the simulator's test CA, which is then trusted too. A card in a real reader is
 //! checked against the production keys only, unless `--test-keys` (a test card: prints a
 //! warning) adds the test CA.
+//!
+//! Exit status: 0 after the tap (whatever its outcome) and for `--help`, 1 when the set-up
+//! fails (profile, configuration or CA keys unreadable, PC/SC unavailable), 2 on bad arguments.
 
 #[macro_use]
 mod stdout;
