@@ -108,6 +108,26 @@ fn examples_never_panic_and_share_exit_codes() {
 }
 
 #[test]
+fn examples_without_paths_refuse_non_utf8_as_usage_errors() {
+    let bad = OsStr::from_bytes(b"\xff");
+    for (name, flag) in [("long_run", "--taps"), ("flow_stats", "--no-such-flag")] {
+        let exe = example(name);
+        assert_eq!(run(&exe, &[os("--help")]).status.code(), Some(0), "{name}");
+        for args in [vec![bad], vec![os(flag), bad]] {
+            let output = run(&exe, &args);
+            assert_no_panic(name, &output);
+            assert_eq!(output.status.code(), Some(2), "{name} {args:?}");
+        }
+    }
+    // conformance: a non-UTF-8 path is a path (no such file: a failed case, exit 1).
+    let output = run(&example("conformance"), &[bad]);
+    assert_no_panic("conformance", &output);
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(text.lines().last(), Some("0 passed, 1 failed"), "{text}");
+}
+
+#[test]
 fn boolean_flags_take_no_value_and_set_up_failures_exit_1() {
     let transact = example("transact");
     for args in [["--json=false"], ["--json=true"], ["--test-keys=no"]] {

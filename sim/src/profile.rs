@@ -227,6 +227,9 @@ mod tests {
         let text = r#"{"schema": "quickpass-card/1", "name": "x", "applications": [
             {"type": "pboc", "aid": "A000000333010101", "pan": 6228480012345671,
              "issuer_master_key": "00112233445566778899AABBCCDDEEFF"}]}"#;
+        // (serde_json's own message does quote it: what this test guards against.)
+        let raw = serde_json::from_str::<CardProfile>(text).expect_err("refused");
+        assert!(raw.to_string().contains("6228480012345671"), "{raw}");
         let all = chain(text);
         assert!(!all.contains("6228480012345671"), "{all}");
         assert!(!all.contains("622848"), "{all}");
