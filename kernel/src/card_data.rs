@@ -4,10 +4,11 @@
 
 use std::collections::HashMap;
 
+use crate::error::{DataMismatch, Malformation};
 use crate::tag::Tag;
 use crate::tags;
 use crate::tlv::{TlvError, TlvIter};
-use crate::values::{Pan, Track2};
+use crate::values::{ExpiryDate, Pan, Track2};
 
 /// Data objects read from the card, by tag; templates are walked, not stored.
 #[derive(Clone, Default)]
@@ -79,9 +80,82 @@ impl CardData {
         self.track2().map(|t| t.pan().clone())
     }
 
+    /// Cross-checks the card's copies of the PAN and expiry (issue 15 item 5), after the
+    /// records are read and before anything is decided:
+    ///
+    /// - a present `5A` must be a valid PAN, a present `57` valid track 2 equivalent data, a
+    ///   present `5F34` one BCD byte (n2);
+    /// - the PAN in `57` (digits before `D`) must equal `5A` (digits before the `F` padding),
+    ///   and its YYMM the first four digits of `5F24`;
+    /// - the same for `9F6B` **when it holds track 2 data** (Mastercard Book C-2, MSD style): in
+    ///   PBOC `9F6B` is the Card CVM Limit, an n12 amount with no `D` separator, left alone.
+    ///
+    /// A failure is the card's data being unusable ([`Malformation`]): the flows end the
+    /// transaction on it, neither approving nor sending the inconsistent data online.
+    pub fn check_consistency(&self) -> Result<(), Malformation> {
+        let pan = match self.get(tags::PAN) {
+            Some(value) => {
+                Some(Pan::from_bcd(value).map_err(|_| Malformation::InvalidValue(tags::PAN))?)
+            }
+            None => None,
+        };
+        if let Some(value) = self.get(tags::PAN_SEQUENCE_NUMBER) {
+            match value {
+                [byte] if byte >> 4 <= 9 && byte & 0x0F <= 9 => {}
+                [_] => return Err(Malformation::InvalidValue(tags::PAN_SEQUENCE_NUMBER)),
+                _ => {
+                    return Err(Malformation::BadLength {
+                        tag: tags::PAN_SEQUENCE_NUMBER,
+                        len: value.len(),
+                    })
+                }
+            }
+        }
+        for tag in [tags::TRACK2_EQUIVALENT_DATA, tags::CARD_CVM_LIMIT] {
+            let Some(value) = self.get(tag) else {
+                continue;
+            };
+            let track = match Track2::parse(value) {
+                Ok(track) => track,
+                // PBOC's 9F6B is the Card CVM Limit, not track 2 data.
+                Err(_) if tag == tags::CARD_CVM_LIMIT => continue,
+                Err(_) => return Err(Malformation::InvalidValue(tag)),
+            };
+            if let Some(pan) = &pan {
+                if track.pan().expose_digits() != pan.expose_digits() {
+                    return Err(Malformation::Inconsistent(DataMismatch::Track2Pan {
+                        track: tag,
+                    }));
+                }
+            }
+            if let Some(expiry) = self.get(tags::APPLICATION_EXPIRATION_DATE) {
+                if application_expiry(expiry)? != track.expiry() {
+                    return Err(Malformation::Inconsistent(DataMismatch::Track2Expiry {
+                        track: tag,
+                    }));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Track 2 equivalent data (`57`), when present and well formed.
     pub fn track2(&self) -> Option<Track2> {
         self.get(tags::TRACK2_EQUIVALENT_DATA)
             .and_then(|v| Track2::parse(v).ok())
     }
+}
+
+/// The YYMM of `5F24` (n6 YYMMDD) as an expiry month.
+fn application_expiry(value: &[u8]) -> Result<ExpiryDate, Malformation> {
+    let invalid = || Malformation::InvalidValue(tags::APPLICATION_EXPIRATION_DATE);
+    let [yy, mm, ..] = value else {
+        return Err(Malformation::BadLength {
+            tag: tags::APPLICATION_EXPIRATION_DATE,
+            len: value.len(),
+        });
+    };
+    let bcd = |b: u8| (b >> 4 <= 9 && b & 0x0F <= 9).then(|| (b >> 4) * 10 + (b & 0x0F));
+    let (yy, mm) = (bcd(*yy).ok_or_else(invalid)?, bcd(*mm).ok_or_else(invalid)?);
+    ExpiryDate::from_yymm(yy, mm).map_err(|_| invalid())
 }
