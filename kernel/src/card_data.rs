@@ -159,3 +159,137 @@ fn application_expiry(value: &[u8]) -> Result<ExpiryDate, Malformation> {
     let (yy, mm) = (bcd(*yy).ok_or_else(invalid)?, bcd(*mm).ok_or_else(invalid)?);
     ExpiryDate::from_yymm(yy, mm).map_err(|_| invalid())
 }
+
+#[cfg(test)]
+mod consistency_tests {
+    use super::*;
+
+    const PAN: &str = "6228480012345671";
+
+    fn card(objects: &[(Tag, &str)]) -> CardData {
+        let mut card = CardData::new();
+        for (tag, value) in objects {
+            card.insert(*tag, &hex::decode(value).expect("hex"));
+        }
+        card
+    }
+
+    fn track2(pan: &str, yymm: &str) -> String {
+        let mut nibbles = format!("{pan}D{yymm}2200000000000");
+        if nibbles.len() % 2 == 1 {
+            nibbles.push('F');
+        }
+        nibbles
+    }
+
+    #[test]
+    fn pan_and_expiry_copies_must_agree() {
+        let good = [
+            (tags::PAN, "6228480012345671"),
+            (tags::APPLICATION_EXPIRATION_DATE, "301231"),
+            (tags::PAN_SEQUENCE_NUMBER, "01"),
+        ];
+        let mut objects = good.to_vec();
+        let t2 = track2(PAN, "3012");
+        objects.push((tags::TRACK2_EQUIVALENT_DATA, &t2));
+        assert_eq!(card(&objects).check_consistency(), Ok(()));
+
+        // 5A with F padding (odd PAN length) against the same PAN in 57.
+        let odd = "622848001234567";
+        let t2_odd = track2(odd, "3012");
+        let padded = card(&[
+            (tags::PAN, "622848001234567F"),
+            (tags::TRACK2_EQUIVALENT_DATA, &t2_odd),
+        ]);
+        assert_eq!(padded.check_consistency(), Ok(()));
+
+        let other_pan = track2("6228480012345672", "3012");
+        let mut objects = good.to_vec();
+        objects.push((tags::TRACK2_EQUIVALENT_DATA, &other_pan));
+        let error = card(&objects).check_consistency().unwrap_err();
+        assert_eq!(
+            error,
+            Malformation::Inconsistent(DataMismatch::Track2Pan {
+                track: tags::TRACK2_EQUIVALENT_DATA
+            })
+        );
+        let text = std::error::Error::source(&error)
+            .map(ToString::to_string)
+            .expect("cause");
+        assert!(text.contains("track 2 PAN mismatch"), "{text}");
+        assert!(!text.contains(PAN) && !text.contains("6228480012345672"));
+
+        let other_expiry = track2(PAN, "3112");
+        let mut objects = good.to_vec();
+        objects.push((tags::TRACK2_EQUIVALENT_DATA, &other_expiry));
+        assert_eq!(
+            card(&objects).check_consistency(),
+            Err(Malformation::Inconsistent(DataMismatch::Track2Expiry {
+                track: tags::TRACK2_EQUIVALENT_DATA
+            }))
+        );
+    }
+
+    #[test]
+    fn nine_f_six_b_is_checked_only_when_it_holds_track_2() {
+        // PBOC: 9F6B is the Card CVM Limit (n12), left alone.
+        let limit = card(&[(tags::PAN, PAN), (tags::CARD_CVM_LIMIT, "000000050000")]);
+        assert_eq!(limit.check_consistency(), Ok(()));
+        // Mastercard-style track 2 in 9F6B with another PAN.
+        let other = track2("6228480012345672", "3012");
+        let msd = card(&[(tags::PAN, PAN), (tags::CARD_CVM_LIMIT, &other)]);
+        assert_eq!(
+            msd.check_consistency(),
+            Err(Malformation::Inconsistent(DataMismatch::Track2Pan {
+                track: tags::CARD_CVM_LIMIT
+            }))
+        );
+        let same = track2(PAN, "3012");
+        let msd = card(&[(tags::PAN, PAN), (tags::CARD_CVM_LIMIT, &same)]);
+        assert_eq!(msd.check_consistency(), Ok(()));
+    }
+
+    #[test]
+    fn malformed_copies_are_refused_not_skipped() {
+        let t2 = track2(PAN, "3012");
+        let cases: [(&[(Tag, &str)], Malformation); 5] = [
+            (
+                &[
+                    (tags::PAN, "62284800123456AB"),
+                    (tags::TRACK2_EQUIVALENT_DATA, &t2),
+                ],
+                Malformation::InvalidValue(tags::PAN),
+            ),
+            (
+                &[
+                    (tags::PAN, PAN),
+                    (tags::TRACK2_EQUIVALENT_DATA, "6228480012345671"),
+                ],
+                Malformation::InvalidValue(tags::TRACK2_EQUIVALENT_DATA),
+            ),
+            (
+                &[(tags::PAN_SEQUENCE_NUMBER, "0A")],
+                Malformation::InvalidValue(tags::PAN_SEQUENCE_NUMBER),
+            ),
+            (
+                &[(tags::PAN_SEQUENCE_NUMBER, "0101")],
+                Malformation::BadLength {
+                    tag: tags::PAN_SEQUENCE_NUMBER,
+                    len: 2,
+                },
+            ),
+            (
+                &[
+                    (tags::APPLICATION_EXPIRATION_DATE, "3A1231"),
+                    (tags::TRACK2_EQUIVALENT_DATA, &t2),
+                ],
+                Malformation::InvalidValue(tags::APPLICATION_EXPIRATION_DATE),
+            ),
+        ];
+        for (objects, expected) in cases {
+            assert_eq!(card(objects).check_consistency(), Err(expected));
+        }
+        // Nothing to compare: no error.
+        assert_eq!(CardData::new().check_consistency(), Ok(()));
+    }
+}
