@@ -874,3 +874,99 @@ fn contact_trace_replays_through_the_conformance_runner() {
     let report = quickpass_sim::conformance::run_paths(&[bad]);
     assert_eq!(report.failed(), 1, "{:?}", report.lines());
 }
+
+// --- Issue 15 item 5: track 2 (57) cross-checked against 5A and 5F24 --------------------------
+
+/// The debit card with its `57` edited: `edit(nibbles, index of D)` on the hex digits of the
+/// track 2 the simulator personalises (read back from a contact first phase).
+fn debit_with_track2(edit: impl FnOnce(&mut Vec<u8>, usize)) -> Value {
+    let mut layer_card = card(&debit());
+    let phase = run(&mut layer_card, &config(), 1_000);
+    let track2 = match &phase {
+        FirstPhase::Complete(result) => result.card_phase.card().get(tags::TRACK2_EQUIVALENT_DATA),
+        FirstPhase::Online(request) => request
+            .card_phase()
+            .card()
+            .get(tags::TRACK2_EQUIVALENT_DATA),
+    }
+    .map(hex::encode_upper)
+    .expect("57 on the card");
+    let mut nibbles = track2.into_bytes();
+    let separator = nibbles.iter().position(|&n| n == b'D').expect("separator");
+    edit(&mut nibbles, separator);
+    let track2 = String::from_utf8(nibbles).expect("hex");
+    debit_with(|app| app["data"]["57"] = Value::from(track2))
+}
+
+fn bump(digit: &mut u8) {
+    *digit = if *digit == b'9' { b'0' } else { *digit + 1 };
+}
+
+/// The contact flow ends before any GENERATE AC, with the typed mismatch, and no PAN printed.
+fn assert_ends_before_generate_ac(profile: &Value, amount: u64, what: &str) {
+    let config = config();
+    let mut card = card(profile);
+    let mut layer = ApduLayer::new(&mut card);
+    layer.record();
+    let error = match contact::start(
+        &config,
+        &input(amount),
+        &mut layer,
+        &mut ScriptedPinPad::default(),
+    ) {
+        Ok(FirstPhase::Complete(result)) => panic!("completed: {:?}", result.record()),
+        Ok(FirstPhase::Online(request)) => panic!("online request, TVR {:?}", request.tvr()),
+        Err(error) => error,
+    };
+    assert!(
+        matches!(
+            error,
+            contactless::KernelError::CardData {
+                object: quickpass::kernel::error::CardObject::ApplicationData,
+                reason: quickpass::kernel::error::Malformation::Inconsistent(_),
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(error.outcome(), Outcome::EndApplication);
+    let text = quickpass::report::error_chain(&error);
+    assert!(text.contains(what), "{text}");
+    let track2 = profile["applications"][0]["data"]["57"]
+        .as_str()
+        .expect("edited 57");
+    for digits in [PAN, &track2[..track2.find('D').expect("D")]] {
+        assert!(!text.contains(digits), "PAN in {text}");
+        assert!(!format!("{error:?}").contains(digits), "PAN in {error:?}");
+    }
+    // No cryptogram was asked for over the inconsistent data.
+    let log = layer.take_log();
+    assert!(!log.is_empty());
+    assert!(
+        log.iter().all(|e| e.command.get(1) != Some(&0xAE)),
+        "GENERATE AC sent"
+    );
+}
+
+#[test]
+fn unmodified_track2_still_approves_offline_and_goes_online() {
+    // Baseline for the two tests below: the same edit with the card's own 57 changes nothing.
+    let same = debit_with_track2(|_, _| {});
+    let result = complete(run(&mut card(&same), &config(), 1_000));
+    assert_eq!(result.outcome, Outcome::Approved, "{:?}", result.record());
+    let online = run(&mut card(&same), &config(), 60_000);
+    assert!(online.online_request().is_some());
+}
+
+#[test]
+fn track2_pan_differing_from_5a_ends_before_generate_ac() {
+    let profile = debit_with_track2(|nibbles, separator| bump(&mut nibbles[separator - 3]));
+    assert_ends_before_generate_ac(&profile, 1_000, "track 2 PAN mismatch");
+    assert_ends_before_generate_ac(&profile, 60_000, "track 2 PAN mismatch");
+}
+
+#[test]
+fn track2_expiry_differing_from_5f24_ends_before_generate_ac() {
+    let profile = debit_with_track2(|nibbles, separator| bump(&mut nibbles[separator + 2]));
+    assert_ends_before_generate_ac(&profile, 1_000, "track 2 expiry mismatch");
+    assert_ends_before_generate_ac(&profile, 60_000, "track 2 expiry mismatch");
+}

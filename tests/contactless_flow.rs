@@ -582,3 +582,152 @@ fn transact_equals_read_then_complete() {
     assert_eq!(one_call.outcome(), Outcome::Approved);
     assert_eq!(one_call.result.record(), two_phase.record());
 }
+
+// --- Issue 15 item 5: track 2 (57) cross-checked against 5A and 5F24 --------------------------
+
+/// The card's `57` as personalised (read from an unmodified tap), as hex nibbles.
+fn track2_nibbles(profile: &Value) -> String {
+    let result = tap(&mut card(profile), &config(), 100);
+    hex::encode_upper(
+        result
+            .card_phase
+            .card()
+            .get(quickpass::kernel::tags::TRACK2_EQUIVALENT_DATA)
+            .expect("57 on the card"),
+    )
+}
+
+/// `profile` with its first application's `57` replaced by `edit(nibbles, index of D)`.
+fn with_track2(mut profile: Value, edit: impl FnOnce(&mut Vec<u8>, usize)) -> Value {
+    let mut nibbles = track2_nibbles(&profile).into_bytes();
+    let separator = nibbles.iter().position(|&n| n == b'D').expect("separator");
+    edit(&mut nibbles, separator);
+    let track2 = String::from_utf8(nibbles).expect("hex");
+    profile["applications"][0]["data"]["57"] = Value::from(track2);
+    profile
+}
+
+/// One decimal digit up (9 → 0), as an ASCII hex nibble.
+fn bump(digit: &mut u8) {
+    *digit = if *digit == b'9' { b'0' } else { *digit + 1 };
+}
+
+fn pan_off_by_one_digit(profile: Value) -> Value {
+    with_track2(profile, |nibbles, separator| {
+        bump(&mut nibbles[separator - 3])
+    })
+}
+
+fn expiry_off_by_one_year(profile: Value) -> Value {
+    // YYMM follows D: the year's last digit moves (30 → 31 stays a valid date).
+    with_track2(profile, |nibbles, separator| {
+        bump(&mut nibbles[separator + 2])
+    })
+}
+
+/// A tap that must end without approval and without an online request, naming the mismatch
+/// and printing no PAN.
+fn assert_refused_for(profile: &Value, amount: u64, what: &str) {
+    let config = config();
+    let pan = profile["applications"][0]["pan"]
+        .as_str()
+        .expect("pan")
+        .to_owned();
+    let mut card = card(profile);
+    let mut layer = ApduLayer::new(&mut card);
+    let tapped = contactless::transact(&config, &input(amount), &mut layer);
+    let result = &tapped.result;
+    assert_ne!(result.outcome, Outcome::Approved, "{:?}", result.record());
+    assert_ne!(
+        result.outcome,
+        Outcome::OnlineRequest,
+        "{:?}",
+        result.record()
+    );
+    assert!(result.field_55.is_none(), "no online message");
+    let error = tapped.error.as_ref().expect("a typed reason");
+    assert!(
+        matches!(
+            error,
+            contactless::KernelError::CardData {
+                object: quickpass::kernel::error::CardObject::ApplicationData,
+                reason: quickpass::kernel::error::Malformation::Inconsistent(_),
+            }
+        ),
+        "{error:?}"
+    );
+    let reason = result.reason.as_deref().expect("reason");
+    assert!(reason.contains(what), "{reason}");
+    assert!(reason.contains("57"), "{reason}");
+    let record = serde_json::to_string(&result.record()).expect("record");
+    let track2 = profile["applications"][0]["data"]["57"]
+        .as_str()
+        .expect("edited 57");
+    let track2_pan = &track2[..track2.find('D').expect("D")];
+    for digits in [pan.as_str(), track2_pan] {
+        assert!(!reason.contains(digits), "PAN in {reason}");
+        assert!(!record.contains(digits), "PAN in {record}");
+        assert!(!format!("{error:?}").contains(digits), "PAN in {error:?}");
+    }
+}
+
+/// The debit card with a tampered fDDA signature: its TC is not approved offline, and its CTQ
+/// (`3000`: go online if ODA fails) turns it into an online request — one that carries the
+/// records read (`5A`, `5F24`), unlike an ARQC straight from the GPO, which reads no record and
+/// so has no `5A` to compare `57` with (the issuer checks that ARQC against its own PAN).
+fn online_after_records() -> Value {
+    with_fault("qpboc-debit-offline", "tamper_sdad")
+}
+
+#[test]
+fn unmodified_cards_are_still_approved_or_sent_online() {
+    // The baseline for the mismatch tests below: the same cards, untouched.
+    let config = config();
+    let debit = profile_json("qpboc-debit-offline");
+    let approved = tap(&mut card(&debit), &config, 100);
+    assert_eq!(
+        approved.outcome,
+        Outcome::Approved,
+        "{:?}",
+        approved.record()
+    );
+    let online = tap(&mut card(&online_after_records()), &config, 100);
+    assert_eq!(
+        online.outcome,
+        Outcome::OnlineRequest,
+        "{:?}",
+        online.record()
+    );
+    assert!(online
+        .card_phase
+        .card()
+        .contains(quickpass::kernel::tags::PAN));
+    // A 57 rewritten to its own value changes nothing: the override itself is not the cause.
+    let same = with_track2(debit, |_, _| {});
+    let result = tap(&mut card(&same), &config, 100);
+    assert_eq!(result.outcome, Outcome::Approved, "{:?}", result.record());
+    let same = with_track2(online_after_records(), |_, _| {});
+    let result = tap(&mut card(&same), &config, 100);
+    assert_eq!(
+        result.outcome,
+        Outcome::OnlineRequest,
+        "{:?}",
+        result.record()
+    );
+}
+
+#[test]
+fn track2_pan_differing_from_5a_by_one_digit_is_never_approved_nor_sent_online() {
+    let debit = pan_off_by_one_digit(profile_json("qpboc-debit-offline"));
+    assert_refused_for(&debit, 100, "track 2 PAN mismatch");
+    let online = pan_off_by_one_digit(online_after_records());
+    assert_refused_for(&online, 100, "track 2 PAN mismatch");
+}
+
+#[test]
+fn track2_expiry_differing_from_5f24_is_never_approved_nor_sent_online() {
+    let debit = expiry_off_by_one_year(profile_json("qpboc-debit-offline"));
+    assert_refused_for(&debit, 100, "track 2 expiry mismatch");
+    let online = expiry_off_by_one_year(online_after_records());
+    assert_refused_for(&online, 100, "track 2 expiry mismatch");
+}

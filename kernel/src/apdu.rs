@@ -105,6 +105,107 @@ impl Purse {
     }
 }
 
+/// Whether a command may be transmitted to the card a second time (issue 15 item 2).
+///
+/// The APDU layer re-sends a command once when the card answers `6Cxx` (wrong Le,
+/// ISO/IEC 7816-3 §12.2.3). That is harmless for a command that only reads, and wrong for one
+/// that moves money or a counter: the card may have executed the first one (a relay or a broken
+/// card can answer `6Cxx` to anything), and a second transmission would execute it again.
+/// [`Command::idempotence`] says which kind a command is, from one table ([`COMMAND_IDEMPOTENCE`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Idempotence {
+    /// Only reads (or replaces session data the terminal never received): safe to send again.
+    Repeatable,
+    /// Moves money, a counter, a try limit or the card's state: sent at most once.
+    NotRepeatable,
+}
+
+/// Which class a table row of [`COMMAND_IDEMPOTENCE`] matches: the class byte's b8
+/// (ISO/IEC 7816-4 §5.4.1: `0x` interindustry, `8x` proprietary — EMV/PBOC payment commands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClassKind {
+    /// CLA b8 = 0: `00`, `04` (secure messaging), `0C`, …
+    Interindustry,
+    /// CLA b8 = 1: `80`, `84` (secure messaging), …
+    Proprietary,
+}
+
+impl ClassKind {
+    /// The kind of a class byte.
+    pub const fn of(cla: u8) -> ClassKind {
+        if cla & 0x80 == 0 {
+            ClassKind::Interindustry
+        } else {
+            ClassKind::Proprietary
+        }
+    }
+}
+
+/// The one table of commands the kernel knows, by class kind and INS, with their
+/// [`Idempotence`] and name. A command not in the table is [`Idempotence::NotRepeatable`]: when
+/// in doubt, send once.
+///
+/// Sources: EMV Book 3 §6.5 (the debit/credit commands and the issuer script commands, §6.5.1–
+/// §6.5.12 and Book 3 Annex A for PUT DATA / UPDATE RECORD), pboc-notes §2 (qPBOC: the GPO
+/// itself debits the EC balance, §2.9) and §4.1 (the ED/EP purse commands).
+///
+/// Decisions worth a word:
+/// - **GET PROCESSING OPTIONS** is not repeatable: it increments the ATC, and in qPBOC a card
+///   that answers TC has already debited its EC balance inside the GPO (pboc-notes §2.9).
+/// - **INITIALIZE FOR PURCHASE / LOAD / CAPP** (`80 50`) moves no money and no counter (the
+///   ATC moves at DEBIT / CREDIT), but it starts the purse session: the card draws a new
+///   pseudo-random number and, for a load, a MAC1 the host verifies. A re-send would silently
+///   replace the session whose answer the terminal never saw, and a `6Cxx` to a command whose Le
+///   is fixed by the specification (`0F`, `10`) is itself a sign of a broken or tampered link.
+///   Kept conservative: not repeatable. The cost is one declined tap (nothing has moved yet),
+///   against a session the terminal cannot account for.
+/// - **GET CHALLENGE**, **INTERNAL AUTHENTICATE**: repeatable — they advance no counter; the
+///   challenge or signature the first one produced never reached the terminal.
+/// - **GET BALANCE**, **GET TRANSACTION PROVE**: read only (pboc-notes §4.1).
+pub const COMMAND_IDEMPOTENCE: &[(ClassKind, u8, Idempotence, &str)] = {
+    use ClassKind::{Interindustry as I, Proprietary as P};
+    use Idempotence::{NotRepeatable as Once, Repeatable as Again};
+    &[
+        // Reads (EMV Book 1 §11, Book 3 §6.5; ISO/IEC 7816-4 §11).
+        (I, 0xA4, Again, "SELECT"),
+        (I, 0xB2, Again, "READ RECORD"),
+        (I, 0xB0, Again, "READ BINARY"),
+        (I, 0xC0, Again, "GET RESPONSE"),
+        (I, 0xCA, Again, "GET DATA"),
+        (P, 0xCA, Again, "GET DATA"),
+        (I, 0x84, Again, "GET CHALLENGE"),
+        (I, 0x88, Again, "INTERNAL AUTHENTICATE"),
+        (P, 0x5C, Again, "GET BALANCE"),
+        (P, 0x5A, Again, "GET TRANSACTION PROVE"),
+        // Counters and cryptograms (EMV Book 3 §6.5.5, §6.5.8; pboc-notes §2.9).
+        (P, 0xA8, Once, "GET PROCESSING OPTIONS"),
+        (P, 0xAE, Once, "GENERATE AC"),
+        // Try counters and issuer authentication (Book 3 §6.5.4, §6.5.12).
+        (I, 0x20, Once, "VERIFY"),
+        (I, 0x82, Once, "EXTERNAL AUTHENTICATE"),
+        (I, 0x24, Once, "CHANGE REFERENCE DATA"),
+        (I, 0x2C, Once, "RESET RETRY COUNTER"),
+        // Issuer script commands (Book 3 §6.5.1–§6.5.3, §6.5.10, Annex A; secure messaging
+        // `84`/`04`).
+        (P, 0x1E, Once, "APPLICATION BLOCK"),
+        (P, 0x18, Once, "APPLICATION UNBLOCK"),
+        (P, 0x16, Once, "CARD BLOCK"),
+        (P, 0x24, Once, "PIN CHANGE/UNBLOCK"),
+        (I, 0xDA, Once, "PUT DATA"),
+        (P, 0xDA, Once, "PUT DATA"),
+        (I, 0xDC, Once, "UPDATE RECORD"),
+        (I, 0xD6, Once, "UPDATE BINARY"),
+        (I, 0xE2, Once, "APPEND RECORD"),
+        // The ED/EP purse (pboc-notes §4.1).
+        (P, 0x50, Once, "INITIALIZE FOR PURCHASE/LOAD/CAPP"),
+        (P, 0x54, Once, "DEBIT FOR PURCHASE"),
+        (P, 0x52, Once, "CREDIT FOR LOAD"),
+        (P, 0x58, Once, "UPDATE OVERDRAW LIMIT"),
+        (P, 0xDC, Once, "UPDATE CAPP DATA CACHE / UPDATE RECORD"),
+        (P, 0x5E, Once, "CHANGE/RELOAD PIN"),
+    ]
+};
+
 /// A command APDU (ISO/IEC 7816-4 §5.1), short form.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Command {
@@ -190,6 +291,23 @@ impl Command {
     /// Le, if present (`Some(0)` = `00`).
     pub const fn le(&self) -> Option<u8> {
         self.le
+    }
+
+    /// Whether this command may be sent again ([`COMMAND_IDEMPOTENCE`]; a command the table
+    /// does not list is [`Idempotence::NotRepeatable`]).
+    pub fn idempotence(&self) -> Idempotence {
+        let class = ClassKind::of(self.cla);
+        COMMAND_IDEMPOTENCE
+            .iter()
+            .find(|(kind, ins, _, _)| *kind == class && *ins == self.ins)
+            .map_or(Idempotence::NotRepeatable, |(_, _, idempotence, _)| {
+                *idempotence
+            })
+    }
+
+    /// `true` when [`Command::idempotence`] is [`Idempotence::Repeatable`].
+    pub fn is_repeatable(&self) -> bool {
+        self.idempotence() == Idempotence::Repeatable
     }
 
     /// The same command with another Le (used for the `6Cxx` re-send, ISO/IEC 7816-3 §12.2.3).

@@ -264,6 +264,11 @@ fn card_phase_steps<T: Transport>(
         }
         absorb_gpo_response(&mut phase.card, &response.data)?;
         phase.static_data = read_records(layer, &mut phase.card, AflPolicy::Optional)?;
+        // Issue 15 item 5: the PAN and expiry copies must agree before anything is decided.
+        phase
+            .card
+            .check_consistency()
+            .map_err(|e| malformed(CardObject::ApplicationData, e))?;
         return Ok(());
     }
     Err(KernelError::NoApplication)

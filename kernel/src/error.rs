@@ -110,6 +110,32 @@ pub enum Malformation {
     /// and the caller asked to continue as if it had.
     #[error("AIP does not choose full PBOC")]
     NotFullPboc,
+    /// Two data objects that must agree do not (issue 15 item 5): the card's data is
+    /// inconsistent, so neither copy can be trusted for an approval or an online request.
+    #[error("inconsistent card data")]
+    Inconsistent(#[source] DataMismatch),
+}
+
+/// Which two card data objects disagree ([`Malformation::Inconsistent`]). The text names the
+/// objects, never their values: no PAN or expiry date is ever printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum DataMismatch {
+    /// The PAN in track 2 data (`track`: `57`, or `9F6B` when it holds track 2 data) differs
+    /// from the application PAN `5A` (EMV Book 3 Annex A: both are the same PAN).
+    #[error("track 2 PAN mismatch: the PAN in {track} differs from the application PAN (5A)")]
+    Track2Pan {
+        /// The track 2 object (`57` or `9F6B`).
+        track: Tag,
+    },
+    /// The expiry YYMM in track 2 data differs from the application expiration date `5F24`.
+    #[error(
+        "track 2 expiry mismatch: the expiry in {track} differs from the application expiration date (5F24)"
+    )]
+    Track2Expiry {
+        /// The track 2 object (`57` or `9F6B`).
+        track: Tag,
+    },
 }
 
 impl From<TlvError> for Malformation {

@@ -293,7 +293,12 @@ type Hook = Box<dyn FnMut(&[u8], &[u8]) + Send>;
 ///   `61xx`, up to [`Limits::max_get_response_rounds`] rounds and
 ///   [`Limits::max_response_len`] bytes; the final status word is the last one received.
 /// - `6Cxx`: re-send the same command once with Le = `xx` (also for a GET RESPONSE); a second
-///   `6Cxx` is returned to the caller as the response.
+///   `6Cxx` is returned to the caller as the response. Only a [repeatable](Command::idempotence)
+///   command is re-sent: a command that moves money or a counter (DEBIT, CREDIT, GENERATE AC,
+///   GPO, VERIFY, issuer script commands, …) is transmitted exactly once, and its `6Cxx` is
+///   returned as it is — the caller treats it as a failure whose outcome on the card is unknown.
+///   Fetching a `61xx` answer with GET RESPONSE is not a re-execution and works for every
+///   command.
 ///
 /// Every low-level exchange can be recorded ([`ApduLayer::record`]) or passed to a hook
 /// ([`ApduLayer::set_hook`]) for traces; with the cargo feature `tracing`, each one is also a
@@ -393,14 +398,18 @@ impl<T: Transport> ApduLayer<T> {
         response
     }
 
-    /// Sends `command`, re-sending once on `6Cxx`.
+    /// Sends `command`, re-sending once on `6Cxx` when the command is repeatable (a
+    /// non-repeatable command's `6Cxx` is returned as the response: never a second
+    /// transmission).
     fn send_with_le_retry(
         &mut self,
         command: &Command,
     ) -> Result<Response, ExchangeError<T::Error>> {
         let response = self.send(command)?;
         match response.sw.kind() {
-            SwKind::WrongLe(le) => self.send(&command.clone().with_le(Some(le))),
+            SwKind::WrongLe(le) if command.is_repeatable() => {
+                self.send(&command.clone().with_le(Some(le)))
+            }
             _ => Ok(response),
         }
     }

@@ -313,3 +313,193 @@ fn exchange_errors_say_whether_the_card_left() {
     assert!(!err.is_card_removed());
     assert_eq!(err.link_failure(), Some(LinkFailure::Other));
 }
+
+/// Answers every command with the same status word and keeps what it was sent.
+#[derive(Debug, Default)]
+struct AlwaysAnswers {
+    sw: [u8; 2],
+    sent: Vec<String>,
+}
+
+impl Transport for AlwaysAnswers {
+    type Error = Removed;
+
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, Removed> {
+        self.sent.push(hex::encode_upper(command));
+        Ok(self.sw.to_vec())
+    }
+}
+
+fn debit() -> Command {
+    use quickpass_kernel::values::{TransactionDate, TransactionTime};
+    Command::debit_for_purchase(
+        7,
+        TransactionDate::new(2026, 12, 6).unwrap(),
+        TransactionTime::new(22, 41, 0).unwrap(),
+        &[1, 2, 3, 4],
+    )
+}
+
+/// Every command the kernel sends that moves money, a counter or the card's state.
+fn money_and_counter_commands() -> Vec<(&'static str, Command)> {
+    use quickpass_kernel::apdu::{Purse, RequestedCryptogram};
+    use quickpass_kernel::values::{PurseAmount, Sfi, TransactionDate, TransactionTime};
+    let date = TransactionDate::new(2026, 12, 6).unwrap();
+    let time = TransactionTime::new(22, 41, 0).unwrap();
+    let amount = PurseAmount::from_fen(200);
+    let terminal = [0, 0, 0, 0, 0, 1];
+    vec![
+        ("DEBIT FOR PURCHASE", debit()),
+        (
+            "CREDIT FOR LOAD",
+            Command::credit_for_load(date, time, &[9, 9, 9, 9]),
+        ),
+        (
+            "UPDATE CAPP DATA CACHE",
+            Command::update_capp_data_cache(0xAA, Sfi::new(0x19).unwrap(), &[0xAA, 0x29, 0])
+                .unwrap(),
+        ),
+        (
+            "GENERATE AC",
+            Command::generate_ac(RequestedCryptogram::Arqc, false, &[0; 29]).unwrap(),
+        ),
+        (
+            "GET PROCESSING OPTIONS",
+            Command::get_processing_options(&[0; 4]).unwrap(),
+        ),
+        (
+            "INITIALIZE FOR PURCHASE",
+            Command::initialize_for_purchase(Purse::Purse, 1, amount, &terminal),
+        ),
+        (
+            "INITIALIZE FOR CAPP PURCHASE",
+            Command::initialize_for_capp_purchase(1, amount, &terminal),
+        ),
+        (
+            "INITIALIZE FOR LOAD",
+            Command::initialize_for_load(Purse::Purse, 1, amount, &terminal),
+        ),
+        (
+            "VERIFY",
+            Command::verify_plaintext(&[0x24, 0x12, 0x34, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]),
+        ),
+        (
+            "EXTERNAL AUTHENTICATE",
+            Command::external_authenticate(&[0; 10]).unwrap(),
+        ),
+        // Issuer script commands arrive as raw APDUs (tag 86), with secure messaging.
+        (
+            "PUT DATA (04)",
+            Command::new(0x04, 0xDA, 0x9F, 0x79, [0; 10], None).unwrap(),
+        ),
+        (
+            "PUT DATA (84)",
+            Command::new(0x84, 0xDA, 0x9F, 0x79, [0; 10], None).unwrap(),
+        ),
+        (
+            "APPLICATION BLOCK",
+            Command::new(0x84, 0x1E, 0, 0, [0; 4], None).unwrap(),
+        ),
+        (
+            "APPLICATION UNBLOCK",
+            Command::new(0x84, 0x18, 0, 0, [0; 4], None).unwrap(),
+        ),
+        (
+            "PIN CHANGE/UNBLOCK",
+            Command::new(0x84, 0x24, 0, 0, [0; 12], None).unwrap(),
+        ),
+        (
+            "unknown proprietary command",
+            Command::new(0x80, 0x99, 0, 0, [0; 2], Some(0)).unwrap(),
+        ),
+    ]
+}
+
+#[test]
+fn a_debit_answered_6cxx_is_transmitted_exactly_once() {
+    // header ‖ Lc ‖ serial 7 ‖ date 20261206 ‖ time 224100 ‖ MAC1 ‖ Le
+    let mut layer = ApduLayer::new(Scripted::new(&[(
+        concat!("805401000F000000072026120622410001020304", "08"),
+        "6C10",
+    )]));
+    // A second transmission would find the script exhausted (Removed) or mismatched (panic).
+    let r = layer.exchange(&debit()).unwrap();
+    assert_eq!(r.sw, StatusWord(0x6C10));
+    assert!(r.data.is_empty());
+    assert_eq!(layer.counters().apdus_sent, 1);
+}
+
+#[test]
+fn no_command_that_moves_money_or_a_counter_is_resent_on_6cxx() {
+    for (name, command) in money_and_counter_commands() {
+        assert!(!command.is_repeatable(), "{name} says it is repeatable");
+        let mut layer = ApduLayer::new(AlwaysAnswers {
+            sw: [0x6C, 0x10],
+            sent: Vec::new(),
+        });
+        let r = layer.exchange(&command).unwrap();
+        assert_eq!(r.sw, StatusWord(0x6C10), "{name}");
+        assert_eq!(
+            layer.transport().sent,
+            vec![hex::encode_upper(command.to_bytes())],
+            "{name} was transmitted more than once"
+        );
+    }
+}
+
+#[test]
+fn reads_answered_6c10_are_still_resent_with_le_10() {
+    let sfi = quickpass_kernel::values::Sfi::new(1).unwrap();
+    let reads = [
+        Command::select_ppse(),
+        Command::read_record(1, sfi).unwrap(),
+        Command::get_balance(quickpass_kernel::apdu::Purse::Purse),
+        Command::get_transaction_prove(0x06, 0x0042),
+    ];
+    for command in reads {
+        assert!(command.is_repeatable(), "{command:?}");
+        let mut layer = ApduLayer::new(AlwaysAnswers {
+            sw: [0x6C, 0x10],
+            sent: Vec::new(),
+        });
+        let r = layer.exchange(&command).unwrap();
+        // The card answers 6C10 again: handed back after exactly one re-send.
+        assert_eq!(r.sw, StatusWord(0x6C10));
+        let sent = &layer.transport().sent;
+        assert_eq!(sent.len(), 2, "{command:?}");
+        assert_eq!(sent[0], hex::encode_upper(command.to_bytes()));
+        assert_eq!(
+            sent[1],
+            hex::encode_upper(command.clone().with_le(Some(0x10)).to_bytes())
+        );
+        assert!(sent[1].ends_with("10"));
+    }
+
+    // And the re-send's answer is the response.
+    let mut layer = ApduLayer::new(Scripted::new(&[
+        ("00B2010C00", "6C10"),
+        ("00B2010C10", "700A5A0862509400123456759000"),
+    ]));
+    let r = layer
+        .exchange(&Command::read_record(1, sfi).unwrap())
+        .unwrap();
+    assert!(r.is_success());
+    assert_eq!(hex::encode_upper(&r.data), "700A5A086250940012345675");
+}
+
+#[test]
+fn a_debit_answered_61xx_is_fetched_with_get_response() {
+    let debit = hex::encode_upper(debit().to_bytes());
+    // Fetching the answer is not re-executing: GET RESPONSE (itself repeatable, so its own
+    // 6Cxx is obeyed) brings TAC ‖ MAC2.
+    let mut layer = ApduLayer::new(Scripted::new(&[
+        (debit.as_str(), "6108"),
+        ("00C0000008", "6C08"),
+        ("00C0000008", "11223344556677889000"),
+    ]));
+    let r = layer.exchange(&self::debit()).unwrap();
+    assert!(r.is_success());
+    assert_eq!(hex::encode_upper(&r.data), "1122334455667788");
+    let log_len = layer.counters().apdus_sent;
+    assert_eq!(log_len, 3);
+}

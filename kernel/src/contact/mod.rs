@@ -840,6 +840,12 @@ impl Transaction {
                 ));
             }
         }
+        // Issue 15 item 5: track 2 against 5A / 5F24, before ODA, CVM or any GENERATE AC, so
+        // the card never produces a cryptogram over inconsistent data.
+        self.phase
+            .card
+            .check_consistency()
+            .map_err(|e| malformed(CardObject::ApplicationData, e))?;
         self.offline_data_authentication(config, input, layer)?;
         let version = self
             .params

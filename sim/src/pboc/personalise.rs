@@ -310,6 +310,14 @@ pub(super) fn personalise(
     let effective = f.date("effective", &profile.effective)?;
     f.digits("service_code", &profile.service_code, 3, 3)?;
     f.digits("track2_discretionary", &profile.track2_discretionary, 0, 19)?;
+    // EMV Book 3 Annex A: `57` is at most 19 bytes (38 nibbles: PAN, D, YYMM, service code,
+    // discretionary data); the kernel refuses a longer one.
+    if profile.pan.len() + 1 + 4 + 3 + profile.track2_discretionary.len() > 38 {
+        return Err(f.err(
+            "track2_discretionary",
+            "track 2 equivalent data (57) would exceed 19 bytes: shorten it",
+        ));
+    }
     let mut aip = f.hex_n::<2>("aip", &profile.aip)?;
     if profile.contactless_path == ContactlessPath::Full {
         aip[1] |= 0x80;
