@@ -979,9 +979,9 @@ fn recovered_result<T: Transport>(
     tap: &Tap,
     layer: &ApduLayer<T>,
     sam_apdus: u64,
-    recovery: Recovery,
+    recovery: &Recovery,
     load: bool,
-) -> Result<TapResult, Recovery> {
+) -> Option<TapResult> {
     match &recovery.completed {
         Some(record) if record.kind.is_load() == load => {
             let (outcome, reason) = match record.status {
@@ -1000,10 +1000,10 @@ fn recovered_result<T: Transport>(
             result.balance_after = Some(record.balance_after);
             result.tac = record.tac;
             result.record = recovery.completed.clone();
-            result.voided = recovery.voided;
-            Ok(result)
+            result.voided = recovery.voided.clone();
+            Some(result)
         }
-        _ => Err(recovery),
+        _ => None,
     }
 }
 
@@ -1244,9 +1244,9 @@ fn begin_tap<T: Transport, J: Journal + ?Sized>(
     };
     tap.card_number = Some(info.number.clone());
     let recovery = recover(layer, journal, verifier, &info, config)?;
-    match recovered_result(&tap, layer, verifier.apdus(), recovery, load) {
-        Ok(result) => Ok(Err(result)),
-        Err(recovery) => {
+    match recovered_result(&tap, layer, verifier.apdus(), &recovery, load) {
+        Some(result) => Ok(Err(result)),
+        None => {
             // A disputed entry of the same class (purchases share the offline counter, loads
             // the online one) blocks the tap: charging again could take the money twice.
             match recovery
