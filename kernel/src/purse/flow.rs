@@ -3,14 +3,17 @@
 //!
 //! Each is one tap. It selects the application, reads EF15 (from the FCI when the card puts it
 //! there), checks the card, then **first** settles any journal entry this card left pending on
-//! an earlier, torn tap: GET TRANSACTION PROVE with the interrupted transaction's counter; a
-//! proof that the SAM accepts (or, when the SAM no longer holds that session, a proof plus the
-//! card's own EF18 record of this terminal's transaction) completes the record and the tap ends
-//! as [`PurseOutcome::Recovered`] — the card is not charged again; no proof and no such EF18 record
-//! voids the entry and the tap goes on with a clean retry.
+//! an earlier tap by asking the card (`examine`: GET TRANSACTION PROVE, EF18, INITIALIZE's
+//! counter and balance). Proof that the card did it completes the record and the tap ends as
+//! [`PurseOutcome::Recovered`] — the card is not charged again; proof that it did not voids the
+//! entry and the tap goes on; no proof either way keeps the entry pending and the tap ends
+//! [`PurseOutcome::Disputed`] without charging (until evidence or [`resolve_dispute`] settles it).
 //!
-//! The journal entry is written before DEBIT / CREDIT. A tear while that command is under way
-//! returns [`FlowError::Card`] ([`PurseOutcome::Torn`]) and leaves the entry pending.
+//! The journal entry is written before DEBIT / CREDIT. From then on only a verified success
+//! settles it directly; any other answer (status word, malformed data, a MAC2 the SAM rejects)
+//! goes through the same table on the same tap, and a tear while the command is under way
+//! returns [`FlowError::Card`] ([`PurseOutcome::Torn`]) and leaves the entry pending. The state
+//! table is on `examine` and in `vectors/cards/purse.md`.
 //!
 //! APDU counts (card; T-Union card with EF15 in its FCI, no pending entry):
 //!
@@ -20,6 +23,7 @@
 //! | CAPP purchase | SELECT, GET BALANCE, READ RECORD, INITIALIZE CAPP, UPDATE CAPP DATA CACHE (+1 for EF1E), DEBIT = 6–7 | 4 |
 //! | load | SELECT, INITIALIZE FOR LOAD, CREDIT = 3 (+1 READ BINARY) | host |
 //! | recovery (proved) | SELECT, GET TRANSACTION PROVE = 2 (+ EF18 reads when the SAM lost the session) | `80 72` + TAC check = 3 |
+//! | recovery / a bad answer (no proof) | + GET TRANSACTION PROVE, EF18 reads, INITIALIZE (counter and balance) | — |
 //!
 //! The TAC check ([`PurseConfig::check_tac`], on by default) runs after the card's last APDU;
 //! without it, or with a SAM that has no TAC key, purchases take 2 SAM APDUs and recovery 1.
