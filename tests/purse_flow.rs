@@ -2270,3 +2270,133 @@ fn initialize_balance_differing_from_get_balance_is_not_debited() {
     assert!(journal.pending().is_empty() && journal.records().is_empty());
     assert_eq!(result.apdus, 3, "SELECT, GET BALANCE, INITIALIZE: no DEBIT");
 }
+
+/// The same for a load with no proof on the tap: `disputed`, no reversal, and the next load
+/// tap settles it from the card's proof instead of crediting again.
+#[test]
+fn unprovable_credit_is_disputed_then_recovered_not_credited_twice() {
+    let mut card = card_layer("etc-user-card");
+    let mut host = sim_host("etc-user-card");
+    let mut journal = MemoryJournal::new();
+    let before = sim_purse(&mut card).balance(Purse::Purse).unwrap().fen();
+    card.transport_mut()
+        .plan(
+            Trigger::matching(&[0x80, 0x52], 1),
+            Fault::ReplaceSw(StatusWord(0x6581)),
+        )
+        .plan(
+            Trigger::matching(&[0x80, 0x5A], 1),
+            Fault::ReplaceSw(StatusWord(0x9406)),
+        )
+        .plan(
+            Trigger::EveryMatching(vec![0x00, 0xB2]),
+            Fault::ReplaceSw(StatusWord(0x6A83)),
+        );
+    let first = load(
+        &mut card,
+        &mut host,
+        &mut journal,
+        &etc(),
+        &load_request(10_000),
+    )
+    .unwrap();
+    assert_eq!(first.outcome, PurseOutcome::Disputed, "{first:?}");
+    assert_eq!(journal.pending().len(), 1);
+    assert!(host.reversals().is_empty(), "not reversed without proof");
+    card.transport_mut().clear_plan();
+    let second = load(
+        &mut card,
+        &mut host,
+        &mut journal,
+        &etc(),
+        &load_request(10_000),
+    )
+    .unwrap();
+    assert_eq!(second.outcome, PurseOutcome::Recovered, "{second:?}");
+    let after = sim_purse(&mut card).balance(Purse::Purse).unwrap().fen();
+    assert_eq!(after - before, 10_000);
+    assert_eq!(settled_sum(&journal), 10_000);
+    assert!(journal.pending().is_empty() && host.reversals().is_empty());
+}
+
+/// Money conservation over a sweep of hostile answers: one fault on DEBIT (or on the command
+/// that asks the card afterwards), then two clean taps. Every fen the card lost has a record
+/// (claimable or flagged for the clearing host), no record lacks a debit, nothing stays
+/// pending, and a tap that ended `disputed` charged nothing.
+#[test]
+fn purchase_money_is_conserved_under_answer_faults() {
+    let faults = [
+        Fault::ReplaceSw(StatusWord(0x6581)),
+        Fault::ReplaceSw(StatusWord(0x9302)),
+        Fault::ReplaceSw(StatusWord(0x6F00)),
+        Fault::CorruptByte {
+            offset: 0,
+            mask: 0x10,
+        },
+        Fault::CorruptByte {
+            offset: 4,
+            mask: 0x10,
+        },
+        Fault::Truncate(2),
+        Fault::Truncate(5),
+        Fault::TearAfter,
+        Fault::TearBefore,
+        Fault::Mute,
+    ];
+    let followers: [Option<(&[u8], u64)>; 4] = [
+        None,
+        Some((&[0x80, 0x5A], 1)),
+        Some((&[0x00, 0xB2], 1)),
+        Some((&[0x80, 0x50], 2)),
+    ];
+    let (mut cases, mut charged_thrice) = (0, 0);
+    for debit_fault in faults {
+        for follower in followers {
+            for follow_fault in [Fault::ReplaceSw(StatusWord(0x6F00)), Fault::TearAfter] {
+                let mut card = card_layer("transit-purse-capp");
+                let mut sam = sim_psam(0x8011);
+                let mut journal = MemoryJournal::new();
+                card.transport_mut()
+                    .plan(Trigger::matching(&[0x80, 0x54], 1), debit_fault);
+                if let Some((prefix, occurrence)) = follower {
+                    card.transport_mut()
+                        .plan(Trigger::matching(prefix, occurrence), follow_fault);
+                }
+                let case = format!("{debit_fault:?} then {follower:?} {follow_fault:?}");
+                for tap in 0..3 {
+                    let before = sim_purse(&mut card).balance(Purse::Purse).unwrap();
+                    let result = purchase(
+                        &mut card,
+                        &mut sam,
+                        &mut journal,
+                        &t_union(),
+                        &purchase_request(100),
+                    );
+                    if let Ok(result) = &result {
+                        if result.outcome == PurseOutcome::Disputed && tap > 0 {
+                            assert_eq!(
+                                sim_purse(&mut card).balance(Purse::Purse).unwrap(),
+                                before,
+                                "{case}: a disputed tap charged"
+                            );
+                        }
+                    }
+                    card.transport_mut().clear_plan();
+                    card.transport_mut().reinsert();
+                }
+                let debited = 5000 - sim_purse(&mut card).balance(Purse::Purse).unwrap().fen();
+                cases += 1;
+                if debited == 300 {
+                    charged_thrice += 1;
+                }
+                let recorded: u32 = journal.records().iter().map(|r| r.amount.fen()).sum();
+                assert_eq!(debited, recorded, "{case}: {:?}", journal.records());
+                assert!(journal.pending().is_empty(), "{case}");
+            }
+        }
+    }
+    // The sweep ran every case, and the faults mostly ended with the card charged once per
+    // tap (the first tap's debit proved or voided and retried).
+    assert_eq!(cases, 80);
+    assert!(charged_thrice > 40, "{charged_thrice} of {cases}");
+}
