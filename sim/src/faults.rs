@@ -102,6 +102,14 @@ pub enum Fault {
     Truncate(usize),
     /// The exchange takes this much longer.
     Latency(Duration),
+    /// The command byte at `offset` is XORed with `mask` before the card sees it (a damaged
+    /// MAC1 / host MAC2: the card genuinely refuses); nothing happens when it is shorter.
+    CorruptCommand {
+        /// Offset in the C-APDU bytes.
+        offset: usize,
+        /// XOR mask (non-zero to change anything).
+        mask: u8,
+    },
 }
 
 /// A fault that fired, for assertions and traces.
@@ -300,7 +308,15 @@ where
         if firing.contains(&Fault::Mute) {
             return Err(SimError::Timeout.into());
         }
-        let mut response = self.inner.transmit(command)?;
+        let mut damaged = command.to_vec();
+        for fault in &firing {
+            if let Fault::CorruptCommand { offset, mask } = *fault {
+                if let Some(byte) = damaged.get_mut(offset) {
+                    *byte ^= mask;
+                }
+            }
+        }
+        let mut response = self.inner.transmit(&damaged)?;
         self.delivered += 1;
         if firing.contains(&Fault::TearAfter) {
             self.removed = true;
@@ -319,7 +335,11 @@ where
                     }
                 }
                 Fault::Truncate(len) => response.truncate(len),
-                Fault::TearBefore | Fault::TearAfter | Fault::Mute | Fault::Latency(_) => {}
+                Fault::TearBefore
+                | Fault::TearAfter
+                | Fault::Mute
+                | Fault::Latency(_)
+                | Fault::CorruptCommand { .. } => {}
             }
         }
         Ok(response)

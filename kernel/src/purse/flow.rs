@@ -3,14 +3,17 @@
 //!
 //! Each is one tap. It selects the application, reads EF15 (from the FCI when the card puts it
 //! there), checks the card, then **first** settles any journal entry this card left pending on
-//! an earlier, torn tap: GET TRANSACTION PROVE with the interrupted transaction's counter; a
-//! proof that the SAM accepts (or, when the SAM no longer holds that session, a proof plus the
-//! card's own EF18 record of this terminal's transaction) completes the record and the tap ends
-//! as [`PurseOutcome::Recovered`] — the card is not charged again; no proof and no such EF18 record
-//! voids the entry and the tap goes on with a clean retry.
+//! an earlier tap by asking the card (`examine`: GET TRANSACTION PROVE, EF18, INITIALIZE's
+//! counter and balance). Proof that the card did it completes the record and the tap ends as
+//! [`PurseOutcome::Recovered`] — the card is not charged again; proof that it did not voids the
+//! entry and the tap goes on; no proof either way keeps the entry pending and the tap ends
+//! [`PurseOutcome::Disputed`] without charging (until evidence or [`resolve_dispute`] settles it).
 //!
-//! The journal entry is written before DEBIT / CREDIT. A tear while that command is under way
-//! returns [`FlowError::Card`] ([`PurseOutcome::Torn`]) and leaves the entry pending.
+//! The journal entry is written before DEBIT / CREDIT. From then on only a verified success
+//! settles it directly; any other answer (status word, malformed data, a MAC2 the SAM rejects)
+//! goes through the same table on the same tap, and a tear while the command is under way
+//! returns [`FlowError::Card`] ([`PurseOutcome::Torn`]) and leaves the entry pending. The state
+//! table is on `examine` and in `vectors/cards/purse.md`.
 //!
 //! APDU counts (card; T-Union card with EF15 in its FCI, no pending entry):
 //!
@@ -20,6 +23,7 @@
 //! | CAPP purchase | SELECT, GET BALANCE, READ RECORD, INITIALIZE CAPP, UPDATE CAPP DATA CACHE (+1 for EF1E), DEBIT = 6–7 | 4 |
 //! | load | SELECT, INITIALIZE FOR LOAD, CREDIT = 3 (+1 READ BINARY) | host |
 //! | recovery (proved) | SELECT, GET TRANSACTION PROVE = 2 (+ EF18 reads when the SAM lost the session) | `80 72` + TAC check = 3 |
+//! | recovery / a bad answer (no proof) | + GET TRANSACTION PROVE, EF18 reads, INITIALIZE (counter and balance) | — |
 //!
 //! The TAC check ([`PurseConfig::check_tac`], on by default) runs after the card's last APDU;
 //! without it, or with a SAM that has no TAC key, purchases take 2 SAM APDUs and recovery 1.
@@ -222,6 +226,12 @@ pub enum PurseOutcome {
     Recovered,
     /// The card left (or stopped answering) during the tap; a journal entry may be pending.
     Torn,
+    /// Not charged: a DEBIT / CREDIT of this card was answered with something other than a
+    /// verified success and the card could not prove whether it carried it out (this tap or an
+    /// earlier one). The journal entry stays pending; the card is not charged (or loaded) again
+    /// until evidence on a later tap or the back office settles it (see the state table in
+    /// `examine` and vectors/cards/purse.md).
+    Disputed,
 }
 
 impl PurseOutcome {
@@ -234,6 +244,7 @@ impl PurseOutcome {
             PurseOutcome::Declined => "declined",
             PurseOutcome::Recovered => "recovered",
             PurseOutcome::Torn => "torn",
+            PurseOutcome::Disputed => "disputed",
         }
     }
 }
@@ -284,6 +295,25 @@ pub enum DeclineReason {
     /// INITIALIZE FOR LOAD's balance plus the amount does not fit the purse's 4-byte balance:
     /// the card's answer is implausible, so the host is not asked and nothing is credited.
     BalanceOverflow,
+    /// INITIALIZE FOR PURCHASE's old balance differs from the GET BALANCE answer just before:
+    /// the card contradicts itself, so nothing is debited.
+    BalanceMismatch {
+        /// GET BALANCE's answer, fen.
+        get_balance: PurseAmount,
+        /// INITIALIZE's old balance, fen.
+        initialize: PurseAmount,
+    },
+    /// The answer to a money-moving command was malformed (not the expected length).
+    BadAnswer {
+        /// The command.
+        command: &'static str,
+    },
+    /// An earlier DEBIT / CREDIT of this card is still unresolved (pending with no proof either
+    /// way): not charged again until it is settled.
+    Unresolved {
+        /// The pending journal entry.
+        entry: u64,
+    },
 }
 
 /// What one tap did.
@@ -291,7 +321,7 @@ pub enum DeclineReason {
 pub struct TapResult {
     /// The outcome.
     pub outcome: PurseOutcome,
-    /// Why, for [`PurseOutcome::Declined`].
+    /// Why, for [`PurseOutcome::Declined`] and [`PurseOutcome::Disputed`].
     pub reason: Option<DeclineReason>,
     /// The card number (masked in every output).
     pub card_number: Option<CardNumber>,
@@ -632,13 +662,26 @@ fn settlement_record(
     }
 }
 
-/// Whether the card's EF18 log holds this entry's transaction (same counter and type, and this
-/// terminal's number, amount, date and time; pboc-notes §4.6).
-fn log_shows<T: Transport>(
+/// What the card's EF18 log says about a journal entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LogEvidence {
+    /// A record of this entry's counter and type with this terminal's number, amount, date and
+    /// time: the card did it.
+    Ours,
+    /// A record of this entry's counter and type from another transaction: the counter was used
+    /// by something else, so this entry was not carried out.
+    Other,
+    /// The log does not reach this counter (wrapped, empty, unreadable, or ends before it).
+    Unknown,
+}
+
+/// Reads EF18 (newest first, at most `scan` records) for the entry's transaction (pboc-notes
+/// §4.6). "Not found" is [`LogEvidence::Unknown`], never proof that the card did not execute.
+fn log_evidence<T: Transport>(
     layer: &mut ApduLayer<T>,
     entry: &JournalEntry,
     scan: u8,
-) -> Flow<bool, T::Error> {
+) -> Flow<LogEvidence, T::Error> {
     let counter = entry.transaction_counter();
     let type_byte = entry.kind.type_byte();
     let is_load = |t: u8| t == 0x01 || t == 0x02;
@@ -654,23 +697,180 @@ fn log_shows<T: Transport>(
         .map_err(encoding("READ RECORD EF18"))?;
         let response = exchange(layer, &command)?;
         if !response.is_success() {
-            return Ok(false);
+            return Ok(LogEvidence::Unknown);
         }
         let Ok(record) = PurseLogRecord::parse(&response.data) else {
-            return Ok(false);
+            return Ok(LogEvidence::Unknown);
         };
         if record.atc == counter && record.transaction_type == type_byte {
-            return Ok(record.amount == entry.amount
+            let ours = record.amount == entry.amount
                 && record.terminal_id == entry.terminal_id
                 && record.date == entry.date
-                && record.time == entry.time);
+                && record.time == entry.time;
+            return Ok(if ours {
+                LogEvidence::Ours
+            } else {
+                LogEvidence::Other
+            });
         }
-        // Newest first: an older transaction of the same counter kind means ours is not there.
+        // Newest first: an older transaction of the same counter kind means ours is not there
+        // (the counter check decides whether it ever happened).
         if is_load(record.transaction_type) == entry.kind.is_load() && record.atc < counter {
-            return Ok(false);
+            return Ok(LogEvidence::Unknown);
         }
     }
-    Ok(false)
+    Ok(LogEvidence::Unknown)
+}
+
+/// Proof that the card did **not** carry out `entry`: INITIALIZE (FOR PURCHASE or FOR LOAD,
+/// which moves nothing) shows the counter still at the value the entry's INITIALIZE returned —
+/// every DEBIT / CREDIT advances it — and, on the tap that sent the command (`same_tap`), the
+/// balance unchanged. Anything else (refused, malformed, counter moved, balance moved) is no
+/// proof.
+fn counter_unchanged<T: Transport>(
+    layer: &mut ApduLayer<T>,
+    entry: &JournalEntry,
+    same_tap: bool,
+) -> Flow<bool, T::Error> {
+    let purse = match entry.kind {
+        TransactionKind::DepositLoad | TransactionKind::DepositPurchase => Purse::Deposit,
+        _ => Purse::Purse,
+    };
+    let load = entry.kind.is_load();
+    let command = if load {
+        Command::initialize_for_load(purse, entry.key_index, entry.amount, &entry.terminal_id)
+    } else {
+        Command::initialize_for_purchase(purse, entry.key_index, entry.amount, &entry.terminal_id)
+    };
+    let response = exchange(layer, &command)?;
+    if !response.is_success() {
+        return Ok(false);
+    }
+    let state = if load {
+        LoadInit::parse(&response.data).map(|init| (init.balance, init.online_atc))
+    } else {
+        PurchaseInit::parse(&response.data).map(|init| (init.balance, init.offline_atc))
+    };
+    Ok(match state {
+        Ok((balance, counter)) => {
+            counter == entry.counter && (!same_tap || balance == entry.balance_before)
+        }
+        Err(_) => false,
+    })
+}
+
+/// What the card's evidence says about an entry whose DEBIT / CREDIT was sent.
+#[derive(Debug)]
+enum Evidence {
+    /// The card did it: the record to write (claimable, or flagged for the clearing host).
+    Executed(SettlementRecord),
+    /// Proved not done: the entry may be voided.
+    NotExecuted,
+    /// No proof either way: the entry stays pending (disputed).
+    Unknown,
+}
+
+/// Asks the card whether it carried out the pending entry `id` — the purse state machine's
+/// one decision point, used on the tap that sent DEBIT / CREDIT (`same_tap`, after an answer
+/// that was not a verified success) and by recovery on a later tap:
+///
+/// | evidence, in the order asked | decision | journal |
+/// |---|---|---|
+/// | GET TRANSACTION PROVE gives a MAC2 the SAM (purchase) / the host's MAC2 (load) verifies | executed | record `paid` / `loaded` (same tap) or `recovered`; `tac_invalid` when the TAC is rejected |
+/// | a proof whose MAC2 cannot be checked (SAM lost the session) + EF18 holds our record | executed | `recovered`, `mac2_verified: false`, TAC checked; `tac_invalid` when rejected |
+/// | a proof whose MAC2 is rejected + EF18 holds our record | executed | `disputed` record (flagged for the clearing host) |
+/// | no proof + EF18 holds our record | executed | `disputed` record (flagged for the clearing host) |
+/// | EF18 holds *another* transaction with our counter and type | not executed | voided (a load: reversed first) |
+/// | INITIALIZE shows the counter not advanced (and, same tap, the balance unchanged) | not executed | voided (a load: reversed first) |
+/// | none of the above (log wrapped past our counter, counter advanced, card refuses, …) | **unknown** | stays **pending**: the tap ends `disputed`; the card is not charged (loaded) again until evidence on a later tap or the back office ([`resolve_dispute`]) settles it |
+///
+/// `ask_sam`: the SAM's MAC2 session can only be this entry's when it is the newest the
+/// terminal began (or on the same tap).
+#[allow(clippy::too_many_arguments)]
+fn examine<T: Transport>(
+    layer: &mut ApduLayer<T>,
+    verifier: &mut dyn Verifier,
+    id: u64,
+    entry: &JournalEntry,
+    ask_sam: bool,
+    same_tap: bool,
+    config: &PurseConfig,
+) -> Flow<Evidence, T::Error> {
+    let prove = exchange(
+        layer,
+        &Command::get_transaction_prove(entry.kind.type_byte(), entry.transaction_counter()),
+    )?;
+    let proof = if prove.is_success() {
+        layout::split_prove(&prove.data)
+    } else {
+        None
+    };
+    let proved_status = match (same_tap, entry.kind.is_load()) {
+        (false, _) => RecordStatus::Recovered,
+        (true, false) => RecordStatus::Paid,
+        (true, true) => RecordStatus::Loaded,
+    };
+    let log = match proof {
+        Some((mac2, tac)) => {
+            let check = if entry.kind.is_load() || ask_sam {
+                verifier.mac2(entry, &mac2).map_err(FlowError::Sam)?
+            } else {
+                Mac2Check::NoSession
+            };
+            let log = if check == Mac2Check::Verified {
+                LogEvidence::Ours
+            } else {
+                log_evidence(layer, entry, config.log_scan)?
+            };
+            match (check, log) {
+                (Mac2Check::Invalid, LogEvidence::Ours) => {
+                    return Ok(Evidence::Executed(settlement_record(
+                        id,
+                        entry,
+                        RecordStatus::Disputed,
+                        Some(tac),
+                        false,
+                        false,
+                    )))
+                }
+                (_, LogEvidence::Ours) => {
+                    let tac_check = verifier.tac(entry, &tac).map_err(FlowError::Sam)?;
+                    let status = if tac_check == TacCheck::Invalid {
+                        RecordStatus::TacInvalid
+                    } else {
+                        proved_status
+                    };
+                    return Ok(Evidence::Executed(settlement_record(
+                        id,
+                        entry,
+                        status,
+                        Some(tac),
+                        check == Mac2Check::Verified,
+                        tac_check == TacCheck::Verified,
+                    )));
+                }
+                (_, log) => log,
+            }
+        }
+        None => match log_evidence(layer, entry, config.log_scan)? {
+            LogEvidence::Ours => {
+                return Ok(Evidence::Executed(settlement_record(
+                    id,
+                    entry,
+                    RecordStatus::Disputed,
+                    None,
+                    false,
+                    false,
+                )))
+            }
+            log => log,
+        },
+    };
+    if log == LogEvidence::Other || counter_unchanged(layer, entry, same_tap)? {
+        Ok(Evidence::NotExecuted)
+    } else {
+        Ok(Evidence::Unknown)
+    }
 }
 
 /// What recovery did with this card's pending entries.
@@ -679,6 +879,8 @@ struct Recovery {
     /// The last entry completed (recovered, disputed, TAC invalid), with its class.
     completed: Option<SettlementRecord>,
     voided: Vec<u64>,
+    /// Entries left pending with no proof either way, and whether each is a load.
+    unresolved: Vec<(u64, bool)>,
 }
 
 fn journal_err<E: std::error::Error + 'static, J: std::error::Error + Send + Sync + 'static>(
@@ -687,7 +889,7 @@ fn journal_err<E: std::error::Error + 'static, J: std::error::Error + Send + Syn
     FlowError::Journal(Box::new(e))
 }
 
-/// Settles every pending entry of this card (pboc-notes §4.3 step 9).
+/// Settles every pending entry of this card it can (pboc-notes §4.3 step 9) with [`examine`].
 fn recover<T: Transport, J: Journal + ?Sized>(
     layer: &mut ApduLayer<T>,
     journal: &mut J,
@@ -710,65 +912,20 @@ fn recover<T: Transport, J: Journal + ?Sized>(
         .filter(|p| p.entry.card == info.identity)
         .collect();
     for Pending { id, entry } in mine {
-        let prove = exchange(
+        match examine(
             layer,
-            &Command::get_transaction_prove(entry.kind.type_byte(), entry.transaction_counter()),
-        )?;
-        let proof = if prove.is_success() {
-            layout::split_prove(&prove.data)
-        } else {
-            None
-        };
-        let record = match proof {
-            Some((mac2, tac)) => {
-                let check = if entry.kind.is_load() || Some(id) == newest {
-                    verifier.mac2(&entry, &mac2).map_err(FlowError::Sam)?
-                } else {
-                    Mac2Check::NoSession
-                };
-                let debited_here = match check {
-                    Mac2Check::Verified => true,
-                    Mac2Check::NoSession | Mac2Check::Invalid => {
-                        log_shows(layer, &entry, config.log_scan)?
-                    }
-                };
-                if !debited_here {
-                    None
-                } else if check == Mac2Check::Invalid {
-                    Some(settlement_record(
-                        id,
-                        &entry,
-                        RecordStatus::Disputed,
-                        Some(tac),
-                        false,
-                        false,
-                    ))
-                } else {
-                    let tac_check = verifier.tac(&entry, &tac).map_err(FlowError::Sam)?;
-                    let status = if tac_check == TacCheck::Invalid {
-                        RecordStatus::TacInvalid
-                    } else {
-                        RecordStatus::Recovered
-                    };
-                    Some(settlement_record(
-                        id,
-                        &entry,
-                        status,
-                        Some(tac),
-                        check == Mac2Check::Verified,
-                        tac_check == TacCheck::Verified,
-                    ))
-                }
-            }
-            None => log_shows(layer, &entry, config.log_scan)?
-                .then(|| settlement_record(id, &entry, RecordStatus::Disputed, None, false, false)),
-        };
-        match record {
-            Some(record) => {
+            verifier,
+            id,
+            &entry,
+            Some(id) == newest,
+            false,
+            config,
+        )? {
+            Evidence::Executed(record) => {
                 journal.complete(&record).map_err(journal_err)?;
                 recovery.completed = Some(record);
             }
-            None => {
+            Evidence::NotExecuted => {
                 // A load the host approved is reversed before its entry is voided; without a
                 // host link (a purchase tap) it stays pending for the next load tap.
                 if let Some(reversal) = load_reversal(id, &entry, ReversalReason::NotCarriedOut) {
@@ -779,9 +936,46 @@ fn recover<T: Transport, J: Journal + ?Sized>(
                 journal.void(id).map_err(journal_err)?;
                 recovery.voided.push(id);
             }
+            Evidence::Unknown => recovery.unresolved.push((id, entry.kind.is_load())),
         }
     }
     Ok(recovery)
+}
+
+/// How the back office settles a disputed entry (one left pending because the card could not
+/// prove either way), from evidence outside the terminal (the clearing host's card statement,
+/// the issuer's log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisputeResolution {
+    /// The card did carry it out: a [`RecordStatus::Disputed`] record is written for the
+    /// clearing host (not claimable automatically).
+    Executed,
+    /// The card did not: the entry is voided (for a load the host approved, the operator sends
+    /// the reversal).
+    NotExecuted,
+}
+
+/// Settles the pending entry `id` by the back office's decision; `Ok(None)` when no entry has
+/// that id. The next tap of the card is then charged normally.
+pub fn resolve_dispute<J: Journal + ?Sized>(
+    journal: &mut J,
+    id: u64,
+    resolution: DisputeResolution,
+) -> Result<Option<SettlementRecord>, J::Error> {
+    let Some(Pending { entry, .. }) = journal.pending().into_iter().find(|p| p.id == id) else {
+        return Ok(None);
+    };
+    match resolution {
+        DisputeResolution::Executed => {
+            let record = settlement_record(id, &entry, RecordStatus::Disputed, None, false, false);
+            journal.complete(&record)?;
+            Ok(Some(record))
+        }
+        DisputeResolution::NotExecuted => {
+            journal.void(id)?;
+            Ok(None)
+        }
+    }
 }
 
 /// Turns a recovery of the same class (purchase / load) into the tap's result.
@@ -789,9 +983,9 @@ fn recovered_result<T: Transport>(
     tap: &Tap,
     layer: &ApduLayer<T>,
     sam_apdus: u64,
-    recovery: Recovery,
+    recovery: &Recovery,
     load: bool,
-) -> Result<TapResult, Recovery> {
+) -> Option<TapResult> {
     match &recovery.completed {
         Some(record) if record.kind.is_load() == load => {
             let (outcome, reason) = match record.status {
@@ -810,10 +1004,10 @@ fn recovered_result<T: Transport>(
             result.balance_after = Some(record.balance_after);
             result.tac = record.tac;
             result.record = recovery.completed.clone();
-            result.voided = recovery.voided;
-            Ok(result)
+            result.voided = recovery.voided.clone();
+            Some(result)
         }
-        _ => Err(recovery),
+        _ => None,
     }
 }
 
@@ -897,6 +1091,8 @@ fn debit<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
         trip,
     };
     let id = journal.begin(&entry).map_err(journal_err)?;
+    // From here on the card may have moved money: every answer but a verified success goes to
+    // `examine`, which asks the card before anything is voided.
     let response = exchange(
         layer,
         &Command::debit_for_purchase(auth.terminal_serial, date, time, &auth.mac1),
@@ -905,80 +1101,120 @@ fn debit<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
     result.amount = amount;
     result.balance_before = Some(init.balance);
     result.voided = voided;
-    if !response.is_success() {
-        // The card refused DEBIT (e.g. 9302 MAC1): by the command's contract nothing was written.
-        journal.void(id).map_err(journal_err)?;
-        result.reason = Some(DeclineReason::CardRefused {
-            command: "DEBIT FOR PURCHASE",
-            sw: response.sw,
-        });
-        return Ok(result);
-    }
-    // TAC 4 ‖ MAC2 4 (pboc-notes §4.1). A malformed answer leaves the entry pending: the next
-    // tap asks the card for proof.
-    let (tac, mac2) = match response.data.as_slice() {
-        [t0, t1, t2, t3, m0, m1, m2, m3] => ([*t0, *t1, *t2, *t3], [*m0, *m1, *m2, *m3]),
-        other => {
-            return Err(FlowError::CardData(CardDataError::length(
-                "DEBIT FOR PURCHASE response",
-                8,
-                other.len(),
-            )))
+    // TAC 4 ‖ MAC2 4 (pboc-notes §4.1).
+    let answer = match response.data.as_slice() {
+        [t0, t1, t2, t3, m0, m1, m2, m3] if response.is_success() => {
+            Some(([*t0, *t1, *t2, *t3], [*m0, *m1, *m2, *m3]))
         }
+        _ => None,
     };
-    // A SAM that lost the session or failed leaves the entry pending as well.
-    let mac2_check = sam
-        .verify_mac2(&mac2)
-        .map_err(|e| FlowError::Sam(boxed(e)))?;
-    let (status, tac_verified) = match mac2_check {
-        Mac2Check::Verified => {
-            // The card has done its part: the TAC check is SAM-local (see PurseConfig::check_tac).
-            let tac_check = if config.check_tac {
-                sam.check_purchase_tac(
-                    &info.identity,
-                    init.key_version,
-                    &purchase_tac_data(&entry),
-                    &tac,
-                )
+    let failure = match answer {
+        Some((tac, mac2)) => {
+            // A SAM that lost the session or failed leaves the entry pending.
+            match sam
+                .verify_mac2(&mac2)
                 .map_err(|e| FlowError::Sam(boxed(e)))?
-            } else {
-                TacCheck::Unavailable
-            };
-            match tac_check {
-                TacCheck::Invalid => (RecordStatus::TacInvalid, false),
-                TacCheck::Verified => (RecordStatus::Paid, true),
-                TacCheck::Unavailable => (RecordStatus::Paid, false),
+            {
+                Mac2Check::Verified => {
+                    // The card has done its part: the TAC check is SAM-local (see
+                    // PurseConfig::check_tac).
+                    let tac_check = if config.check_tac {
+                        sam.check_purchase_tac(
+                            &info.identity,
+                            init.key_version,
+                            &purchase_tac_data(&entry),
+                            &tac,
+                        )
+                        .map_err(|e| FlowError::Sam(boxed(e)))?
+                    } else {
+                        TacCheck::Unavailable
+                    };
+                    let status = match tac_check {
+                        TacCheck::Invalid => RecordStatus::TacInvalid,
+                        TacCheck::Verified | TacCheck::Unavailable => RecordStatus::Paid,
+                    };
+                    let record = settlement_record(
+                        id,
+                        &entry,
+                        status,
+                        Some(tac),
+                        true,
+                        tac_check == TacCheck::Verified,
+                    );
+                    journal.complete(&record).map_err(journal_err)?;
+                    finish(&mut result, record);
+                    result.sam_apdus = sam.apdus() - tap.sam_start;
+                    result.apdus = layer.counters().apdus_sent - tap.start;
+                    return Ok(result);
+                }
+                Mac2Check::Invalid => DeclineReason::Mac2Invalid,
+                Mac2Check::NoSession => {
+                    return Err(FlowError::Sam(
+                        "SAM lost the purchase session before MAC2 (entry left pending)".into(),
+                    ))
+                }
             }
         }
-        Mac2Check::Invalid => (RecordStatus::Mac2Invalid, false),
-        Mac2Check::NoSession => {
-            return Err(FlowError::Sam(
-                "SAM lost the purchase session before MAC2 (entry left pending)".into(),
-            ))
-        }
+        None if response.is_success() => DeclineReason::BadAnswer {
+            command: "DEBIT FOR PURCHASE",
+        },
+        None => DeclineReason::CardRefused {
+            command: "DEBIT FOR PURCHASE",
+            sw: response.sw,
+        },
     };
-    let record = settlement_record(
+    let evidence = examine(
+        layer,
+        &mut SamVerifier {
+            sam: &mut *sam,
+            check_tac: config.check_tac,
+        },
         id,
         &entry,
-        status,
-        Some(tac),
-        mac2_check == Mac2Check::Verified,
-        tac_verified,
-    );
-    journal.complete(&record).map_err(journal_err)?;
+        true,
+        true,
+        config,
+    )?;
+    match evidence {
+        Evidence::Executed(record) => {
+            journal.complete(&record).map_err(journal_err)?;
+            finish(&mut result, record);
+        }
+        Evidence::NotExecuted => {
+            journal.void(id).map_err(journal_err)?;
+            result.reason = Some(failure);
+        }
+        Evidence::Unknown => {
+            result.outcome = PurseOutcome::Disputed;
+            result.reason = Some(failure);
+        }
+    }
     result.sam_apdus = sam.apdus() - tap.sam_start;
     result.apdus = layer.counters().apdus_sent - tap.start;
-    result.tac = Some(tac);
-    match status {
-        RecordStatus::Paid => {
-            result.outcome = PurseOutcome::Paid;
-            result.balance_after = Some(record.balance_after);
+    Ok(result)
+}
+
+/// Fills a tap's result from the record the card's answer (or proof) settled.
+fn finish(result: &mut TapResult, record: SettlementRecord) {
+    let (outcome, reason) = match record.status {
+        RecordStatus::Paid | RecordStatus::Recovered if !record.kind.is_load() => {
+            (PurseOutcome::Paid, None)
         }
-        RecordStatus::Mac2Invalid => result.reason = Some(DeclineReason::Mac2Invalid),
-        _ => result.reason = Some(DeclineReason::TacInvalid),
+        RecordStatus::Loaded | RecordStatus::Recovered => (PurseOutcome::Loaded, None),
+        RecordStatus::Mac2Invalid => (PurseOutcome::Declined, Some(DeclineReason::Mac2Invalid)),
+        RecordStatus::TacInvalid => (PurseOutcome::Declined, Some(DeclineReason::TacInvalid)),
+        RecordStatus::Paid | RecordStatus::Disputed => (
+            PurseOutcome::Declined,
+            Some(DeclineReason::RecoveryDisputed),
+        ),
+    };
+    result.outcome = outcome;
+    result.reason = reason;
+    result.tac = record.tac;
+    if record.status.is_settled() {
+        result.balance_after = Some(record.balance_after);
     }
     result.record = Some(record);
-    Ok(result)
 }
 
 /// A card opened for a tap: the tap's counters, EF15, and the entries recovery voided.
@@ -1012,9 +1248,29 @@ fn begin_tap<T: Transport, J: Journal + ?Sized>(
     };
     tap.card_number = Some(info.number.clone());
     let recovery = recover(layer, journal, verifier, &info, config)?;
-    match recovered_result(&tap, layer, verifier.apdus(), recovery, load) {
-        Ok(result) => Ok(Err(result)),
-        Err(recovery) => Ok(Ok((tap, info, recovery.voided))),
+    match recovered_result(&tap, layer, verifier.apdus(), &recovery, load) {
+        Some(result) => Ok(Err(result)),
+        None => {
+            // A disputed entry of the same class (purchases share the offline counter, loads
+            // the online one) blocks the tap: charging again could take the money twice.
+            match recovery
+                .unresolved
+                .iter()
+                .find(|(_, is_load)| *is_load == load)
+            {
+                Some(&(entry, _)) => {
+                    let mut result = tap.result(
+                        layer,
+                        verifier.apdus(),
+                        PurseOutcome::Disputed,
+                        Some(DeclineReason::Unresolved { entry }),
+                    );
+                    result.voided = recovery.voided;
+                    Ok(Err(result))
+                }
+                None => Ok(Ok((tap, info, recovery.voided))),
+            }
+        }
     }
 }
 
@@ -1093,10 +1349,20 @@ pub fn purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
             ));
         }
     };
-    // INITIALIZE's old balance is the one the debit, the record and the TAC rest on: a card
-    // whose answer contradicts its GET BALANCE and does not cover the amount is not debited (no
-    // overdraft is used, as for GET BALANCE). Found by the purse_purchase fuzz target: the tap
-    // was paid with balance after = 0 saturated from a negative value.
+    // INITIALIZE's old balance is the one the debit, the record and the TAC rest on: it must be
+    // the balance GET BALANCE just gave (issue 15: "paid" results reported invented balances).
+    if init.balance != balance {
+        let reason = DeclineReason::BalanceMismatch {
+            get_balance: balance,
+            initialize: init.balance,
+        };
+        let mut result = declined(layer, sam, PurseOutcome::Declined, Some(reason), voided);
+        result.balance_before = Some(balance);
+        return Ok(result);
+    }
+    // A card whose INITIALIZE balance does not cover the amount is not debited (no overdraft
+    // is used, as for GET BALANCE). Found by the purse_purchase fuzz target: the tap was paid
+    // with balance after = 0 saturated from a negative value.
     if init.balance < request.amount {
         let mut result = declined(layer, sam, PurseOutcome::InsufficientBalance, None, voided);
         result.balance_before = Some(init.balance);
@@ -1248,7 +1514,23 @@ pub fn capp_purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
             ));
         }
     };
-    // As in [`purchase`]: INITIALIZE's own balance must cover the amount.
+    // As in [`purchase`]: INITIALIZE's balance must be GET BALANCE's and cover the amount.
+    if init.balance != balance {
+        let reason = DeclineReason::BalanceMismatch {
+            get_balance: balance,
+            initialize: init.balance,
+        };
+        let mut result = end(
+            layer,
+            sam,
+            PurseOutcome::Declined,
+            Some(reason),
+            voided,
+            decision.amount,
+        );
+        result.balance_before = Some(balance);
+        return Ok(result);
+    }
     if init.balance < decision.amount {
         let mut result = end(
             layer,
@@ -1412,63 +1694,88 @@ pub fn load<T: Transport, H: Host + ?Sized, J: Journal + ?Sized>(
         trip: None,
     };
     let id = journal.begin(&entry).map_err(journal_err)?;
+    // From here on the card may have moved money (see `debit`).
     let credit = exchange(
         layer,
         &Command::credit_for_load(request.date, request.time, &mac2),
     )?;
-    result.apdus = layer.counters().apdus_sent - tap.start;
-    if !credit.is_success() {
-        // Nothing credited: the host, which approved, is told before the entry is voided.
-        if let Some(reversal) =
-            load_reversal(id, &entry, ReversalReason::CardRefusedCredit(credit.sw))
-        {
-            host.reverse_load(&reversal)
-                .map_err(|e| FlowError::Host(boxed(e)))?;
-        }
-        journal.void(id).map_err(journal_err)?;
-        result.reason = Some(DeclineReason::CardRefused {
-            command: "CREDIT FOR LOAD",
-            sw: credit.sw,
-        });
+    let tac: Option<[u8; 4]> = if credit.is_success() {
+        credit.data.as_slice().try_into().ok()
+    } else {
+        None
+    };
+    if let Some(tac) = tac {
+        let tac_check = host
+            .check_load_tac(
+                &info.identity,
+                request.key_index,
+                &load_tac_data(&entry),
+                &tac,
+            )
+            .map_err(|e| FlowError::Host(boxed(e)))?;
+        let status = if tac_check == TacCheck::Invalid {
+            RecordStatus::TacInvalid
+        } else {
+            RecordStatus::Loaded
+        };
+        let record = settlement_record(
+            id,
+            &entry,
+            status,
+            Some(tac),
+            true,
+            tac_check == TacCheck::Verified,
+        );
+        journal.complete(&record).map_err(journal_err)?;
+        finish(&mut result, record);
+        result.apdus = layer.counters().apdus_sent - tap.start;
         return Ok(result);
     }
-    let tac: [u8; 4] = credit.data.as_slice().try_into().map_err(|_| {
-        FlowError::CardData(CardDataError::length(
-            "CREDIT FOR LOAD response",
-            4,
-            credit.data.len(),
-        ))
-    })?;
-    let tac_check = host
-        .check_load_tac(
-            &info.identity,
-            request.key_index,
-            &load_tac_data(&entry),
-            &tac,
+    let (failure, reversal_reason) = if credit.is_success() {
+        (
+            DeclineReason::BadAnswer {
+                command: "CREDIT FOR LOAD",
+            },
+            ReversalReason::NotCarriedOut,
         )
-        .map_err(|e| FlowError::Host(boxed(e)))?;
-    let status = if tac_check == TacCheck::Invalid {
-        RecordStatus::TacInvalid
     } else {
-        RecordStatus::Loaded
+        (
+            DeclineReason::CardRefused {
+                command: "CREDIT FOR LOAD",
+                sw: credit.sw,
+            },
+            ReversalReason::CardRefusedCredit(credit.sw),
+        )
     };
-    let record = settlement_record(
+    let evidence = examine(
+        layer,
+        &mut HostVerifier(&mut *host),
         id,
         &entry,
-        status,
-        Some(tac),
         true,
-        tac_check == TacCheck::Verified,
-    );
-    journal.complete(&record).map_err(journal_err)?;
-    result.tac = Some(tac);
-    if status == RecordStatus::Loaded {
-        result.outcome = PurseOutcome::Loaded;
-        result.balance_after = Some(record.balance_after);
-    } else {
-        result.reason = Some(DeclineReason::TacInvalid);
+        true,
+        config,
+    )?;
+    match evidence {
+        Evidence::Executed(record) => {
+            journal.complete(&record).map_err(journal_err)?;
+            finish(&mut result, record);
+        }
+        Evidence::NotExecuted => {
+            // Nothing credited: the host, which approved, is told before the entry is voided.
+            if let Some(reversal) = load_reversal(id, &entry, reversal_reason) {
+                host.reverse_load(&reversal)
+                    .map_err(|e| FlowError::Host(boxed(e)))?;
+            }
+            journal.void(id).map_err(journal_err)?;
+            result.reason = Some(failure);
+        }
+        Evidence::Unknown => {
+            result.outcome = PurseOutcome::Disputed;
+            result.reason = Some(failure);
+        }
     }
-    result.record = Some(record);
+    result.apdus = layer.counters().apdus_sent - tap.start;
     Ok(result)
 }
 
@@ -1551,12 +1858,19 @@ mod tests {
             &request,
         )
         .expect("a typed outcome");
+        // GET BALANCE and INITIALIZE disagree (issue 15 item 6): a typed decline, no DEBIT.
         assert_eq!(
-            result.outcome,
-            PurseOutcome::InsufficientBalance,
+            (result.outcome, result.reason.clone()),
+            (
+                PurseOutcome::Declined,
+                Some(DeclineReason::BalanceMismatch {
+                    get_balance: PurseAmount::from_fen(0x2710),
+                    initialize: PurseAmount::from_fen(0x10),
+                })
+            ),
             "{result:?}"
         );
-        assert_eq!(result.balance_before, Some(PurseAmount::from_fen(0x10)));
+        assert_eq!(result.balance_before, Some(PurseAmount::from_fen(0x2710)));
         assert!(journal.records().is_empty() && journal.pending().is_empty());
         let sent = &layer.transport().commands;
         assert!(

@@ -37,8 +37,9 @@ pub mod sam;
 
 pub use card::{CardIdentity, CardInfo, CardNumber, PurseLogRecord};
 pub use flow::{
-    capp_purchase, load, purchase, CappFile, CappRequest, DeclineReason, FlowError, LoadRequest,
-    PurchaseRequest, PurseApplication, PurseConfig, PurseOutcome, TapResult,
+    capp_purchase, load, purchase, resolve_dispute, CappFile, CappRequest, DeclineReason,
+    DisputeResolution, FlowError, LoadRequest, PurchaseRequest, PurseApplication, PurseConfig,
+    PurseOutcome, TapResult,
 };
 pub use host::{
     Host, HostDecision, HostKeys, LoadAuthorisation, LoadReversal, ReversalReason, SoftwareHost,
