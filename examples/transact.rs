@@ -29,11 +29,11 @@ use std::process::ExitCode;
 
 use quickpass::kernel::contactless::{self, TransactionResult};
 use quickpass::kernel::transport::{ApduLayer, Transport};
-use quickpass::kernel::values::{Amount, TransactionDate};
+use quickpass::kernel::values::Amount;
 use quickpass::kernel::TransactionInput;
-use quickpass::kernel::{dump, tlv};
 use quickpass::report::error_chain as chain;
 use quickpass::setup;
+use quickpass_sim::tap_report::{self, transaction_date, unpredictable_number};
 
 /// One contactless tap: on the built-in simulated card by default, or on a PC/SC reader.
 #[derive(clap::Parser)]
@@ -118,7 +118,7 @@ fn run() -> Result<(), String> {
         amount: args.amount,
         amount_other: Amount::ZERO,
         transaction_type: 0x00,
-        date: date(args.date.as_deref())?,
+        date: transaction_date(args.date.as_deref())?,
         time: quickpass::clock::now().1,
         unpredictable_number: unpredictable_number(args.un.as_deref())?,
     };
@@ -131,9 +131,9 @@ fn run() -> Result<(), String> {
         }
     };
     if args.json {
-        outln!("{}", json(&result));
+        outln!("{}", tap_report::json(&result));
     } else {
-        print_report(&result);
+        out!("{}", tap_report::text(&result));
     }
     Ok(())
 }
@@ -170,91 +170,4 @@ fn tap_reader(
     _input: &TransactionInput,
 ) -> Result<TransactionResult, String> {
     Err("--reader needs the pcsc feature: cargo run --features pcsc --example transact".into())
-}
-
-/// `--date YYMMDD`, or today's date from the system clock (China time).
-fn date(text: Option<&str>) -> Result<TransactionDate, String> {
-    let bcd = match text {
-        Some(text) if text.len() == 6 && text.bytes().all(|b| b.is_ascii_digit()) => {
-            hex::decode(text).map_err(|e| e.to_string())?
-        }
-        Some(_) => return Err("--date takes YYMMDD".into()),
-        None => return Ok(quickpass::clock::now().0),
-    };
-    TransactionDate::from_bcd(&bcd).map_err(|e| format!("--date: {e}"))
-}
-
-/// `--un HEX`, or four bytes from the standard library's randomly seeded hasher.
-fn unpredictable_number(text: Option<&str>) -> Result<[u8; 4], String> {
-    match text {
-        Some(text) => hex::decode(text)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| "--un takes 4 bytes of hex".to_owned()),
-        None => {
-            use std::hash::{BuildHasher, RandomState};
-            let value = RandomState::new().hash_one(unix_seconds());
-            Ok((value as u32).to_be_bytes())
-        }
-    }
-}
-
-fn unix_seconds() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-fn json(result: &TransactionResult) -> String {
-    let record = result.record();
-    serde_json::json!({
-        "outcome": record.outcome.as_str(),
-        "cryptogram_type": record.cryptogram_type,
-        "oda": record.oda,
-        "tvr": record.tvr,
-        "tsi": record.tsi,
-        "aid": record.aid,
-        "pan": record.pan,
-        "apdus": record.apdus,
-        "ec_balance": record.ec_balance,
-        "amount": record.amount,
-        "atc": record.atc,
-        "application_cryptogram": record.application_cryptogram,
-        "field_55": record.field_55,
-        "reason": record.reason,
-    })
-    .to_string()
-}
-
-fn print_report(result: &TransactionResult) {
-    let record = result.record();
-    outln!("outcome          {}", record.outcome.as_str());
-    if let Some(reason) = &record.reason {
-        outln!("reason           {reason}");
-    }
-    outln!("application      {}", record.aid.as_deref().unwrap_or("-"));
-    outln!("PAN              {}", record.pan.as_deref().unwrap_or("-"));
-    outln!("amount           {}", record.amount);
-    outln!("cryptogram       {}", record.cryptogram_type.unwrap_or("-"));
-    outln!("ODA              {:?}", record.oda);
-    outln!("TVR              {} {:?}", record.tvr, result.tvr);
-    outln!("TSI              {} {:?}", record.tsi, result.tsi);
-    if let Some(balance) = record.ec_balance {
-        outln!("EC balance       {balance}");
-    }
-    outln!("APDUs            {}", record.apdus);
-    let card = &result.card_phase.card();
-    let mut objects = Vec::new();
-    for tag in card.tags() {
-        if let Some(value) = card.get(*tag) {
-            tlv::encode(*tag, value, &mut objects);
-        }
-    }
-    outln!("\ncard data (sensitive values masked):");
-    out!("{}", dump::dump(&objects));
-    if let Some(field_55) = &result.field_55 {
-        outln!("\nfield 55 for the host:");
-        out!("{}", dump::dump(field_55));
-    }
 }

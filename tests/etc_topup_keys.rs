@@ -7,8 +7,11 @@
 //! build examples, and a leftover binary would test old code).
 #![allow(clippy::unwrap_used)]
 
+mod support;
+use support::example;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use quickpass::crypto::secret::SecretKey;
 use quickpass_sim::purse::keys::card_key;
@@ -19,41 +22,6 @@ use serde_json::{json, Value};
 const LOAD_MASTER: &str = "0F1E2D3C4B5A69788796A5B4C3D2E1F0";
 const TAC_MASTER: &str = "1234567890ABCDEFFEDCBA0987654321";
 const AMOUNT: u32 = 2500;
-
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let target_dir = profile_dir.parent().unwrap();
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--quiet", "--example", name])
-        .args([
-            "--message-format",
-            "json-render-diagnostics",
-            "--target-dir",
-        ])
-        .arg(target_dir)
-        .stderr(Stdio::inherit());
-    // The same features as this test binary, so nothing is rebuilt for another feature set.
-    if cfg!(feature = "pcsc") {
-        cargo.args(["--features", "pcsc"]);
-    }
-    if profile_dir.file_name() == Some("release".as_ref()) {
-        cargo.arg("--release");
-    }
-    let output = cargo.output().expect("run cargo");
-    assert!(
-        output.status.success(),
-        "cargo build --example {name} failed"
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .unwrap_or_else(|| panic!("cargo named no executable for example {name}"))
-}
 
 fn builtin_profile() -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors/cards/etc-user-card.json");

@@ -17,8 +17,11 @@
 //! processes for the life of this one (`quickpass_sim::vpcd::hold_test_slots`).
 #![allow(clippy::unwrap_used)]
 
+mod support;
+use support::example;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -162,40 +165,6 @@ impl Slot {
 
 // ---------------------------------------------------------------------------------------------
 // The examples
-
-/// Builds example `name` with PC/SC into this test's target directory and profile, and returns
-/// the executable's path.
-fn example(name: &str) -> PathBuf {
-    // <target>/<profile>/deps/pcsc_purse-<hash>
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let target_dir = profile_dir.parent().unwrap();
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--quiet", "--example", name, "--features", "pcsc"])
-        .args([
-            "--message-format",
-            "json-render-diagnostics",
-            "--target-dir",
-        ])
-        .arg(target_dir)
-        .stderr(Stdio::inherit());
-    if profile_dir.file_name() == Some("release".as_ref()) {
-        cargo.arg("--release");
-    }
-    let output = cargo.output().expect("run cargo");
-    assert!(
-        output.status.success(),
-        "cargo build --example {name} failed"
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .unwrap_or_else(|| panic!("cargo named no executable for example {name}"))
-}
 
 /// A running example: its JSON lines as they come, and its stderr for failure messages.
 struct Run {

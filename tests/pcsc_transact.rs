@@ -12,9 +12,12 @@
 //! both). Without them the test says so on stderr and returns; under `CI=true` it fails instead.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+use support::example;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use quickpass::pcsc::{PcscError, PcscTransport};
@@ -31,38 +34,6 @@ fn unavailable(reason: &str) {
         "pcsc_transact: {reason} (CI=true: PC/SC tests must run)"
     );
     let _ = writeln!(std::io::stderr(), "SKIPPED pcsc_transact: {reason}");
-}
-
-/// Builds example `name` with PC/SC into this test's target directory and profile.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let target_dir = profile_dir.parent().unwrap();
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--quiet", "--example", name, "--features", "pcsc"])
-        .args([
-            "--message-format",
-            "json-render-diagnostics",
-            "--target-dir",
-        ])
-        .arg(target_dir)
-        .stderr(Stdio::inherit());
-    if profile_dir.file_name() == Some("release".as_ref()) {
-        cargo.arg("--release");
-    }
-    let output = cargo.output().expect("run cargo");
-    assert!(
-        output.status.success(),
-        "cargo build --example {name} failed"
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .unwrap_or_else(|| panic!("cargo named no executable for example {name}"))
 }
 
 #[test]

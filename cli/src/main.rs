@@ -204,9 +204,9 @@ fn tap_command(args: &TapArgs) -> Result<(), String> {
         }
     };
     if args.json {
-        outln!("{}", tap::json(&result));
+        outln!("{}", quickpass_sim::tap_report::json(&result));
     } else {
-        tap::print_report(&result);
+        out!("{}", quickpass_sim::tap_report::text(&result));
     }
     Ok(())
 }

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use quickpass::kernel::config::KernelConfig;
 use quickpass::kernel::contactless::{self, TransactionResult};
 use quickpass::kernel::transport::{ApduLayer, Transport};
-use quickpass::kernel::values::{Amount, TransactionDate};
+use quickpass::kernel::values::Amount;
 use quickpass::kernel::TransactionInput;
-use quickpass::kernel::{dump, tlv};
 use quickpass::setup;
+use quickpass_sim::tap_report::{transaction_date, unpredictable_number};
 
 use crate::error_chain;
 
@@ -73,86 +73,4 @@ pub fn tap<T: Transport>(
 ) -> TransactionResult {
     let mut layer = ApduLayer::new(card);
     contactless::transact(config, input, &mut layer).result
-}
-
-fn transaction_date(text: Option<&str>) -> Result<TransactionDate, String> {
-    let bcd = match text {
-        Some(text) if text.len() == 6 && text.bytes().all(|b| b.is_ascii_digit()) => {
-            hex::decode(text).map_err(|e| e.to_string())?
-        }
-        Some(_) => return Err("--date takes YYMMDD".into()),
-        None => return Ok(quickpass::clock::now().0),
-    };
-    TransactionDate::from_bcd(&bcd).map_err(|e| format!("--date: {e}"))
-}
-
-fn unpredictable_number(text: Option<&str>) -> Result<[u8; 4], String> {
-    match text {
-        Some(text) => hex::decode(text)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| "--un takes 4 bytes of hex".to_owned()),
-        None => {
-            use std::hash::{BuildHasher, RandomState};
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            Ok((RandomState::new().hash_one(now) as u32).to_be_bytes())
-        }
-    }
-}
-
-/// The JSON object of `transact --json` (PAN masked by the kernel's record).
-pub fn json(result: &TransactionResult) -> serde_json::Value {
-    let record = result.record();
-    serde_json::json!({
-        "outcome": record.outcome.as_str(),
-        "cryptogram_type": record.cryptogram_type,
-        "oda": record.oda,
-        "tvr": record.tvr,
-        "tsi": record.tsi,
-        "aid": record.aid,
-        "pan": record.pan,
-        "apdus": record.apdus,
-        "ec_balance": record.ec_balance,
-        "amount": record.amount,
-        "atc": record.atc,
-        "application_cryptogram": record.application_cryptogram,
-        "field_55": record.field_55,
-        "reason": record.reason,
-    })
-}
-
-/// The readable report of `transact` (sensitive values masked by the kernel's dump).
-pub fn print_report(result: &TransactionResult) {
-    let record = result.record();
-    outln!("outcome          {}", record.outcome.as_str());
-    if let Some(reason) = &record.reason {
-        outln!("reason           {reason}");
-    }
-    outln!("application      {}", record.aid.as_deref().unwrap_or("-"));
-    outln!("PAN              {}", record.pan.as_deref().unwrap_or("-"));
-    outln!("amount           {}", record.amount);
-    outln!("cryptogram       {}", record.cryptogram_type.unwrap_or("-"));
-    outln!("ODA              {:?}", record.oda);
-    outln!("TVR              {} {:?}", record.tvr, result.tvr);
-    outln!("TSI              {} {:?}", record.tsi, result.tsi);
-    if let Some(balance) = record.ec_balance {
-        outln!("EC balance       {balance}");
-    }
-    outln!("APDUs            {}", record.apdus);
-    let card = &result.card_phase.card();
-    let mut objects = Vec::new();
-    for tag in card.tags() {
-        if let Some(value) = card.get(*tag) {
-            tlv::encode(*tag, value, &mut objects);
-        }
-    }
-    outln!("\ncard data (sensitive values masked):");
-    out!("{}", dump::dump(&objects));
-    if let Some(field_55) = &result.field_55 {
-        outln!("\nfield 55 for the host:");
-        out!("{}", dump::dump(field_55));
-    }
 }

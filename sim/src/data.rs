@@ -16,7 +16,8 @@ use crate::ca::{CaError, TestCa};
 /// The repository's data directory (`vectors/`: card profiles, terminal configurations,
 /// production CA key lists, test vectors).
 pub fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors")
+    let sim = Path::new(env!("CARGO_MANIFEST_DIR"));
+    sim.parent().unwrap_or(sim).join("vectors")
 }
 
 /// The test CA's directory (`sim/test-ca/`): its key pairs and its published public key.

@@ -8,6 +8,7 @@
 //! - [`vpcd`]: the card side of vsmartcard's vpcd protocol, so pcscd sees a simulated card.
 //! - [`replay`]: a card that answers from a recorded transcript.
 //! - [`rig`]: every terminal flow against the simulated cards, one tap at a time.
+//! - [`tap_report`]: a contactless tap's inputs from a command line and its report (text, JSON).
 //! - [`conformance`]: the runner for `quickpass-vectors/1` test vector files.
 //! - [`data`]: where profiles and configurations live, and the configuration simulated cards
 //!   run with (production CA keys plus the test CA).
@@ -34,6 +35,7 @@ pub mod psam;
 pub mod purse;
 pub mod replay;
 pub mod rig;
+pub mod tap_report;
 pub mod vpcd;
 
 /// Hex text in profiles (upper case when written; either case read), as the kernel's
