@@ -14,6 +14,33 @@
 //! Every failure is a typed [`PcscError`] that says who is at fault: the card left the field,
 //! the reader is gone, the service (`pcscd`) is not running, the caller misused the API.
 //!
+//! # Deadlines
+//!
+//! Every exchange has a deadline ([`PcscTransport::set_exchange_deadline`], default
+//! [`DEFAULT_EXCHANGE_DEADLINE`], 2 s). `SCardTransmit` itself cannot be interrupted: pcsc-lite
+//! waits as long as the reader driver does (a mute card behind vpcd blocked a tap for more than
+//! 150 s), and `SCardCancel` only cancels `SCardGetStatusChange`. So the transmit runs on a
+//! short-lived worker thread that owns a handle to the card; the caller waits for its answer
+//! only until the deadline. When the deadline passes, the exchange is **abandoned**:
+//!
+//! - the call returns [`PcscError::Timeout`] (its [`link_failure`](TransportError::link_failure)
+//!   is [`LinkFailure::Timeout`], so the kernel ends the tap with Try Again), or
+//!   [`PcscError::CardRemoved`] if the reader already reports no card;
+//! - the connection is dropped: the transport is not connected any more
+//!   ([`PcscError::NotConnected`] until the next [`connect`](PcscTransport::connect)), because
+//!   the card's state after a command it may or may not have executed is unknown;
+//! - the transport takes a fresh PC/SC context, because pcsc-lite holds a context's lock for the
+//!   whole of a transmit: any later call on the old context would wait for the hung one.
+//!
+//! The worker keeps the old card handle and context until the driver finally returns, then
+//! releases them (disconnect with a card reset) and ends. Limits: a driver that never returns
+//! keeps that one thread (and its handle inside pcscd) for the life of the process; the
+//! reader itself may stay busy inside pcscd until its driver gives up, so a `connect` to the same
+//! reader right after an abandoned exchange can wait or fail — the terminal loop should wait for
+//! the card to be removed and tapped again. Each exchange costs one thread spawn (tens of
+//! microseconds, small next to a contactless APDU round trip); `set_exchange_deadline(None)`
+//! restores the plain blocking transmit on the caller's thread.
+//!
 //! A terminal with a PSAM in a second reader (bus validators, ETC top-up machines) simply opens
 //! a second `PcscTransport` on that reader: each value owns its own context and card handle, so
 //! the two never interfere and can live on different threads.
@@ -48,6 +75,7 @@
 //! ```
 
 use std::ffi::{CStr, CString};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use pcsc::{Context, Protocols, ReaderState, Scope, ShareMode, State};
@@ -60,6 +88,16 @@ pub use pcsc::{Disposition, Protocol};
 /// Longest single `get_status_change` wait, so a vanished reader or a stopped service is noticed
 /// promptly even when the caller gave a long timeout.
 const STATUS_POLL: Duration = Duration::from_millis(500);
+
+/// The default deadline of one exchange ([`PcscTransport::set_exchange_deadline`]).
+///
+/// A contactless card answers a command in milliseconds: EMV Book D caps the frame waiting time
+/// at FWI 7 (about 40 ms), extended with S(WTX) only while the card computes, and a whole qPBOC
+/// tap is designed to take under 500 ms, RSA/SM2 signatures included. A contact PSAM doing an
+/// MAC or a key diversification answers in tens of milliseconds. Two seconds is several times
+/// the slowest legitimate answer, yet short enough that a validator with a mute card or a hung
+/// reader is back to "present card" before the rider gives up.
+pub const DEFAULT_EXCHANGE_DEADLINE: Duration = Duration::from_secs(2);
 
 /// How long a failed exchange waits, by default, for the reader to report the card removed.
 const DEFAULT_REMOVAL_CHECK: Duration = Duration::from_secs(1);
@@ -107,8 +145,10 @@ pub enum PcscError {
     /// The PC/SC service stopped while in use (`SCARD_E_SERVICE_STOPPED`, `SCARD_P_SHUTDOWN`).
     #[error("PC/SC service stopped")]
     ServiceStopped,
-    /// The operation did not complete in time (`SCARD_E_TIMEOUT`; or no card appeared within
-    /// the timeout given to [`PcscTransport::wait_for_card`]).
+    /// The operation did not complete in time (`SCARD_E_TIMEOUT`; no card appeared within
+    /// the timeout given to [`PcscTransport::wait_for_card`]; or an exchange passed its
+    /// [deadline](PcscTransport::set_exchange_deadline) and was abandoned, the transport is then
+    /// disconnected).
     #[error("timed out")]
     Timeout,
     /// Another application holds the card exclusively (`SCARD_E_SHARING_VIOLATION`).
@@ -156,7 +196,9 @@ impl From<pcsc::Error> for PcscError {
 
 /// A connected card.
 struct Connection {
-    card: pcsc::Card,
+    /// Shared with the worker thread of an exchange in progress (which drops its clone before it
+    /// answers, so between exchanges this is the only one and `Arc::get_mut` succeeds).
+    card: Arc<pcsc::Card>,
     reader: CString,
     protocol: Protocol,
     atr: Vec<u8>,
@@ -175,6 +217,7 @@ pub struct PcscTransport {
     context: Context,
     connection: Option<Connection>,
     removal_check: Duration,
+    exchange_deadline: Option<Duration>,
 }
 
 impl core::fmt::Debug for PcscTransport {
@@ -200,6 +243,7 @@ impl PcscTransport {
             context,
             connection: None,
             removal_check: DEFAULT_REMOVAL_CHECK,
+            exchange_deadline: Some(DEFAULT_EXCHANGE_DEADLINE),
         })
     }
 
@@ -298,7 +342,7 @@ impl PcscTransport {
         let protocol = status.protocol2().ok_or(PcscError::Protocol)?;
         self.connection = Some(Connection {
             atr: status.atr().to_vec(),
-            card,
+            card: Arc::new(card),
             reader: name,
             protocol,
         });
@@ -347,7 +391,9 @@ impl PcscTransport {
 
     fn reconnect_with(&mut self, initialization: Disposition) -> Result<Protocol, PcscError> {
         let connection = self.connection.as_mut().ok_or(PcscError::NotConnected)?;
-        connection.card.reconnect(
+        // Between exchanges no worker holds the card (see `Connection::card`).
+        let card = Arc::get_mut(&mut connection.card).ok_or(PcscError::NotConnected)?;
+        card.reconnect(
             ShareMode::Shared,
             Protocols::T0 | Protocols::T1,
             initialization,
@@ -365,22 +411,88 @@ impl PcscTransport {
     pub fn disconnect(&mut self, disposition: Disposition) -> Result<(), PcscError> {
         match self.connection.take() {
             None => Ok(()),
-            Some(connection) => connection
-                .card
-                .disconnect(disposition)
-                .map_err(|(_card, e)| e.into()),
+            Some(connection) => match Arc::try_unwrap(connection.card) {
+                Ok(card) => card.disconnect(disposition).map_err(|(_card, e)| e.into()),
+                // A worker still holds it (not reachable between exchanges): it resets the card
+                // when it lets go.
+                Err(_shared) => Ok(()),
+            },
         }
     }
 
     /// Exchanges one APDU: the C-APDU bytes in, the R-APDU bytes (data ‖ SW1 SW2) out, through
     /// a [`pcsc::MAX_BUFFER_SIZE`] receive buffer (short APDUs: up to 256 data bytes + SW).
+    ///
+    /// With a deadline the transmit runs on a worker thread and is abandoned at the deadline
+    /// (see the module documentation, "Deadlines").
     fn exchange(&mut self, command: &[u8]) -> Result<Vec<u8>, PcscError> {
         let connection = self.connection.as_ref().ok_or(PcscError::NotConnected)?;
-        let mut buffer = [0u8; pcsc::MAX_BUFFER_SIZE];
-        match connection.card.transmit(command, &mut buffer) {
-            Ok(response) => Ok(response.to_vec()),
-            Err(error) => Err(self.blame(error)),
+        let Some(deadline) = self.exchange_deadline else {
+            return transmit(&connection.card, command).map_err(|error| self.blame(error));
+        };
+        let card = Arc::clone(&connection.card);
+        let owned = command.to_vec();
+        let (answer, answered) = mpsc::sync_channel(1);
+        let spawned = std::thread::Builder::new()
+            .name("pcsc-transmit".into())
+            .spawn(move || {
+                let result = transmit(&card, &owned);
+                // Let go of the card before answering, so the caller holds the only handle again
+                // (or, when the caller has given up, the card is released here).
+                drop(card);
+                // The caller may have given up: nobody to tell.
+                let _ = answer.send(result);
+            });
+        if spawned.is_err() {
+            // No thread to be had (resource exhaustion): a blocking exchange beats no exchange.
+            return transmit(&connection.card, command).map_err(|error| self.blame(error));
         }
+        match answered.recv_timeout(deadline) {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(error)) => Err(self.blame(error)),
+            Err(_) => Err(self.abandon()),
+        }
+    }
+
+    /// Gives up on a connection whose exchange is past its deadline: the worker keeps the card
+    /// handle and the old context until the driver returns; this transport takes a new context
+    /// (pcsc-lite holds the old one's lock for the whole of the hung transmit) and is no longer
+    /// connected. [`PcscError::CardRemoved`] when the reader already reports no card, otherwise
+    /// [`PcscError::Timeout`].
+    fn abandon(&mut self) -> PcscError {
+        let reader = self.connection.take().map(|c| c.reader);
+        match Context::establish(Scope::System) {
+            Ok(context) => self.context = context,
+            // Keep the old one: later calls may wait for the hung transmit, but still work.
+            Err(_) => return PcscError::Timeout,
+        }
+        let Some(reader) = reader else {
+            return PcscError::Timeout;
+        };
+        let mut states = [ReaderState::new(reader, State::UNAWARE)];
+        match self.context.get_status_change(Duration::ZERO, &mut states) {
+            Err(pcsc::Error::UnknownReader) => PcscError::CardRemoved,
+            Ok(()) | Err(pcsc::Error::Timeout)
+                if states[0]
+                    .event_state()
+                    .intersects(State::EMPTY | State::UNKNOWN | State::IGNORE) =>
+            {
+                PcscError::CardRemoved
+            }
+            _ => PcscError::Timeout,
+        }
+    }
+
+    /// The deadline of every exchange (default [`DEFAULT_EXCHANGE_DEADLINE`], 2 s; `None`: wait
+    /// as long as the driver does, on the caller's thread). Past it the exchange is abandoned
+    /// and the transport disconnected: see the module documentation, "Deadlines".
+    pub fn set_exchange_deadline(&mut self, deadline: Option<Duration>) {
+        self.exchange_deadline = deadline;
+    }
+
+    /// The deadline of every exchange ([`set_exchange_deadline`](Self::set_exchange_deadline)).
+    pub fn exchange_deadline(&self) -> Option<Duration> {
+        self.exchange_deadline
     }
 
     /// Sharpens a failed exchange. When the resource manager only says the exchange failed
@@ -487,6 +599,12 @@ impl Transport for PcscTransport {
         PcscTransport::cold_reset(self).map_err(LifecycleError::Transport)?;
         Ok(Atr::new(self.atr().to_vec()))
     }
+}
+
+/// One `SCardTransmit` through a [`pcsc::MAX_BUFFER_SIZE`] receive buffer.
+fn transmit(card: &pcsc::Card, command: &[u8]) -> Result<Vec<u8>, pcsc::Error> {
+    let mut buffer = [0u8; pcsc::MAX_BUFFER_SIZE];
+    card.transmit(command, &mut buffer).map(<[u8]>::to_vec)
 }
 
 fn reader_name(reader: &str) -> Result<CString, PcscError> {
