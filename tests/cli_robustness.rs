@@ -203,3 +203,41 @@ fn conformance_does_not_follow_symlinks_in_its_walk() {
     assert_eq!((last.as_str(), cases), (base_last.as_str(), base_cases));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 15 reproduction 4: a journal that cannot be written is refused at start-up (exit 1,
+/// the reason on stderr, no tap), not a run declining every tap and exiting 0.
+#[test]
+fn an_unusable_journal_is_refused_at_start_up() {
+    let dir = std::env::temp_dir().join(format!("quickpass-cli-journal-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let missing = dir.join("nonexistent/dir/j.json");
+    for name in ["bus_fare", "etc_topup"] {
+        let exe = example(name);
+        // A missing directory and a directory in place of the file: set-up failure, exit 1.
+        for path in [missing.as_os_str(), dir.as_os_str()] {
+            let output = run(&exe, &[os("--journal"), path, os("--json")]);
+            assert_no_panic(name, &output);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(
+                output.status.code(),
+                Some(1),
+                "{name} --journal {path:?}: {stderr}"
+            );
+            assert!(stderr.contains("journal"), "{name}: {stderr}");
+            assert!(output.stdout.is_empty(), "{name}: no tap was made");
+        }
+        // An empty path is refused by the argument parser already: a usage error, exit 2.
+        let output = run(&exe, &[os("--journal"), os(""), os("--json")]);
+        assert_no_panic(name, &output);
+        assert_eq!(output.status.code(), Some(2), "{name} --journal ''");
+        assert!(output.stdout.is_empty(), "{name}: no tap was made");
+        // A writable path works and leaves a checked journal behind.
+        let path = dir.join(format!("{name}.json"));
+        let output = run(&exe, &[os("--journal"), path.as_os_str(), os("--json")]);
+        assert_eq!(output.status.code(), Some(0), "{name}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("quickpass-journal/2"), "{text}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

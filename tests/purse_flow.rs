@@ -1726,6 +1726,103 @@ fn journal_failure_stops_before_the_debit() {
     );
 }
 
+/// A journal whose `complete` fails (disk full once DEBIT / CREDIT has gone through): the
+/// pending entry written by `begin` stays.
+struct CompleteFails(MemoryJournal);
+
+#[derive(Debug, thiserror::Error)]
+#[error("No space left on device")]
+struct NoSpace;
+
+impl Journal for CompleteFails {
+    type Error = NoSpace;
+    fn begin(&mut self, entry: &quickpass::kernel::purse::JournalEntry) -> Result<u64, NoSpace> {
+        Ok(self.0.begin(entry).unwrap())
+    }
+    fn complete(&mut self, _: &SettlementRecord) -> Result<(), NoSpace> {
+        Err(NoSpace)
+    }
+    fn void(&mut self, id: u64) -> Result<(), NoSpace> {
+        self.0.void(id).map_err(|_| NoSpace)
+    }
+    fn pending(&self) -> Vec<quickpass::kernel::purse::Pending> {
+        self.0.pending()
+    }
+    fn records(&self) -> Vec<SettlementRecord> {
+        self.0.records()
+    }
+    fn take_records(&mut self) -> Result<Vec<SettlementRecord>, NoSpace> {
+        Err(NoSpace)
+    }
+}
+
+/// Issue 15 reproduction 4: a journal failure after the card moved money is not a decline; the
+/// settlement record is in the result and the pending entry stays for recovery.
+#[test]
+fn journal_failure_after_the_debit_or_credit_is_not_a_decline() {
+    // Purchase.
+    let mut card = card_layer("transit-purse-capp");
+    let mut sam = sim_psam(0x8011);
+    let mut journal = CompleteFails(MemoryJournal::new());
+    let result = purchase(
+        &mut card,
+        &mut sam,
+        &mut journal,
+        &t_union(),
+        &purchase_request(200),
+    )
+    .unwrap();
+    assert_eq!(result.outcome, PurseOutcome::PaidUnrecorded, "{result:?}");
+    assert_eq!(result.outcome.as_str(), "paid_unrecorded");
+    assert!(matches!(
+        &result.reason,
+        Some(DeclineReason::JournalFailed { detail }) if detail.contains("No space left")
+    ));
+    let record = result.record.clone().unwrap();
+    assert_eq!(record.status, RecordStatus::Paid);
+    assert_eq!((record.amount, record.balance_after), (fen(200), fen(4800)));
+    assert_eq!(
+        (result.balance_before, result.balance_after),
+        (Some(fen(5000)), Some(fen(4800)))
+    );
+    let pending = journal.pending();
+    assert_eq!(pending.len(), 1, "the entry begun before DEBIT stays");
+    assert_eq!(
+        (pending[0].id, pending[0].entry.amount),
+        (record.id, fen(200))
+    );
+    assert!(journal.records().is_empty());
+    assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(fen(4800)));
+    // The record kept in the result lets the caller retry once the disk has room.
+    let mut retry = journal.0.clone();
+    retry.complete(&record).unwrap();
+    assert!(retry.pending().is_empty() && retry.records() == vec![record]);
+    let json = serde_json::to_string(&result).unwrap();
+    assert!(json.contains("\"outcome\":\"paid_unrecorded\""), "{json}");
+    assert!(!json.contains("0000000012345678"), "{json}");
+
+    // Load.
+    let mut card = card_layer("etc-user-card");
+    let mut host = sim_host("etc-user-card");
+    let mut journal = CompleteFails(MemoryJournal::new());
+    let result = load(
+        &mut card,
+        &mut host,
+        &mut journal,
+        &etc(),
+        &load_request(10_000),
+    )
+    .unwrap();
+    assert_eq!(result.outcome, PurseOutcome::LoadedUnrecorded, "{result:?}");
+    let record = result.record.clone().unwrap();
+    assert_eq!(
+        (record.status, record.amount, record.balance_after),
+        (RecordStatus::Loaded, fen(10_000), fen(30_000))
+    );
+    assert_eq!(journal.pending().len(), 1);
+    assert_eq!(journal.pending()[0].id, record.id);
+}
+
 /// A second T-Union card: the profile with another application serial (its keys are
 /// diversified from it, so the same PSAM serves both).
 fn other_t_union_card() -> CardLayer {

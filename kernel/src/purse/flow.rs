@@ -232,6 +232,14 @@ pub enum PurseOutcome {
     /// until evidence on a later tap or the back office settles it (see the state table in
     /// `examine` and vectors/cards/purse.md).
     Disputed,
+    /// The card debited (DEBIT FOR PURCHASE executed, proved) but the terminal's journal could
+    /// not record the settlement (disk full, I/O error). Not a decline: the money moved. The
+    /// settlement record is in [`TapResult::record`] (kept in memory for the caller to retry
+    /// [`Journal::complete`] with), and the journal's pending entry, written before DEBIT, is
+    /// still on durable storage so the next open / recovery can settle it from the card's proof.
+    PaidUnrecorded,
+    /// As [`PurseOutcome::PaidUnrecorded`], for a load (CREDIT FOR LOAD executed).
+    LoadedUnrecorded,
 }
 
 impl PurseOutcome {
@@ -245,6 +253,8 @@ impl PurseOutcome {
             PurseOutcome::Recovered => "recovered",
             PurseOutcome::Torn => "torn",
             PurseOutcome::Disputed => "disputed",
+            PurseOutcome::PaidUnrecorded => "paid_unrecorded",
+            PurseOutcome::LoadedUnrecorded => "loaded_unrecorded",
         }
     }
 }
@@ -313,6 +323,12 @@ pub enum DeclineReason {
     Unresolved {
         /// The pending journal entry.
         entry: u64,
+    },
+    /// With [`PurseOutcome::PaidUnrecorded`] / [`PurseOutcome::LoadedUnrecorded`]: the card
+    /// moved money but the journal could not record the settlement.
+    JournalFailed {
+        /// The journal's error (the journal's path and the I/O error; no card data).
+        detail: String,
     },
 }
 
@@ -889,6 +905,26 @@ fn journal_err<E: std::error::Error + 'static, J: std::error::Error + Send + Syn
     FlowError::Journal(Box::new(e))
 }
 
+/// Records `record` (the card has moved money) and fills `result` from it. A journal that
+/// cannot record it does not turn the tap into a decline: the outcome becomes
+/// [`PurseOutcome::PaidUnrecorded`] / [`PurseOutcome::LoadedUnrecorded`] with the record kept
+/// in the result, and the pending entry (durable since `begin`) stays for recovery.
+fn settle<J: Journal + ?Sized>(journal: &mut J, result: &mut TapResult, record: SettlementRecord) {
+    let failed = journal.complete(&record).err();
+    let load = record.kind.is_load();
+    finish(result, record);
+    if let Some(e) = failed {
+        result.outcome = if load {
+            PurseOutcome::LoadedUnrecorded
+        } else {
+            PurseOutcome::PaidUnrecorded
+        };
+        result.reason = Some(DeclineReason::JournalFailed {
+            detail: e.to_string(),
+        });
+    }
+}
+
 /// Settles every pending entry of this card it can (pboc-notes §4.3 step 9) with [`examine`].
 fn recover<T: Transport, J: Journal + ?Sized>(
     layer: &mut ApduLayer<T>,
@@ -1141,8 +1177,7 @@ fn debit<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
                         true,
                         tac_check == TacCheck::Verified,
                     );
-                    journal.complete(&record).map_err(journal_err)?;
-                    finish(&mut result, record);
+                    settle(journal, &mut result, record);
                     result.sam_apdus = sam.apdus() - tap.sam_start;
                     result.apdus = layer.counters().apdus_sent - tap.start;
                     return Ok(result);
@@ -1177,8 +1212,7 @@ fn debit<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
     )?;
     match evidence {
         Evidence::Executed(record) => {
-            journal.complete(&record).map_err(journal_err)?;
-            finish(&mut result, record);
+            settle(journal, &mut result, record);
         }
         Evidence::NotExecuted => {
             journal.void(id).map_err(journal_err)?;
@@ -1726,8 +1760,7 @@ pub fn load<T: Transport, H: Host + ?Sized, J: Journal + ?Sized>(
             true,
             tac_check == TacCheck::Verified,
         );
-        journal.complete(&record).map_err(journal_err)?;
-        finish(&mut result, record);
+        settle(journal, &mut result, record);
         result.apdus = layer.counters().apdus_sent - tap.start;
         return Ok(result);
     }
@@ -1758,8 +1791,7 @@ pub fn load<T: Transport, H: Host + ?Sized, J: Journal + ?Sized>(
     )?;
     match evidence {
         Evidence::Executed(record) => {
-            journal.complete(&record).map_err(journal_err)?;
-            finish(&mut result, record);
+            settle(journal, &mut result, record);
         }
         Evidence::NotExecuted => {
             // Nothing credited: the host, which approved, is told before the entry is voided.
