@@ -684,8 +684,9 @@ enum LogEvidence {
     /// A record of this entry's counter and type with this terminal's number, amount, date and
     /// time: the card did it.
     Ours,
-    /// A record of this entry's counter and type from another transaction: the counter was used
-    /// by something else, so this entry was not carried out.
+    /// A record of this entry's counter and type from another transaction — differing from ours
+    /// in at least two fields, and read twice alike: the counter was used by something else, so
+    /// this entry was not carried out.
     Other,
     /// The log does not reach this counter (wrapped, empty, unreadable, or ends before it).
     Unknown,
@@ -723,10 +724,28 @@ fn log_evidence<T: Transport>(
                 && record.terminal_id == entry.terminal_id
                 && record.date == entry.date
                 && record.time == entry.time;
-            return Ok(if ours {
-                LogEvidence::Ours
-            } else {
+            if ours {
+                return Ok(LogEvidence::Ours);
+            }
+            // EF18 is not authenticated, so "another transaction used our counter" voids an
+            // entry only when it cannot be our own record damaged in flight: it must differ from
+            // ours in at least two independent fields (another terminal's transaction differs
+            // in terminal number and in amount or time; one corrupted byte changes one field),
+            // and a second read of the record must give the same bytes.
+            let differing = [
+                record.amount != entry.amount,
+                record.terminal_id != entry.terminal_id,
+                record.date != entry.date || record.time != entry.time,
+            ]
+            .into_iter()
+            .filter(|&differs| differs)
+            .count();
+            let again = exchange(layer, &command)?;
+            let confirmed = again.is_success() && again.data == response.data;
+            return Ok(if differing >= 2 && confirmed {
                 LogEvidence::Other
+            } else {
+                LogEvidence::Unknown
             });
         }
         // Newest first: an older transaction of the same counter kind means ours is not there
@@ -796,7 +815,7 @@ enum Evidence {
 /// | a proof whose MAC2 cannot be checked (SAM lost the session) + EF18 holds our record | executed | `recovered`, `mac2_verified: false`, TAC checked; `tac_invalid` when rejected |
 /// | a proof whose MAC2 is rejected + EF18 holds our record | executed | `disputed` record (flagged for the clearing host) |
 /// | no proof + EF18 holds our record | executed | `disputed` record (flagged for the clearing host) |
-/// | EF18 holds *another* transaction with our counter and type | not executed | voided (a load: reversed first) |
+/// | EF18 holds *another* transaction with our counter and type (differing from ours in two or more of amount, terminal, date/time; a second read gives the same bytes) | not executed | voided (a load: reversed first) |
 /// | INITIALIZE shows the counter not advanced (and, same tap, the balance unchanged) | not executed | voided (a load: reversed first) |
 /// | none of the above (log wrapped past our counter, counter advanced, card refuses, …) | **unknown** | stays **pending**: the tap ends `disputed`; the card is not charged (loaded) again until evidence on a later tap or the back office ([`resolve_dispute`]) settles it |
 ///
