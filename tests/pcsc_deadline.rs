@@ -166,11 +166,21 @@ fn a_mute_card_ends_the_tap_at_the_exchange_deadline_with_try_again() {
 
     // The card answers at last: the abandoned exchange completes on its worker, and the same
     // transport (on its fresh context) connects and talks to the card again.
+    // The worker then lets go of its old handle with a reset, which may land just after our
+    // reconnect: a transmit that meets it fails once, and a reconnect recovers (within 5 s).
     release.store(true, Ordering::SeqCst);
-    connect(&mut transport, &reader);
-    let response = transport
-        .transmit(&Command::select_ppse().to_bytes())
-        .expect("PPSE after reconnecting");
+    let recovering = Instant::now();
+    let response = loop {
+        connect(&mut transport, &reader);
+        match transport.transmit(&Command::select_ppse().to_bytes()) {
+            Ok(response) => break response,
+            Err(error) if recovering.elapsed() < Duration::from_secs(5) => {
+                eprintln!("PPSE after reconnecting: {error:?}; reconnecting");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(error) => panic!("PPSE after reconnecting for 5 s: {error:?}"),
+        }
+    };
     assert_eq!(response[response.len() - 2..], [0x90, 0x00]);
     drop(transport);
 
