@@ -15,7 +15,9 @@
 //! the production CA keys only unless `--test-keys`. Output never shows a PAN, track 2 or key in
 //! clear: card data goes through the kernel's masking dump.
 
+// The examples' standard output (a broken pipe ends the program quietly), one copy for both.
 #[macro_use]
+#[path = "../../examples/stdout/mod.rs"]
 mod stdout;
 
 mod bench;

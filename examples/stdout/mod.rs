@@ -1,4 +1,4 @@
-//! Standard output for the examples (the CLI has the same in `cli/src/stdout.rs`): a reader
+//! Standard output for the examples and the `quickpass` CLI (which includes this file): a reader
 //! that goes away (`bus_fare --json | head -1`) ends the program normally, exit 0, instead of
 //! the panic `println!` gives on a broken pipe. Any other write error ends it with exit 1.
 #![allow(dead_code, unused_macros)]
