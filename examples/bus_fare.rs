@@ -5,7 +5,8 @@
 //! ```sh
 //! cargo run --example bus_fare -- [--fare N] [--taps N] [--capp] [--tear-after K] [--json]
 //!                                 [--profile PATH] [--reader NAME] [--sam-reader NAME]
-//!                                 [--journal PATH]
+//!                                 [--journal PATH] [--exchange-deadline-ms MS]
+//!                                 [--tap-deadline-ms MS]
 //! ```
 //!
 //! By default the card is the simulated T-Union purse (`vectors/cards/transit-purse-capp.json`)
@@ -16,21 +17,30 @@
 //! `--reader NAME`, `--sam-reader NAME`, `--profile PATH`, `--json` (one JSON object per
 //! transaction: `result` = `paid` | `loaded` | `insufficient_balance` | `declined` |
 //! `recovered` | `torn`, `amount`, `balance_before`, `balance_after`, `tac` (hex or null),
-//! `apdus`), plus `--journal PATH` (file journal; default in memory) and `--help`.
-//! Exit status: 0 after the taps, 1 when the set-up fails, 2 on bad arguments.
+//! `apdus`), plus `--journal PATH` (file journal; default in memory) and `--help`. With PC/SC
+//! readers `--exchange-deadline-ms MS` (default 2000) bounds each card and PSAM exchange and
+//! `--tap-deadline-ms MS` (default 3000) each tap from the card's connection; 0 turns either
+//! off. A tap cut by a deadline after the DEBIT was sent ends `torn`, and the next tap of that
+//! card settles it from the card's evidence.
+//! Exit status: 0 after the taps, 1 when the set-up fails or a paid tap's record could not
+//! be written to the journal by the end (`paid_unrecorded`, retried before every tap), 2 on bad
+//! arguments.
 
 #[macro_use]
 mod stdout;
+mod deadlines;
 
 use std::process::ExitCode;
 
 mod common;
 
-#[cfg(feature = "pcsc")]
-use common::pcsc_link;
 #[cfg(not(feature = "pcsc"))]
 use common::pcsc_unavailable;
-use common::{application, report_tap, total, Boxed, CardLink, JournalFailure, SamLink};
+use common::{
+    application, report_tap, total, Boxed, CardLink, JournalFailure, SamLink, Unrecorded,
+};
+#[cfg(feature = "pcsc")]
+use common::{pcsc_card, pcsc_link};
 use quickpass::journal::FileJournal;
 use quickpass::kernel::purse::fare::{SegmentFareTable, Station};
 use quickpass::kernel::purse::{
@@ -80,7 +90,13 @@ struct Options {
     /// One JSON object per transaction.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    deadlines: Deadlines,
 }
+
+/// A tap's deadline: three seconds is six times the 500 ms the field allows a tap, yet short
+/// enough that a validator with a stuck card is back to "present card" at once.
+type Deadlines = deadlines::Deadlines<3000>;
 
 // --- reporting -----------------------------------------------------------------------------
 
@@ -102,10 +118,11 @@ fn run(options: Options) -> Result<(), String> {
                 .map_err(|e| format!("{}: {e}", options.profile.display()))?,
         )),
         #[cfg(feature = "pcsc")]
-        Some(reader) => CardLink::Pcsc(
-            quickpass::pcsc::PcscTransport::new().map_err(|e| format!("PC/SC: {e}"))?,
-            reader.clone(),
-        ),
+        Some(reader) => pcsc_card(
+            reader,
+            options.deadlines.exchange(),
+            options.deadlines.tap(),
+        )?,
         #[cfg(not(feature = "pcsc"))]
         Some(_) => return Err(pcsc_unavailable("--reader")),
     });
@@ -116,7 +133,7 @@ fn run(options: Options) -> Result<(), String> {
                 .map_err(|e| format!("{PSAM_PROFILE}: {e}"))?,
         ),
         #[cfg(feature = "pcsc")]
-        Some(reader) => SamLink::Pcsc(pcsc_link(reader)?),
+        Some(reader) => SamLink::Pcsc(pcsc_link(reader, options.deadlines.exchange())?),
         #[cfg(not(feature = "pcsc"))]
         Some(_) => return Err(pcsc_unavailable("--sam-reader")),
     };
@@ -143,7 +160,9 @@ fn run(options: Options) -> Result<(), String> {
         );
     }
     let mut stop: u16 = 1;
+    let mut unrecorded = Unrecorded::default();
     for tap in 1..=options.taps {
+        unrecorded.retry(&mut *journal);
         card.transport_mut().present()?;
         if let (1, Some(k), Some(faulty)) = (tap, options.tear_after, card.transport_mut().faulty())
         {
@@ -181,6 +200,7 @@ fn run(options: Options) -> Result<(), String> {
             faulty.clear_plan();
         }
         let apdus = card.counters().apdus_sent - start;
+        unrecorded.keep(&result);
         let pending = journal.pending();
         let torn_entry = match &result {
             Err(_) => pending.last(),
@@ -216,7 +236,7 @@ fn run(options: Options) -> Result<(), String> {
             journal.pending().len()
         );
     }
-    Ok(())
+    unrecorded.finish(&mut *journal)
 }
 
 fn main() -> ExitCode {

@@ -6,6 +6,7 @@
 //! cargo run --example etc_topup -- [--amount N] [--taps N] [--tear-after K] [--json]
 //!                                  [--profile PATH] [--reader NAME] [--sam-reader NAME]
 //!                                  [--journal PATH] [--load-key HEX | --host-keys PATH]
+//!                                  [--exchange-deadline-ms MS] [--tap-deadline-ms MS]
 //! ```
 //!
 //! By default the card is the simulated ETC user card (`vectors/cards/etc-user-card.json`), the
@@ -17,8 +18,12 @@
 //! `loaded` | `declined` | `recovered` | `torn` | …, `amount`, `balance_before`,
 //! `balance_after`, `tac` (hex or null), `apdus`), plus `--taps N` (default 1), `--tear-after K`
 //! (the card leaves after the K-th APDU of the first tap; the next tap recovers), `--journal
-//! PATH` and `--help`. Exit status: 0 after the taps, 1 when the set-up fails, 2 on bad
-//! arguments.
+//! PATH`, `--exchange-deadline-ms MS` (default 2000) and `--tap-deadline-ms MS` (default 0:
+//! none — the issuer host's answer comes in the middle of the tap, so its own timeout, not the
+//! card's, bounds a top-up; set one when the host is fast and local) for PC/SC readers, and
+//! `--help`. Exit status: 0 after the taps, 1 when the set-up fails or a load's record could
+//! not be written to the journal by the end (`loaded_unrecorded`, retried before every tap), 2
+//! on bad arguments.
 //!
 //! Keying the simulated issuer host for a tester's own purse card (by default it holds the
 //! profile's master keys):
@@ -46,17 +51,20 @@
 
 #[macro_use]
 mod stdout;
+mod deadlines;
 
 use std::convert::Infallible;
 use std::process::ExitCode;
 
 mod common;
 
-#[cfg(feature = "pcsc")]
-use common::pcsc_link;
 #[cfg(not(feature = "pcsc"))]
 use common::pcsc_unavailable;
-use common::{application, report_tap, total, Boxed, CardLink, JournalFailure, SamLink};
+use common::{
+    application, report_tap, total, Boxed, CardLink, JournalFailure, SamLink, Unrecorded,
+};
+#[cfg(feature = "pcsc")]
+use common::{pcsc_card, pcsc_link};
 use quickpass::crypto::purse::LoadTacData;
 use quickpass::crypto::secret::SecretKey;
 use quickpass::journal::FileJournal;
@@ -112,7 +120,12 @@ struct Options {
     /// One JSON object per transaction.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    deadlines: Deadlines,
 }
+
+/// No tap deadline by default: the host's round trip is inside the tap (see the module).
+type Deadlines = deadlines::Deadlines<0>;
 
 // --- the issuer host ---------------------------------------------------------------------------
 
@@ -271,10 +284,11 @@ fn run(options: Options) -> Result<(), String> {
                 .map_err(|e| format!("{}: {e}", options.profile.display()))?,
         )),
         #[cfg(feature = "pcsc")]
-        Some(reader) => CardLink::Pcsc(
-            quickpass::pcsc::PcscTransport::new().map_err(|e| format!("PC/SC: {e}"))?,
-            reader.clone(),
-        ),
+        Some(reader) => pcsc_card(
+            reader,
+            options.deadlines.exchange(),
+            options.deadlines.tap(),
+        )?,
         #[cfg(not(feature = "pcsc"))]
         Some(_) => return Err(pcsc_unavailable("--reader")),
     });
@@ -285,7 +299,7 @@ fn run(options: Options) -> Result<(), String> {
                 .map_err(|e| format!("{PSAM_PROFILE}: {e}"))?,
         ),
         #[cfg(feature = "pcsc")]
-        Some(reader) => SamLink::Pcsc(pcsc_link(reader)?),
+        Some(reader) => SamLink::Pcsc(pcsc_link(reader, options.deadlines.exchange())?),
         #[cfg(not(feature = "pcsc"))]
         Some(_) => return Err(pcsc_unavailable("--sam-reader")),
     };
@@ -302,7 +316,9 @@ fn run(options: Options) -> Result<(), String> {
     if !options.json {
         outln!("top-up terminal {}", hex::encode_upper(terminal_id));
     }
+    let mut unrecorded = Unrecorded::default();
     for tap in 1..=options.taps {
+        unrecorded.retry(&mut *journal);
         card.transport_mut().present()?;
         if let (1, Some(k), Some(faulty)) = (tap, options.tear_after, card.transport_mut().faulty())
         {
@@ -323,6 +339,7 @@ fn run(options: Options) -> Result<(), String> {
             faulty.clear_plan();
         }
         let apdus = card.counters().apdus_sent - start;
+        unrecorded.keep(&result);
         let pending = journal.pending();
         let torn_entry = match &result {
             Err(_) => pending.last(),
@@ -354,7 +371,7 @@ fn run(options: Options) -> Result<(), String> {
             journal.pending().len()
         );
     }
-    Ok(())
+    unrecorded.finish(&mut *journal)
 }
 
 fn main() -> ExitCode {

@@ -3,14 +3,18 @@
 //! ```text
 //! cargo run --example transact -- [--profile PATH] [--amount N] [--date YYMMDD] [--un HEX]
 //!                                 [--capk-file PATH]... [--config PATH] [--reader NAME]
-//!                                 [--test-keys] [--json]
+//!                                 [--test-keys] [--exchange-deadline-ms MS]
+//!                                 [--tap-deadline-ms MS] [--json]
 //! ```
 //!
 //! The flags are a contract outside scripts rely on: `--reader NAME` (PC/SC, needs the `pcsc`
 //! feature), `--profile PATH`, `--amount N` (minor units), `--date YYMMDD`, `--un HEX` (fixed
 //! unpredictable number), `--capk-file PATH` (extra CA keys in the `quickpass-vectors/1` `capk`
 //! format, added to the production lists), `--json` (one JSON object). `--config PATH` chooses the
-//! terminal configuration (default `vectors/terminals/default.json`).
+//! terminal configuration (default `vectors/terminals/default.json`). With `--reader`,
+//! `--exchange-deadline-ms MS` (default 2000) bounds each exchange and `--tap-deadline-ms MS`
+//! (default 3000) the whole tap; 0 turns either off. Past a deadline the tap ends with
+//! `try_again`.
 //!
 //! CA keys: the production lists of `vectors/capk/` plus `--capk-file`, through the product's
 //! loader, which refuses a list holding a test key. The simulated card (no `--reader`) is
@@ -23,6 +27,7 @@
 
 #[macro_use]
 mod stdout;
+mod deadlines;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,7 +71,13 @@ struct Args {
     /// One JSON object.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    deadlines: Deadlines,
 }
+
+/// A tap's deadline: three seconds is six times the 500 ms the field allows a tap, yet short
+/// enough that a validator with a stuck card is back to "present card" at once.
+type Deadlines = deadlines::Deadlines<3000>;
 
 fn amount(text: &str) -> Result<Amount, String> {
     text.parse()
@@ -123,7 +134,7 @@ fn run() -> Result<(), String> {
         unpredictable_number: unpredictable_number(args.un.as_deref())?,
     };
     let result = match &args.reader {
-        Some(reader) => tap_reader(reader, &config, &input)?,
+        Some(reader) => tap_reader(reader, &args.deadlines, &config, &input)?,
         None => {
             let profile = quickpass_sim::CardProfile::load(&args.profile).map_err(|e| chain(&e))?;
             let mut card = profile.build().map_err(|e| e.to_string())?;
@@ -152,10 +163,12 @@ fn tap<T: Transport>(
 #[cfg(feature = "pcsc")]
 fn tap_reader(
     reader: &str,
+    deadlines: &Deadlines,
     config: &quickpass::kernel::config::KernelConfig,
     input: &TransactionInput,
 ) -> Result<TransactionResult, String> {
     let mut transport = quickpass::pcsc::PcscTransport::new().map_err(|e| e.to_string())?;
+    deadlines.apply_to_card(&mut transport);
     transport
         .wait_for_card(reader, std::time::Duration::from_secs(30))
         .map_err(|e| e.to_string())?;
@@ -166,6 +179,7 @@ fn tap_reader(
 #[cfg(not(feature = "pcsc"))]
 fn tap_reader(
     _reader: &str,
+    _deadlines: &Deadlines,
     _config: &quickpass::kernel::config::KernelConfig,
     _input: &TransactionInput,
 ) -> Result<TransactionResult, String> {

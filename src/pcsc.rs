@@ -41,6 +41,15 @@
 //! microseconds, small next to a contactless APDU round trip); `set_exchange_deadline(None)`
 //! restores the plain blocking transmit on the caller's thread.
 //!
+//! A whole tap can have a deadline too ([`PcscTransport::set_tap_deadline`], off by default):
+//! its clock starts at [`connect`](PcscTransport::connect) (a validator connects once per card
+//! presented) and every exchange of the tap waits only until the earlier of its own deadline and
+//! the tap's. An exchange asked for after the tap's deadline is not sent at all: it fails with
+//! [`PcscError::TapDeadline`] (a [`LinkFailure::Timeout`]) and the card is released, as after
+//! an abandoned exchange. So a card that answers each command just inside the exchange deadline
+//! still cannot hold a validator longer than the tap deadline (plus the one exchange in flight,
+//! which is itself cut at the tap deadline).
+//!
 //! A terminal with a PSAM in a second reader (bus validators, ETC top-up machines) simply opens
 //! a second `PcscTransport` on that reader: each value owns its own context and card handle, so
 //! the two never interfere and can live on different threads.
@@ -165,6 +174,11 @@ pub enum PcscError {
     /// The reader name contains a NUL byte, so it cannot name a reader.
     #[error("invalid reader name (contains NUL)")]
     InvalidReaderName,
+    /// The tap's [deadline](PcscTransport::set_tap_deadline) passed: the exchange was not sent
+    /// (or was abandoned at the deadline) and the card released; the terminal waits for the
+    /// card to be presented again.
+    #[error("the tap's deadline passed")]
+    TapDeadline,
     /// Any other PC/SC error, as the resource manager reported it.
     #[error("PC/SC error: {0}")]
     Other(pcsc::Error),
@@ -218,6 +232,10 @@ pub struct PcscTransport {
     connection: Option<Connection>,
     removal_check: Duration,
     exchange_deadline: Option<Duration>,
+    /// The deadline of a whole tap, counted from `connect`.
+    tap_deadline: Option<Duration>,
+    /// When the current tap's deadline passes (set by `connect` when there is a tap deadline).
+    tap_ends: Option<Instant>,
 }
 
 impl core::fmt::Debug for PcscTransport {
@@ -244,6 +262,8 @@ impl PcscTransport {
             connection: None,
             removal_check: DEFAULT_REMOVAL_CHECK,
             exchange_deadline: Some(DEFAULT_EXCHANGE_DEADLINE),
+            tap_deadline: None,
+            tap_ends: None,
         })
     }
 
@@ -331,10 +351,12 @@ impl PcscTransport {
     }
 
     /// Connects to the card in `reader` (shared mode, T=0 or T=1) and returns the negotiated
-    /// protocol. A previous connection is first released with a card reset.
+    /// protocol. A previous connection is first released with a card reset. Starts the clock of
+    /// the [tap deadline](Self::set_tap_deadline), if there is one.
     pub fn connect(&mut self, reader: &str) -> Result<Protocol, PcscError> {
         let name = reader_name(reader)?;
         self.connection = None;
+        self.tap_ends = self.tap_deadline.map(|budget| Instant::now() + budget);
         let card = self
             .context
             .connect(&name, ShareMode::Shared, Protocols::T0 | Protocols::T1)?;
@@ -427,8 +449,17 @@ impl PcscTransport {
     /// (see the module documentation, "Deadlines").
     fn exchange(&mut self, command: &[u8]) -> Result<Vec<u8>, PcscError> {
         let connection = self.connection.as_ref().ok_or(PcscError::NotConnected)?;
-        let Some(deadline) = self.exchange_deadline else {
-            return transmit(&connection.card, command).map_err(|error| self.blame(error));
+        let (wait, cut_by_tap) = match self.wait_allowed() {
+            Wait::TapOver => {
+                // Nothing is sent: the tap is over. Release the card (reset) as after an
+                // abandoned exchange, so the next tap starts from a fresh connection.
+                let _ = self.disconnect(Disposition::ResetCard);
+                return Err(PcscError::TapDeadline);
+            }
+            Wait::Unbounded => {
+                return transmit(&connection.card, command).map_err(|error| self.blame(error))
+            }
+            Wait::Until { wait, cut_by_tap } => (wait, cut_by_tap),
         };
         let card = Arc::clone(&connection.card);
         let owned = command.to_vec();
@@ -447,10 +478,37 @@ impl PcscTransport {
             // No thread to be had (resource exhaustion): a blocking exchange beats no exchange.
             return transmit(&connection.card, command).map_err(|error| self.blame(error));
         }
-        match answered.recv_timeout(deadline) {
+        match answered.recv_timeout(wait) {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(error)) => Err(self.blame(error)),
-            Err(_) => Err(self.abandon()),
+            Err(_) => Err(match self.abandon() {
+                PcscError::Timeout if cut_by_tap => PcscError::TapDeadline,
+                other => other,
+            }),
+        }
+    }
+
+    /// How long the next exchange may wait: the earlier of the exchange deadline and what is
+    /// left of the tap's.
+    fn wait_allowed(&self) -> Wait {
+        let left_of_tap = self
+            .tap_ends
+            .map(|ends| ends.saturating_duration_since(Instant::now()));
+        match (self.exchange_deadline, left_of_tap) {
+            (_, Some(left)) if left.is_zero() => Wait::TapOver,
+            (None, None) => Wait::Unbounded,
+            (Some(exchange), None) => Wait::Until {
+                wait: exchange,
+                cut_by_tap: false,
+            },
+            (None, Some(left)) => Wait::Until {
+                wait: left,
+                cut_by_tap: true,
+            },
+            (Some(exchange), Some(left)) => Wait::Until {
+                wait: exchange.min(left),
+                cut_by_tap: left < exchange,
+            },
         }
     }
 
@@ -493,6 +551,19 @@ impl PcscTransport {
     /// The deadline of every exchange ([`set_exchange_deadline`](Self::set_exchange_deadline)).
     pub fn exchange_deadline(&self) -> Option<Duration> {
         self.exchange_deadline
+    }
+
+    /// The deadline of a whole tap (default `None`: none), counted from each
+    /// [`connect`](Self::connect): every exchange of the tap ends by then, and one asked for
+    /// later fails at once with [`PcscError::TapDeadline`] without being sent. See the module
+    /// documentation, "Deadlines". Takes effect at the next `connect`.
+    pub fn set_tap_deadline(&mut self, deadline: Option<Duration>) {
+        self.tap_deadline = deadline;
+    }
+
+    /// The deadline of a whole tap ([`set_tap_deadline`](Self::set_tap_deadline)).
+    pub fn tap_deadline(&self) -> Option<Duration> {
+        self.tap_deadline
     }
 
     /// Sharpens a failed exchange. When the resource manager only says the exchange failed
@@ -553,7 +624,9 @@ impl TransportError for PcscError {
     fn link_failure(&self) -> LinkFailure {
         match self {
             PcscError::CardRemoved | PcscError::NoCard => LinkFailure::CardRemoved,
-            PcscError::Timeout | PcscError::Unresponsive => LinkFailure::Timeout,
+            PcscError::Timeout | PcscError::TapDeadline | PcscError::Unresponsive => {
+                LinkFailure::Timeout
+            }
             _ => LinkFailure::Other,
         }
     }
@@ -599,6 +672,16 @@ impl Transport for PcscTransport {
         PcscTransport::cold_reset(self).map_err(LifecycleError::Transport)?;
         Ok(Atr::new(self.atr().to_vec()))
     }
+}
+
+/// How long an exchange may wait for its answer.
+enum Wait {
+    /// The tap's deadline has passed: send nothing.
+    TapOver,
+    /// No deadline at all: a plain blocking transmit.
+    Unbounded,
+    /// Wait this long; `cut_by_tap` when the tap's deadline is what limits it.
+    Until { wait: Duration, cut_by_tap: bool },
 }
 
 /// One `SCardTransmit` through a [`pcsc::MAX_BUFFER_SIZE`] receive buffer.

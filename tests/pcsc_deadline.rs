@@ -1,5 +1,7 @@
 //! A mute card through the real PC/SC stack ends the tap at the transport's exchange deadline:
 //! `contactless::transact` → `PcscTransport` → pcscd → vpcd → a card that never answers its GPO.
+//! A slow card, answering every command well inside the exchange deadline, still cannot hold a
+//! tap past the tap deadline.
 //!
 //! Without the deadline this tap blocks for as long as pcscd's vpcd driver waits (minutes). With
 //! it, the exchange is abandoned, the kernel sees `LinkFailure::Timeout` and ends the tap with
@@ -12,7 +14,7 @@
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use quickpass::kernel::apdu::Command;
@@ -61,6 +63,63 @@ impl VpcdCard for MuteOnGpo {
     }
 }
 
+/// A real card that takes `delay` over every command.
+struct SlowCard {
+    inner: VirtualCard,
+    delay: Duration,
+    commands: Arc<AtomicU32>,
+}
+
+impl VpcdCard for SlowCard {
+    fn atr(&self) -> Vec<u8> {
+        VpcdCard::atr(&self.inner)
+    }
+    fn reset(&mut self) {
+        VpcdCard::reset(&mut self.inner);
+    }
+    fn power_off(&mut self) {
+        VpcdCard::power_off(&mut self.inner);
+    }
+    fn process(&mut self, apdu: &[u8]) -> Vec<u8> {
+        self.commands.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(self.delay);
+        self.inner.process_apdu(apdu)
+    }
+}
+
+/// One test at a time in this binary: both serve their card in the second vpcd slot (the
+/// cross-process lock, `hold_test_slots`, is held too).
+static TURN: Mutex<()> = Mutex::new(());
+
+fn turn() -> MutexGuard<'static, ()> {
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The PC/SC context and the second vpcd reader, empty, or `None` after saying why not.
+fn second_reader() -> Option<(PcscTransport, String)> {
+    let transport = match PcscTransport::new() {
+        Ok(transport) => transport,
+        Err(PcscError::NoService) => {
+            unavailable("pcscd not running: see .ci/pcsc.sh");
+            return None;
+        }
+        Err(e) => panic!("establishing a PC/SC context: {e}"),
+    };
+    vpcd::hold_test_slots();
+    let readers = transport.list_readers().expect("list readers");
+    let Some(reader) = readers
+        .into_iter()
+        .find(|r| r.starts_with("Virtual PCD") && r.ends_with(" 01"))
+    else {
+        unavailable("no \"Virtual PCD .. 01\" reader: install vsmartcard-vpcd");
+        return None;
+    };
+    transport
+        .wait_for_removal(&reader, Duration::from_secs(3))
+        .expect("reader empty before insertion");
+    Some((transport, reader))
+}
+
 fn debit_card() -> VirtualCard {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("vectors/cards/qpboc-debit-offline.json");
@@ -107,22 +166,10 @@ fn connect(transport: &mut PcscTransport, reader: &str) {
 
 #[test]
 fn a_mute_card_ends_the_tap_at_the_exchange_deadline_with_try_again() {
-    let mut transport = match PcscTransport::new() {
-        Ok(transport) => transport,
-        Err(PcscError::NoService) => return unavailable("pcscd not running: see .ci/pcsc.sh"),
-        Err(e) => panic!("establishing a PC/SC context: {e}"),
+    let _turn = turn();
+    let Some((mut transport, reader)) = second_reader() else {
+        return;
     };
-    vpcd::hold_test_slots();
-    let readers = transport.list_readers().expect("list readers");
-    let Some(reader) = readers
-        .into_iter()
-        .find(|r| r.starts_with("Virtual PCD") && r.ends_with(" 01"))
-    else {
-        return unavailable("no \"Virtual PCD .. 01\" reader: install vsmartcard-vpcd");
-    };
-    transport
-        .wait_for_removal(&reader, Duration::from_secs(3))
-        .expect("reader empty before insertion");
 
     let release = Arc::new(AtomicBool::new(false));
     let gpos_seen = Arc::new(AtomicU32::new(0));
@@ -195,4 +242,53 @@ fn a_mute_card_ends_the_tap_at_the_exchange_deadline_with_try_again() {
         removing.elapsed()
     );
     assert_eq!(card.gpos_seen.load(Ordering::SeqCst), 1, "one GPO only");
+}
+
+#[test]
+fn a_slow_card_cannot_hold_the_tap_past_the_tap_deadline() {
+    /// Each command takes this long: well inside the exchange deadline (2 s).
+    const PER_COMMAND: Duration = Duration::from_millis(150);
+    /// The tap's budget: fewer commands than a tap needs fit in it.
+    const TAP: Duration = Duration::from_millis(400);
+    let _turn = turn();
+    let Some((mut transport, reader)) = second_reader() else {
+        return;
+    };
+    let commands = Arc::new(AtomicU32::new(0));
+    let card = SlowCard {
+        inner: debit_card(),
+        delay: PER_COMMAND,
+        commands: Arc::clone(&commands),
+    };
+    let served = vpcd::spawn(card, vpcd::localhost(vpcd::SECOND_PORT)).expect("serve the card");
+    transport
+        .wait_for_card(&reader, Duration::from_secs(5))
+        .expect("card present within 5 s");
+    transport.set_tap_deadline(Some(TAP));
+    assert_eq!(transport.tap_deadline(), Some(TAP));
+    // The tap's clock starts at the connection.
+    connect(&mut transport, &reader);
+    let config = quickpass_sim::data::default_kernel_config().expect("default configuration");
+    let started = Instant::now();
+    let tapped = contactless::transact(&config, &input(), &mut ApduLayer::new(&mut transport));
+    let took = started.elapsed();
+
+    assert!(took < TAP_LIMIT, "the tap took {took:?}");
+    assert_eq!(tapped.result.outcome, Outcome::TryAgain, "{tapped:?}");
+    match &tapped.error {
+        Some(KernelError::LinkLost {
+            failure: LinkFailure::Timeout,
+            error: PcscError::TapDeadline,
+        }) => {}
+        other => panic!("expected the link lost at the tap deadline, got {other:?}"),
+    }
+    let seen = commands.load(Ordering::SeqCst);
+    // Within 400 ms at 150 ms each the card sees at most three commands (the third cut short);
+    // a whole offline tap needs more (PPSE, SELECT, GPO, READ RECORD…).
+    assert!((1..=3).contains(&seen), "{seen} commands reached the card");
+    assert!(!transport.is_connected(), "the card was released");
+    drop(transport);
+    served
+        .remove()
+        .expect("the card thread ended without panicking");
 }

@@ -23,17 +23,20 @@ use support::example;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use quickpass::crypto::purse::PurchaseTacData;
+use quickpass::journal::FileJournal;
 use quickpass::kernel::apdu::Purse;
+use quickpass::kernel::purse::Journal;
 use quickpass::pcsc::{PcscError, PcscTransport};
 use quickpass_sim::host::purse::{HostCardIdentity, PurseHost};
 use quickpass_sim::psam::PsamApplication;
 use quickpass_sim::purse::SimPurseApplication;
-use quickpass_sim::vpcd::{self, ServedCard};
+use quickpass_sim::vpcd::{self, ServedCard, VpcdCard};
 use quickpass_sim::{ApplicationProfile, CardProfile, VirtualCard};
 use serde_json::Value;
 
@@ -401,4 +404,142 @@ fn etc_topup_loads_with_the_terminal_number_from_the_psam_reader() {
         .balance(Purse::Purse)
         .map(|b| b.fen());
     assert_eq!(balance, Some(before + AMOUNT));
+}
+
+/// A PSAM that goes mute, once, on `command` until released: its vpcd link stays open and
+/// silent, as a PSAM whose reader hangs would be.
+struct MuteOnce {
+    psam: Shared,
+    command: [u8; 2],
+    fired: Arc<AtomicBool>,
+    release: Arc<AtomicBool>,
+}
+
+impl VpcdCard for MuteOnce {
+    fn atr(&self) -> Vec<u8> {
+        VpcdCard::atr(&*lock(&self.psam))
+    }
+    fn reset(&mut self) {
+        VpcdCard::reset(&mut *lock(&self.psam));
+    }
+    fn power_off(&mut self) {
+        VpcdCard::power_off(&mut *lock(&self.psam));
+    }
+    fn process(&mut self, apdu: &[u8]) -> Vec<u8> {
+        if apdu.starts_with(&self.command) && !self.fired.swap(true, Ordering::SeqCst) {
+            let until = Instant::now() + Duration::from_secs(60);
+            while !self.release.load(Ordering::SeqCst) && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        lock(&self.psam).process_apdu(apdu)
+    }
+}
+
+fn purse_balance(card: &Shared) -> u32 {
+    lock(card)
+        .application_mut::<SimPurseApplication>()
+        .unwrap()
+        .balance(Purse::Purse)
+        .unwrap()
+        .fen()
+}
+
+/// The journal as a fresh open of a copy sees it (the live file is not touched).
+fn journal_copy(path: &Path) -> FileJournal {
+    let copy = path.with_extension("copy.json");
+    std::fs::copy(path, &copy).expect("copy the journal");
+    let journal = FileJournal::open(&copy).expect("the journal opens");
+    let _ = std::fs::remove_file(&copy);
+    journal
+}
+
+/// Issue 15 item 4: a PSAM that hangs after the card has been sent DEBIT (on the MAC2 check)
+/// ends the tap at the exchange deadline, reported `torn` with its journal entry pending —
+/// never `declined` while the card paid — and the card's next tap settles it: the card pays
+/// once, one record to claim.
+#[test]
+fn a_psam_hanging_after_the_debit_ends_the_tap_torn_at_the_exchange_deadline() {
+    let Some(readers) = readers() else {
+        return;
+    };
+    const DEADLINE_MS: u64 = 500;
+    let dir = std::env::temp_dir().join(format!("quickpass-pcsc-mute-psam-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let journal = dir.join("journal.json");
+    let card = shared("transit-purse-capp");
+    let psam = shared("psam");
+    let release = Arc::new(AtomicBool::new(false));
+    let fired = Arc::new(AtomicBool::new(false));
+    let served_psam = vpcd::spawn(
+        MuteOnce {
+            psam: Arc::clone(&psam),
+            command: [0x80, 0x72],
+            fired: Arc::clone(&fired),
+            release: Arc::clone(&release),
+        },
+        vpcd::localhost(vpcd::SECOND_PORT),
+    )
+    .expect("serve the PSAM");
+    let mut card_slot = Slot::insert(&card, vpcd::DEFAULT_PORT);
+    let before = purse_balance(&card);
+    let deadline = DEADLINE_MS.to_string();
+    let args = [
+        "--reader",
+        &readers.card,
+        "--sam-reader",
+        &readers.psam,
+        "--taps",
+        "1",
+        "--fare",
+        "200",
+        "--json",
+        "--exchange-deadline-ms",
+        &deadline,
+        "--journal",
+        journal.to_str().unwrap(),
+    ];
+    let started = Instant::now();
+    let mut run = Run::start("bus_fare", &args);
+    let line = run.tap();
+    let took = started.elapsed();
+    assert!(fired.load(Ordering::SeqCst), "the PSAM went mute: {line}");
+    // Start-up, the tap, the 500 ms deadline, the removal check: far below the 60 s mute.
+    assert!(took < Duration::from_secs(8), "the tap took {took:?}");
+    release.store(true, Ordering::SeqCst);
+    card_slot.take_out(&readers.pcsc, &readers.card);
+    run.finish();
+    assert_eq!(line["result"], "torn", "{line}");
+    assert!(
+        line["error"].as_str().unwrap_or("").contains("SAM"),
+        "the error names the SAM: {line}"
+    );
+    assert_eq!(purse_balance(&card), before - 200, "the card paid");
+    let pending = journal_copy(&journal).pending();
+    assert_eq!(pending.len(), 1, "the entry stays pending");
+    assert_eq!(pending[0].entry.amount.fen(), 200);
+
+    // The card's next tap (the PSAM answers again) settles the entry from the card's evidence.
+    card_slot.put_back();
+    let mut run = Run::start("bus_fare", &args);
+    let line = run.tap();
+    card_slot.take_out(&readers.pcsc, &readers.card);
+    run.finish();
+    let journal_now = journal_copy(&journal);
+    assert!(journal_now.pending().is_empty(), "{line}");
+    let settled: u32 = journal_now
+        .records()
+        .iter()
+        .filter(|r| r.status.is_settled())
+        .map(|r| r.amount.fen())
+        .sum();
+    assert_eq!(before - purse_balance(&card), settled, "{line}");
+    assert!(
+        journal_now.records().iter().any(|r| r.card_counter == 17),
+        "the hung tap's debit (counter 17) is claimable: {:?}",
+        journal_now.records()
+    );
+    served_psam.remove().expect("PSAM thread");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -2497,3 +2497,68 @@ fn purchase_money_is_conserved_under_answer_faults() {
     assert_eq!(cases, 80);
     assert!(charged_thrice > 40, "{charged_thrice} of {cases}");
 }
+
+/// Issue 15 items 3–4: a PSAM that goes mute once the card has been sent DEBIT (on the MAC2
+/// check `80 72`, or on the TAC check's DES INIT `80 1A`) is a tear with the entry pending —
+/// never a decline while the card's balance went down — and the next tap of the card settles
+/// that entry from the card's evidence: the card pays once, one record to claim.
+#[test]
+fn a_psam_mute_after_the_debit_leaves_the_entry_pending_not_declined() {
+    for (command, name) in [([0x80, 0x72], "MAC2 check"), ([0x80, 0x1A], "DES INIT")] {
+        let mut card = card_layer("transit-purse-capp");
+        let mut faulty_psam = FaultyCard::new(profile("psam").build().unwrap());
+        faulty_psam.plan(Trigger::matching(&command, 1), Fault::Mute);
+        let mut sam = Psam::open(faulty_psam, &SelectBy::FileId(0x8011)).unwrap();
+        let mut journal = MemoryJournal::new();
+        let error = purchase(
+            &mut card,
+            &mut sam,
+            &mut journal,
+            &t_union(),
+            &purchase_request(200),
+        )
+        .expect_err("the PSAM failed");
+        assert!(
+            matches!(
+                error,
+                FlowError::Unsettled {
+                    party: quickpass::kernel::purse::flow::Party::Sam,
+                    ..
+                }
+            ),
+            "{name}: {error:?}"
+        );
+        assert_eq!(error.outcome(), PurseOutcome::Torn, "{name}");
+        assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(fen(4800)));
+        assert_eq!(
+            journal.pending().len(),
+            1,
+            "{name}: the entry stays pending"
+        );
+        assert!(journal.records().is_empty());
+
+        // The PSAM answers again; the card comes back.
+        let second = purchase(
+            &mut card,
+            &mut sam,
+            &mut journal,
+            &t_union(),
+            &purchase_request(200),
+        )
+        .unwrap_or_else(|e| panic!("{name}: second tap: {e:?}"));
+        let debited = 5000 - sim_purse(&mut card).balance(Purse::Purse).unwrap().fen();
+        let settled: u32 = journal
+            .records()
+            .iter()
+            .filter(|r| r.status.is_settled())
+            .map(|r| r.amount.fen())
+            .sum();
+        assert!(journal.pending().is_empty(), "{name}: {second:?}");
+        assert_eq!(debited, settled, "{name}: every fen debited is claimable");
+        assert!(
+            journal.records().iter().any(|r| r.card_counter == 17),
+            "{name}: the muted tap's debit (counter 17) is recorded: {:?}",
+            journal.records()
+        );
+    }
+}

@@ -60,7 +60,7 @@ pub fn run(reader: Option<&str>, n: u32, json: bool) -> Result<(), String> {
                 .ok_or("no reader has a card; name one with --reader")?
         }
     };
-    let mut transport = crate::reader::open(&name)?;
+    let mut transport = crate::reader::open(&name, None)?;
     let command = Command::select_ppse().to_bytes();
     let mut samples = Vec::with_capacity(n as usize);
     let mut last_sw = String::new();

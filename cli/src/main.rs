@@ -4,6 +4,7 @@
 //! quickpass readers [--json]
 //! quickpass tap [--reader NAME | --profile PATH] [--amount N] [--date YYMMDD] [--un HEX]
 //!               [--capk-file PATH]... [--config PATH] [--test-keys] [--json]
+//!               [--exchange-deadline-ms MS] [--tap-deadline-ms MS]
 //! quickpass dump [--reader NAME | --profile PATH] [--json]
 //! quickpass reader-bench [--reader NAME] [-n N] [--json]
 //! quickpass serve-card [--profile PATH] [--port N]
@@ -19,6 +20,10 @@
 #[macro_use]
 #[path = "../../examples/stdout/mod.rs"]
 mod stdout;
+
+// The PC/SC deadline flags, shared with the examples.
+#[path = "../../examples/deadlines/mod.rs"]
+mod deadlines;
 
 mod bench;
 mod card_dump;
@@ -129,7 +134,13 @@ struct TapArgs {
     /// One JSON object.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    deadlines: Deadlines,
 }
+
+/// A tap's deadline with a card in a reader: three seconds is six times the 500 ms the field
+/// allows a tap, yet short enough that a stuck card does not hang the tool.
+type Deadlines = deadlines::Deadlines<3000>;
 
 fn amount(text: &str) -> Result<u64, String> {
     let value: u64 = text.parse().map_err(|e| format!("{e}"))?;
@@ -197,7 +208,7 @@ fn tap_command(args: &TapArgs) -> Result<(), String> {
     let input = tap::input(args.amount, args.date.as_deref(), args.un.as_deref())?;
     let result = match &args.card.reader {
         Some(reader) => {
-            let mut transport = reader::open(reader)?;
+            let mut transport = reader::open(reader, Some(&args.deadlines))?;
             tap::tap(&mut transport, &config, &input)
         }
         None => {
@@ -219,7 +230,7 @@ fn dump_command(card: &CardSource, config: Option<PathBuf>, json: bool) -> Resul
     let config = quickpass::setup::load_terminal_config(&config_path).map_err(error_chain)?;
     let input = tap::input(0, None, None)?;
     let value = match &card.reader {
-        Some(reader) => card_dump::read(reader::open(reader)?, &config, &input),
+        Some(reader) => card_dump::read(reader::open(reader, None)?, &config, &input),
         None => card_dump::read(simulated_card(card.profile.clone())?, &config, &input),
     };
     if json {
@@ -344,9 +355,16 @@ mod reader {
 
     use crate::error_chain;
 
-    /// Waits (30 s at most) for a card in `reader` and connects to it.
-    pub fn open(reader: &str) -> Result<PcscTransport, String> {
+    /// Waits (30 s at most) for a card in `reader` and connects to it, with `deadlines` (the
+    /// transport's defaults when `None`: 2 s per exchange, no tap deadline).
+    pub fn open(
+        reader: &str,
+        deadlines: Option<&crate::Deadlines>,
+    ) -> Result<PcscTransport, String> {
         let mut transport = PcscTransport::new().map_err(error_chain)?;
+        if let Some(deadlines) = deadlines {
+            deadlines.apply_to_card(&mut transport);
+        }
         transport
             .wait_for_card(reader, std::time::Duration::from_secs(30))
             .map_err(|e| format!("{reader}: {}", error_chain(e)))?;
@@ -364,7 +382,10 @@ mod reader {
     pub const NO_PCSC: &str = "PC/SC readers need the pcsc feature (on by default)";
 
     /// Always refused without the `pcsc` feature.
-    pub fn open(_reader: &str) -> Result<quickpass_sim::VirtualCard, String> {
+    pub fn open(
+        _reader: &str,
+        _deadlines: Option<&crate::Deadlines>,
+    ) -> Result<quickpass_sim::VirtualCard, String> {
         Err(NO_PCSC.into())
     }
 }

@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 use quickpass::kernel::purse::flow::FlowError;
-use quickpass::kernel::purse::{Journal, Pending, PurseApplication, SelectBy, TapResult};
+use quickpass::kernel::purse::{
+    Journal, Pending, PurseApplication, SelectBy, TapResult, UnwrittenRecords,
+};
 use quickpass::kernel::transport::Transport;
 use quickpass::kernel::values::PurseAmount;
 
@@ -115,10 +117,29 @@ impl Transport for SamLink {
     }
 }
 
-/// Connects to the card in a PC/SC reader (waits up to 10 s for one).
+/// The card in a PC/SC reader, with its exchange and tap deadlines (the tap's clock starts at
+/// each [`CardLink::present`]).
 #[cfg(feature = "pcsc")]
-pub fn pcsc_link(reader: &str) -> Result<quickpass::pcsc::PcscTransport, String> {
+pub fn pcsc_card(
+    reader: &str,
+    exchange_deadline: Option<std::time::Duration>,
+    tap_deadline: Option<std::time::Duration>,
+) -> Result<CardLink, String> {
     let mut pcsc = quickpass::pcsc::PcscTransport::new().map_err(|e| format!("PC/SC: {e}"))?;
+    pcsc.set_exchange_deadline(exchange_deadline);
+    pcsc.set_tap_deadline(tap_deadline);
+    Ok(CardLink::Pcsc(pcsc, reader.to_owned()))
+}
+
+/// Connects to the card (a PSAM) in a PC/SC reader, waiting up to 10 s for one, with the
+/// exchange deadline given.
+#[cfg(feature = "pcsc")]
+pub fn pcsc_link(
+    reader: &str,
+    exchange_deadline: Option<std::time::Duration>,
+) -> Result<quickpass::pcsc::PcscTransport, String> {
+    let mut pcsc = quickpass::pcsc::PcscTransport::new().map_err(|e| format!("PC/SC: {e}"))?;
+    pcsc.set_exchange_deadline(exchange_deadline);
     pcsc.wait_for_card(reader, std::time::Duration::from_secs(10))
         .map_err(|e| format!("{reader}: {e}"))?;
     pcsc.connect(reader).map_err(|e| format!("{reader}: {e}"))?;
@@ -222,6 +243,42 @@ impl<J: Journal> Journal for Boxed<J> {
         &mut self,
     ) -> Result<Vec<quickpass::kernel::purse::SettlementRecord>, Self::Error> {
         self.0.take_records().map_err(failure)
+    }
+}
+
+/// The records of taps the journal refused after the card paid (the kernel's
+/// [`UnwrittenRecords`]), for the examples' loop: kept, retried before each tap, and an error at
+/// the end while any is still not written.
+#[derive(Default)]
+pub struct Unrecorded(UnwrittenRecords);
+
+impl Unrecorded {
+    /// Keeps the record of a tap the journal refused.
+    pub fn keep(&mut self, result: &Result<TapResult, FlowError<LinkError>>) {
+        if let Ok(tap) = result {
+            self.0.keep(tap);
+        }
+    }
+
+    /// Writes the kept records again (see [`UnwrittenRecords::retry`]).
+    pub fn retry(&mut self, journal: &mut dyn Journal<Error = JournalFailure>) {
+        self.0.retry(journal);
+    }
+
+    /// The end of the run: an error naming how many records are still not written (their
+    /// entries stay pending in the journal for the back office), or `Ok`.
+    pub fn finish(
+        mut self,
+        journal: &mut dyn Journal<Error = JournalFailure>,
+    ) -> Result<(), String> {
+        self.0.retry(journal);
+        match self.0.len() {
+            0 => Ok(()),
+            n => Err(format!(
+                "{n} settled transaction(s) could not be written to the journal; their entries \
+                 stay pending there (the card's next tap, or the back office, settles them)"
+            )),
+        }
     }
 }
 

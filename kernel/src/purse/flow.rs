@@ -376,6 +376,18 @@ pub enum FlowError<E: std::error::Error + 'static> {
     /// The host could not be reached or failed.
     #[error("host failed")]
     Host(#[source] BoxError),
+    /// The SAM or the host failed once the card had been sent the command that moves money
+    /// (DEBIT, CREDIT) or while a pending entry was being settled: whether money moved is not
+    /// known here, so the journal entry stays pending and the next tap of this card settles it
+    /// from the card's evidence. Reported as [`PurseOutcome::Torn`], never as a decline.
+    #[error("{party} failed with money possibly moved (journal entry left pending)")]
+    Unsettled {
+        /// Who failed.
+        party: Party,
+        /// How it failed.
+        #[source]
+        source: BoxError,
+    },
     /// The journal could not be written: nothing was sent to the card after it.
     #[error("journal failed")]
     Journal(#[source] BoxError),
@@ -391,14 +403,51 @@ pub enum FlowError<E: std::error::Error + 'static> {
     },
 }
 
+/// The terminal-side party of a [`FlowError::Unsettled`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Party {
+    /// The PSAM (MAC2 or TAC check).
+    Sam,
+    /// The issuer host (load TAC check, reversal).
+    Host,
+}
+
+impl core::fmt::Display for Party {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Party::Sam => "SAM",
+            Party::Host => "host",
+        })
+    }
+}
+
 impl<E: std::error::Error + 'static> FlowError<E> {
-    /// The outcome a terminal reports for this error: a card exchange failure is a tear (a
-    /// journal entry may be pending), anything else a decline.
+    /// The outcome a terminal reports for this error: a card exchange failure, or a SAM or
+    /// host failure once money may have moved, is a tear (a journal entry may be pending);
+    /// anything else a decline (nothing moved).
     pub fn outcome(&self) -> PurseOutcome {
         match self {
-            FlowError::Card(_) | FlowError::CardData(_) => PurseOutcome::Torn,
+            FlowError::Card(_) | FlowError::CardData(_) | FlowError::Unsettled { .. } => {
+                PurseOutcome::Torn
+            }
             _ => PurseOutcome::Declined,
         }
+    }
+}
+
+/// A SAM failure with a journal entry pending.
+fn sam_unsettled<E: std::error::Error + 'static>(source: BoxError) -> FlowError<E> {
+    FlowError::Unsettled {
+        party: Party::Sam,
+        source,
+    }
+}
+
+/// A host failure with a journal entry pending.
+fn host_unsettled<E: std::error::Error + 'static>(source: BoxError) -> FlowError<E> {
+    FlowError::Unsettled {
+        party: Party::Host,
+        source,
     }
 }
 
@@ -848,7 +897,7 @@ fn examine<T: Transport>(
     let log = match proof {
         Some((mac2, tac)) => {
             let check = if entry.kind.is_load() || ask_sam {
-                verifier.mac2(entry, &mac2).map_err(FlowError::Sam)?
+                verifier.mac2(entry, &mac2).map_err(sam_unsettled)?
             } else {
                 Mac2Check::NoSession
             };
@@ -869,7 +918,7 @@ fn examine<T: Transport>(
                     )))
                 }
                 (_, LogEvidence::Ours) => {
-                    let tac_check = verifier.tac(entry, &tac).map_err(FlowError::Sam)?;
+                    let tac_check = verifier.tac(entry, &tac).map_err(sam_unsettled)?;
                     let status = if tac_check == TacCheck::Invalid {
                         RecordStatus::TacInvalid
                     } else {
@@ -984,7 +1033,7 @@ fn recover<T: Transport, J: Journal + ?Sized>(
                 // A load the host approved is reversed before its entry is voided; without a
                 // host link (a purchase tap) it stays pending for the next load tap.
                 if let Some(reversal) = load_reversal(id, &entry, ReversalReason::NotCarriedOut) {
-                    if !verifier.reverse(&reversal).map_err(FlowError::Host)? {
+                    if !verifier.reverse(&reversal).map_err(host_unsettled)? {
                         continue;
                     }
                 }
@@ -1168,7 +1217,7 @@ fn debit<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
             // A SAM that lost the session or failed leaves the entry pending.
             match sam
                 .verify_mac2(&mac2)
-                .map_err(|e| FlowError::Sam(boxed(e)))?
+                .map_err(|e| sam_unsettled(boxed(e)))?
             {
                 Mac2Check::Verified => {
                     // The card has done its part: the TAC check is SAM-local (see
@@ -1180,7 +1229,7 @@ fn debit<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
                             &purchase_tac_data(&entry),
                             &tac,
                         )
-                        .map_err(|e| FlowError::Sam(boxed(e)))?
+                        .map_err(|e| sam_unsettled(boxed(e)))?
                     } else {
                         TacCheck::Unavailable
                     };
@@ -1203,8 +1252,8 @@ fn debit<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
                 }
                 Mac2Check::Invalid => DeclineReason::Mac2Invalid,
                 Mac2Check::NoSession => {
-                    return Err(FlowError::Sam(
-                        "SAM lost the purchase session before MAC2 (entry left pending)".into(),
+                    return Err(sam_unsettled(
+                        "SAM lost the purchase session before MAC2".into(),
                     ))
                 }
             }
@@ -1765,7 +1814,7 @@ pub fn load<T: Transport, H: Host + ?Sized, J: Journal + ?Sized>(
                 &load_tac_data(&entry),
                 &tac,
             )
-            .map_err(|e| FlowError::Host(boxed(e)))?;
+            .map_err(|e| host_unsettled(boxed(e)))?;
         let status = if tac_check == TacCheck::Invalid {
             RecordStatus::TacInvalid
         } else {
@@ -1816,7 +1865,7 @@ pub fn load<T: Transport, H: Host + ?Sized, J: Journal + ?Sized>(
             // Nothing credited: the host, which approved, is told before the entry is voided.
             if let Some(reversal) = load_reversal(id, &entry, reversal_reason) {
                 host.reverse_load(&reversal)
-                    .map_err(|e| FlowError::Host(boxed(e)))?;
+                    .map_err(|e| host_unsettled(boxed(e)))?;
             }
             journal.void(id).map_err(journal_err)?;
             result.reason = Some(failure);
@@ -1834,7 +1883,7 @@ pub fn load<T: Transport, H: Host + ?Sized, J: Journal + ?Sized>(
 mod tests {
     use super::*;
     use crate::purse::sam::{NoDiversification, SoftwareSam, SoftwareSamKey};
-    use crate::purse::MemoryJournal;
+    use crate::purse::{CardIdentity, MemoryJournal, UnwrittenRecords};
     use quickpass_crypto::secret::SecretKey;
 
     /// A card answering from a list (the fuzz target's card), counting commands.
@@ -1990,5 +2039,125 @@ mod tests {
             layer.transport().commands.iter().all(|c| c[1] != 0x52),
             "CREDIT FOR LOAD must not be sent"
         );
+    }
+
+    /// A memory journal whose `complete` fails while `full` (a full disk).
+    #[derive(Default)]
+    struct Flaky {
+        inner: MemoryJournal,
+        full: bool,
+    }
+
+    impl Journal for Flaky {
+        type Error = crate::purse::journal::MemoryJournalError;
+        fn begin(&mut self, entry: &JournalEntry) -> Result<u64, Self::Error> {
+            self.inner.begin(entry)
+        }
+        fn complete(&mut self, record: &SettlementRecord) -> Result<(), Self::Error> {
+            if self.full {
+                return Err(Self::Error::UnknownEntry(record.id));
+            }
+            self.inner.complete(record)
+        }
+        fn void(&mut self, id: u64) -> Result<(), Self::Error> {
+            self.inner.void(id)
+        }
+        fn pending(&self) -> Vec<Pending> {
+            self.inner.pending()
+        }
+        fn records(&self) -> Vec<SettlementRecord> {
+            self.inner.records()
+        }
+        fn take_records(&mut self) -> Result<Vec<SettlementRecord>, Self::Error> {
+            self.inner.take_records()
+        }
+    }
+
+    /// A purchase entry begun in `journal`, and the tap that paid it but whose record the
+    /// journal refused.
+    fn paid_but_unrecorded(journal: &mut Flaky) -> (SettlementRecord, TapResult) {
+        let entry = JournalEntry {
+            kind: TransactionKind::PursePurchase,
+            card: CardIdentity {
+                serial: [0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78],
+                second_diversifier: None,
+            },
+            card_number: "3104************5678".into(),
+            amount: PurseAmount::from_fen(200),
+            balance_before: PurseAmount::from_fen(5000),
+            counter: 16,
+            key_index: 1,
+            key_version: 1,
+            terminal_id: [0x31, 0x01, 0, 0, 0, 1],
+            terminal_serial: Some(1),
+            date: [0x20, 0x26, 0x12, 0x07],
+            time: [0x08, 0x00, 0x00],
+            host_mac2: None,
+            trip: None,
+        };
+        let id = journal.begin(&entry).expect("begin");
+        let record = settlement_record(id, &entry, RecordStatus::Paid, Some([1; 4]), true, true);
+        let mut tap = TapResult {
+            outcome: PurseOutcome::Declined,
+            reason: None,
+            card_number: None,
+            amount: entry.amount,
+            balance_before: Some(entry.balance_before),
+            balance_after: None,
+            tac: None,
+            record: None,
+            voided: Vec::new(),
+            apdus: 4,
+            sam_apdus: 4,
+        };
+        settle(journal, &mut tap, record.clone());
+        (record, tap)
+    }
+
+    #[test]
+    fn a_refused_record_is_written_once_the_journal_recovers() {
+        let mut journal = Flaky {
+            full: true,
+            ..Flaky::default()
+        };
+        let (record, tap) = paid_but_unrecorded(&mut journal);
+        assert_eq!(tap.outcome, PurseOutcome::PaidUnrecorded);
+        let mut unwritten = UnwrittenRecords::new();
+        unwritten.keep(&tap);
+        assert_eq!(unwritten.len(), 1);
+        unwritten.retry(&mut journal);
+        assert_eq!(unwritten.len(), 1, "still full: kept");
+        journal.full = false;
+        unwritten.retry(&mut journal);
+        assert!(unwritten.is_empty());
+        assert_eq!(journal.records(), vec![record]);
+        assert!(journal.pending().is_empty());
+    }
+
+    #[test]
+    fn a_record_settled_by_the_cards_next_tap_is_dropped_not_written_twice() {
+        let mut journal = Flaky {
+            full: true,
+            ..Flaky::default()
+        };
+        let (record, tap) = paid_but_unrecorded(&mut journal);
+        let mut unwritten = UnwrittenRecords::new();
+        unwritten.keep(&tap);
+        // The card came back and recovery settled the entry once the journal worked again.
+        journal.full = false;
+        journal.complete(&record).expect("recovery");
+        unwritten.retry(&mut journal);
+        assert!(unwritten.is_empty());
+        assert_eq!(journal.records().len(), 1);
+    }
+
+    #[test]
+    fn only_unrecorded_taps_are_kept() {
+        let mut journal = Flaky::default();
+        let (_, tap) = paid_but_unrecorded(&mut journal);
+        assert_eq!(tap.outcome, PurseOutcome::Paid);
+        let mut unwritten = UnwrittenRecords::new();
+        unwritten.keep(&tap);
+        assert!(unwritten.is_empty());
     }
 }

@@ -196,3 +196,52 @@ impl<J: Journal + ?Sized> Journal for &mut J {
         (**self).take_records()
     }
 }
+
+/// Settlement records the journal refused after the card had paid or been credited (the tap
+/// ended [`PaidUnrecorded`](super::PurseOutcome::PaidUnrecorded) or
+/// [`LoadedUnrecorded`](super::PurseOutcome::LoadedUnrecorded)), kept by the terminal loop and
+/// written again before every tap and at the end.
+///
+/// Their journal entries stay pending, so the card's next tap settles them from its evidence
+/// anyway; the retry is for the card that never comes back while the journal recovers (space
+/// freed, medium replaced) — its record still becomes claimable.
+#[derive(Debug, Default)]
+pub struct UnwrittenRecords(Vec<SettlementRecord>);
+
+impl UnwrittenRecords {
+    /// An empty list.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Keeps the record of a tap whose outcome says the journal refused it.
+    pub fn keep(&mut self, tap: &super::TapResult) {
+        if matches!(
+            tap.outcome,
+            super::PurseOutcome::PaidUnrecorded | super::PurseOutcome::LoadedUnrecorded
+        ) {
+            self.0.extend(tap.record.clone());
+        }
+    }
+
+    /// Writes the kept records again. Drops each one written, and each whose entry is no longer
+    /// pending (a later tap of that card settled it from the card's evidence).
+    pub fn retry<J: Journal + ?Sized>(&mut self, journal: &mut J) {
+        if self.0.is_empty() {
+            return;
+        }
+        let pending: Vec<u64> = journal.pending().iter().map(|p| p.id).collect();
+        self.0
+            .retain(|record| pending.contains(&record.id) && journal.complete(record).is_err());
+    }
+
+    /// How many records are still not written.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether every kept record has been written (or settled otherwise).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}

@@ -44,7 +44,7 @@ pub use flow::{
 pub use host::{
     Host, HostDecision, HostKeys, LoadAuthorisation, LoadReversal, ReversalReason, SoftwareHost,
 };
-pub use journal::{Journal, JournalEntry, MemoryJournal, Pending};
+pub use journal::{Journal, JournalEntry, MemoryJournal, Pending, UnwrittenRecords};
 pub use record::{RecordStatus, SettlementRecord};
 pub use sam::{
     DiversifyError, KeyDiversifier, Mac2Check, NoDiversification, Psam, Sam, SamError, SelectBy,
