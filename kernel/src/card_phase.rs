@@ -28,6 +28,8 @@ pub struct CardPhase {
     pub(crate) static_data: Result<Vec<u8>, StaticDataError>,
     pub(crate) apdus: u64,
     pub(crate) early_outcome: Option<(Outcome, String)>,
+    /// In transit mode (the selected AID's), what the card's FCI said about online ODA.
+    pub(crate) transit: Option<crate::transit::TransitCard>,
 }
 
 impl CardPhase {
@@ -43,6 +45,7 @@ impl CardPhase {
             static_data: Ok(Vec::new()),
             apdus: 0,
             early_outcome: None,
+            transit: None,
         }
     }
 
@@ -86,6 +89,11 @@ impl CardPhase {
         self.apdus
     }
 
+    /// In transit mode, what the card's FCI said about online ODA (`None`: not transit mode).
+    pub fn transit(&self) -> Option<crate::transit::TransitCard> {
+        self.transit
+    }
+
     /// An outcome the card phase already reached (e.g. try another interface), with a reason.
     pub fn early_outcome(&self) -> Option<(Outcome, &str)> {
         self.early_outcome
@@ -110,6 +118,7 @@ impl std::fmt::Debug for CardPhase {
             .field("static_data", &format_args!("{static_data}"))
             .field("apdus", &self.apdus)
             .field("early_outcome", &self.early_outcome)
+            .field("transit", &self.transit)
             .finish()
     }
 }

@@ -235,6 +235,11 @@ pub struct AidParameters {
     /// "Status check": an amount of one currency unit asks for an online cryptogram.
     #[serde(default)]
     pub status_check: bool,
+    /// Transit acceptance in UnionPay's online-ODA mode for this AID ([`crate::transit`]; off
+    /// by default): the TTQ follows the card's `DF61`, an ARQC with ODA verified is accepted
+    /// for travel and its authorisation deferred, and a zero amount is allowed.
+    #[serde(default)]
+    pub transit_online_oda: bool,
 }
 
 fn default_ddol() -> Vec<u8> {

@@ -27,6 +27,7 @@ use crate::tag::Tag;
 use crate::tags;
 use crate::terminal_values::{TerminalValues, TransactionInput};
 use crate::tlv;
+use crate::transit;
 use crate::transport::{ApduLayer, Transport};
 use crate::values::{Aid, Amount, StatusWord};
 
@@ -90,11 +91,91 @@ pub fn transact<T: Transport>(
 ) -> Transacted<T::Error> {
     let mut phase = CardPhase::new(config, input);
     match phase.read(config, layer) {
+        Ok(()) if phase.chose_full_pboc() => continue_full_pboc(config, phase, layer),
         Ok(()) => Transacted {
             result: phase.complete(config),
             error: None,
         },
         Err(error) => phase.fail(error),
+    }
+}
+
+/// The card answered the GPO with the contactless full-PBOC path (AIP byte 2 b8, no
+/// cryptogram; it may when the TTQ offers byte 1 b7, as transit mode does for a legacy card):
+/// ODA, restrictions, CVM (no PIN pad at a contactless reader), risk management, action
+/// analysis and GENERATE AC as on contact ([`crate::contact::continue_contactless_full`]), then
+/// the transit acceptance when the AID is in transit mode. The card is not asked for a second
+/// GENERATE AC: an ARQC ends the tap as an online request (or accepted for travel).
+fn continue_full_pboc<T: Transport>(
+    config: &KernelConfig,
+    phase: CardPhase,
+    layer: &mut ApduLayer<T>,
+) -> Transacted<T::Error> {
+    let input = crate::contact::ContactInput::new(phase.input);
+    let kept = phase.clone();
+    let first = match crate::contact::continue_contactless_full(
+        config,
+        &input,
+        phase,
+        layer,
+        &mut crate::contact::NoPinPad,
+    ) {
+        Ok(first) => first,
+        Err(error) => return kept.fail(error),
+    };
+    let result = match first {
+        crate::contact::FirstPhase::Online(request) => {
+            let mut tvr = request.tvr();
+            let phase = request.card_phase().clone();
+            let oda = request.oda().clone();
+            let (outcome, reason) = if phase.transit.is_some() {
+                phase.transit_decision(config, &oda, Some(CryptogramType::Arqc), &mut tvr)
+            } else {
+                (Outcome::OnlineRequest, None)
+            };
+            TransactionResult {
+                outcome,
+                cryptogram_type: Some(CryptogramType::Arqc),
+                oda,
+                tvr,
+                tsi: request.tsi(),
+                field_55: matches!(outcome, Outcome::OnlineRequest | Outcome::AcceptedForTravel)
+                    .then(|| request.field_55().to_vec()),
+                reason,
+                card_phase: phase,
+            }
+        }
+        crate::contact::FirstPhase::Complete(done) => {
+            let done = *done;
+            let mut tvr = done.tvr;
+            let (outcome, reason) = match (done.outcome, done.card_phase.transit) {
+                // A refusal in transit mode names the guide's step that failed, when one did.
+                (Outcome::Declined, Some(_)) => {
+                    let (_, step) = done.card_phase.transit_decision(
+                        config,
+                        &done.oda,
+                        done.cryptogram_type,
+                        &mut tvr,
+                    );
+                    (Outcome::Declined, step.or(done.reason))
+                }
+                (outcome, _) => (outcome, done.reason),
+            };
+            TransactionResult {
+                outcome,
+                cryptogram_type: done.cryptogram_type,
+                oda: done.oda,
+                tvr,
+                tsi: done.tsi,
+                field_55: None,
+                reason,
+                card_phase: done.card_phase,
+            }
+        }
+    };
+    Transacted {
+        result,
+        error: None,
     }
 }
 
@@ -236,9 +317,14 @@ fn card_phase_steps<T: Transport>(
         let parameters = allowed[candidate.terminal_aid];
         let indicators = preprocess::indicators(terminal.terminal(), parameters, input.amount);
         phase.values.set_aid_parameters(parameters);
-        phase
-            .values
-            .set_ttq(preprocess::ttq(terminal.terminal(), &indicators));
+        // Transit mode: the card's FCI decides the TTQ (pboc-notes §2.13).
+        phase.transit =
+            transit::enabled(parameters).then(|| transit::TransitCard::from_fci(&response_fci));
+        let ttq = match phase.transit {
+            Some(card) => card.ttq(terminal.terminal()),
+            None => preprocess::ttq(terminal.terminal(), &indicators),
+        };
+        phase.values.set_ttq(ttq);
         for (tag, value) in overrides {
             phase.values.set(*tag, value.clone());
         }
@@ -311,6 +397,26 @@ pub fn fdda_dynamic_data(values: &TerminalValues, card: &CardData) -> Vec<u8> {
 }
 
 impl CardPhase {
+    /// Whether the card answered the GPO with the contactless full-PBOC path: no cryptogram,
+    /// AIP byte 2 b8, and a TTQ that offered it (byte 1 b7).
+    fn chose_full_pboc(&self) -> bool {
+        let aip = self
+            .card
+            .get(tags::AIP)
+            .and_then(|a| Aip::from_slice(a).ok())
+            .unwrap_or_default();
+        let offered = self
+            .values
+            .get(tags::TTQ)
+            .and_then(|t| Ttq::from_slice(t).ok())
+            .is_some_and(|ttq| ttq.contains(Ttq::CONTACTLESS_FULL_PBOC_SUPPORTED));
+        self.early_outcome.is_none()
+            && self.aid.is_some()
+            && offered
+            && aip.contains(Aip::CONTACTLESS_FULL_PBOC)
+            && cryptogram_type(&self.card).is_none()
+    }
+
     /// The completion phase (no I/O): fDDA, card checks and the outcome.
     pub fn complete(self, config: &KernelConfig) -> TransactionResult {
         let mut tvr = Tvr::new();
@@ -372,6 +478,7 @@ impl CardPhase {
         oda.apply(&mut tvr, &mut tsi);
 
         let (outcome, reason) = match cryptogram {
+            None if self.transit.is_some() => self.transit_decision(config, &oda, None, &mut tvr),
             None => (
                 Outcome::EndApplication,
                 Some("no cryptogram from the card".to_owned()),
@@ -379,10 +486,88 @@ impl CardPhase {
             Some(CryptogramType::Aac) | Some(CryptogramType::Rfu) => {
                 (Outcome::Declined, Some("card declined (AAC)".to_owned()))
             }
-            Some(CryptogramType::Arqc) => (Outcome::OnlineRequest, None),
+            Some(CryptogramType::Arqc) if self.transit.is_some() => {
+                self.transit_decision(config, &oda, cryptogram, &mut tvr)
+            }
+            Some(CryptogramType::Arqc) => self.online_decision(config, &mut tvr),
+            // Also in transit mode: a TC means the card has already paid from its EC balance, so
+            // it is judged as the offline approval it is (refusing it would take the fare and
+            // keep the gate shut).
             Some(CryptogramType::Tc) => self.offline_decision(config, &oda, &ctq, &ttq, &mut tvr),
         };
         self.finish(outcome, cryptogram, oda, tvr, tsi, reason)
+    }
+
+    /// An ARQC outside transit mode: declined when the card is on the exception file, else an
+    /// online request whose TVR says "expired application" when `5F24` is past (the issuer,
+    /// which sees the TVR, decides on an expired card it authorises online, as EMV terminals
+    /// leave it to do).
+    fn online_decision(&self, config: &KernelConfig, tvr: &mut Tvr) -> (Outcome, Option<String>) {
+        if self.is_denied(config) {
+            tvr.set(Tvr::CARD_ON_EXCEPTION_FILE);
+            return (Outcome::Declined, Some("card on the exception file".into()));
+        }
+        if self.expiry() == transit::Expiry::Expired {
+            tvr.set(Tvr::EXPIRED_APPLICATION);
+        }
+        (Outcome::OnlineRequest, None)
+    }
+
+    /// Transit mode (pboc-notes §2.13): the guide's steps on an ARQC (or on no cryptogram).
+    fn transit_decision(
+        &self,
+        config: &KernelConfig,
+        oda: &OdaReport,
+        cryptogram: Option<CryptogramType>,
+        tvr: &mut Tvr,
+    ) -> (Outcome, Option<String>) {
+        let facts = transit::Facts {
+            oda,
+            cryptogram,
+            atc: self
+                .card
+                .get(tags::ATC)
+                .and_then(|atc| <[u8; 2]>::try_from(atc).ok())
+                .map(u16::from_be_bytes),
+            denied: self.is_denied(config),
+            expiry: self.expiry(),
+        };
+        match transit::check(&facts, tvr) {
+            Ok(()) => (Outcome::AcceptedForTravel, None),
+            Err(refusal) => (Outcome::Declined, Some(refusal.to_string())),
+        }
+    }
+
+    /// Whether the card is on the terminal's exception file (deny list).
+    fn is_denied(&self, config: &KernelConfig) -> bool {
+        self.card
+            .pan()
+            .is_some_and(|pan| config.terminal.is_on_exception_file(pan.expose_digits()))
+    }
+
+    /// The application's expiry against the transaction date: `5F24` when the card gave it,
+    /// else the expiry month of track 2 (`57`, valid to the end of that month) — a qPBOC ARQC
+    /// answer carries track 2 but no records.
+    fn expiry(&self) -> transit::Expiry {
+        if self.card.get(tags::APPLICATION_EXPIRATION_DATE).is_some() {
+            return if self.is_expired() {
+                transit::Expiry::Expired
+            } else {
+                transit::Expiry::Valid
+            };
+        }
+        match self.card.track2() {
+            Some(track) => {
+                let expiry = track.expiry();
+                let today = (self.input.date.year(), self.input.date.month());
+                if (expiry.year(), expiry.month()) < today {
+                    transit::Expiry::Expired
+                } else {
+                    transit::Expiry::Valid
+                }
+            }
+            None => transit::Expiry::Missing,
+        }
     }
 
     /// A TC: approve offline only if nothing is wrong (pboc-notes §2.5 step 3).
@@ -407,11 +592,9 @@ impl CardPhase {
                 (Outcome::Declined, Some("application expired".into()))
             };
         }
-        if let Some(pan) = self.card.pan() {
-            if config.terminal.is_on_exception_file(pan.expose_digits()) {
-                tvr.set(Tvr::CARD_ON_EXCEPTION_FILE);
-                return (Outcome::Declined, Some("card on the exception file".into()));
-            }
+        if self.is_denied(config) {
+            tvr.set(Tvr::CARD_ON_EXCEPTION_FILE);
+            return (Outcome::Declined, Some("card on the exception file".into()));
         }
         if oda.verified.is_some() {
             return (Outcome::Approved, None);
@@ -454,7 +637,8 @@ impl CardPhase {
         tsi: Tsi,
         reason: Option<String>,
     ) -> TransactionResult {
-        let field_55 = (outcome == Outcome::OnlineRequest).then(|| self.field_55());
+        let field_55 = matches!(outcome, Outcome::OnlineRequest | Outcome::AcceptedForTravel)
+            .then(|| self.field_55());
         TransactionResult {
             outcome,
             cryptogram_type,

@@ -219,6 +219,7 @@ pub mod purse;
 pub mod selection;
 pub mod tags;
 pub mod tlv;
+pub mod transit;
 pub mod transport;
 pub mod values;
 

@@ -85,6 +85,14 @@ pub struct OdaVerified {
     _private: (),
 }
 
+#[cfg(test)]
+impl OdaVerified {
+    /// A token for unit tests of decisions downstream of ODA.
+    pub(crate) fn for_tests() -> Self {
+        OdaVerified { _private: () }
+    }
+}
+
 /// What ODA did and found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OdaReport {

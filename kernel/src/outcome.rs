@@ -29,6 +29,11 @@ pub enum Outcome {
     /// Present the card again: it left the field or stopped answering mid-tap (EMV Book A
     /// §6.2 "Try Again").
     TryAgain,
+    /// Transit (UnionPay online ODA, [`crate::transit`]): the card is authenticated offline and
+    /// gave an ARQC; the rider travels now and the authorisation request (field 55) goes to the
+    /// acquirer later, in a batch. Not an approval of the payment: the acquirer may still
+    /// decline it (the card then goes on the deny list).
+    AcceptedForTravel,
 }
 
 impl Outcome {
@@ -42,6 +47,7 @@ impl Outcome {
             Outcome::EndApplication => "end_application",
             Outcome::SelectNext => "select_next",
             Outcome::TryAgain => "try_again",
+            Outcome::AcceptedForTravel => "accepted_for_travel",
         }
     }
 }

@@ -28,7 +28,11 @@ pub fn indicators(terminal: &TerminalData, aid: &AidParameters, amount: Amount) 
         cvm_required: aid.cvm_limit.is_some_and(|limit| amount >= limit),
         online_cryptogram_required: amount > aid.contactless_floor_limit.unwrap_or(aid.floor_limit),
     };
-    if amount == 0 {
+    if aid.transit_online_oda {
+        // Transit (pboc-notes §2.13): every tap's authorisation is online, deferred; a zero
+        // amount is an ordinary entry tap whatever the reader's own online capability.
+        result.online_cryptogram_required = true;
+    } else if amount == 0 {
         // A zero amount can only be authorised online.
         if terminal.online_capable {
             result.online_cryptogram_required = true;

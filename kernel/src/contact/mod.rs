@@ -544,11 +544,19 @@ pub fn continue_contactless_full<T: Transport, P: PinPad + ?Sized>(
         .and_then(|gpo| gpo.get(5..))
         .and_then(|data| tlv::parse_single(data).ok().map(|t| t.value().to_vec()))
         .unwrap_or_default();
+    let transit = card_phase.transit.is_some();
     let mut tx = Transaction::new(config, input, card_phase);
     tx.params = Some(params);
     tx.pdol_data = pdol_data;
+    let mut input = *input;
+    if transit {
+        // Transit (pboc-notes §2.13): the authorisation is online, deferred to a batch, so the
+        // gate asks for an ARQC whatever its own link (the merchant forces online).
+        tx.online_capable = true;
+        input.merchant_forced_online = true;
+    }
     let start = layer.counters().apdus_sent;
-    let result = tx.after_records(config, input, layer, pin_pad);
+    let result = tx.after_records(config, &input, layer, pin_pad);
     tx.phase.apdus += layer.counters().apdus_sent - start;
     result.map(|step| tx.first_phase_result(step))
 }

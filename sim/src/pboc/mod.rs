@@ -211,6 +211,9 @@ impl PbocApplication {
     }
 
     fn atc_bytes(&self) -> [u8; 2] {
+        if self.card.faults.atc_zero {
+            return [0, 0];
+        }
         self.state.atc.to_be_bytes()
     }
 

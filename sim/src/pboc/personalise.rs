@@ -631,6 +631,13 @@ pub(super) fn personalise(
             tlv::encode(tag, &[log.sfi, log.records], &mut discretionary);
         }
     }
+    if profile.cap.online_oda {
+        tlv::encode(
+            tags::SEGMENTED_FEE_APPLICATION_ID,
+            &[quickpass_kernel::transit::ONLINE_ODA_CARD_BIT],
+            &mut discretionary,
+        );
+    }
     if !discretionary.is_empty() {
         tlv::encode(
             tags::FCI_ISSUER_DISCRETIONARY_DATA,

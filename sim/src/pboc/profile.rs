@@ -296,6 +296,11 @@ pub struct CapProfile {
     /// Approve EC offline even when the transaction currency differs from `9F51`.
     #[serde(default)]
     pub allow_currency_mismatch: bool,
+    /// UnionPay online ODA for transit (pboc-notes §2.13 ⚠): the FCI's `BF0C` carries `DF61`
+    /// with byte 1 b7 set, and a qPBOC ARQC asked for with TTQ byte 1 b1 ("ODA for online
+    /// authorisations") comes with the AFL and an fDDA signature, as a TC does.
+    #[serde(default)]
+    pub online_oda: bool,
 }
 
 /// The electronic cash sub-account (pboc-notes §2.8), amounts in the currency's minor unit.
@@ -426,6 +431,10 @@ pub struct FaultProfile {
     /// a PAN mismatch with otherwise valid certificates.
     #[serde(default)]
     pub certificate_pan: Option<String>,
+    /// The card reports (and signs) ATC `0000` in every answer while its counter still counts:
+    /// a card the transit acceptance refuses at its step 3 (pboc-notes §2.13).
+    #[serde(default)]
+    pub atc_zero: bool,
 }
 
 fn yes() -> bool {

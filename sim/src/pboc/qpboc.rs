@@ -181,11 +181,17 @@ impl PbocApplication {
         };
         self.session.first = Some(super::FirstAc { kind, ac });
 
+        // Online ODA (pboc-notes §2.13): an ARQC the terminal will authenticate offline comes
+        // with the records to read and an fDDA signature, as a TC does.
+        let signed = kind == CryptogramType::Tc
+            || (kind == CryptogramType::Arqc
+                && self.card.cap.online_oda
+                && ttq.contains(Ttq::ODA_FOR_ONLINE_AUTHORISATIONS_SUPPORTED));
         let data = &self.card.data;
         let value = |tag| data.get(&tag).map(Vec::as_slice).unwrap_or_default();
         let mut body = Vec::new();
         push_tlv(&mut body, tags::AIP, &self.card.aip);
-        if kind == CryptogramType::Tc {
+        if signed {
             push_tlv(&mut body, tags::AFL, &self.card.afl);
         }
         push_tlv(&mut body, tags::ATC, &atc);
@@ -201,7 +207,7 @@ impl PbocApplication {
             tags::PAN_SEQUENCE_NUMBER,
             value(tags::PAN_SEQUENCE_NUMBER),
         );
-        if kind == CryptogramType::Tc && self.card.signer.is_some() {
+        if signed && self.card.signer.is_some() {
             let Some((sdad, card_data)) = self.fdda(&ttq, atc) else {
                 return Reply::status(SW_INTERNAL);
             };

@@ -293,6 +293,7 @@ fn config(
             ec_supported: false,
             ec_terminal_limit: None,
             status_check: false,
+            transit_online_oda: false,
         })
         .collect();
     let terminal_config = TerminalConfig::new(TerminalConfigParts {
