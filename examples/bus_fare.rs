@@ -16,12 +16,15 @@
 //! (the card leaves the field after the K-th APDU of the first tap; the next tap recovers),
 //! `--reader NAME`, `--sam-reader NAME`, `--profile PATH`, `--json` (one JSON object per
 //! transaction: `result` = `paid` | `loaded` | `insufficient_balance` | `declined` |
-//! `recovered` | `torn`, `amount`, `balance_before`, `balance_after`, `tac` (hex or null),
+//! `recovered` | `torn` | `already_paid` | …, `amount`, `balance_before`, `balance_after`, `tac` (hex or null),
 //! `apdus`), plus `--journal PATH` (file journal; default in memory) and `--help`. With PC/SC
 //! readers `--exchange-deadline-ms MS` (default 2000) bounds each card and PSAM exchange and
 //! `--tap-deadline-ms MS` (default 3000) each tap from the card's connection; 0 turns either
 //! off. A tap cut by a deadline after the DEBIT was sent ends `torn`, and the next tap of that
-//! card settles it from the card's evidence.
+//! card settles it from the card's evidence. `--repeat-interval-s S` (default 60, 0 = off): the
+//! same card presented again within S seconds of paying is answered `already_paid` (no debit);
+//! with a reader the validator waits for the card to leave before the next tap, however long
+//! it stays, so a card left on the reader is charged once.
 //! Exit status: 0 after the taps, 1 when the set-up fails or a paid tap's record could not
 //! be written to the journal by the end (`paid_unrecorded`, retried before every tap), 2 on bad
 //! arguments.
@@ -45,7 +48,7 @@ use quickpass::journal::FileJournal;
 use quickpass::kernel::purse::fare::{SegmentFareTable, Station};
 use quickpass::kernel::purse::{
     capp_purchase, purchase, CappRequest, Journal, MemoryJournal, Psam, PurchaseRequest,
-    PurseConfig, Sam, SelectBy,
+    PurseConfig, RepeatGuard, Sam, SelectBy,
 };
 use quickpass::kernel::transport::ApduLayer;
 use quickpass::kernel::values::PurseAmount;
@@ -92,6 +95,10 @@ struct Options {
     json: bool,
     #[command(flatten)]
     deadlines: Deadlines,
+    /// The same card presented again within S seconds of paying is answered already_paid,
+    /// without a debit (0: off).
+    #[arg(long, value_name = "S", default_value_t = quickpass::kernel::purse::repeat::DEFAULT_INTERVAL_SECONDS)]
+    repeat_interval_s: u32,
 }
 
 /// A tap's deadline: three seconds is six times the 500 ms the field allows a tap, yet short
@@ -146,7 +153,8 @@ fn run(options: Options) -> Result<(), String> {
         )),
         None => Box::new(Boxed(MemoryJournal::new())),
     };
-    let config = PurseConfig::new(app);
+    let mut config = PurseConfig::new(app);
+    config.repeat = RepeatGuard::new(options.repeat_interval_s);
     let fares = SegmentFareTable::EXAMPLE;
     if !options.json {
         outln!(
@@ -200,6 +208,9 @@ fn run(options: Options) -> Result<(), String> {
             faulty.clear_plan();
         }
         let apdus = card.counters().apdus_sent - start;
+        if let Ok(tap) = &result {
+            config.repeat.remember(tap, date, time);
+        }
         unrecorded.keep(&result);
         let pending = journal.pending();
         let torn_entry = match &result {
@@ -219,7 +230,7 @@ fn run(options: Options) -> Result<(), String> {
         {
             stop += 4;
         }
-        card.transport_mut().away();
+        card.transport_mut().away()?;
     }
     if !options.json {
         let settled = journal.records();

@@ -354,7 +354,7 @@ fn run(options: Options) -> Result<(), String> {
             false,
             torn_entry,
         );
-        card.transport_mut().away();
+        card.transport_mut().away()?;
     }
     if !options.json {
         let records = journal.records();

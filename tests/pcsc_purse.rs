@@ -277,6 +277,9 @@ fn bus_fare_pays_two_taps_with_the_card_and_psam_in_pcsc_readers() {
             "--fare",
             &fare,
             "--json",
+            // The same card twice in a row: two riders here, not a double tap.
+            "--repeat-interval-s",
+            "0",
         ],
     );
     let host = purse_host("transit-purse-capp");
@@ -542,4 +545,75 @@ fn a_psam_hanging_after_the_debit_ends_the_tap_torn_at_the_exchange_deadline() {
     );
     served_psam.remove().expect("PSAM thread");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// How long the card stays on the reader (the acceptance says three minutes;
+/// `QUICKPASS_LEFT_ON_READER_SECONDS` shortens it for a local run).
+fn left_on_reader() -> Duration {
+    let seconds = std::env::var("QUICKPASS_LEFT_ON_READER_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(180);
+    Duration::from_secs(seconds)
+}
+
+/// Issue 11 item 4: a card left on the reader for three minutes is charged once (the validator
+/// waited 60 s, then charged it again every minute); taken away and put back after that it is a
+/// new tap; put back at once, it is `already_paid` with no debit.
+#[test]
+fn a_card_left_on_the_reader_is_charged_once_and_a_quick_retap_is_already_paid() {
+    let Some(readers) = readers() else {
+        return;
+    };
+    let card = shared("transit-purse-capp");
+    let psam = shared("psam");
+    let _psam_slot = Slot::insert(&psam, vpcd::SECOND_PORT);
+    let mut card_slot = Slot::insert(&card, vpcd::DEFAULT_PORT);
+    let before = purse_balance(&card);
+    let mut run = Run::start(
+        "bus_fare",
+        &[
+            "--reader",
+            &readers.card,
+            "--sam-reader",
+            &readers.psam,
+            "--taps",
+            "3",
+            "--fare",
+            "200",
+            "--json",
+        ],
+    );
+    let first = run.tap();
+    assert_eq!(first["result"], "paid", "{first}");
+    // The card stays: nothing more happens, however long.
+    let stay = left_on_reader();
+    if let Ok(line) = run.lines.recv_timeout(stay) {
+        panic!("a tap while the card stayed on the reader: {line}");
+    }
+    assert_eq!(purse_balance(&card), before - 200, "charged once");
+    // Away and back after more than the 60 s interval: a new tap, charged.
+    card_slot.take_out(&readers.pcsc, &readers.card);
+    card_slot.put_back();
+    let second = run.tap();
+    let expected = if stay >= Duration::from_secs(60) {
+        "paid"
+    } else {
+        "already_paid"
+    };
+    assert_eq!(second["result"], expected, "{second}");
+    let after_second = purse_balance(&card);
+    // Away and straight back: already paid, no debit.
+    card_slot.take_out(&readers.pcsc, &readers.card);
+    card_slot.put_back();
+    let third = run.tap();
+    assert_eq!(third["result"], "already_paid", "{third}");
+    assert_eq!(number(&third, "apdus"), 1, "SELECT only: {third}");
+    card_slot.take_out(&readers.pcsc, &readers.card);
+    run.finish();
+    assert_eq!(
+        purse_balance(&card),
+        after_second,
+        "the quick re-tap was not charged"
+    );
 }

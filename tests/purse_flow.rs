@@ -302,7 +302,11 @@ fn insufficient_balance_and_refusals_are_typed_outcomes() {
         (result.outcome, result.apdus),
         (PurseOutcome::InsufficientBalance, 2)
     );
-    assert_eq!(result.balance_before, Some(fen(5000)));
+    // A refused tap shows the balance the card holds (issue 11 item 4), before and after.
+    assert_eq!(
+        (result.balance_before, result.balance_after),
+        (Some(fen(5000)), Some(fen(5000)))
+    );
     // The card itself answering 9401 to INITIALIZE.
     card.transport_mut().plan(
         Trigger::matching(&[0x80, 0x50], 1),
@@ -2561,4 +2565,54 @@ fn a_psam_mute_after_the_debit_leaves_the_entry_pending_not_declined() {
             journal.records()
         );
     }
+}
+
+/// Issue 11 item 4: the same card presented again within the repeat interval is answered
+/// `already_paid` with no command that moves money (SELECT and the EF15 read only); after the
+/// interval, or with the guard off, it is charged as a new tap.
+#[test]
+fn a_card_presented_again_within_the_interval_is_already_paid_not_charged() {
+    use quickpass::kernel::purse::RepeatGuard;
+    let mut config = t_union();
+    config.repeat = RepeatGuard::new(60);
+    let mut sam = sim_psam(0x8011);
+    let mut journal = MemoryJournal::new();
+    let mut card = card_layer("transit-purse-capp");
+    let at = |second: u8| PurchaseRequest {
+        amount: fen(200),
+        date: date(),
+        time: TransactionTime::new(9, 0, second).unwrap(),
+    };
+    let tap = |card: &mut CardLayer,
+               sam: &mut SimPsam,
+               journal: &mut MemoryJournal,
+               config: &mut PurseConfig,
+               request: PurchaseRequest| {
+        let result = purchase(card, sam, journal, config, &request).unwrap();
+        config.repeat.remember(&result, request.date, request.time);
+        result
+    };
+    let first = tap(&mut card, &mut sam, &mut journal, &mut config, at(0));
+    assert_eq!(first.outcome, PurseOutcome::Paid);
+    let sent_before = card.counters().apdus_sent;
+    let again = tap(&mut card, &mut sam, &mut journal, &mut config, at(30));
+    assert_eq!(again.outcome, PurseOutcome::AlreadyPaid, "{again:?}");
+    assert_eq!(again.amount, fen(200), "what it paid then");
+    assert_eq!(again.apdus, 1, "SELECT only (EF15 is in the FCI)");
+    assert_eq!(card.counters().apdus_sent - sent_before, 1);
+    assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(fen(4800)));
+    assert_eq!(journal.records().len(), 1);
+    // This card again once the interval has passed: a new tap, charged.
+    let later = PurchaseRequest {
+        amount: fen(200),
+        date: date(),
+        time: TransactionTime::new(9, 1, 0).unwrap(),
+    };
+    let after = tap(&mut card, &mut sam, &mut journal, &mut config, later);
+    assert_eq!(after.outcome, PurseOutcome::Paid, "{after:?}");
+    assert_eq!(sim_purse(&mut card).balance(Purse::Purse), Some(fen(4600)));
+    // The guard off: charged again at once.
+    config.repeat = RepeatGuard::new(0);
+    let off = tap(&mut card, &mut sam, &mut journal, &mut config, at(59));
+    assert_eq!(off.outcome, PurseOutcome::Paid);
 }

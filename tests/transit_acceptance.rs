@@ -274,3 +274,71 @@ fn an_ec_card_paying_offline_at_the_gate_is_an_ordinary_approval() {
     assert_eq!(result.outcome, Outcome::Approved, "{:?}", result.record());
     assert_eq!(result.ec_balance().map(Amount::minor), Some(49_800));
 }
+
+fn acquirer_for(profiles: &[&Value]) -> quickpass_sim::host::acquirer::SimAcquirer {
+    let mut issuer = quickpass_sim::host::emv::EmvHost::new();
+    for profile in profiles {
+        let profile = CardProfile::from_json(&profile.to_string()).expect("profile");
+        let Some(quickpass_sim::ApplicationProfile::Pboc(app)) = profile.applications.first()
+        else {
+            panic!("not a pboc card");
+        };
+        issuer.add_profile(app).expect("issuer keys");
+    }
+    quickpass_sim::host::acquirer::SimAcquirer::new(issuer)
+}
+
+#[test]
+fn the_deferred_record_is_authorised_from_the_record_alone() {
+    use quickpass_sim::host::acquirer::{AcquirerDecision, DeclineCause};
+    let config = transit_config();
+    let online_oda = profile_json("transit-online-oda");
+    let legacy = profile_json("transit-legacy");
+    let mut acquirer = acquirer_for(&[&online_oda, &legacy]);
+    for profile in [&online_oda, &legacy] {
+        let result = tap(&mut card(profile), &config, 300);
+        let record = result
+            .deferred_authorisation(&config)
+            .expect("a deferred authorisation");
+        assert_eq!(record.amount, 300);
+        assert_eq!(record.terminal_id, "87654321");
+        // Only the record (as the store keeps it) reaches the acquirer.
+        let stored: quickpass::kernel::transit::DeferredAuthorisation =
+            serde_json::from_str(&serde_json::to_string(&record).unwrap()).unwrap();
+        assert_eq!(
+            acquirer.authorise(&stored),
+            AcquirerDecision::Approved,
+            "{record:?}"
+        );
+        // Debug never shows the PAN.
+        assert!(!format!("{record:?}").contains(&record.pan));
+    }
+    // A card the acquirer's account refuses, and a cryptogram that does not verify.
+    acquirer.decline_card("6228480099887766", 0x01);
+    let record = tap(&mut card(&online_oda), &config, 0)
+        .deferred_authorisation(&config)
+        .unwrap();
+    assert_eq!(
+        acquirer.authorise(&record),
+        AcquirerDecision::Declined(DeclineCause::InsufficientFunds)
+    );
+    let forged = with("transit-legacy", |app| {
+        app["faults"]["tamper_ac"] = Value::Bool(true);
+    });
+    let record = tap(&mut card(&forged), &config, 0)
+        .deferred_authorisation(&config)
+        .expect("accepted: the gate cannot check the ARQC");
+    assert_eq!(
+        acquirer.authorise(&record),
+        AcquirerDecision::Declined(DeclineCause::BadCryptogram)
+    );
+    // Nothing to defer for a refusal.
+    let refused = tap(
+        &mut card(&with("transit-online-oda", |app| {
+            app["faults"]["atc_zero"] = Value::Bool(true)
+        })),
+        &config,
+        0,
+    );
+    assert!(refused.deferred_authorisation(&config).is_none());
+}

@@ -87,12 +87,21 @@ impl CardLink {
         }
     }
 
-    /// Waits until the card has left (PC/SC).
-    pub fn away(&mut self) {
+    /// Waits until the card has left (PC/SC), however long it stays: a card left on the
+    /// reader is never tapped again (issue 11 item 4; before, the wait gave up after 60 s and
+    /// the same card was charged again). Fails only when the reader itself fails.
+    pub fn away(&mut self) -> Result<(), String> {
         #[cfg(feature = "pcsc")]
         if let CardLink::Pcsc(pcsc, reader) = self {
-            let _ = pcsc.wait_for_removal(reader, std::time::Duration::from_secs(60));
+            loop {
+                match pcsc.wait_for_removal(reader, std::time::Duration::from_secs(60)) {
+                    Ok(()) => break,
+                    Err(quickpass::pcsc::PcscError::Timeout) => continue,
+                    Err(e) => return Err(format!("waiting for the card to leave: {e}")),
+                }
+            }
         }
+        Ok(())
     }
 }
 

@@ -666,6 +666,47 @@ impl CardPhase {
 }
 
 impl TransactionResult {
+    /// The record of a tap [accepted for travel](Outcome::AcceptedForTravel), for the acquirer's
+    /// deferred authorisation (keep it durably before the gate opens); `None` for any other
+    /// outcome, or when the card gave no PAN or ARQC.
+    pub fn deferred_authorisation(
+        &self,
+        config: &KernelConfig,
+    ) -> Option<transit::DeferredAuthorisation> {
+        if self.outcome != Outcome::AcceptedForTravel {
+            return None;
+        }
+        let phase = &self.card_phase;
+        let card = &phase.card;
+        let terminal = config.terminal.terminal();
+        Some(transit::DeferredAuthorisation {
+            pan: card.pan()?.expose_digits().to_owned(),
+            psn: card
+                .get(tags::PAN_SEQUENCE_NUMBER)
+                .and_then(|p| p.first().copied()),
+            expiry: card
+                .get(tags::APPLICATION_EXPIRATION_DATE)
+                .map(hex::encode_upper),
+            aid: phase.aid?.to_string(),
+            card: phase.transit?,
+            oda: self.oda.method.map(oda_name)?.to_owned(),
+            amount: phase.input.amount.minor(),
+            date: hex::encode_upper(phase.input.date.to_bcd()),
+            time: hex::encode_upper(phase.input.time.to_bcd()),
+            atc: card
+                .get(tags::ATC)
+                .and_then(|atc| <[u8; 2]>::try_from(atc).ok())
+                .map(u16::from_be_bytes)?,
+            arqc: card
+                .get(tags::APPLICATION_CRYPTOGRAM)
+                .map(hex::encode_upper)?,
+            field_55: self.field_55.as_ref().map(hex::encode_upper)?,
+            tvr: hex::encode_upper(self.tvr.as_bytes()),
+            terminal_id: terminal.terminal_id.clone(),
+            merchant_id: terminal.merchant_id.clone(),
+        })
+    }
+
     /// The EC balance (`9F5D` available offline spending amount, or `9F79`), when the card said.
     pub fn ec_balance(&self) -> Option<Amount> {
         [tags::AVAILABLE_OFFLINE_SPENDING_AMOUNT, tags::EC_BALANCE]
@@ -695,5 +736,16 @@ impl TransactionResult {
             field_55: self.field_55.as_ref().map(hex::encode_upper),
             reason: self.reason.clone(),
         }
+    }
+}
+
+/// The lower-case name of an ODA method, as records carry it.
+fn oda_name(method: crate::oda::OdaMethod) -> &'static str {
+    use crate::oda::OdaMethod;
+    match method {
+        OdaMethod::Sda => "sda",
+        OdaMethod::Dda => "dda",
+        OdaMethod::Cda => "cda",
+        OdaMethod::Fdda => "fdda",
     }
 }

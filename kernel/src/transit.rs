@@ -232,6 +232,72 @@ pub fn check(facts: &Facts<'_>, tvr: &mut Tvr) -> Result<(), Refusal> {
     }
 }
 
+/// What the acquirer needs to authorise a tap accepted for travel, later, in a batch (issue 11
+/// item 3): the ARQC with the terminal values it covers (field 55), the card (PAN, PAN sequence
+/// number, expiry), what ODA proved, and the terminal.
+///
+/// It holds the PAN in clear, for the acquirer: keep it only in the terminal's store (terminal-
+/// private) and the batch sent to the acquirer. `Debug` masks it; nothing else prints it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeferredAuthorisation {
+    /// PAN digits (clear; see the type's docs).
+    pub pan: String,
+    /// PAN sequence number `5F34` (BCD byte), when the card has one.
+    pub psn: Option<u8>,
+    /// Application expiration date `5F24` (YYMMDD, hex), when read.
+    pub expiry: Option<String>,
+    /// The application (hex).
+    pub aid: String,
+    /// Online-ODA card or legacy card.
+    pub card: TransitCard,
+    /// The ODA method that authenticated the card (`fdda`, `dda`, `cda`, `sda`).
+    pub oda: String,
+    /// Amount authorised, minor units (0 for an entry tap whose fare the back office computes).
+    pub amount: u64,
+    /// Transaction date YYMMDD and time hhmmss (hex BCD), as sent to the card.
+    pub date: String,
+    /// Transaction time hhmmss (hex BCD).
+    pub time: String,
+    /// Application transaction counter.
+    pub atc: u16,
+    /// The ARQC `9F26` (hex).
+    pub arqc: String,
+    /// Field 55 (hex): the tags of [`crate::icc_data`]'s list present on this tap.
+    pub field_55: String,
+    /// TVR at acceptance (hex).
+    pub tvr: String,
+    /// Terminal identification `9F1C`.
+    pub terminal_id: String,
+    /// Merchant identifier `9F16`.
+    pub merchant_id: String,
+}
+
+impl DeferredAuthorisation {
+    /// The PAN masked as receipts show it (first 6, last 4).
+    pub fn masked_pan(&self) -> String {
+        crate::values::Pan::from_digits(&self.pan)
+            .map(|pan| pan.masked())
+            .unwrap_or_else(|_| "(invalid PAN)".to_owned())
+    }
+}
+
+impl fmt::Debug for DeferredAuthorisation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeferredAuthorisation")
+            .field("pan", &self.masked_pan())
+            .field("psn", &self.psn.map(|_| "**"))
+            .field("aid", &self.aid)
+            .field("card", &self.card)
+            .field("oda", &self.oda)
+            .field("amount", &self.amount)
+            .field("date", &self.date)
+            .field("time", &self.time)
+            .field("atc", &self.atc)
+            .field("tvr", &self.tvr)
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

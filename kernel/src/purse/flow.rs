@@ -31,6 +31,7 @@
 use quickpass_crypto::purse as crypto;
 use serde::Serialize;
 
+use super::card::CardIdentity;
 use super::card::{CardDataError, CardInfo, CardNumber, LoadInit, PurchaseInit, PurseLogRecord};
 use super::fare::{travel_record, FareDecision, FarePhase, FarePolicy, Station, TripRecord};
 use super::host::{Host, HostDecision, LoadAuthorisation, LoadReversal, ReversalReason};
@@ -158,17 +159,23 @@ pub struct PurseConfig {
     /// `tac_verified = false` and the clearing host alone checks the TAC (a PSAM that says it has
     /// no TAC key gives the same result with the check on).
     pub check_tac: bool,
+    /// The cards charged lately, refused again within its interval ([`PurseOutcome::AlreadyPaid`]);
+    /// the terminal loop calls [`RepeatGuard::remember`](super::RepeatGuard::remember) after
+    /// each tap. Off (interval 0) in [`PurseConfig::new`]: a terminal opts in with
+    /// `RepeatGuard::default()` (60 s) or its own interval.
+    pub repeat: super::RepeatGuard,
 }
 
 impl PurseConfig {
     /// A configuration for `application`, empty deny list, 10 log records scanned, TACs
-    /// checked by the SAM.
+    /// checked by the SAM, no repeat guard.
     pub fn new(application: PurseApplication) -> Self {
         PurseConfig {
             application,
             deny_list: Vec::new(),
             log_scan: 10,
             check_tac: true,
+            repeat: super::RepeatGuard::new(0),
         }
     }
 }
@@ -240,6 +247,10 @@ pub enum PurseOutcome {
     PaidUnrecorded,
     /// As [`PurseOutcome::PaidUnrecorded`], for a load (CREDIT FOR LOAD executed).
     LoadedUnrecorded,
+    /// Not charged: the same card paid at this terminal within the configured interval
+    /// ([`RepeatGuard`](super::RepeatGuard)); no command that moves money was sent. `amount`
+    /// is what it paid then.
+    AlreadyPaid,
 }
 
 impl PurseOutcome {
@@ -255,6 +266,7 @@ impl PurseOutcome {
             PurseOutcome::Disputed => "disputed",
             PurseOutcome::PaidUnrecorded => "paid_unrecorded",
             PurseOutcome::LoadedUnrecorded => "loaded_unrecorded",
+            PurseOutcome::AlreadyPaid => "already_paid",
         }
     }
 }
@@ -341,6 +353,10 @@ pub struct TapResult {
     pub reason: Option<DeclineReason>,
     /// The card number (masked in every output).
     pub card_number: Option<CardNumber>,
+    /// The card's identity (serial, second diversifier), once read: for the terminal's
+    /// [`RepeatGuard`](super::RepeatGuard). Never serialised (`Debug` masks it).
+    #[serde(skip)]
+    pub card: Option<CardIdentity>,
     /// Amount of the transaction, fen (for a recovery, the recovered transaction's).
     pub amount: PurseAmount,
     /// Balance before, when known.
@@ -473,6 +489,7 @@ struct Tap {
     start: u64,
     sam_start: u64,
     card_number: Option<CardNumber>,
+    card: Option<CardIdentity>,
 }
 
 impl Tap {
@@ -487,6 +504,7 @@ impl Tap {
             outcome,
             reason,
             card_number: self.card_number.clone(),
+            card: self.card,
             amount: PurseAmount::ZERO,
             balance_before: None,
             balance_after: None,
@@ -1329,12 +1347,14 @@ fn begin_tap<T: Transport, J: Journal + ?Sized>(
     verifier: &mut dyn Verifier,
     config: &PurseConfig,
     date: TransactionDate,
+    time: TransactionTime,
     load: bool,
 ) -> Flow<Result<OpenedTap, TapResult>, T::Error> {
     let mut tap = Tap {
         start: layer.counters().apdus_sent,
         sam_start: verifier.apdus(),
         card_number: None,
+        card: None,
     };
     let info = match open_card(layer, config, date)? {
         Opened::Card(info) => info,
@@ -1349,6 +1369,7 @@ fn begin_tap<T: Transport, J: Journal + ?Sized>(
         }
     };
     tap.card_number = Some(info.number.clone());
+    tap.card = Some(info.identity);
     let recovery = recover(layer, journal, verifier, &info, config)?;
     match recovered_result(&tap, layer, verifier.apdus(), &recovery, load) {
         Some(result) => Ok(Err(result)),
@@ -1370,14 +1391,48 @@ fn begin_tap<T: Transport, J: Journal + ?Sized>(
                     result.voided = recovery.voided;
                     Ok(Err(result))
                 }
-                None => Ok(Ok((tap, info, recovery.voided))),
+                None => match config.repeat.paid_within(&info.identity, date, time) {
+                    // The same card paid here moments ago (issue 11 item 4): nothing that moves
+                    // money is sent.
+                    Some(earlier) if !load => {
+                        let mut result =
+                            tap.result(layer, verifier.apdus(), PurseOutcome::AlreadyPaid, None);
+                        result.amount = earlier.amount;
+                        result.voided = recovery.voided;
+                        Ok(Err(result))
+                    }
+                    _ => Ok(Ok((tap, info, recovery.voided))),
+                },
             }
         }
     }
 }
 
+/// A refused tap reports the balance the card showed: when nothing moved (no record, no
+/// pending entry of this tap), the balance after is the balance before.
+fn show_unchanged_balance(mut result: TapResult) -> TapResult {
+    let refused = matches!(
+        result.outcome,
+        PurseOutcome::Declined | PurseOutcome::InsufficientBalance
+    );
+    if refused && result.record.is_none() && result.balance_after.is_none() {
+        result.balance_after = result.balance_before;
+    }
+    result
+}
+
 /// A purchase tap (pboc-notes §4.3): see the [module docs](self).
 pub fn purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
+    layer: &mut ApduLayer<T>,
+    sam: &mut S,
+    journal: &mut J,
+    config: &PurseConfig,
+    request: &PurchaseRequest,
+) -> Flow<TapResult, T::Error> {
+    purchase_tap(layer, sam, journal, config, request).map(show_unchanged_balance)
+}
+
+fn purchase_tap<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
     layer: &mut ApduLayer<T>,
     sam: &mut S,
     journal: &mut J,
@@ -1393,6 +1448,7 @@ pub fn purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
         },
         config,
         request.date,
+        request.time,
         false,
     )? {
         Ok(opened) => opened,
@@ -1495,6 +1551,17 @@ pub fn capp_purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
     fare: &dyn FarePolicy,
     request: &CappRequest,
 ) -> Flow<TapResult, T::Error> {
+    capp_purchase_tap(layer, sam, journal, config, fare, request).map(show_unchanged_balance)
+}
+
+fn capp_purchase_tap<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
+    layer: &mut ApduLayer<T>,
+    sam: &mut S,
+    journal: &mut J,
+    config: &PurseConfig,
+    fare: &dyn FarePolicy,
+    request: &CappRequest,
+) -> Flow<TapResult, T::Error> {
     let (tap, info, voided) = match begin_tap(
         layer,
         journal,
@@ -1504,6 +1571,7 @@ pub fn capp_purchase<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
         },
         config,
         request.date,
+        request.time,
         false,
     )? {
         Ok(opened) => opened,
@@ -1716,12 +1784,23 @@ pub fn load<T: Transport, H: Host + ?Sized, J: Journal + ?Sized>(
     config: &PurseConfig,
     request: &LoadRequest,
 ) -> Flow<TapResult, T::Error> {
+    load_tap(layer, host, journal, config, request).map(show_unchanged_balance)
+}
+
+fn load_tap<T: Transport, H: Host + ?Sized, J: Journal + ?Sized>(
+    layer: &mut ApduLayer<T>,
+    host: &mut H,
+    journal: &mut J,
+    config: &PurseConfig,
+    request: &LoadRequest,
+) -> Flow<TapResult, T::Error> {
     let (tap, info, voided) = match begin_tap(
         layer,
         journal,
         &mut HostVerifier(host),
         config,
         request.date,
+        request.time,
         true,
     )? {
         Ok(opened) => opened,
@@ -1883,7 +1962,7 @@ pub fn load<T: Transport, H: Host + ?Sized, J: Journal + ?Sized>(
 mod tests {
     use super::*;
     use crate::purse::sam::{NoDiversification, SoftwareSam, SoftwareSamKey};
-    use crate::purse::{CardIdentity, MemoryJournal, UnwrittenRecords};
+    use crate::purse::{MemoryJournal, UnwrittenRecords};
     use quickpass_crypto::secret::SecretKey;
 
     /// A card answering from a list (the fuzz target's card), counting commands.

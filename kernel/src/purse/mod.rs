@@ -33,6 +33,7 @@ pub mod host;
 pub mod journal;
 pub mod layout;
 pub mod record;
+pub mod repeat;
 pub mod sam;
 
 pub use card::{CardIdentity, CardInfo, CardNumber, PurseLogRecord};
@@ -46,6 +47,7 @@ pub use host::{
 };
 pub use journal::{Journal, JournalEntry, MemoryJournal, Pending, UnwrittenRecords};
 pub use record::{RecordStatus, SettlementRecord};
+pub use repeat::RepeatGuard;
 pub use sam::{
     DiversifyError, KeyDiversifier, Mac2Check, NoDiversification, Psam, Sam, SamError, SelectBy,
     SoftwareSam, SoftwareSamKey, TacCheck,

@@ -1,4 +1,5 @@
 //! The issuer side, simulated: what a bank host or a purse clearing host computes.
 
+pub mod acquirer;
 pub mod emv;
 pub mod purse;
