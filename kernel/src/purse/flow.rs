@@ -2180,6 +2180,7 @@ mod tests {
             outcome: PurseOutcome::Declined,
             reason: None,
             card_number: None,
+            card: None,
             amount: entry.amount,
             balance_before: Some(entry.balance_before),
             balance_after: None,
