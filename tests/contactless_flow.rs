@@ -731,3 +731,90 @@ fn track2_expiry_differing_from_5f24_is_never_approved_nor_sent_online() {
     let online = expiry_off_by_one_year(online_after_records());
     assert_refused_for(&online, 100, "track 2 expiry mismatch");
 }
+
+fn with_pan(pan: &str) -> VirtualCard {
+    let mut profile = profile_json("qpboc-debit-offline");
+    profile["applications"][0]["pan"] = Value::from(pan);
+    card(&profile)
+}
+
+/// Issue 11 item 4: a qPBOC tap torn after the GPO (the card left before its records were read)
+/// ends in Try Again; on the re-tap the kernel learns from GET DATA ATC and EC balance that the
+/// torn GPO — which already debited the EC balance — was the card's last transaction, reads the
+/// records and completes it without a new GPO: the rider pays once.
+#[test]
+fn a_qpboc_tap_torn_after_gpo_is_completed_on_the_retap_without_a_second_charge() {
+    use quickpass::kernel::contactless::TornTap;
+    use quickpass_sim::faults::{Fault, FaultyCard, Trigger};
+    use quickpass_sim::pboc::PbocApplication;
+    let config = config();
+    let mut card = FaultyCard::new(card(&profile_json("qpboc-debit-offline")));
+    // PPSE, SELECT, GPO, then the first READ RECORD never reaches the card.
+    card.plan(Trigger::Apdu(4), Fault::TearBefore);
+    let mut torn: Option<TornTap> = None;
+    let first = contactless::transact_after_tear(
+        &config,
+        &input(200),
+        &mut ApduLayer::new(&mut card),
+        &mut torn,
+    )
+    .result;
+    assert_eq!(first.outcome, Outcome::TryAgain, "{:?}", first.record());
+    assert!(torn.is_some(), "the card answered the GPO with a TC");
+    let state = |card: &mut FaultyCard<VirtualCard>| {
+        let app = card
+            .inner_mut()
+            .application_mut::<PbocApplication>()
+            .expect("a pboc application");
+        (app.atc(), app.ec_balance())
+    };
+    let (atc, balance) = state(&mut card);
+    assert_eq!(balance, Some(49_800), "the torn GPO debited the EC balance");
+
+    // Another card taps in between: an ordinary tap, the torn tap kept for its card.
+    let mut other = with_pan("6228480012340001");
+    let between = contactless::transact_after_tear(
+        &config,
+        &input(100),
+        &mut ApduLayer::new(&mut other),
+        &mut torn,
+    )
+    .result;
+    assert_eq!(between.outcome, Outcome::Approved, "{:?}", between.record());
+    assert!(!between.card_phase.resumed_torn_tap());
+    assert!(torn.is_some());
+
+    card.reinsert();
+    let second = contactless::transact_after_tear(
+        &config,
+        &input(200),
+        &mut ApduLayer::new(&mut card),
+        &mut torn,
+    )
+    .result;
+    assert_eq!(second.outcome, Outcome::Approved, "{:?}", second.record());
+    assert!(second.card_phase.resumed_torn_tap());
+    assert!(second
+        .reason
+        .as_deref()
+        .unwrap_or_default()
+        .contains("torn tap"));
+    assert_eq!(second.oda.status(), OdaStatus::Ok);
+    // No new GPO (the ATC did not move) and no second debit.
+    assert_eq!(state(&mut card), (atc, Some(49_800)));
+    // PPSE, SELECT, GET DATA ATC, GET DATA EC balance, READ RECORD x 4.
+    assert_eq!(second.card_phase.apdus(), 8);
+
+    assert!(torn.is_none(), "completed: it cannot be completed twice");
+    // Another tap of the same card, now an ordinary one: charged.
+    let third = contactless::transact_after_tear(
+        &config,
+        &input(100),
+        &mut ApduLayer::new(&mut card),
+        &mut torn,
+    )
+    .result;
+    assert_eq!(third.outcome, Outcome::Approved);
+    assert!(!third.card_phase.resumed_torn_tap());
+    assert_eq!(state(&mut card).1, Some(49_700));
+}

@@ -30,6 +30,8 @@ pub struct CardPhase {
     pub(crate) early_outcome: Option<(Outcome, String)>,
     /// In transit mode (the selected AID's), what the card's FCI said about online ODA.
     pub(crate) transit: Option<crate::transit::TransitCard>,
+    /// This card phase resumed a torn tap's GPO answer instead of sending a new GPO.
+    pub(crate) resumed_torn_tap: bool,
 }
 
 impl CardPhase {
@@ -46,6 +48,7 @@ impl CardPhase {
             apdus: 0,
             early_outcome: None,
             transit: None,
+            resumed_torn_tap: false,
         }
     }
 
@@ -94,6 +97,12 @@ impl CardPhase {
         self.transit
     }
 
+    /// Whether this card phase completed a torn tap (the card had answered that tap's GPO) by
+    /// reading its records, without a new GPO: see [`crate::contactless::TornTap`].
+    pub fn resumed_torn_tap(&self) -> bool {
+        self.resumed_torn_tap
+    }
+
     /// An outcome the card phase already reached (e.g. try another interface), with a reason.
     pub fn early_outcome(&self) -> Option<(Outcome, &str)> {
         self.early_outcome
@@ -119,6 +128,7 @@ impl std::fmt::Debug for CardPhase {
             .field("apdus", &self.apdus)
             .field("early_outcome", &self.early_outcome)
             .field("transit", &self.transit)
+            .field("resumed_torn_tap", &self.resumed_torn_tap)
             .finish()
     }
 }

@@ -179,6 +179,90 @@ fn continue_full_pboc<T: Transport>(
     }
 }
 
+/// A tap that broke after the card answered its GPO with a TC (removed before the records were
+/// read): the card has already paid — a qPBOC TC debits the EC balance inside GPO — but the
+/// terminal could not verify it (fDDA needs the records). Keep it and pass it to
+/// [`transact_after_tear`] on the next tap, with the "present card again" message
+/// ([`Outcome::TryAgain`]).
+#[derive(Debug, Clone)]
+pub struct TornTap {
+    phase: CardPhase,
+}
+
+impl TornTap {
+    /// The torn tap of `result`: `Some` when it ended in Try Again after the card answered the
+    /// GPO with a TC.
+    pub fn from_result(result: &TransactionResult) -> Option<TornTap> {
+        let phase = &result.card_phase;
+        let paid = cryptogram_type(&phase.card) == Some(CryptogramType::Tc);
+        (result.outcome == Outcome::TryAgain
+            && paid
+            && phase.aid.is_some()
+            && tc_atc(phase).is_some())
+        .then(|| TornTap {
+            phase: phase.clone(),
+        })
+    }
+
+    /// The card phase of the torn tap (its GPO answer and the values sent).
+    pub fn card_phase(&self) -> &CardPhase {
+        &self.phase
+    }
+}
+
+/// The reason a resumed torn tap carries.
+const RESUMED: &str = "completed the torn tap: the card paid at that tap's GPO, no new GPO sent";
+
+/// The ATC of a card phase's GPO answer.
+fn tc_atc(phase: &CardPhase) -> Option<[u8; 2]> {
+    phase
+        .card
+        .get(tags::ATC)
+        .and_then(|atc| atc.try_into().ok())
+}
+
+/// A tap that remembers tears (issue 11 item 4): [`transact`], with the terminal's slot for a
+/// torn tap. Pass the same slot on every tap: a tap that tears after a TC GPO fills it; on a
+/// later tap, when the card selected is the torn tap's — GET DATA `9F36` gives the torn GPO's
+/// ATC (and GET DATA `9F79` the EC balance that GPO reported, when it reported one), so that
+/// GPO was the card's last transaction — no new GPO is sent: the records are read, the torn tap
+/// is completed (fDDA on its signature) and the slot emptied. The card pays once, and the torn
+/// tap cannot be completed twice. Any other card, or the same card after another transaction,
+/// is tapped as usual and the slot kept. Costs one or two GET DATA, only while a tap is torn.
+pub fn transact_after_tear<T: Transport>(
+    config: &KernelConfig,
+    input: &TransactionInput,
+    layer: &mut ApduLayer<T>,
+    torn: &mut Option<TornTap>,
+) -> Transacted<T::Error> {
+    let mut phase = CardPhase::new(config, input);
+    let start = layer.counters().apdus_sent;
+    let read = card_phase_steps(
+        config,
+        &[],
+        layer,
+        &mut phase,
+        torn.as_ref().map(|t| &t.phase),
+    );
+    phase.apdus += layer.counters().apdus_sent - start;
+    let done = match read {
+        Ok(()) if phase.chose_full_pboc() => continue_full_pboc(config, phase, layer),
+        Ok(()) => Transacted {
+            result: phase.complete(config),
+            error: None,
+        },
+        Err(error) => phase.fail(error),
+    };
+    if let Some(tear) = TornTap::from_result(&done.result) {
+        // This tap tore after its own GPO, or tore again while completing the torn one (the
+        // resumed phase is the torn tap's): remember it.
+        *torn = Some(tear);
+    } else if done.result.card_phase.resumed_torn_tap {
+        *torn = None;
+    }
+    done
+}
+
 /// What [`transact`] (or [`CardPhase::fail`]) returns: always a result with an outcome, and
 /// the error when the card phase broke.
 #[derive(Debug)]
@@ -218,7 +302,7 @@ impl CardPhase {
         layer: &mut ApduLayer<T>,
     ) -> Result<(), KernelError<T::Error>> {
         let start = layer.counters().apdus_sent;
-        let result = card_phase_steps(config, overrides, layer, self);
+        let result = card_phase_steps(config, overrides, layer, self, None);
         self.apdus += layer.counters().apdus_sent - start;
         result
     }
@@ -264,6 +348,7 @@ fn card_phase_steps<T: Transport>(
     overrides: &[(Tag, Vec<u8>)],
     layer: &mut ApduLayer<T>,
     phase: &mut CardPhase,
+    torn: Option<&CardPhase>,
 ) -> Result<(), KernelError<T::Error>> {
     let terminal = &config.terminal;
     let input = phase.input;
@@ -305,6 +390,11 @@ fn card_phase_steps<T: Transport>(
         }
         let response_fci = response.data.clone();
         let fci = tlv::parse_single(&response_fci).map_err(|e| malformed(CardObject::Fci, e))?;
+        if let Some(torn) = torn.filter(|torn| torn.aid == Some(aid)) {
+            if torn_gpo_was_the_last(layer, torn)? {
+                return resume_torn_tap(layer, phase, torn);
+            }
+        }
         let pdol = match fci
             .find(tags::PDOL)
             .map_err(|e| malformed(CardObject::Fci, e))?
@@ -358,6 +448,47 @@ fn card_phase_steps<T: Transport>(
         return Ok(());
     }
     Err(KernelError::NoApplication)
+}
+
+/// Whether the card just selected is the torn tap's card with nothing done since: its ATC is the
+/// torn GPO's and, when that GPO reported the EC balance, so is its balance.
+fn torn_gpo_was_the_last<T: Transport>(
+    layer: &mut ApduLayer<T>,
+    torn: &CardPhase,
+) -> Result<bool, KernelError<T::Error>> {
+    let Some(atc) = tc_atc(torn) else {
+        return Ok(false);
+    };
+    if crate::contact::get_data(layer, tags::ATC)?.as_deref() != Some(&atc[..]) {
+        return Ok(false);
+    }
+    match torn.card.get(tags::AVAILABLE_OFFLINE_SPENDING_AMOUNT) {
+        Some(balance) => {
+            Ok(crate::contact::get_data(layer, tags::EC_BALANCE)?.as_deref() == Some(balance))
+        }
+        None => Ok(true),
+    }
+}
+
+/// Continues the torn tap on this card: its GPO answer and terminal values, then the records
+/// it could not read. A card whose records name another PAN than the torn GPO's track 2 is not
+/// the torn card after all: its data fails the consistency check and the tap ends there (no GPO
+/// was sent, nothing charged).
+fn resume_torn_tap<T: Transport>(
+    layer: &mut ApduLayer<T>,
+    phase: &mut CardPhase,
+    torn: &CardPhase,
+) -> Result<(), KernelError<T::Error>> {
+    let apdus = phase.apdus;
+    *phase = torn.clone();
+    phase.apdus = apdus;
+    phase.resumed_torn_tap = true;
+    phase.static_data = read_records(layer, &mut phase.card, AflPolicy::Optional)?;
+    phase
+        .card
+        .check_consistency()
+        .map_err(|e| malformed(CardObject::ApplicationData, e))?;
+    Ok(())
 }
 
 fn another_interface_or_end(config: &KernelConfig) -> Outcome {
@@ -639,6 +770,11 @@ impl CardPhase {
     ) -> TransactionResult {
         let field_55 = matches!(outcome, Outcome::OnlineRequest | Outcome::AcceptedForTravel)
             .then(|| self.field_55());
+        let reason = match (self.resumed_torn_tap, reason) {
+            (false, reason) => reason,
+            (true, None) => Some(RESUMED.to_owned()),
+            (true, Some(why)) => Some(format!("{RESUMED}; {why}")),
+        };
         TransactionResult {
             outcome,
             cryptogram_type,

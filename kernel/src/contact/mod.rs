@@ -626,7 +626,7 @@ fn exchange_error<E: crate::transport::TransportError>(e: ExchangeError<E>) -> K
 
 /// GET DATA of a primitive object (`80 CA`): its value, or `None` when the card refuses or
 /// answers something else (Book 3 §6.5.7).
-fn get_data<T: Transport>(
+pub(crate) fn get_data<T: Transport>(
     layer: &mut ApduLayer<T>,
     tag: Tag,
 ) -> Result<Option<Vec<u8>>, ExchangeError<T::Error>> {
