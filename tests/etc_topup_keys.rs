@@ -132,7 +132,9 @@ fn assert_mac1_refused(line: &Value) {
             .contains("MAC1"),
         "{line}"
     );
-    assert!(line["balance_after"].is_null(), "{line}");
+    // Nothing moved: the balance the card showed, before and after (issue 11 item 4).
+    assert_eq!(line["balance_after"], line["balance_before"], "{line}");
+    assert!(line["balance_after"].is_u64(), "{line}");
 }
 
 #[test]

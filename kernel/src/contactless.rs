@@ -32,6 +32,7 @@ use crate::transport::{ApduLayer, Transport};
 use crate::values::{Aid, Amount, StatusWord};
 
 pub use crate::card_phase::{CardPhase, CardPhaseError};
+pub use crate::contactless_cvm::{ContactlessCvm, CvmRefusal};
 pub use crate::error::KernelError;
 
 /// The result of a whole transaction.
@@ -49,6 +50,9 @@ pub struct TransactionResult {
     pub tsi: Tsi,
     /// Field 55 for the host, on an online request.
     pub field_55: Option<Vec<u8>>,
+    /// The cardholder verification the tap needs (online PIN, signature, CDCVM, none), on an
+    /// approval, an online request or an acceptance for travel.
+    pub cvm: Option<ContactlessCvm>,
     /// Why the kernel ended where it did.
     pub reason: Option<String>,
     /// The card phase it came from.
@@ -141,6 +145,7 @@ fn continue_full_pboc<T: Transport>(
                 tsi: request.tsi(),
                 field_55: matches!(outcome, Outcome::OnlineRequest | Outcome::AcceptedForTravel)
                     .then(|| request.field_55().to_vec()),
+                cvm: full_path_cvm(outcome, request.cvm()),
                 reason,
                 card_phase: phase,
             }
@@ -168,6 +173,7 @@ fn continue_full_pboc<T: Transport>(
                 tvr,
                 tsi: done.tsi,
                 field_55: None,
+                cvm: full_path_cvm(outcome, done.cvm.as_ref()),
                 reason,
                 card_phase: done.card_phase,
             }
@@ -208,6 +214,25 @@ impl TornTap {
     pub fn card_phase(&self) -> &CardPhase {
         &self.phase
     }
+}
+
+/// The CVM the contact flow's CVM list processing chose, for an approval, an online request or
+/// an acceptance for travel on the contactless full-PBOC path.
+fn full_path_cvm(
+    outcome: Outcome,
+    cvm: Option<&crate::contact::CvmOutcome>,
+) -> Option<ContactlessCvm> {
+    if !matches!(
+        outcome,
+        Outcome::Approved | Outcome::OnlineRequest | Outcome::AcceptedForTravel
+    ) {
+        return None;
+    }
+    Some(match cvm {
+        Some(cvm) if cvm.online_pin => ContactlessCvm::OnlinePin,
+        Some(cvm) if cvm.signature_required => ContactlessCvm::Signature,
+        _ => ContactlessCvm::NoCvm,
+    })
 }
 
 /// The reason a resumed torn tap carries.
@@ -491,6 +516,14 @@ fn resume_torn_tap<T: Transport>(
     Ok(())
 }
 
+fn another_interface_or_decline(config: &KernelConfig) -> Outcome {
+    if config.terminal.terminal().contact_supported {
+        Outcome::TryAnotherInterface
+    } else {
+        Outcome::Declined
+    }
+}
+
 fn another_interface_or_end(config: &KernelConfig) -> Outcome {
     if config.terminal.terminal().contact_supported {
         Outcome::TryAnotherInterface
@@ -626,7 +659,45 @@ impl CardPhase {
             // keep the gate shut).
             Some(CryptogramType::Tc) => self.offline_decision(config, &oda, &ctq, &ttq, &mut tvr),
         };
-        self.finish(outcome, cryptogram, oda, tvr, tsi, reason)
+        let (outcome, reason, cvm) =
+            self.cardholder_verification(config, outcome, reason, &ttq, &mut tvr);
+        let mut result = self.finish(outcome, cryptogram, oda, tvr, tsi, reason);
+        result.cvm = cvm;
+        result
+    }
+
+    /// The CVM of an approval or online request (pboc-notes §2.14 ⚠): none that fits sends the
+    /// tap to contact when the reader has it, else declines (TVR "cardholder verification was
+    /// not successful"). A transit gate verifies no cardholder.
+    fn cardholder_verification(
+        &self,
+        config: &KernelConfig,
+        outcome: Outcome,
+        reason: Option<String>,
+        ttq: &Ttq,
+        tvr: &mut Tvr,
+    ) -> (Outcome, Option<String>, Option<ContactlessCvm>) {
+        let online = match outcome {
+            Outcome::OnlineRequest => true,
+            Outcome::Approved => false,
+            Outcome::AcceptedForTravel => return (outcome, reason, Some(ContactlessCvm::NoCvm)),
+            _ => return (outcome, reason, None),
+        };
+        let ctq = self
+            .card
+            .get(tags::CTQ)
+            .and_then(|c| Ctq::from_slice(c).ok());
+        match crate::contactless_cvm::select(ctq, *ttq, online, self.input.transaction_type) {
+            Ok(cvm) => (outcome, reason, Some(cvm)),
+            Err(refusal) => {
+                tvr.set(Tvr::CARDHOLDER_VERIFICATION_NOT_SUCCESSFUL);
+                (
+                    another_interface_or_decline(config),
+                    Some(refusal.to_string()),
+                    None,
+                )
+            }
+        }
     }
 
     /// An ARQC outside transit mode: declined when the card is on the exception file, else an
@@ -782,6 +853,7 @@ impl CardPhase {
             tvr,
             tsi,
             field_55,
+            cvm: None,
             reason,
             card_phase: self,
         }
@@ -870,6 +942,7 @@ impl TransactionResult {
             ec_balance: self.ec_balance().map(Amount::minor),
             apdus: self.card_phase.apdus,
             field_55: self.field_55.as_ref().map(hex::encode_upper),
+            cvm: self.cvm.map(ContactlessCvm::as_str),
             reason: self.reason.clone(),
         }
     }

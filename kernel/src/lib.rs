@@ -228,6 +228,7 @@ mod afl;
 mod capk_params;
 mod card_data;
 mod card_phase;
+mod contactless_cvm;
 mod icc_data;
 mod logs;
 mod oda;

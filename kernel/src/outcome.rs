@@ -91,6 +91,9 @@ pub struct TransactionRecord {
     pub apdus: u64,
     /// Field 55 (ICC system related data) for the host, hex, on an online request.
     pub field_55: Option<String>,
+    /// Cardholder verification: `online_pin`, `signature`, `cdcvm`, `no_cvm` (contactless; null
+    /// when the tap ended without an approval, online request or acceptance).
+    pub cvm: Option<&'static str>,
     /// Why the kernel ended where it did, for humans.
     pub reason: Option<String>,
 }

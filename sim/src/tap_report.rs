@@ -1,7 +1,7 @@
 //! How the test tools (`transact`, `quickpass tap`) take a tap's inputs from the command line
 //! and report its result: the text report and the JSON object whose fields outside scripts read
 //! (`outcome`, `cryptogram_type`, `oda`, `tvr`, `tsi`, `aid`, `pan`, `apdus`, `ec_balance`,
-//! `amount`, `atc`, `application_cryptogram`, `field_55`, `reason`). Sensitive values are masked
+//! `amount`, `atc`, `application_cryptogram`, `field_55`, `cvm`, `reason`). Sensitive values are masked
 //! by the kernel's record and dump; nothing here prints.
 
 use std::fmt::Write as _;
@@ -50,6 +50,7 @@ pub fn json(result: &TransactionResult) -> serde_json::Value {
         "atc": record.atc,
         "application_cryptogram": record.application_cryptogram,
         "field_55": record.field_55,
+        "cvm": record.cvm,
         "reason": record.reason,
     })
 }
@@ -63,6 +64,9 @@ pub fn text(result: &TransactionResult) -> String {
         let _ = writeln!(out, "{label:<17}{value}");
     };
     line("outcome", record.outcome.as_str().to_owned());
+    if let Some(cvm) = record.cvm {
+        line("cvm", cvm.to_owned());
+    }
     if let Some(reason) = &record.reason {
         line("reason", reason.clone());
     }

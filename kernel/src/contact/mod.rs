@@ -352,6 +352,15 @@ impl ContactResult {
                 .map(Amount::minor),
             apdus: self.card_phase.apdus,
             field_55: self.field_55.as_ref().map(hex::encode_upper),
+            cvm: self.cvm.as_ref().map(|cvm| {
+                if cvm.online_pin {
+                    "online_pin"
+                } else if cvm.signature_required {
+                    "signature"
+                } else {
+                    "no_cvm"
+                }
+            }),
             reason: self.reason.clone(),
         }
     }
