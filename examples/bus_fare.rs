@@ -14,7 +14,8 @@
 //! PC/SC readers instead (build with `--features pcsc`). The flags are a contract for outside
 //! scripts: `--fare N` (minor units), `--taps N`, `--capp` (entry/exit mode), `--tear-after K`
 //! (the card leaves the field after the K-th APDU of the first tap; the next tap recovers),
-//! `--reader NAME`, `--sam-reader NAME`, `--profile PATH`, `--json` (one JSON object per
+//! `--reader NAME`, `--sam-reader NAME` (between taps the program waits for the card to leave
+//! the reader; after the last tap it ends at once), `--profile PATH`, `--json` (one JSON object per
 //! transaction: `result` = `paid` | `loaded` | `insufficient_balance` | `declined` |
 //! `recovered` | `torn` | `already_paid` | …, `amount`, `balance_before`, `balance_after`, `tac` (hex or null),
 //! `apdus`), plus `--journal PATH` (file journal; default in memory) and `--help`. With PC/SC
@@ -230,7 +231,12 @@ fn run(options: Options) -> Result<(), String> {
         {
             stop += 4;
         }
-        card.transport_mut().away()?;
+        // A validator waits for the card to leave before the next tap; after the last tap
+        // there is none, so the program ends at once (a test can kill and restart it between
+        // taps without taking the card out).
+        if tap < options.taps {
+            card.transport_mut().away()?;
+        }
     }
     if !options.json {
         let settled = journal.records();
