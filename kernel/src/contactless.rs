@@ -862,13 +862,17 @@ impl CardPhase {
     /// Field 55 in [`icc_data::FIELD_55_TAGS`] order. Terminal objects — the TVR included — are the
     /// values sent to the card in the GPO: the card's cryptogram covers those, so the issuer can
     /// only verify it with them. The TVR after completion is in the result, for the terminal.
+    /// A qPBOC card that gives no `9F27` has its cryptogram type in the IAD (pboc-notes §2.5):
+    /// field 55 carries the CID derived from it, so the host and clearing see one.
     fn field_55(&self) -> Vec<u8> {
-        icc_data::field_55(|tag| {
-            if tag == tags::DF_NAME {
-                self.aid.as_ref().map(Aid::as_bytes)
-            } else {
-                self.card.get(tag).or_else(|| self.values.get(tag))
-            }
+        let derived_cid = cryptogram_type(&self.card).map(|c| [c.bits()]);
+        icc_data::field_55(|tag| match tag {
+            tags::DF_NAME => self.aid.as_ref().map(Aid::as_bytes),
+            tags::CID => self
+                .card
+                .get(tag)
+                .or(derived_cid.as_ref().map(|cid| &cid[..])),
+            _ => self.card.get(tag).or_else(|| self.values.get(tag)),
         })
     }
 }
