@@ -11,6 +11,8 @@
 //!   cryptograms, purse MACs, SM2, CA keys and offline data authentication.
 //! - [`setup`]: the terminal configuration and the production CA key lists, from explicit paths;
 //!   a list holding a known test key is refused.
+//! - [`deny_list`]: deny-list files (a full list and its deltas, hashed card keys only) for the
+//!   kernel's [`kernel::deny_list::DenyList`].
 //! - [`journal`]: a durable file journal for purse transactions (what clearing needs is on disk
 //!   before the gate opens).
 //! - [`clock`] and [`random`]: the local date and time, and the unpredictable number, that the
@@ -96,6 +98,7 @@
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod deny_list;
 pub mod journal;
 #[cfg(feature = "pcsc")]
 pub mod pcsc;

@@ -9,6 +9,10 @@
 //! quickpass reader-bench [--reader NAME] [-n N] [--json]
 //! quickpass serve-card [--profile PATH] [--port N]
 //! quickpass conformance PATH...
+//! quickpass deny-list build --salt HEX --list-version N --pans FILE --out PATH
+//! quickpass deny-list delta --salt HEX --base-version N --list-version N [--add FILE]
+//!                           [--remove FILE] --out PATH
+//! quickpass deny-list inspect PATH [--delta PATH]... [--json]
 //! ```
 //!
 //! `--profile` runs against a simulated card (signed by the simulator's test CA, which is then
@@ -27,6 +31,7 @@ mod deadlines;
 
 mod bench;
 mod card_dump;
+mod deny_list;
 mod tap;
 
 use std::path::PathBuf;
@@ -95,6 +100,12 @@ enum Commands {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+    /// Deny lists for a transit back office: hash PANs into a list or a delta, check a file
+    /// (format quickpass-deny-list/1, docs/deny-list.md).
+    DenyList {
+        #[command(subcommand)]
+        command: deny_list::Command,
+    },
 }
 
 /// Where the card is: a PC/SC reader or a simulated card profile.
@@ -158,6 +169,7 @@ fn main() -> ExitCode {
         Commands::ReaderBench { reader, n, json } => bench::run(reader.as_deref(), n, json),
         Commands::ServeCard { profile, port } => serve_card(profile, port),
         Commands::Conformance { paths } => return conformance(&paths),
+        Commands::DenyList { command } => deny_list::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -436,5 +448,78 @@ mod tests {
         );
         assert!(Cli::try_parse_from(["quickpass", "tap", "--amount", "1000000000000"]).is_err());
         assert!(Cli::try_parse_from(["quickpass", "reader-bench", "-n", "0"]).is_err());
+    }
+
+    /// The deny-list flags are a contract (docs/deny-list.md): these spellings must keep parsing.
+    #[test]
+    fn deny_list_flags() {
+        let salt = "276245CEEEFA926C9FD9C1F6FD9FF9F6";
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from([&["quickpass", "deny-list"], args].concat()).map(|cli| cli.command)
+        };
+        let build = parse(&[
+            "build",
+            "--salt",
+            salt,
+            "--list-version",
+            "3",
+            "--pans",
+            "-",
+            "--out",
+            "o",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            build,
+            Commands::DenyList {
+                command: deny_list::Command::Build {
+                    list_version: 3,
+                    ..
+                }
+            }
+        ));
+        let delta = parse(&[
+            "delta",
+            "--salt",
+            salt,
+            "--base-version",
+            "3",
+            "--list-version",
+            "4",
+            "--add",
+            "a",
+            "--remove",
+            "r",
+            "--out",
+            "o",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            delta,
+            Commands::DenyList {
+                command: deny_list::Command::Delta {
+                    base_version: 3,
+                    list_version: 4,
+                    ..
+                }
+            }
+        ));
+        assert!(parse(&["inspect", "l", "--delta", "a", "--delta", "b", "--json"]).is_ok());
+        // Required flags, and salts of 16 to 64 bytes of hex.
+        assert!(parse(&["build", "--salt", salt, "--pans", "-", "--out", "o"]).is_err());
+        for bad in ["00", "XYZ", &"00".repeat(65)] {
+            assert!(parse(&[
+                "build",
+                "--salt",
+                bad,
+                "--list-version",
+                "1",
+                "--pans",
+                "-",
+                "--out",
+                "o"
+            ])
+            .is_err());
+        }
     }
 }

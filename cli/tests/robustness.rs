@@ -58,6 +58,33 @@ fn exit_codes_are_those_of_every_program() {
     assert_eq!(code(&[os("conformance"), bad]), Some(1));
     // A bad --date is a set-up failure of the run, not a panic.
     assert_eq!(code(&[os("tap"), os("--date"), os("261399")]), Some(1));
+    // deny-list: help 0, a bad salt or a value on --json 2, an unreadable file 1.
+    assert_eq!(code(&[os("deny-list"), os("build"), os("--help")]), Some(0));
+    let salt = os("276245CEEEFA926C9FD9C1F6FD9FF9F6");
+    let build = |salt: &OsStr, pans: &OsStr| {
+        code(&[
+            os("deny-list"),
+            os("build"),
+            os("--salt"),
+            salt,
+            os("--list-version"),
+            os("1"),
+            os("--pans"),
+            pans,
+            os("--out"),
+            os("/nonexistent/dir/list.deny"),
+        ])
+    };
+    assert_eq!(build(bad, os("-")), Some(2));
+    assert_eq!(build(os("00"), os("-")), Some(2));
+    assert_eq!(build(salt, bad), Some(1));
+    // Standard input (empty here) read; the output's directory does not exist.
+    assert_eq!(build(salt, os("-")), Some(1));
+    assert_eq!(
+        code(&[os("deny-list"), os("inspect"), os("--json=false"), os("x")]),
+        Some(2)
+    );
+    assert_eq!(code(&[os("deny-list"), os("inspect"), bad]), Some(1));
 }
 
 #[test]

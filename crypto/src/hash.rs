@@ -62,6 +62,45 @@ pub fn sm3(data: &[u8]) -> [u8; 32] {
     sm3::Sm3::digest(data).into()
 }
 
+/// SHA-256 (FIPS 180-4) over data given in pieces, for input read as a stream (a file checked
+/// while it is parsed, without holding it whole).
+///
+/// # Examples
+///
+/// ```
+/// use quickpass_crypto::hash::{sha256, Sha256Hasher};
+///
+/// let mut hasher = Sha256Hasher::new();
+/// hasher.update(b"a");
+/// hasher.update(b"bc");
+/// assert_eq!(hasher.finish(), sha256(b"abc"));
+/// ```
+#[derive(Clone, Default)]
+pub struct Sha256Hasher(sha2::Sha256);
+
+impl Sha256Hasher {
+    /// A hasher over no data yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends `data`.
+    pub fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    /// The digest of everything appended.
+    pub fn finish(self) -> [u8; 32] {
+        self.0.finalize().into()
+    }
+}
+
+impl core::fmt::Debug for Sha256Hasher {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Sha256Hasher")
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -1,4 +1,5 @@
-//! ISO/IEC 9797-1 MAC algorithms 1–3 and padding methods 1–3 (vectors README §3.3).
+//! ISO/IEC 9797-1 MAC algorithms 1–3 and padding methods 1–3 (vectors README §3.3), and
+//! HMAC-SHA-256 (RFC 2104, FIPS 198-1) as a keyed hash ([`HmacSha256`]).
 //!
 //! EMV uses algorithm 3 with DES ("retail MAC", EMV Book 2 Annex A1.2.1) for application
 //! cryptograms and secure messaging; the PBOC purse uses algorithm 1 with single DES
@@ -326,5 +327,60 @@ mod tests {
             Some(&[0; 16])
         )
         .is_err());
+    }
+}
+
+/// HMAC-SHA-256 (RFC 2104 / FIPS 198-1) under one key, set up once: the key's inner and outer
+/// pad blocks are hashed when the value is made, so each [`HmacSha256::compute`] of a short
+/// message costs two SHA-256 compressions.
+///
+/// Used as a keyed hash (a pseudo-random function), e.g. the deny list's card keys; the full
+/// 32-byte tag is returned, truncation belongs to the scheme.
+///
+/// `Debug` shows nothing of the key.
+///
+/// # Examples
+///
+/// RFC 4231 test case 2:
+///
+/// ```
+/// use quickpass_crypto::mac::HmacSha256;
+///
+/// let mac = HmacSha256::new(b"Jefe");
+/// let tag = mac.compute(&[b"what do ya want ", b"for nothing?"]);
+/// assert_eq!(
+///     hex::encode(tag),
+///     "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+/// );
+/// ```
+#[derive(Clone)]
+pub struct HmacSha256(hmac::Hmac<sha2::Sha256>);
+
+impl HmacSha256 {
+    /// The HMAC under `key` (any length: a key longer than SHA-256's 64-byte block is hashed
+    /// first, as RFC 2104 says).
+    pub fn new(key: &[u8]) -> Self {
+        use hmac::KeyInit as _;
+        // HMAC takes keys of every length: `new_from_slice` cannot fail for it.
+        match hmac::Hmac::<sha2::Sha256>::new_from_slice(key) {
+            Ok(mac) => HmacSha256(mac),
+            Err(_) => unreachable!("HMAC accepts keys of any length"),
+        }
+    }
+
+    /// The tag of the concatenation of `parts`.
+    pub fn compute(&self, parts: &[&[u8]]) -> [u8; 32] {
+        use hmac::Mac as _;
+        let mut mac = self.0.clone();
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+}
+
+impl core::fmt::Debug for HmacSha256 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("HmacSha256(..)")
     }
 }

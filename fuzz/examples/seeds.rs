@@ -447,6 +447,31 @@ fn purse_purchases(corpora: &mut Corpora) {
     }
 }
 
+/// The example deny list and delta (`vectors/deny-list/`), each as is (selector 0) and with the
+/// checksum recomputed by the target (selector 1).
+fn deny_list_files(corpora: &mut Corpora) {
+    let dir = quickpass_sim::data::data_dir().join("deny-list");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("vectors/deny-list")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "deny"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let stem = path
+            .file_stem()
+            .expect("stem")
+            .to_string_lossy()
+            .into_owned();
+        let bytes = std::fs::read(&path).expect("read");
+        for selector in [0u8, 1] {
+            let mut seed = vec![selector];
+            seed.extend_from_slice(&bytes);
+            corpora.add("deny_list", &format!("{stem}-{selector}"), seed);
+        }
+    }
+}
+
 fn json_files(corpora: &mut Corpora) {
     let dir = quickpass_sim::data::data_dir();
     let list = |sub: &str| -> Vec<PathBuf> {
@@ -526,6 +551,7 @@ fn main() -> std::io::Result<()> {
     contact_transactions(&mut corpora);
     purse_purchases(&mut corpora);
     json_files(&mut corpora);
+    deny_list_files(&mut corpora);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus");
     corpora.write(&root)
 }

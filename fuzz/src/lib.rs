@@ -233,3 +233,37 @@ pub fn purse_request() -> PurchaseRequest {
         time: TransactionTime::new(13, 51, 0).expect("valid time"),
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Deny-list files
+// ---------------------------------------------------------------------------------------------
+
+/// Recomputes a deny-list file's checksum (`docs/deny-list.md` §3): if the first line holds
+/// `"sha256":"…"`, its value is replaced by the SHA-256 of that line with the value empty, its
+/// `\n` and the rest of the input. Any other input comes back unchanged. The `deny_list` target
+/// uses it on odd-selector inputs, so mutated files get past the checksum and reach the
+/// accepting paths (a random mutation almost never keeps a valid SHA-256).
+pub fn resign_deny_file(data: &[u8]) -> Vec<u8> {
+    const FIELD: &[u8] = b"\"sha256\":\"";
+    let Some(end) = data.iter().position(|&b| b == b'\n') else {
+        return data.to_vec();
+    };
+    let header = &data[..end];
+    let Some(at) = header.windows(FIELD.len()).rposition(|w| w == FIELD) else {
+        return data.to_vec();
+    };
+    let start = at + FIELD.len();
+    let Some(len) = header[start..].iter().position(|&b| b == b'"') else {
+        return data.to_vec();
+    };
+    let (before, after) = (&header[..start], &header[start + len..]);
+    let mut hasher = quickpass::crypto::hash::Sha256Hasher::new();
+    hasher.update(before);
+    hasher.update(after);
+    hasher.update(&data[end..]);
+    let mut out = before.to_vec();
+    out.extend_from_slice(hex::encode_upper(hasher.finish()).as_bytes());
+    out.extend_from_slice(after);
+    out.extend_from_slice(&data[end..]);
+    out
+}

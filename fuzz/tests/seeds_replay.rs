@@ -68,3 +68,27 @@ fn chunks_round_trip() {
     // A last chunk shorter than its length takes what is left.
     assert_eq!(split_chunks(&[0x00, 0x05, 0xAA]), vec![&[0xAA][..]]);
 }
+
+#[test]
+fn the_deny_list_seeds_are_accepted_as_they_are_and_re_signed() {
+    use quickpass::deny_list::{parse_delta, parse_list};
+    for (name, list) in [
+        ("list-v1-0", true),
+        ("list-v1-1", true),
+        ("delta-v1-v2-0", false),
+        ("delta-v1-v2-1", false),
+    ] {
+        let bytes = seed("deny_list", name);
+        let file = &bytes[1..];
+        assert_eq!(
+            quickpass_fuzz::resign_deny_file(file),
+            file,
+            "{name}: re-signing a valid file changes nothing"
+        );
+        if list {
+            assert!(parse_list(file).is_ok(), "{name}");
+        } else {
+            assert!(parse_delta(file).is_ok(), "{name}");
+        }
+    }
+}

@@ -28,6 +28,7 @@
 //! | [`contact`] | the contact (and contactless full-PBOC) EMV / PBOC transaction |
 //! | [`purse`] | ED/EP purchase, CAPP purchase and load, with the SAM, host and journal traits |
 //! | [`config`] | terminal configuration and CA keys, validated when built |
+//! | [`deny_list`] | the deny list (hot list) of hashed card keys, its deltas, and the [`deny_list::DenyCheck`] trait the flows take |
 //! | [`transport`] | the card link ([`transport::Transport`]) and the APDU layer over it |
 //! | [`selection`] | PSE / PPSE directories and the candidate list |
 //! | [`error`] | [`error::KernelError`]: what broke, and the outcome each error maps to |
@@ -201,6 +202,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
+// `deny_list` is written against `core` and `alloc` only (no I/O, no clock).
+extern crate alloc;
+
 /// Byte strings written as upper-case hex in JSON (`"E0E1C8"`, as every JSON file of the project
 /// has them); reading accepts either case. `hex::serde` would write lower case.
 pub(crate) type UpperHex = serde_with::hex::Hex<serde_with::formats::Uppercase>;
@@ -212,6 +216,7 @@ pub mod bits;
 pub mod config;
 pub mod contact;
 pub mod contactless;
+pub mod deny_list;
 pub mod dol;
 pub mod dump;
 pub mod error;
