@@ -229,10 +229,7 @@ pub fn load_kernel_config(
     let terminal = load_terminal_config(config)?;
     let capks = load_production_capks(capk_files)?;
     Ok(LoadedConfig {
-        config: KernelConfig {
-            terminal,
-            capks: capks.store,
-        },
+        config: KernelConfig::new(terminal, capks.store),
         refused_capks: capks.refused,
     })
 }

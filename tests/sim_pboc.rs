@@ -1220,10 +1220,7 @@ fn kernel_contactless_flow_against_the_simulated_cards() {
         }}"#,
             ttq = if online { "26000080" } else { "28000080" },
         );
-        KernelConfig {
-            terminal: TerminalConfig::from_json(&text).unwrap(),
-            capks: capks(),
-        }
+        KernelConfig::new(TerminalConfig::from_json(&text).unwrap(), capks())
     };
     let input = |amount: u64| TransactionInput {
         amount: Amount::from_minor(amount).expect("amount"),

@@ -342,3 +342,52 @@ fn the_deferred_record_is_authorised_from_the_record_alone() {
     );
     assert!(refused.deferred_authorisation(&config).is_none());
 }
+
+/// Issue 11 item 2: the deny list (hashed PAN + PSN) refuses the card on every path — transit
+/// (step 4), a qPBOC ARQC, a qPBOC TC — and a card with another PSN is not refused.
+#[test]
+fn the_deny_list_refuses_the_card_on_every_path() {
+    use quickpass::kernel::config::SharedDenyList;
+    use quickpass::kernel::deny_list::{card_key, DenyList, Salt};
+    use quickpass::kernel::values::Pan;
+    use std::sync::Arc;
+    let salt = Salt::new(&[0x5A; 16]).expect("salt");
+    let key = |pan: &str, psn: Option<u8>| card_key(&salt, &Pan::from_digits(pan).unwrap(), psn);
+    let list = DenyList::from_keys(
+        salt.clone(),
+        1,
+        [
+            key("6228480099887766", Some(0x01)),
+            key("6250940012345675", Some(0x01)),
+            key("6228480012345671", Some(0x01)),
+        ],
+    )
+    .expect("list");
+    let shared = SharedDenyList(Arc::new(list));
+
+    let mut transit = transit_config();
+    transit.deny_list = Some(shared.clone());
+    let refused = tap(&mut card(&profile_json("transit-online-oda")), &transit, 0);
+    assert_refused_at(&refused, "deny_list");
+    // The same PAN with another sequence number is another card.
+    let other_psn = with("transit-online-oda", |app| app["psn"] = Value::from("02"));
+    let accepted = tap(&mut card(&other_psn), &transit, 0);
+    assert_eq!(accepted.outcome, Outcome::AcceptedForTravel);
+
+    let mut reader = quickpass_sim::data::default_kernel_config().expect("default");
+    reader.deny_list = Some(shared);
+    // An online request (ARQC) and an offline approval (TC) alike.
+    for (profile, amount) in [("qpboc-credit-online", 100), ("qpboc-debit-offline", 100)] {
+        let result = tap(&mut card(&profile_json(profile)), &reader, amount);
+        assert_eq!(
+            result.outcome,
+            Outcome::Declined,
+            "{profile}: {:?}",
+            result.record()
+        );
+        assert!(
+            result.tvr.contains(Tvr::CARD_ON_EXCEPTION_FILE),
+            "{profile}"
+        );
+    }
+}

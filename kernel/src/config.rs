@@ -571,4 +571,48 @@ pub struct KernelConfig {
     pub terminal: TerminalConfig,
     /// CA public keys.
     pub capks: CapkStore,
+    /// The deny list (hot list) every flow consults besides the configuration's exception
+    /// file; `None`: no deny list.
+    pub deny_list: Option<SharedDenyList>,
+}
+
+impl KernelConfig {
+    /// A configuration with these terminal data and CA keys and no deny list.
+    pub fn new(terminal: TerminalConfig, capks: CapkStore) -> Self {
+        KernelConfig {
+            terminal,
+            capks,
+            deny_list: None,
+        }
+    }
+
+    /// Whether the card (PAN, PAN sequence number `5F34`) is refused: on the exception file
+    /// or on the deny list.
+    pub fn is_denied(&self, pan: &crate::values::Pan, psn: Option<u8>) -> bool {
+        self.terminal.is_on_exception_file(pan.expose_digits())
+            || self
+                .deny_list
+                .as_ref()
+                .is_some_and(|list| list.0.is_denied(pan, psn))
+    }
+}
+
+/// A deny list shared by every tap and thread: the kernel's [`crate::deny_list::DenyList`] or
+/// an integrator's own store (which, when it cannot answer, says "denied").
+#[derive(Clone)]
+pub struct SharedDenyList(pub std::sync::Arc<dyn crate::deny_list::DenyCheck + Send + Sync>);
+
+/// Two handles are equal when they share the same list.
+impl PartialEq for SharedDenyList {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for SharedDenyList {}
+
+impl core::fmt::Debug for SharedDenyList {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("SharedDenyList(..)")
+    }
 }

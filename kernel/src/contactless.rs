@@ -740,11 +740,15 @@ impl CardPhase {
         }
     }
 
-    /// Whether the card is on the terminal's exception file (deny list).
+    /// Whether the card (PAN and PAN sequence number) is on the exception file or the deny list.
     fn is_denied(&self, config: &KernelConfig) -> bool {
+        let psn = self
+            .card
+            .get(tags::PAN_SEQUENCE_NUMBER)
+            .and_then(|p| p.first().copied());
         self.card
             .pan()
-            .is_some_and(|pan| config.terminal.is_on_exception_file(pan.expose_digits()))
+            .is_some_and(|pan| config.is_denied(&pan, psn))
     }
 
     /// The application's expiry against the transaction date: `5F24` when the card gave it,

@@ -140,7 +140,7 @@
 //!     "revoked_certificates": [],
 //!     "exception_file": []
 //! }"#)?;
-//! let config = KernelConfig { terminal, capks: quickpass_crypto::capk::CapkStore::new() };
+//! let config = KernelConfig::new(terminal, quickpass_crypto::capk::CapkStore::new());
 //!
 //! // What the caller brings: amount, date, time and the unpredictable number.
 //! let input = TransactionInput {

@@ -1104,7 +1104,12 @@ impl Transaction {
             return Ok(());
         };
         if let Some(pan) = self.phase.card.pan() {
-            if config.terminal.is_on_exception_file(pan.expose_digits()) {
+            let psn = self
+                .phase
+                .card
+                .get(tags::PAN_SEQUENCE_NUMBER)
+                .and_then(|p| p.first().copied());
+            if config.is_denied(&pan, psn) {
                 self.tvr.set(Tvr::CARD_ON_EXCEPTION_FILE);
             }
         }

@@ -147,8 +147,11 @@ const SFI_EF1E: Sfi = sfi(0x1E);
 pub struct PurseConfig {
     /// The application.
     pub application: PurseApplication,
-    /// Card numbers refused (deny list / blacklist).
+    /// Card numbers refused (a short list given in the configuration).
     pub deny_list: Vec<CardNumber>,
+    /// The terminal's deny list (hashed keys, [`crate::deny_list`]): a card number that is a
+    /// valid PAN is looked up with no PAN sequence number. `None`: none.
+    pub deny_check: Option<crate::config::SharedDenyList>,
     /// How many EF18 records recovery reads at most to find this terminal's transaction.
     pub log_scan: u8,
     /// Ask the SAM to check each purchase TAC (pboc-notes §4.3 step 8; on by default): 2 more
@@ -173,6 +176,7 @@ impl PurseConfig {
         PurseConfig {
             application,
             deny_list: Vec::new(),
+            deny_check: None,
             log_scan: 10,
             check_tac: true,
             repeat: super::RepeatGuard::new(0),
@@ -574,7 +578,7 @@ fn open_card<T: Transport>(
         Some(DeclineReason::NotYetValid)
     } else if date > info.expiry_date {
         Some(DeclineReason::Expired)
-    } else if config.deny_list.contains(&info.number) {
+    } else if config.deny_list.contains(&info.number) || on_deny_list(config, &info.number) {
         Some(DeclineReason::Denied)
     } else {
         None
@@ -1406,6 +1410,16 @@ fn begin_tap<T: Transport, J: Journal + ?Sized>(
             }
         }
     }
+}
+
+/// Whether the terminal's deny list refuses this card number (looked up as a PAN without a
+/// sequence number; a number that is not a valid PAN cannot be on it).
+fn on_deny_list(config: &PurseConfig, number: &CardNumber) -> bool {
+    let Some(list) = &config.deny_check else {
+        return false;
+    };
+    crate::values::Pan::from_digits(number.expose_digits())
+        .is_ok_and(|pan| list.0.is_denied(&pan, None))
 }
 
 /// A refused tap reports the balance the card showed: when nothing moved (no record, no

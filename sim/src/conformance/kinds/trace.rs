@@ -328,8 +328,5 @@ fn config(
         let key = super::oda::capk(key)?;
         capks.insert(key).map_err(|e| e.to_string())?;
     }
-    Ok(KernelConfig {
-        terminal: terminal_config,
-        capks,
-    })
+    Ok(KernelConfig::new(terminal_config, capks))
 }
