@@ -1006,11 +1006,7 @@ fn recover<T: Transport, J: Journal + ?Sized>(
     // The SAM's pending MAC2 session can only belong to the newest entry this terminal began:
     // any later purchase ran its own INIT SAM FOR PURCHASE. Older entries are not shown to the
     // SAM (its answer would be about another transaction) and rely on EF18 instead.
-    let newest = pending
-        .iter()
-        .map(|p| p.id)
-        .chain(journal.records().iter().map(|r| r.id))
-        .max();
+    let newest = journal.newest_id();
     let mine: Vec<Pending> = pending
         .into_iter()
         .filter(|p| p.entry.card == info.identity)
