@@ -11,8 +11,11 @@
 //!   cryptograms, purse MACs, SM2, CA keys and offline data authentication.
 //! - [`setup`]: the terminal configuration and the production CA key lists, from explicit paths;
 //!   a list holding a known test key is refused.
-//! - [`journal`]: a durable file journal for purse transactions (what clearing needs is on disk
-//!   before the gate opens).
+//! - [`store`]: the terminal's store, an embedded SQLite database — the purse journal, the
+//!   records on their way to the back office (batches, acknowledgement, pruning) and the
+//!   deferred authorisation queue; one writer at a time, refused at start-up when unusable.
+//! - [`journal`]: the JSON file journal for purse transactions (tests and PC tools, and the
+//!   format the store imports; a terminal uses [`store`]).
 //! - [`clock`] and [`random`]: the local date and time, and the unpredictable number, that the
 //!   kernel takes as values.
 //! - [`report`]: an error and its causes as one line, each said once.
@@ -102,6 +105,7 @@ pub mod pcsc;
 pub mod random;
 pub mod report;
 pub mod setup;
+pub mod store;
 
 pub use quickpass_crypto as crypto;
 pub use quickpass_kernel as kernel;
