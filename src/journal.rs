@@ -315,6 +315,10 @@ impl Journal for FileJournal {
         self.commit(next)?;
         Ok(records)
     }
+
+    fn newest_id(&self) -> Option<u64> {
+        self.state.newest_id()
+    }
 }
 
 #[cfg(test)]

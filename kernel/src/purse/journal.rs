@@ -182,6 +182,12 @@ impl Journal for MemoryJournal {
     fn take_records(&mut self) -> Result<Vec<SettlementRecord>, MemoryJournalError> {
         Ok(std::mem::take(&mut self.records))
     }
+
+    /// The last id [`begin`](Journal::begin) issued: no copy of the records per tap, and still
+    /// right after [`take_records`](Journal::take_records) emptied them.
+    fn newest_id(&self) -> Option<u64> {
+        self.next_id.checked_sub(1).filter(|&id| id > 0)
+    }
 }
 
 impl<J: Journal + ?Sized> Journal for &mut J {
