@@ -44,14 +44,14 @@ pub enum StoreError {
         /// What was found instead.
         detail: &'static str,
     },
-    /// The database file is damaged (SQLite reports corruption).
-    #[error("store {path} is damaged: {source}")]
+    /// The database file is damaged: SQLite reports corruption, or `PRAGMA integrity_check`
+    /// (run at every open) finds a damaged page or an index that disagrees with its table.
+    #[error("store {path} is damaged: {detail}")]
     Corrupt {
         /// The store file.
         path: PathBuf,
-        /// SQLite's error.
-        #[source]
-        source: rusqlite::Error,
+        /// SQLite's first finding (pages, tables, indexes and row numbers; no row content).
+        detail: String,
     },
     /// The store was written by a newer version of this software (its schema is newer than the
     /// one this build knows): refused rather than misread.
