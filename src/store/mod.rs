@@ -3,13 +3,15 @@
 //! and the deferred authorisation queue.
 //!
 //! ```text
-//!  purse flows ──Journal──▶ pending ──complete──▶ records (purse_settlement)─┐
-//!  contactless / contact / transit ──add_record──▶ records (other kinds) ─────┤
-//!                                                                            ▼
-//!             unsent ──export_batch──▶ sent ──acknowledge──▶ acknowledged ──prune──▶ gone
-//!                          ▲  (re-exported until acknowledged)      │
-//!                          └────────────────────────────────────────┘ deferred only:
-//!                                     apply_results ──▶ approved / declined (card key back)
+//!  purse flows ──Journal::begin──▶ pending ──complete──▶ records: purse_settlement ─┐
+//!  clearing and transit callers ──add_record──▶ records: contactless, contact,     ├─┐
+//!                                                        transit_deferred ─────────┘ │
+//!  ┌─────────────────────────────────────────────────────────────────────────────────┘
+//!  ▼
+//!  unsent ──export_batch──▶ sent ──acknowledge──▶ acknowledged ──prune_acknowledged──▶ deleted
+//!                  ▲         │                          │
+//!                  └─────────┘ next export, until       └─ transit_deferred: apply_results
+//!                              acknowledged                ──▶ approved / declined ──▶ prune
 //! ```
 //!
 //! # Durability

@@ -195,7 +195,6 @@ pub(super) fn undelivered(
 }
 
 /// Inserts a new record row.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn insert(
     tx: &Transaction<'_>,
     id: i64,
