@@ -5,8 +5,8 @@
 //! ```sh
 //! cargo run --example bus_fare -- [--fare N] [--taps N] [--capp] [--tear-after K] [--json]
 //!                                 [--profile PATH] [--reader NAME] [--sam-reader NAME]
-//!                                 [--journal PATH] [--exchange-deadline-ms MS]
-//!                                 [--tap-deadline-ms MS]
+//!                                 [--journal PATH | --store PATH]
+//!                                 [--exchange-deadline-ms MS] [--tap-deadline-ms MS]
 //! ```
 //!
 //! By default the card is the simulated T-Union purse (`vectors/cards/transit-purse-capp.json`)
@@ -18,7 +18,11 @@
 //! the reader; after the last tap it ends at once), `--profile PATH`, `--json` (one JSON object per
 //! transaction: `result` = `paid` | `loaded` | `insufficient_balance` | `declined` |
 //! `recovered` | `torn` | `already_paid` | …, `amount`, `balance_before`, `balance_after`, `tac` (hex or null),
-//! `apdus`), plus `--journal PATH` (file journal; default in memory) and `--help`. With PC/SC
+//! `apdus`), plus `--journal PATH` (JSON file journal; default in memory), `--store PATH` (the
+//! terminal's SQLite store, `quickpass::store`: the pending entries and the settlement records,
+//! which stay there for export; conflicts with `--journal`) and `--help`. Either file is opened
+//! and written before the first tap: one that cannot be written, or a store another process
+//! holds, exits 1 with no card touched. With PC/SC
 //! readers `--exchange-deadline-ms MS` (default 2000) bounds each card and PSAM exchange and
 //! `--tap-deadline-ms MS` (default 3000) each tap from the card's connection; 0 turns either
 //! off. A tap cut by a deadline after the DEBIT was sent ends `torn`, and the next tap of that
@@ -40,16 +44,13 @@ mod common;
 
 #[cfg(not(feature = "pcsc"))]
 use common::pcsc_unavailable;
-use common::{
-    application, report_tap, total, Boxed, CardLink, JournalFailure, SamLink, Unrecorded,
-};
+use common::{application, open_journal, report_tap, total, CardLink, SamLink, Unrecorded};
 #[cfg(feature = "pcsc")]
 use common::{pcsc_card, pcsc_link};
-use quickpass::journal::FileJournal;
 use quickpass::kernel::purse::fare::{SegmentFareTable, Station};
 use quickpass::kernel::purse::{
-    capp_purchase, purchase, CappRequest, Journal, MemoryJournal, Psam, PurchaseRequest,
-    PurseConfig, RepeatGuard, Sam, SelectBy,
+    capp_purchase, purchase, CappRequest, Psam, PurchaseRequest, PurseConfig, RepeatGuard, Sam,
+    SelectBy,
 };
 use quickpass::kernel::transport::ApduLayer;
 use quickpass::kernel::values::PurseAmount;
@@ -91,6 +92,9 @@ struct Options {
     /// Journal file (default: in memory).
     #[arg(long, value_name = "PATH")]
     journal: Option<std::path::PathBuf>,
+    /// The terminal's store (SQLite): purse journal and settlement records.
+    #[arg(long, value_name = "PATH", conflicts_with = "journal")]
+    store: Option<std::path::PathBuf>,
     /// One JSON object per transaction.
     #[arg(long)]
     json: bool,
@@ -148,12 +152,7 @@ fn run(options: Options) -> Result<(), String> {
     // MAC1, MAC2 and the TAC check (DES INIT / DES CRYPT) all happen in the PSAM.
     let mut sam =
         Psam::open(sam_link, &SelectBy::FileId(psam_df)).map_err(|e| format!("PSAM: {e}"))?;
-    let mut journal: Box<dyn Journal<Error = JournalFailure>> = match &options.journal {
-        Some(path) => Box::new(Boxed(
-            FileJournal::open(path).map_err(|e| format!("journal: {e}"))?,
-        )),
-        None => Box::new(Boxed(MemoryJournal::new())),
-    };
+    let mut journal = open_journal(options.journal.as_deref(), options.store.as_deref())?;
     let mut config = PurseConfig::new(app);
     config.repeat = RepeatGuard::new(options.repeat_interval_s);
     let fares = SegmentFareTable::EXAMPLE;

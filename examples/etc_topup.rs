@@ -5,7 +5,8 @@
 //! ```sh
 //! cargo run --example etc_topup -- [--amount N] [--taps N] [--tear-after K] [--json]
 //!                                  [--profile PATH] [--reader NAME] [--sam-reader NAME]
-//!                                  [--journal PATH] [--load-key HEX | --host-keys PATH]
+//!                                  [--journal PATH | --store PATH]
+//!                                  [--load-key HEX | --host-keys PATH]
 //!                                  [--exchange-deadline-ms MS] [--tap-deadline-ms MS]
 //! ```
 //!
@@ -18,7 +19,10 @@
 //! `loaded` | `declined` | `recovered` | `torn` | …, `amount`, `balance_before`,
 //! `balance_after`, `tac` (hex or null), `apdus`), plus `--taps N` (default 1), `--tear-after K`
 //! (the card leaves after the K-th APDU of the first tap; the next tap recovers), `--journal
-//! PATH`, `--exchange-deadline-ms MS` (default 2000) and `--tap-deadline-ms MS` (default 0:
+//! PATH` (JSON file journal) or `--store PATH` (the terminal's SQLite store,
+//! `quickpass::store`; the two conflict; either is opened and written before the first tap, and
+//! one that cannot be written, or a store another process holds, exits 1),
+//! `--exchange-deadline-ms MS` (default 2000) and `--tap-deadline-ms MS` (default 0:
 //! none — the issuer host's answer comes in the middle of the tap, so its own timeout, not the
 //! card's, bounds a top-up; set one when the host is fast and local) for PC/SC readers, and
 //! `--help`. Exit status: 0 after the taps, 1 when the set-up fails or a load's record could
@@ -60,18 +64,15 @@ mod common;
 
 #[cfg(not(feature = "pcsc"))]
 use common::pcsc_unavailable;
-use common::{
-    application, report_tap, total, Boxed, CardLink, JournalFailure, SamLink, Unrecorded,
-};
+use common::{application, open_journal, report_tap, total, CardLink, SamLink, Unrecorded};
 #[cfg(feature = "pcsc")]
 use common::{pcsc_card, pcsc_link};
 use quickpass::crypto::purse::LoadTacData;
 use quickpass::crypto::secret::SecretKey;
-use quickpass::journal::FileJournal;
 use quickpass::kernel::purse::sam::TacCheck;
 use quickpass::kernel::purse::{
-    load, CardIdentity, Host, HostDecision, Journal, LoadAuthorisation, LoadRequest, LoadReversal,
-    MemoryJournal, Psam, PurseConfig, Sam, SelectBy,
+    load, CardIdentity, Host, HostDecision, LoadAuthorisation, LoadRequest, LoadReversal, Psam,
+    PurseConfig, Sam, SelectBy,
 };
 use quickpass::kernel::transport::ApduLayer;
 use quickpass::kernel::values::PurseAmount;
@@ -111,6 +112,9 @@ struct Options {
     /// Journal file (default: in memory).
     #[arg(long, value_name = "PATH")]
     journal: Option<std::path::PathBuf>,
+    /// The terminal's store (SQLite): purse journal and settlement records.
+    #[arg(long, value_name = "PATH", conflicts_with = "journal")]
+    store: Option<std::path::PathBuf>,
     /// The card's own (diversified) 16-byte load key for the simulated issuer.
     #[arg(long, value_name = "HEX", conflicts_with = "host_keys")]
     load_key: Option<String>,
@@ -306,12 +310,7 @@ fn run(options: Options) -> Result<(), String> {
     let terminal_id = Psam::open(sam_link, &SelectBy::FileId(psam_df))
         .map_err(|e| format!("PSAM: {e}"))?
         .terminal_id();
-    let mut journal: Box<dyn Journal<Error = JournalFailure>> = match &options.journal {
-        Some(path) => Box::new(Boxed(
-            FileJournal::open(path).map_err(|e| format!("journal: {e}"))?,
-        )),
-        None => Box::new(Boxed(MemoryJournal::new())),
-    };
+    let mut journal = open_journal(options.journal.as_deref(), options.store.as_deref())?;
     let config = PurseConfig::new(app);
     if !options.json {
         outln!("top-up terminal {}", hex::encode_upper(terminal_id));

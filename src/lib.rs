@@ -13,8 +13,11 @@
 //!   a list holding a known test key is refused.
 //! - [`deny_list`]: deny-list files (a full list and its deltas, hashed card keys only) for the
 //!   kernel's [`kernel::deny_list::DenyList`].
-//! - [`journal`]: a durable file journal for purse transactions (what clearing needs is on disk
-//!   before the gate opens).
+//! - [`store`]: the terminal's store, an embedded SQLite database — the purse journal, the
+//!   records on their way to the back office (batches, acknowledgement, pruning) and the
+//!   deferred authorisation queue; one writer at a time, refused at start-up when unusable.
+//! - [`journal`]: the JSON file journal for purse transactions (tests and PC tools, and the
+//!   format the store imports; a terminal uses [`store`]).
 //! - [`clock`] and [`random`]: the local date and time, and the unpredictable number, that the
 //!   kernel takes as values.
 //! - [`report`]: an error and its causes as one line, each said once.
@@ -105,6 +108,7 @@ pub mod pcsc;
 pub mod random;
 pub mod report;
 pub mod setup;
+pub mod store;
 
 pub use quickpass_crypto as crypto;
 pub use quickpass_kernel as kernel;

@@ -17,11 +17,18 @@
 //!   for the clearing host) —, and A holds no pending entry unless its last tap ended `disputed`
 //!   (then that tap did not move money).
 //!
-//! `PROPTEST_CASES` sets the cases per flow (default 256). The acceptance run:
+//! Each terminal's journal is the kernel's `MemoryJournal`, or (the `*_with_the_store` cases)
+//! a `quickpass::store::Store` in a file of its own, reopened between taps: the same property
+//! through the terminal's real store.
+//!
+//! `PROPTEST_CASES` sets the cases per flow (default 256; with the store a sixteenth of it, at
+//! least 8: every commit is synced to disk). The acceptance run:
 //! `PROPTEST_CASES=100000 cargo test --release --test money_conservation`.
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use proptest::prelude::*;
 use quickpass::kernel::apdu::Purse;
@@ -34,6 +41,7 @@ use quickpass::kernel::purse::{
 };
 use quickpass::kernel::transport::ApduLayer;
 use quickpass::kernel::values::{PurseAmount, StatusWord, TransactionDate, TransactionTime};
+use quickpass::store::Store;
 use quickpass_sim::faults::{Fault, FaultyCard, Trigger};
 use quickpass_sim::host::purse::PurseHost;
 use quickpass_sim::purse::SimPurseApplication;
@@ -88,19 +96,111 @@ enum Flow {
     Load,
 }
 
-/// One terminal: its PSAM (purchases) or issuer host (loads), and its own journal.
-struct Terminal {
-    sam: Psam<VirtualCard>,
-    host: PurseHost,
-    journal: MemoryJournal,
+/// A terminal's journal: in memory, or a store file (reopened before every tap, as after a
+/// restart: what the property sees is what was on disk).
+trait TestJournal: Journal {
+    fn reopen(&mut self) {}
 }
 
-impl Terminal {
-    fn new(psam: &CardProfile) -> Terminal {
+impl TestJournal for MemoryJournal {}
+
+/// A store in a file of its own.
+struct FileStore {
+    store: Option<Store>,
+    path: PathBuf,
+}
+
+impl FileStore {
+    fn new(dir: &Path) -> FileStore {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = dir.join(format!("t{}.db", NEXT.fetch_add(1, Ordering::Relaxed)));
+        FileStore {
+            store: Some(Store::open(&path).unwrap()),
+            path,
+        }
+    }
+
+    fn get(&self) -> &Store {
+        self.store.as_ref().unwrap()
+    }
+}
+
+impl Journal for FileStore {
+    type Error = <Store as Journal>::Error;
+    fn begin(
+        &mut self,
+        entry: &quickpass::kernel::purse::JournalEntry,
+    ) -> Result<u64, Self::Error> {
+        self.store.as_mut().unwrap().begin(entry)
+    }
+    fn complete(
+        &mut self,
+        record: &quickpass::kernel::purse::SettlementRecord,
+    ) -> Result<(), Self::Error> {
+        self.store.as_mut().unwrap().complete(record)
+    }
+    fn void(&mut self, id: u64) -> Result<(), Self::Error> {
+        self.store.as_mut().unwrap().void(id)
+    }
+    fn pending(&self) -> Vec<quickpass::kernel::purse::Pending> {
+        self.get().pending()
+    }
+    fn records(&self) -> Vec<quickpass::kernel::purse::SettlementRecord> {
+        // The fallible form: a failure fails the test instead of reading as "no records".
+        self.get().settlement_records().unwrap()
+    }
+    fn take_records(
+        &mut self,
+    ) -> Result<Vec<quickpass::kernel::purse::SettlementRecord>, Self::Error> {
+        self.store.as_mut().unwrap().take_records()
+    }
+    fn newest_id(&self) -> Option<u64> {
+        self.get().newest_id()
+    }
+}
+
+impl TestJournal for FileStore {
+    fn reopen(&mut self) {
+        drop(self.store.take());
+        self.store = Some(Store::open(&self.path).unwrap());
+    }
+}
+
+/// A directory removed when the case ends.
+struct CaseDir(PathBuf);
+
+impl CaseDir {
+    fn new() -> CaseDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "quickpass-money-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        CaseDir(dir)
+    }
+}
+
+impl Drop for CaseDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// One terminal: its PSAM (purchases) or issuer host (loads), and its own journal.
+struct Terminal<J> {
+    sam: Psam<VirtualCard>,
+    host: PurseHost,
+    journal: J,
+}
+
+impl<J: TestJournal> Terminal<J> {
+    fn new(psam: &CardProfile, journal: J) -> Terminal<J> {
         Terminal {
             sam: Psam::open(psam.build().unwrap(), &SelectBy::FileId(0x8011)).unwrap(),
             host: sim_host("etc-user-card"),
-            journal: MemoryJournal::new(),
+            journal,
         }
     }
 
@@ -223,6 +323,25 @@ fn follow_ups() -> impl Strategy<Value = Vec<(bool, u16)>> {
 // --- the property --------------------------------------------------------------------------
 
 fn run(flow: Flow, planned: &[Planned], follow: &[(bool, u16)]) -> Result<(), TestCaseError> {
+    run_with(flow, planned, follow, &mut MemoryJournal::new)
+}
+
+/// [`run`] with each terminal's journal a store file.
+fn run_with_stores(
+    flow: Flow,
+    planned: &[Planned],
+    follow: &[(bool, u16)],
+) -> Result<(), TestCaseError> {
+    let dir = CaseDir::new();
+    run_with(flow, planned, follow, &mut || FileStore::new(&dir.0))
+}
+
+fn run_with<J: TestJournal>(
+    flow: Flow,
+    planned: &[Planned],
+    follow: &[(bool, u16)],
+    new_journal: &mut dyn FnMut() -> J,
+) -> Result<(), TestCaseError> {
     let psam = profile("psam");
     let mut card = CardLayer::new(FaultyCard::new(
         profile(if flow == Flow::Load {
@@ -233,7 +352,7 @@ fn run(flow: Flow, planned: &[Planned], follow: &[(bool, u16)]) -> Result<(), Te
         .build()
         .unwrap(),
     ));
-    let mut terminals = vec![Terminal::new(&psam)];
+    let mut terminals = vec![Terminal::new(&psam, new_journal())];
     let start = balance(&mut card);
     // Signed card change: debits for purchases, credits for loads.
     let moved = |card: &mut CardLayer| {
@@ -259,7 +378,7 @@ fn run(flow: Flow, planned: &[Planned], follow: &[(bool, u16)]) -> Result<(), Te
     let mut taps = vec![(0usize, 9u16, true)];
     for &(elsewhere, station) in follow {
         if elsewhere {
-            terminals.push(Terminal::new(&psam));
+            terminals.push(Terminal::new(&psam, new_journal()));
             taps.push((terminals.len() - 1, station, false));
         } else {
             taps.push((0, station, false));
@@ -269,13 +388,19 @@ fn run(flow: Flow, planned: &[Planned], follow: &[(bool, u16)]) -> Result<(), Te
     let mut last: Option<(PurseOutcome, i64)> = None;
     for (t, station, faulted) in taps {
         let before = moved(&mut card);
+        terminals[t].journal.reopen();
         let pending_before: Vec<u64> = terminals[t]
             .journal
             .pending()
             .iter()
             .map(|p| p.id)
             .collect();
-        let records_before = terminals[t].journal.records().len();
+        let records_before: BTreeSet<u64> = terminals[t]
+            .journal
+            .records()
+            .iter()
+            .map(|r| r.id)
+            .collect();
         let result = terminals[t].tap(flow, &mut card, station, tap_no);
         tap_no += 1;
         let outcome = match &result {
@@ -302,8 +427,11 @@ fn run(flow: Flow, planned: &[Planned], follow: &[(bool, u16)]) -> Result<(), Te
         }
         if !faulted {
             // A clean tap moved exactly what its new records for new transactions say.
-            let new_money: i64 = terminals[t].journal.records()[records_before..]
+            let new_money: i64 = terminals[t]
+                .journal
+                .records()
                 .iter()
+                .filter(|r| !records_before.contains(&r.id))
                 .filter(|r| !pending_before.contains(&r.id))
                 .map(|r| i64::from(r.amount.fen()))
                 .sum();
@@ -386,6 +514,36 @@ fn config() -> ProptestConfig {
     }
 }
 
+/// Fewer cases through the store (each commit is synced to disk).
+fn store_config() -> ProptestConfig {
+    ProptestConfig {
+        cases: (config().cases / 16).max(8),
+        ..config()
+    }
+}
+
+proptest! {
+    #![proptest_config(store_config())]
+
+    #[test]
+    fn purchase_money_is_conserved_with_the_store(
+        planned in plan(Flow::Purchase),
+        follow in follow_ups(),
+    ) {
+        run_with_stores(Flow::Purchase, &planned, &follow)?;
+    }
+
+    #[test]
+    fn capp_money_is_conserved_with_the_store(planned in plan(Flow::Capp), follow in follow_ups()) {
+        run_with_stores(Flow::Capp, &planned, &follow)?;
+    }
+
+    #[test]
+    fn load_money_is_conserved_with_the_store(planned in plan(Flow::Load), follow in follow_ups()) {
+        run_with_stores(Flow::Load, &planned, &follow)?;
+    }
+}
+
 proptest! {
     #![proptest_config(config())]
 
@@ -410,6 +568,18 @@ proptest! {
 /// counter" and voided an entry the card had carried out: money moved with no record.
 #[test]
 fn a_damaged_ef18_read_never_voids_an_executed_entry() {
+    damaged_ef18_reads(run);
+}
+
+/// The same three cases with the terminals' journals in store files.
+#[test]
+fn a_damaged_ef18_read_never_voids_an_executed_entry_with_the_store() {
+    damaged_ef18_reads(run_with_stores);
+}
+
+type Runner = fn(Flow, &[Planned], &[(bool, u16)]) -> Result<(), TestCaseError>;
+
+fn damaged_ef18_reads(run: Runner) {
     let damaged = |offset| Fault::CorruptByte { offset, mask: 0x01 };
     // Purchase: MAC2 of DEBIT broken, then the first EF18 read damaged.
     run(

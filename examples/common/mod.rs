@@ -253,6 +253,29 @@ impl<J: Journal> Journal for Boxed<J> {
     ) -> Result<Vec<quickpass::kernel::purse::SettlementRecord>, Self::Error> {
         self.0.take_records().map_err(failure)
     }
+
+    fn newest_id(&self) -> Option<u64> {
+        self.0.newest_id()
+    }
+}
+
+/// The purse journal of `--journal PATH` (a JSON file), `--store PATH` (the terminal's SQLite
+/// store) or, with neither, in memory. Either file is opened — and written — here, before any
+/// tap: an unusable one (missing directory, read-only, full disk, held by another process)
+/// ends the program with exit status 1 and no card touched.
+pub fn open_journal(
+    journal: Option<&std::path::Path>,
+    store: Option<&std::path::Path>,
+) -> Result<Box<dyn Journal<Error = JournalFailure>>, String> {
+    Ok(match (journal, store) {
+        (_, Some(path)) => Box::new(Boxed(
+            quickpass::store::Store::open(path).map_err(|e| quickpass::report::error_chain(&e))?,
+        )),
+        (Some(path), None) => Box::new(Boxed(
+            quickpass::journal::FileJournal::open(path).map_err(|e| format!("journal: {e}"))?,
+        )),
+        (None, None) => Box::new(Boxed(quickpass::kernel::purse::MemoryJournal::new())),
+    })
 }
 
 /// The records of taps the journal refused after the card paid (the kernel's

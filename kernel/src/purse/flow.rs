@@ -1028,11 +1028,7 @@ fn recover<T: Transport, J: Journal + ?Sized>(
     // The SAM's pending MAC2 session can only belong to the newest entry this terminal began:
     // any later purchase ran its own INIT SAM FOR PURCHASE. Older entries are not shown to the
     // SAM (its answer would be about another transaction) and rely on EF18 instead.
-    let newest = pending
-        .iter()
-        .map(|p| p.id)
-        .chain(journal.records().iter().map(|r| r.id))
-        .max();
+    let newest = journal.newest_id();
     let mine: Vec<Pending> = pending
         .into_iter()
         .filter(|p| p.entry.card == info.identity)
@@ -2169,25 +2165,7 @@ mod tests {
     /// A purchase entry begun in `journal`, and the tap that paid it but whose record the
     /// journal refused.
     fn paid_but_unrecorded(journal: &mut Flaky) -> (SettlementRecord, TapResult) {
-        let entry = JournalEntry {
-            kind: TransactionKind::PursePurchase,
-            card: CardIdentity {
-                serial: [0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78],
-                second_diversifier: None,
-            },
-            card_number: "3104************5678".into(),
-            amount: PurseAmount::from_fen(200),
-            balance_before: PurseAmount::from_fen(5000),
-            counter: 16,
-            key_index: 1,
-            key_version: 1,
-            terminal_id: [0x31, 0x01, 0, 0, 0, 1],
-            terminal_serial: Some(1),
-            date: [0x20, 0x26, 0x12, 0x07],
-            time: [0x08, 0x00, 0x00],
-            host_mac2: None,
-            trip: None,
-        };
+        let entry = test_entry();
         let id = journal.begin(&entry).expect("begin");
         let record = settlement_record(id, &entry, RecordStatus::Paid, Some([1; 4]), true, true);
         let mut tap = TapResult {
@@ -2206,6 +2184,29 @@ mod tests {
         };
         settle(journal, &mut tap, record.clone());
         (record, tap)
+    }
+
+    /// A purchase entry of 2.00.
+    fn test_entry() -> JournalEntry {
+        JournalEntry {
+            kind: TransactionKind::PursePurchase,
+            card: CardIdentity {
+                serial: [0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78],
+                second_diversifier: None,
+            },
+            card_number: "3104************5678".into(),
+            amount: PurseAmount::from_fen(200),
+            balance_before: PurseAmount::from_fen(5000),
+            counter: 16,
+            key_index: 1,
+            key_version: 1,
+            terminal_id: [0x31, 0x01, 0, 0, 0, 1],
+            terminal_serial: Some(1),
+            date: [0x20, 0x26, 0x12, 0x07],
+            time: [0x08, 0x00, 0x00],
+            host_mac2: None,
+            trip: None,
+        }
     }
 
     #[test]
@@ -2243,6 +2244,23 @@ mod tests {
         unwritten.retry(&mut journal);
         assert!(unwritten.is_empty());
         assert_eq!(journal.records().len(), 1);
+    }
+
+    /// The newest id is the last one begun, also once the records were taken (the default
+    /// method would then answer an older pending entry, which cannot own the SAM's session).
+    #[test]
+    fn the_newest_id_is_the_last_one_begun() {
+        let mut journal = MemoryJournal::new();
+        assert_eq!(journal.newest_id(), None);
+        let entry = test_entry();
+        let first = journal.begin(&entry).expect("begin");
+        let second = journal.begin(&entry).expect("begin");
+        let record = settlement_record(second, &entry, RecordStatus::Paid, None, true, true);
+        journal.complete(&record).expect("complete");
+        journal.take_records().expect("take");
+        assert_eq!(journal.pending().len(), 1);
+        assert_eq!(journal.pending()[0].id, first);
+        assert_eq!(journal.newest_id(), Some(second));
     }
 
     #[test]

@@ -94,6 +94,21 @@ pub trait Journal {
 
     /// Hands the settlement records over (e.g. for upload) and forgets them.
     fn take_records(&mut self) -> Result<Vec<SettlementRecord>, Self::Error>;
+
+    /// The id of the newest entry this journal has begun (pending or since settled), if it
+    /// knows one. The flows ask it on every tap: only that entry can own the SAM's pending MAC2
+    /// session. The default looks through [`pending`](Self::pending) and
+    /// [`records`](Self::records); a journal holding many records answers from its own index
+    /// instead, so a tap does not cost more as records accumulate. Answering an id newer than
+    /// every pending entry (e.g. one issued to a record of another kind) is safe: recovery then
+    /// relies on the card's EF18 record rather than the SAM.
+    fn newest_id(&self) -> Option<u64> {
+        self.pending()
+            .iter()
+            .map(|p| p.id)
+            .chain(self.records().iter().map(|r| r.id))
+            .max()
+    }
 }
 
 /// Why a [`MemoryJournal`] refused.
@@ -167,6 +182,12 @@ impl Journal for MemoryJournal {
     fn take_records(&mut self) -> Result<Vec<SettlementRecord>, MemoryJournalError> {
         Ok(std::mem::take(&mut self.records))
     }
+
+    /// The last id [`begin`](Journal::begin) issued: no copy of the records per tap, and still
+    /// right after [`take_records`](Journal::take_records) emptied them.
+    fn newest_id(&self) -> Option<u64> {
+        self.next_id.checked_sub(1).filter(|&id| id > 0)
+    }
 }
 
 impl<J: Journal + ?Sized> Journal for &mut J {
@@ -194,6 +215,10 @@ impl<J: Journal + ?Sized> Journal for &mut J {
 
     fn take_records(&mut self) -> Result<Vec<SettlementRecord>, Self::Error> {
         (**self).take_records()
+    }
+
+    fn newest_id(&self) -> Option<u64> {
+        (**self).newest_id()
     }
 }
 
