@@ -203,7 +203,7 @@ fn a_damaged_file_never_panics() {
             .add_record(
                 RecordKind::TransitDeferred,
                 &created("2024-05-17T09:00:00"),
-                Some(CardKey([9; 16])),
+                Some(CardKey::from_bytes([9; 16])),
                 &Tap { amount: 0, atc: 1 },
             )
             .unwrap();
@@ -689,7 +689,7 @@ fn deferred_results_return_declined_card_keys() {
                 .add_record(
                     RecordKind::TransitDeferred,
                     &when,
-                    Some(CardKey([i; 16])),
+                    Some(CardKey::from_bytes([i; 16])),
                     &Tap {
                         amount: 0,
                         atc: u16::from(i),
@@ -731,7 +731,10 @@ fn deferred_results_return_declined_card_keys() {
     assert_eq!(applied.approved, [ids[0]]);
     assert_eq!(applied.declined.len(), 1);
     assert_eq!(applied.declined[0].id, ids[1]);
-    assert_eq!(applied.declined[0].card_key, Some(CardKey([1; 16])));
+    assert_eq!(
+        applied.declined[0].card_key,
+        Some(CardKey::from_bytes([1; 16]))
+    );
     assert_eq!(
         applied.already_decided,
         [ids[1]],
@@ -803,7 +806,18 @@ fn bus_fare_keeps_one_writer_per_store_and_refuses_an_unwritable_one() {
     assert!(output.stdout.is_empty(), "no tap was made");
     drop(held);
     // Alone, it runs, and its records are in the store.
-    let output = run_example(&exe, &["--store", store_arg, "--json", "--taps", "2"]);
+    let output = run_example(
+        &exe,
+        &[
+            "--store",
+            store_arg,
+            "--json",
+            "--taps",
+            "2",
+            "--repeat-interval-s",
+            "0",
+        ],
+    );
     assert_eq!(
         output.status.code(),
         Some(0),

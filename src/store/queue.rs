@@ -16,7 +16,8 @@ use serde::Serialize;
 
 use super::error::{db, IntegrityProblem, StoreError};
 use super::row::{
-    record_digest, CardKey, Created, Decision, RecordFields, RecordKind, RecordState,
+    card_key_from_column, record_digest, CardKey, Created, Decision, RecordFields, RecordKind,
+    RecordState,
 };
 use super::{sql_id, Store};
 
@@ -70,7 +71,7 @@ impl Row {
             state: self.state.as_str(),
             batch: self.batch,
             created: &self.created,
-            card_key: self.card_key.as_ref().map(|k| &k.0[..]),
+            card_key: self.card_key.as_ref().map(|k| &k.as_bytes()[..]),
             payload: &self.payload,
         }
     }
@@ -122,7 +123,7 @@ pub(super) fn check(raw: RawRow) -> Result<Row, StoreError> {
     };
     let card_key = match raw.card_key {
         Value::Null => None,
-        Value::Blob(b) => CardKey::from_column("records", id, Some(b))?,
+        Value::Blob(b) => card_key_from_column("records", id, Some(b))?,
         _ => return Err(field("card_key")),
     };
     let Value::Blob(sha256) = raw.sha256 else {
@@ -134,7 +135,7 @@ pub(super) fn check(raw: RawRow) -> Result<Row, StoreError> {
         state: &state,
         batch,
         created: &created,
-        card_key: card_key.as_ref().map(|k| &k.0[..]),
+        card_key: card_key.as_ref().map(|k| &k.as_bytes()[..]),
         payload: &payload,
     });
     if sha256 != expected {
@@ -210,7 +211,7 @@ pub(super) fn insert(
         state: state.as_str(),
         batch: None,
         created,
-        card_key: card_key.as_ref().map(|k| &k.0[..]),
+        card_key: card_key.as_ref().map(|k| &k.as_bytes()[..]),
         payload,
     });
     tx.prepare_cached(
@@ -223,7 +224,7 @@ pub(super) fn insert(
             kind.as_str(),
             state.as_str(),
             created,
-            card_key.as_ref().map(|k| &k.0[..]),
+            card_key.as_ref().map(|k| &k.as_bytes()[..]),
             payload,
             &sha256[..]
         ])

@@ -226,32 +226,23 @@ impl fmt::Display for Created {
     }
 }
 
-/// A card's key for the deny list: a 16-byte hash the caller computes from the card's identity
-/// (the store never sees how; it is not a card number).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CardKey(pub [u8; 16]);
+/// A card's key for the deny list: the kernel's hashed card key
+/// ([`quickpass_kernel::deny_list::CardKey`], computed by the caller; it is not a card number).
+pub use quickpass_kernel::deny_list::CardKey;
 
-impl CardKey {
-    /// The bytes.
-    pub const fn as_bytes(&self) -> &[u8; 16] {
-        &self.0
-    }
-
-    pub(super) fn from_column(
-        table: &'static str,
-        id: i64,
-        bytes: Option<Vec<u8>>,
-    ) -> Result<Option<CardKey>, StoreError> {
-        bytes
-            .map(|b| {
-                <[u8; 16]>::try_from(b.as_slice())
-                    .map(CardKey)
-                    .map_err(|_| {
-                        StoreError::integrity(table, id, IntegrityProblem::Field("card_key"))
-                    })
-            })
-            .transpose()
-    }
+/// A `card_key` column: 16 bytes, or a typed integrity error naming the row.
+pub(super) fn card_key_from_column(
+    table: &'static str,
+    id: i64,
+    bytes: Option<Vec<u8>>,
+) -> Result<Option<CardKey>, StoreError> {
+    bytes
+        .map(|b| {
+            <[u8; 16]>::try_from(b.as_slice())
+                .map(CardKey::from_bytes)
+                .map_err(|_| StoreError::integrity(table, id, IntegrityProblem::Field("card_key")))
+        })
+        .transpose()
 }
 
 /// The version tag of the canonical serialisations below; part of every digest.
