@@ -882,6 +882,13 @@ impl CardPhase {
 }
 
 impl TransactionResult {
+    /// Field 55 of this tap whatever its outcome (the list of [`crate::icc_data`], the terminal
+    /// values as sent to the card): for the clearing record of a TC, or of a TC the terminal
+    /// declined. `field_55` is filled only on an online request or an acceptance for travel.
+    pub fn icc_data(&self) -> Vec<u8> {
+        self.card_phase.field_55()
+    }
+
     /// The record of a tap [accepted for travel](Outcome::AcceptedForTravel), for the acquirer's
     /// deferred authorisation (keep it durably before the gate opens); `None` for any other
     /// outcome, or when the card gave no PAN or ARQC.
