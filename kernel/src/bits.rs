@@ -390,7 +390,8 @@ bitfield!(
         ONLINE_PIN_SUPPORTED = (1, 0x04);
         /// Byte 1 b2: signature supported.
         SIGNATURE_SUPPORTED = (1, 0x02);
-        /// Byte 1 b1: ODA for online authorisations supported (EMV/Visa meaning; unused in PBOC).
+        /// Byte 1 b1: ODA for online authorisations supported (EMV/Visa meaning; UnionPay's online
+        /// ODA for transit turns it on, pboc-notes §2.13).
         ODA_FOR_ONLINE_AUTHORISATIONS_SUPPORTED = (1, 0x01);
         /// Byte 2 b8: online cryptogram required.
         ONLINE_CRYPTOGRAM_REQUIRED = (2, 0x80);
