@@ -33,6 +33,9 @@ use crate::values::{Aid, Amount, StatusWord};
 
 pub use crate::card_phase::{CardPhase, CardPhaseError};
 pub use crate::contactless_cvm::{ContactlessCvm, CvmRefusal};
+pub use crate::contactless_online::{
+    complete_online, BackOfficeMessage, HostReply, NotAnOnlineRequest, OnlineCompletion,
+};
 pub use crate::error::KernelError;
 
 /// The result of a whole transaction.

@@ -234,6 +234,7 @@ mod capk_params;
 mod card_data;
 mod card_phase;
 mod contactless_cvm;
+mod contactless_online;
 mod icc_data;
 mod logs;
 mod oda;
