@@ -818,3 +818,57 @@ fn a_qpboc_tap_torn_after_gpo_is_completed_on_the_retap_without_a_second_charge(
     assert!(!third.card_phase.resumed_torn_tap());
     assert_eq!(state(&mut card).1, Some(49_700));
 }
+
+/// Issue 12 reproduction (3): the credit card (CTQ 8000, online PIN required) above the CVM
+/// limit gave an online request with no CVM at all; now the outcome asks for the online PIN, a
+/// reader without PIN pad sends the tap to contact (or declines without contact), and a card
+/// asking nothing gets no CVM below the limit and the reader's CVM (signature) above it.
+#[test]
+fn the_cards_cvm_request_is_honoured_on_online_requests() {
+    use quickpass::kernel::contactless::ContactlessCvm;
+    let config = config();
+    let mut credit = card(&profile_json("qpboc-credit-online"));
+    let result = tap(&mut credit, &config, 60_000);
+    assert_eq!(result.outcome, Outcome::OnlineRequest);
+    assert_eq!(
+        result.cvm,
+        Some(ContactlessCvm::OnlinePin),
+        "{:?}",
+        result.record()
+    );
+    assert_eq!(result.record().cvm, Some("online_pin"));
+    // A reader whose TTQ offers no online PIN (capabilities without enciphered online PIN).
+    let mut parts = config.terminal.parts().clone();
+    parts.terminal.capabilities[1] &= !0x40;
+    let mut no_pin_pad = config.clone();
+    no_pin_pad.terminal = quickpass::kernel::config::TerminalConfig::new(parts).expect("config");
+    let mut credit = card(&profile_json("qpboc-credit-online"));
+    let result = tap(&mut credit, &no_pin_pad, 60_000);
+    assert_eq!(
+        result.outcome,
+        Outcome::TryAnotherInterface,
+        "{:?}",
+        result.record()
+    );
+    assert!(result
+        .tvr
+        .contains(Tvr::CARDHOLDER_VERIFICATION_NOT_SUCCESSFUL));
+    // A card that asks nothing (CTQ 0000): no CVM below the CVM limit (300.00), the reader's
+    // signature above it.
+    let mut quiet = profile_json("qpboc-credit-online");
+    quiet["applications"][0]["ctq"] = Value::from("0000");
+    let result = tap(&mut card(&quiet), &config, 100);
+    assert_eq!(
+        result.cvm,
+        Some(ContactlessCvm::NoCvm),
+        "{:?}",
+        result.record()
+    );
+    let result = tap(&mut card(&quiet), &config, 60_000);
+    assert_eq!(
+        result.cvm,
+        Some(ContactlessCvm::Signature),
+        "{:?}",
+        result.record()
+    );
+}
