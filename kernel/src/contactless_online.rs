@@ -76,9 +76,18 @@ pub struct OnlineCompletion {
 #[error("only an online request is completed online (the tap ended {0:?})")]
 pub struct NotAnOnlineRequest(pub Outcome);
 
-/// Completes an online request with the host's reply; see the [module docs](self). `card` is
-/// the card when it is still (or again) in the field, for the issuer update; `None` when it
-/// has gone.
+/// Completes an online request with the host's reply. `card` is the card when it is still (or
+/// again) in the field, for the issuer update; `None` when it has gone.
+///
+/// | host | card | outcome | message kept |
+/// |---|---|---|---|
+/// | approves, no issuer update | — | approved | clearing |
+/// | approves with scripts (`71`/`72`) | still present, CTQ "issuer update" | approved, scripts run | clearing (with `9F5B`) |
+/// | approves with scripts | gone, or no issuer update, or it left during the scripts | approved | advice |
+/// | declines | — | declined | none |
+/// | no answer | — | declined | reversal |
+///
+/// No second GENERATE AC: a qPBOC card ends its part at GPO.
 pub fn complete_online<T: Transport>(
     tap: &TransactionResult,
     reply: HostReply,
