@@ -5,7 +5,8 @@
 //!
 //! Invariants: never panics; `Paid` only with a MAC2 the SAM verified, a settlement record in
 //! the journal and a TAC; the balance after is the balance before minus the amount; the journal
-//! never holds more than one entry for one tap.
+//! never holds more than one entry for one tap; a refusal that moved nothing reports the
+//! balance it saw as the balance after.
 //!
 //! Input: chunks (`quickpass_fuzz::split_chunks`), one R-APDU each (data ‖ SW1 SW2); when they
 //! run out the card has left the field (a torn tap).
@@ -50,6 +51,16 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(result.balance_after, before.checked_sub(request.amount));
         assert_eq!(journal.records(), vec![record.clone()]);
     } else {
-        assert!(result.balance_after.is_none() || result.outcome == PurseOutcome::Recovered);
+        match result.outcome {
+            PurseOutcome::Recovered => {}
+            // A refusal that moved nothing shows the balance the card holds, before and after
+            // (issue 11 item 4).
+            PurseOutcome::Declined | PurseOutcome::InsufficientBalance
+                if result.record.is_none() =>
+            {
+                assert_eq!(result.balance_after, result.balance_before);
+            }
+            _ => assert!(result.balance_after.is_none()),
+        }
     }
 });
