@@ -1,7 +1,12 @@
-//! Issue 15's kill -9 acceptance — "money is never lost under faults": the `bus_fare` terminal
-//! is killed with SIGKILL at random moments over many taps, through real PC/SC readers, while
-//! the card and the PSAM keep their state; the card's own record of every debit is then
-//! reconciled against the terminal's journal.
+//! Issue 15's kill -9 acceptance — "money is never lost under faults" — and issue 12's "crash
+//! safety" on the terminal's SQLite store: the `bus_fare` terminal is killed with SIGKILL at
+//! random moments over many taps, through real PC/SC readers, while the card and the PSAM keep
+//! their state; the card's own record of every debit is then reconciled against the terminal's
+//! journal. One harness, two tests, by the terminal's persistence (`Persistence`):
+//! `kill_9_at_random_moments_loses_and_doubles_nothing` runs `bus_fare --journal FILE` (the JSON
+//! file journal), `kill_9_on_the_store_loses_and_doubles_nothing` runs `bus_fare --store FILE`
+//! (`quickpass::store::Store`); everything else below is the same for both. The two tests of
+//! the binary take the vpcd slots in turn.
 //!
 //! ```text
 //! bus_fare ─ PcscTransport ─ pcscd ─ vpcd slot 0 (35963) ─ this test: transit purse card ┐ ground
@@ -12,9 +17,8 @@
 //!   taps never run out) and the PSAM (`vectors/cards/psam.json`) are served from this process
 //!   for the whole run: balance, counters, EF18 log, CAPP record and the PSAM's serial persist
 //!   across every kill of the terminal.
-//! - The terminal is the `bus_fare` example (see `TERMINAL`: issue 12 runs the same harness
-//!   against `bus_fare --store`): `--reader … --sam-reader … --journal <tmp>/journal.json
-//!   --json --taps K`, K random in 1–3 (1 in 80 % of the invocations: each further tap costs a
+//! - The terminal is the `bus_fare` example (`JOURNAL_TERMINAL`, `STORE_TERMINAL`): `--reader …
+//!   --sam-reader … --journal <tmp>/journal.json` (or `--store <tmp>/store.db`) `--json --taps K`, K random in 1–3 (1 in 80 % of the invocations: each further tap costs a
 //!   card swap of ~0.7 s), flat fare (`--fare N`, N random in 1–500) or `--capp` at random per
 //!   invocation. Mixing them on one card and journal is sound: flat and CAPP purchases share
 //!   the offline counter and the journal, recovery examines every pending entry of the card
@@ -28,14 +32,23 @@
 //!   the answer goes back; the same on the PSAM's k-th APDU; or a random delay after the
 //!   process started. A kill only counts when it hit a running process (exit by SIGKILL); a
 //!   planned moment the terminal never reached is planned again on a later invocation. The
-//!   next invocation uses the same journal, so its first tap recovers the torn entry.
+//!   next invocation uses the same journal or store (for the store: it opens it — integrity
+//!   check, SQLite's WAL recovery, every row checked — and refuses to start otherwise, which
+//!   fails the test), so its first tap recovers the torn entry.
 //! - Ground truth comes from the card alone: around every APDU the test reads the purse's
 //!   balance and offline counter; every counter step is a debit (counter, amount). At each
-//!   debit it also reads the terminal's journal file (the terminal is waiting for DEBIT's
-//!   answer, so the file is still): the debit must have its pending write-ahead entry, and no
-//!   earlier debit's entry may still be pending.
-//! - At the end one clean invocation settles what is pending; the journal is opened from a copy
-//!   (the live file is not rewritten) and reconciled: **lost** = a card debit with no settled
+//!   debit it also reads the terminal's journal (the terminal is waiting for DEBIT's answer, so
+//!   nothing is being written): the debit must have its pending write-ahead entry, and no
+//!   earlier debit's entry may still be pending. The journal file is read as it is (it is
+//!   replaced by rename: one read sees one version). The store cannot be read in place — the
+//!   terminal holds it with SQLite's exclusive locking mode, so a second connection gets
+//!   `StoreError::Locked` — so the check copies the database file and its `-wal` file (a byte
+//!   copy ignores SQLite's advisory lock) and opens the copy with `Store::open`: exactly what a
+//!   power cut at that moment would leave, since every commit is synced before it returns (WAL,
+//!   `synchronous = FULL`). The same copy serves the look after each kill.
+//! - At the end one clean invocation settles what is pending; the journal or store is opened
+//!   from a copy, after the last `bus_fare` exited (opening writes: the file journal rewrites
+//!   itself, the store counts its opens) and reconciled: **lost** = a card debit with no settled
 //!   record of its counter and amount (records flagged for the clearing host — `disputed`,
 //!   `tac_invalid`, `mac2_invalid` — are counted apart, not as lost); **doubled** = a settled
 //!   record with no card debit, two records for one counter, or a debit made while the entry
@@ -45,8 +58,9 @@
 //!   and counter moved by exactly the debits seen, and at least the requested taps and kills
 //!   that hit.
 //!
-//! Size: `QUICKPASS_KILL9_TAPS` (taps reported by the terminal, default 300) and
-//! `QUICKPASS_KILL9_KILLS` (default 30). The full acceptance run:
+//! Size, the same for both tests: `QUICKPASS_KILL9_TAPS` (taps reported by the terminal,
+//! default 300) and `QUICKPASS_KILL9_KILLS` (default 30). The full acceptance run (both tests
+//! one after the other; name one test, e.g. `kill_9_on_the_store`, to run only it):
 //!
 //! ```sh
 //! . .ci/pcsc.sh && pcsc_start
@@ -54,8 +68,11 @@
 //!     cargo test --features pcsc --test pcsc_kill9 -- --nocapture
 //! ```
 //!
+//! ## `bus_fare --journal`
+//!
 //! The CI size took 58 s (2026-12-07, the project's 2-core machine shared with other builds,
-//! load average ≈ 4). The full run, same day and machine, debug build, as printed:
+//! load average ≈ 4). The full run, same day and machine, debug build, as printed (before the
+//! table had its `terminal` row):
 //!
 //! ```text
 //! | kill moment (planned / hit / of which on DEBIT or 80 72)         |                          |
@@ -90,6 +107,51 @@
 //! settlement record in its journal (it hands none over), and each journal write rewrites and
 //! syncs the whole file (≈ 1.3 MB at 2,000 records).
 //!
+//! ## `bus_fare --store`
+//!
+//! The CI size took 60 s (2026-12-07, same machine, debug build; 301 taps, 30 kills, 0 lost,
+//! 0 doubled). The full run, same day and machine (load average ≈ 2–6: a build ran alongside),
+//! as printed:
+//!
+//! ```text
+//! | terminal                                                         |         bus_fare --store |
+//! | kill moment (planned / hit / of which on DEBIT or 80 72)         |                          |
+//! |   card APDU k, before the card executes it                       |       40 / 40 / 11 DEBIT |
+//! |   card APDU k, executed, answer withheld                         |        41 / 40 / 8 DEBIT |
+//! |   PSAM APDU k, before the PSAM executes it                       |   40 / 40 / 9 80 72 MAC2 |
+//! |   PSAM APDU k, executed, answer withheld                         |   40 / 40 / 4 80 72 MAC2 |
+//! |   random delay after the start                                   |              43 / 40 / – |
+//! | kills that hit a running terminal                                |                      200 |
+//! |   leaving a card debit unrecorded (recovered later)              |                       62 |
+//! |   leaving a journal entry the card never executed (voided later) |                       11 |
+//! | taps begun (SELECTs the card saw)                                |                     2149 |
+//! | taps reported (JSON lines)                                       |                     2001 |
+//! |   results                                                        |  paid 1942, recovered 59 |
+//! | invocations                                                      |                     1790 |
+//! | card debits                                                      |                     2001 |
+//! | fen debited                                                      |                   367200 |
+//! | settled records (paid, recovered)                                |                     2001 |
+//! | fen settled                                                      |                   367200 |
+//! | flagged for the clearing host (records / fen)                    |                    0 / 0 |
+//! | card debits without a write-ahead journal entry                  |                        0 |
+//! | lost                                                             |                        0 |
+//! | doubled                                                          |                        0 |
+//! | disputed taps                                                    |                        0 |
+//! | pending entries at the end                                       |                        0 |
+//! | last clean invocation of 1 / 2 / 3 taps, ms                      |         159 / 936 / 1736 |
+//! | wall time                                                        |                  511.7 s |
+//! | seed (QUICKPASS_KILL9_SEED)                                      |      1796608458927861636 |
+//! ```
+//!
+//! Every one of the 1,790 invocations opened the store (integrity check, WAL recovery after a
+//! kill, every row's checksum) and recovered what the last kill left: 62 kills left a debit the
+//! card made with no record (recovered as the next tap's first step), 11 an entry the card never
+//! executed (voided). The card's balance fell by 367,200 fen, exactly the sum of the 2,001
+//! settled records. The one-tap invocation grows from 66 ms (end of the CI-size run) to 159 ms:
+//! `bus_fare` hands no record over, so the store holds all 2,000, and `Store::open` checks every
+//! row at start-up; this test also opens a copy of the store at every DEBIT while the terminal
+//! waits (the journal run likewise parses the whole file there).
+//!
 //! Needs pcscd with vsmartcard's vpcd (`.ci/test` starts both). Without them the test says so
 //! on stderr and returns; under `CI=true` it fails instead. Both slots are held against other
 //! test processes for the life of this one (`quickpass_sim::vpcd::hold_test_slots`).
@@ -103,6 +165,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
@@ -111,23 +174,95 @@ use quickpass::journal::FileJournal;
 use quickpass::kernel::apdu::Purse;
 use quickpass::kernel::purse::{Journal, MemoryJournal, Pending, SettlementRecord};
 use quickpass::pcsc::{PcscError, PcscTransport};
+use quickpass::store::Store;
 use quickpass_sim::purse::SimPurseApplication;
 use quickpass_sim::vpcd::{self, ServedCard, VpcdCard};
 use quickpass_sim::{CardProfile, VirtualCard};
 use serde_json::Value;
 
-/// The program under test: the example and the flag that names its journal.
+/// Where the terminal keeps its write-ahead journal and settlement records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Persistence {
+    /// `--journal FILE`: the JSON file journal (`quickpass::journal::FileJournal`).
+    JournalFile,
+    /// `--store FILE`: the terminal's SQLite store (`quickpass::store::Store`).
+    Store,
+}
+
+/// What one look at the terminal's persistence shows: its pending entries and its records.
+struct Snapshot {
+    pending: Vec<Pending>,
+    records: Vec<SettlementRecord>,
+}
+
+impl Snapshot {
+    fn of(journal: &impl Journal) -> Snapshot {
+        Snapshot {
+            pending: journal.pending(),
+            records: journal.records(),
+        }
+    }
+}
+
+impl Persistence {
+    /// The flag taking its path.
+    fn flag(self) -> &'static str {
+        match self {
+            Persistence::JournalFile => "--journal",
+            Persistence::Store => "--store",
+        }
+    }
+
+    /// Its file in the run's directory.
+    fn file_name(self) -> &'static str {
+        match self {
+            Persistence::JournalFile => "journal.json",
+            Persistence::Store => "store.db",
+        }
+    }
+
+    /// What it holds while a terminal may be alive but not writing (it waits for DEBIT's
+    /// answer, or it was just killed), read without writing the live file.
+    fn snapshot(self, path: &Path) -> Result<Snapshot, String> {
+        match self {
+            Persistence::JournalFile => journal_snapshot(path).map(|j| Snapshot::of(&j)),
+            Persistence::Store => store_snapshot(path),
+        }
+    }
+
+    /// The final reconciliation's read, no terminal running: opened (and verified) as the
+    /// terminal opens it, from a copy (opening writes).
+    fn open_copy(self, path: &Path) -> Result<Snapshot, String> {
+        match self {
+            Persistence::JournalFile => {
+                let copy = path.with_file_name("journal-check.json");
+                std::fs::copy(path, &copy).map_err(|e| format!("copy the journal: {e}"))?;
+                let journal = FileJournal::open(&copy).map_err(|e| e.to_string())?;
+                Ok(Snapshot::of(&journal))
+            }
+            // The store's snapshot already opens a copy as the terminal does.
+            Persistence::Store => store_snapshot(path),
+        }
+    }
+}
+
+/// The program under test: the example and where it keeps its journal.
 struct Terminal {
     /// The example's name (`cargo build --example`).
     example: &'static str,
-    /// The flag taking the journal's path (`bus_fare --store` for issue 12).
-    journal_flag: &'static str,
+    persistence: Persistence,
 }
 
 /// Issue 15: `bus_fare` with its file journal.
-const TERMINAL: Terminal = Terminal {
+const JOURNAL_TERMINAL: Terminal = Terminal {
     example: "bus_fare",
-    journal_flag: "--journal",
+    persistence: Persistence::JournalFile,
+};
+
+/// Issue 12: `bus_fare` with the terminal's SQLite store.
+const STORE_TERMINAL: Terminal = Terminal {
+    example: "bus_fare",
+    persistence: Persistence::Store,
 };
 
 /// The card's balance for the run, fen: thousands of taps at up to 6.00 never run out.
@@ -306,7 +441,9 @@ struct World {
     invocation: Mutex<Invocation>,
     process: Mutex<Process>,
     truth: Mutex<Truth>,
+    /// The terminal's journal file or store.
     journal: PathBuf,
+    persistence: Persistence,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -353,7 +490,7 @@ impl World {
     /// The card has just debited `debit` and the terminal waits for the answer: its journal
     /// must hold the write-ahead entry of this debit and a record of every earlier one.
     fn check_journal_at_debit(&self, debit: CardDebit) {
-        let snapshot = journal_snapshot(&self.journal);
+        let snapshot = self.persistence.snapshot(&self.journal);
         let mut truth = lock(&self.truth);
         let snapshot = match snapshot {
             Ok(snapshot) => snapshot,
@@ -365,7 +502,7 @@ impl World {
                 return;
             }
         };
-        let entry = snapshot.pending().into_iter().any(|p| {
+        let entry = snapshot.pending.iter().any(|p| {
             p.entry.transaction_counter() == debit.counter && p.entry.amount.fen() == debit.amount
         });
         if !entry {
@@ -376,9 +513,9 @@ impl World {
         }
         // An earlier debit whose entry is still pending: the terminal charged a card that had
         // an unsettled entry. (One with neither entry nor record is lost, counted at the end.)
-        let recorded: HashSet<u16> = snapshot.records().iter().map(|r| r.card_counter).collect();
+        let recorded: HashSet<u16> = snapshot.records.iter().map(|r| r.card_counter).collect();
         let pending: HashSet<u16> = snapshot
-            .pending()
+            .pending
             .iter()
             .map(|p| p.entry.transaction_counter())
             .collect();
@@ -408,6 +545,40 @@ fn journal_snapshot(path: &Path) -> Result<MemoryJournal, String> {
         return Err(format!("format {}", value["format"]));
     }
     serde_json::from_value(value["state"].clone()).map_err(|e| format!("state: {e}"))
+}
+
+/// `path` with `suffix` appended to its file name (SQLite's `-wal`).
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// The store as a power cut at this moment would leave it: a byte copy of the database and its
+/// `-wal` file (if any), opened with `Store::open` — integrity check, WAL recovery, every row's
+/// checksum — as the terminal's next start opens it. The live file cannot be opened while a
+/// terminal holds it (exclusive locking: `StoreError::Locked`), and opening writes; the copy
+/// is consistent because it is taken while the terminal writes nothing (it waits for DEBIT's
+/// answer, or it is dead) and its commits were synced before they returned.
+fn store_snapshot(path: &Path) -> Result<Snapshot, String> {
+    static COPIES: AtomicU64 = AtomicU64::new(0);
+    let n = COPIES.fetch_add(1, Ordering::Relaxed);
+    let copy = path.with_file_name(format!("store-check-{n}.db"));
+    let copy_wal = with_suffix(&copy, "-wal");
+    let _ = std::fs::remove_file(&copy_wal);
+    std::fs::copy(path, &copy).map_err(|e| format!("copy {}: {e}", path.display()))?;
+    match std::fs::copy(with_suffix(path, "-wal"), &copy_wal) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("copy the store's -wal: {e}")),
+    }
+    let snapshot = Store::open(&copy)
+        .map(|store| Snapshot::of(&store))
+        .map_err(|e| quickpass::report::error_chain(&e));
+    for file in [&copy, &copy_wal] {
+        let _ = std::fs::remove_file(file);
+    }
+    snapshot
 }
 
 /// A card or the PSAM as vpcd drives it, watched and able to kill the terminal.
@@ -618,6 +789,8 @@ struct KillCount {
 /// Everything the table shows.
 #[derive(Default)]
 struct Report {
+    /// The program and its persistence flag.
+    terminal: String,
     seed: u64,
     kills: BTreeMap<KillKind, KillCount>,
     /// After a kill: the card's latest debit had no record yet (recovered on a later tap).
@@ -650,6 +823,7 @@ impl Report {
         let mut row = |name: &str, value: String| {
             t.push_str(&format!("| {name:<64} | {value:>24} |\n"));
         };
+        row("terminal", self.terminal.clone());
         row(
             "kill moment (planned / hit / of which on DEBIT or 80 72)",
             String::new(),
@@ -769,7 +943,7 @@ impl Run {
             self.readers.card.clone(),
             "--sam-reader".to_owned(),
             self.readers.psam.clone(),
-            TERMINAL.journal_flag.to_owned(),
+            self.world.persistence.flag().to_owned(),
             self.world.journal.display().to_string(),
             "--json".to_owned(),
             "--taps".to_owned(),
@@ -803,7 +977,7 @@ impl Run {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", TERMINAL.example));
+            .unwrap_or_else(|e| panic!("start {}: {e}", self.exe.display()));
         let stdout = child.stdout.take().unwrap();
         let mut stderr = child.stderr.take().unwrap();
         *lock(&self.world.process) = Process {
@@ -912,15 +1086,22 @@ impl Run {
         if !self.world.journal.exists() {
             return; // killed before the terminal first opened its journal
         }
-        let snapshot = journal_snapshot(&self.world.journal).expect("the journal after a kill");
+        let snapshot = self
+            .world
+            .persistence
+            .snapshot(&self.world.journal)
+            .expect("the journal after a kill");
         let truth = lock(&self.world.truth);
-        let records = snapshot.records();
         if let Some(last) = truth.debits.last() {
-            if !records.iter().any(|r| r.card_counter == last.counter) {
+            if !snapshot
+                .records
+                .iter()
+                .any(|r| r.card_counter == last.counter)
+            {
                 self.report.unrecorded_after_kill += 1;
             }
         }
-        for Pending { entry, .. } in snapshot.pending() {
+        for Pending { entry, .. } in &snapshot.pending {
             let counter = entry.transaction_counter();
             if !truth.debits.iter().any(|d| d.counter == counter) {
                 self.report.entry_without_debit_after_kill += 1;
@@ -973,8 +1154,25 @@ impl Run {
     }
 }
 
+/// Issue 15: `bus_fare --journal FILE`.
 #[test]
 fn kill_9_at_random_moments_loses_and_doubles_nothing() {
+    kill_9_run(&JOURNAL_TERMINAL);
+}
+
+/// Issue 12: `bus_fare --store FILE`.
+#[test]
+fn kill_9_on_the_store_loses_and_doubles_nothing() {
+    kill_9_run(&STORE_TERMINAL);
+}
+
+/// The two tests of this binary take the vpcd slots in turn (the cross-process lock is held by
+/// the process, not by a test).
+static SLOTS: Mutex<()> = Mutex::new(());
+
+/// The whole scenario against `terminal`: the runs, the kills, the reconciliation, the table.
+fn kill_9_run(terminal: &Terminal) {
+    let _slots = lock(&SLOTS);
     let Some(readers) = readers() else {
         return;
     };
@@ -987,13 +1185,20 @@ fn kill_9_at_random_moments_loses_and_doubles_nothing() {
             .unwrap()
             .as_nanos() as u64,
     };
+    let persistence = terminal.persistence;
     eprintln!(
-        "pcsc_kill9: {target_taps} taps, {target_kills} kills, seed {seed} \
-         (QUICKPASS_KILL9_SEED={seed} repeats the choices)"
+        "pcsc_kill9: {} {}, {target_taps} taps, {target_kills} kills, seed {seed} \
+         (QUICKPASS_KILL9_SEED={seed} repeats the choices)",
+        terminal.example,
+        persistence.flag()
     );
     let started = Instant::now();
-    let exe = example(TERMINAL.example);
-    let dir = std::env::temp_dir().join(format!("quickpass-kill9-{}", std::process::id()));
+    let exe = example(terminal.example);
+    let dir = std::env::temp_dir().join(format!(
+        "quickpass-kill9-{}-{}",
+        std::process::id(),
+        persistence.file_name()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
 
@@ -1016,7 +1221,8 @@ fn kill_9_at_random_moments_loses_and_doubles_nothing() {
         invocation: Mutex::new(Invocation::default()),
         process: Mutex::new(Process::default()),
         truth: Mutex::new(Truth::default()),
-        journal: dir.join("journal.json"),
+        journal: dir.join(persistence.file_name()),
+        persistence,
     });
     let (balance_at_start, counter_at_start) = World::purse_state(&mut lock(&world.card));
     let _psam_slot = Slot::insert(
@@ -1040,6 +1246,7 @@ fn kill_9_at_random_moments_loses_and_doubles_nothing() {
         exe,
         rng: Rng(seed),
         report: Report {
+            terminal: format!("{} {}", terminal.example, persistence.flag()),
             seed,
             ..Report::default()
         },
@@ -1124,12 +1331,10 @@ fn kill_9_at_random_moments_loses_and_doubles_nothing() {
         ended.stderr
     );
 
-    // The journal, opened from a copy (opening writes the file back).
-    let copy = dir.join("journal-check.json");
-    std::fs::copy(&world.journal, &copy).unwrap();
-    let journal = FileJournal::open(&copy).expect("the terminal's journal opens and verifies");
-    let records: Vec<SettlementRecord> = journal.records();
-    let pending = journal.pending();
+    // The journal or store, opened from a copy (opening writes), no terminal running.
+    let Snapshot { pending, records } = persistence
+        .open_copy(&world.journal)
+        .expect("the terminal's journal opens and verifies");
     let truth = std::mem::take(&mut *lock(&world.truth));
     let report = &mut run.report;
     report.pending_at_end = pending.len() as u64;
