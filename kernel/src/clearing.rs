@@ -254,7 +254,7 @@ mod tests {
         assert!(!debug.contains("301231"), "{debug}");
         let masked = record.masked();
         assert_eq!(masked.pan, "622848******5671");
-        assert_eq!((masked.psn, masked.expiry), (None, None));
+        assert_eq!((masked.psn, masked.expiry.as_deref()), (None, None));
         let json = serde_json::to_string(&masked).unwrap();
         assert!(!json.contains("6228480012345671"), "{json}");
     }
