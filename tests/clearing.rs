@@ -478,3 +478,69 @@ fn a_clearing_record_round_trips_through_the_store() {
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A `quickpass-journal/2` file written by `bus_fare --journal` before settlement records and
+/// journal entries carried clearing data (two paid records, one torn purchase pending).
+const OLD_JOURNAL: &str = "tests/data/journal-v2-before-clearing.json";
+
+#[test]
+fn a_journal_written_before_clearing_data_still_opens_and_new_records_carry_it() {
+    use quickpass::journal::FileJournal;
+    use quickpass::kernel::purse::Journal;
+
+    let dir = temp_dir("old-journal");
+    let path = dir.join("journal.json");
+    let original = std::fs::read(OLD_JOURNAL).expect("fixture");
+    assert!(!String::from_utf8_lossy(&original).contains("clearing"));
+    std::fs::write(&path, &original).expect("copy");
+    {
+        let journal = FileJournal::open(&path).expect("an existing journal opens");
+        assert_eq!(journal.records().len(), 2);
+        assert_eq!(journal.pending().len(), 1);
+        assert!(journal.records().iter().all(|r| r.clearing.is_none()));
+        assert!(journal.pending()[0].entry.clearing.is_none());
+    }
+    assert_eq!(
+        std::fs::read(&path).expect("file"),
+        original,
+        "left as it was"
+    );
+    // The store imports it too.
+    let mut store = Store::open(dir.join("t.db")).expect("store");
+    store.import_json_journal(&path).expect("imported");
+    assert_eq!(Journal::records(&store).len(), 2);
+    drop(store);
+
+    // A purchase on the old journal: its record carries clearing data, and the file reopens.
+    let mut journal = FileJournal::open(&path).expect("opens");
+    let mut sam = Psam::open(
+        profile("psam").build().expect("PSAM"),
+        &SelectBy::FileId(0x8011),
+    )
+    .expect("PSAM");
+    let mut card = profile("transit-purse-capp").build().expect("card");
+    let result = purchase(
+        &mut ApduLayer::new(&mut card),
+        &mut sam,
+        &mut journal,
+        &PurseConfig::new(PurseApplication::t_union()),
+        &PurchaseRequest {
+            amount: PurseAmount::from_fen(200),
+            date: today(),
+            time: time(3),
+        },
+    )
+    .expect("purchase");
+    assert!(result.record.expect("record").clearing.is_some());
+    drop(journal);
+    let journal = FileJournal::open(&path).expect("reopens");
+    assert_eq!(
+        journal
+            .records()
+            .iter()
+            .filter(|r| r.clearing.is_some())
+            .count(),
+        1
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

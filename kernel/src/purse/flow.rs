@@ -1212,7 +1212,7 @@ fn debit<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
         time: time.to_bcd(),
         host_mac2: None,
         trip,
-        clearing: Some(PurseClearingData::new(&info, init.algorithm_id)),
+        clearing: Some(PurseClearingData::new(info, init.algorithm_id)),
     };
     let id = journal.begin(&entry).map_err(journal_err)?;
     // From here on the card may have moved money: every answer but a verified success goes to
