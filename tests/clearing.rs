@@ -544,3 +544,51 @@ fn a_journal_written_before_clearing_data_still_opens_and_new_records_carry_it()
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A qPBOC tap torn after its GPO returned a TC (the card already paid) has a clearing record
+/// (outcome `torn`) that the clearing host verifies; the completed re-tap has its own.
+#[test]
+fn a_tap_torn_after_a_tc_gpo_has_a_verifiable_clearing_record() {
+    use quickpass::kernel::contactless::TornTap;
+    use quickpass_sim::faults::{Fault, FaultyCard, Trigger};
+    let config = default_config();
+    let mut card = FaultyCard::new(profile("qpboc-debit-offline").build().expect("card"));
+    // PPSE, SELECT, GPO, then the first READ RECORD never reaches the card.
+    card.plan(Trigger::Apdu(4), Fault::TearBefore);
+    let mut torn: Option<TornTap> = None;
+    let first = contactless::transact_after_tear(
+        &config,
+        &input(200, today(), 5),
+        &mut ApduLayer::new(&mut card),
+        &mut torn,
+    )
+    .result;
+    assert_eq!(first.outcome, Outcome::TryAgain);
+    let record = torn
+        .as_ref()
+        .expect("torn after a TC")
+        .clearing_record(&config)
+        .expect("a clearing record of the torn tap");
+    assert_eq!(
+        (record.outcome.as_str(), record.cryptogram_type.as_str()),
+        ("torn", "TC")
+    );
+    let host = clearing_host();
+    assert_eq!(host.verify_emv(&record), Ok(()));
+
+    card.reinsert();
+    let second = contactless::transact_after_tear(
+        &config,
+        &input(200, today(), 6),
+        &mut ApduLayer::new(&mut card),
+        &mut torn,
+    )
+    .result;
+    assert_eq!(second.outcome, Outcome::Approved);
+    let completed = second.clearing_record(&config).expect("record");
+    assert_eq!(
+        completed.atc, record.atc,
+        "the same cryptogram, cleared once"
+    );
+    assert_eq!(host.verify_emv(&completed), Ok(()));
+}
