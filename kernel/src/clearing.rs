@@ -2,7 +2,7 @@
 //! EMV Book 4 §12.1 "data capture"): what the terminal keeps and uploads so the acquirer can
 //! clear a TC — or reconcile an ARQC, an AAC or a tap torn after the card paid — from the record
 //! alone: the outcome and its reason, the cryptogram and field 55 (the objects of
-//! [`crate::icc_data`]'s list that the tap has, `9F27` derived from the IAD when the card gave
+//! the field-55 list (`icc_data`) that the tap has, `9F27` derived from the IAD when the card gave
 //! none), the card (PAN, PSN, expiry), amounts, date and time, TVR/TSI, CVM and the terminal.
 //!
 //! ```text
@@ -83,7 +83,7 @@ pub struct ClearingRecord {
     pub atc: u16,
     /// Application cryptogram `9F26` (hex).
     pub application_cryptogram: String,
-    /// Field 55 (hex): the objects of [`crate::icc_data`]'s list present on this transaction,
+    /// Field 55 (hex): the objects of the field-55 list (`icc_data`) present on this transaction,
     /// the terminal values as the cryptogram covers them.
     pub field_55: String,
     /// Terminal verification results at the end (hex).
@@ -111,7 +111,8 @@ impl ClearingRecord {
             .unwrap_or_else(|_| "(invalid PAN)".to_owned())
     }
 
-    /// This record for display, logs and stdout: the PAN masked, PSN and expiry left out.
+    /// This record for display, logs and stdout: the PAN masked, PSN and expiry left out (field
+    /// 55 keeps its `5F34`, one byte the issuer needs, and holds no PAN).
     pub fn masked(&self) -> ClearingRecord {
         ClearingRecord {
             pan: self.masked_pan(),

@@ -911,7 +911,7 @@ impl CardPhase {
 }
 
 impl TransactionResult {
-    /// Field 55 of this tap whatever its outcome (the list of [`crate::icc_data`], the terminal
+    /// Field 55 of this tap whatever its outcome (the field-55 list of `icc_data`, the terminal
     /// values as sent to the card): for the clearing record of a TC, or of a TC the terminal
     /// declined. `field_55` is filled only on an online request or an acceptance for travel.
     pub fn icc_data(&self) -> Vec<u8> {

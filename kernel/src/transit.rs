@@ -262,7 +262,7 @@ pub struct DeferredAuthorisation {
     pub atc: u16,
     /// The ARQC `9F26` (hex).
     pub arqc: String,
-    /// Field 55 (hex): the tags of [`crate::icc_data`]'s list present on this tap.
+    /// Field 55 (hex): the tags of the field-55 list (`icc_data`) present on this tap.
     pub field_55: String,
     /// TVR at acceptance (hex).
     pub tvr: String,
