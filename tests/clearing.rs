@@ -309,7 +309,21 @@ fn the_clearing_host_verifies_every_record_of_a_thousand_tap_mixed_run_from_the_
         }
     }
     assert_eq!(counts.values().sum::<usize>(), 1000, "{counts:?}");
-    assert!(counts.len() >= 7, "every kind of tap ran: {counts:?}");
+    let expected = [
+        ("accepted_for_travel", 100),
+        ("approved", 340),
+        ("contact", 40),
+        ("declined", 100),
+        ("load", 20),
+        ("online_request", 100),
+        ("purchase", 300),
+    ];
+    assert_eq!(counts.into_iter().collect::<Vec<_>>(), expected);
+    let counts: std::collections::BTreeMap<&str, usize> = expected.into_iter().collect();
+    assert_eq!(
+        written, 1100,
+        "1,000 taps, and each transit tap's deferred authorisation"
+    );
 
     let batch = store
         .export_batch(None, 10_000)

@@ -352,7 +352,7 @@ pub fn report_tap(
             "card": tap_result.and_then(|r| r.card_number.as_ref()).map(|n| n.masked()),
             "reason": tap_result.and_then(|r| r.reason.as_ref()),
             "error": result.as_ref().err().map(|e| e.to_string()),
-            "record": tap_result.and_then(|r| r.record.as_ref()).map(printable_record),
+            "record": tap_result.and_then(|r| r.record.as_ref()).map(quickpass::kernel::purse::SettlementRecord::printable),
         });
         if with_sam {
             object["sam_apdus"] = tap_result.map_or(0, |r| r.sam_apdus).into();
@@ -377,18 +377,4 @@ pub fn report_tap(
     }
     line.push_str(&format!(", {apdus} APDUs"));
     outln!("{line}");
-}
-
-/// A settlement record as the examples print it: the card serial of its clearing data masked
-/// and the second diversifier left out (the journal / store keeps them in full).
-pub fn printable_record(record: &quickpass::kernel::purse::SettlementRecord) -> serde_json::Value {
-    let mut value = serde_json::to_value(record).unwrap_or(serde_json::Value::Null);
-    if let (Some(clearing), Some(object)) = (
-        record.clearing.as_ref(),
-        value.get_mut("clearing").and_then(|c| c.as_object_mut()),
-    ) {
-        object.insert("card_serial".into(), clearing.masked_serial().into());
-        object.remove("second_diversifier");
-    }
-    value
 }

@@ -370,7 +370,10 @@ pub struct TapResult {
     /// The TAC kept for settlement.
     #[serde(serialize_with = "As::<Option<UpperHex>>::serialize")]
     pub tac: Option<[u8; 4]>,
-    /// The settlement record this tap wrote (also in the journal).
+    /// The settlement record this tap wrote (also in the journal). Serialised in its
+    /// [printable](SettlementRecord::printable) form (card serial masked): the journal keeps
+    /// the full one.
+    #[serde(serialize_with = "super::record::serialize_printable")]
     pub record: Option<SettlementRecord>,
     /// Journal entries of this card found not carried out and voided on this tap.
     pub voided: Vec<u64>,

@@ -129,6 +129,34 @@ impl core::fmt::Debug for PurseClearingData {
     }
 }
 
+impl SettlementRecord {
+    /// This record as tools print it (JSON): the clearing data's card serial masked
+    /// ([`PurseClearingData::masked_serial`]) and its second diversifier left out. The
+    /// journal, the store and the upload use the full `Serialize` form.
+    pub fn printable(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if let (Some(clearing), Some(object)) = (
+            self.clearing.as_ref(),
+            value.get_mut("clearing").and_then(|c| c.as_object_mut()),
+        ) {
+            object.insert("card_serial".into(), clearing.masked_serial().into());
+            object.remove("second_diversifier");
+        }
+        value
+    }
+}
+
+/// Serialises a tap's settlement record in its [printable](SettlementRecord::printable) form.
+pub(crate) fn serialize_printable<S: serde::Serializer>(
+    record: &Option<SettlementRecord>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    record
+        .as_ref()
+        .map(SettlementRecord::printable)
+        .serialize(serializer)
+}
+
 /// One transaction for settlement (pboc-notes §4.3 step 8, §4.5): no key, no clear card number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettlementRecord {
