@@ -7,6 +7,8 @@
 //! byte in a TAC or a cryptogram is rejected. Reproduction (2) of the issue: a decline after a
 //! TC (`transact --date 351231` on the default card) has a clearing record.
 
+mod support;
+
 use std::path::PathBuf;
 
 use quickpass::kernel::clearing::{ClearingRecord, Interface};
@@ -605,4 +607,47 @@ fn a_tap_torn_after_a_tc_gpo_has_a_verifiable_clearing_record() {
         "the same cryptogram, cleared once"
     );
     assert_eq!(host.verify_emv(&completed), Ok(()));
+}
+
+/// `transact --json` prints the clearing record on every outcome with a cryptogram — with the
+/// PAN masked, no PSN, no expiry — and keeps its existing fields: an offline approval, and
+/// issue 12 reproduction (2), the decline after a TC (`--date 351231`).
+#[test]
+fn transact_json_prints_the_masked_clearing_record() {
+    let exe = support::example("transact");
+    for (args, outcome) in [
+        (&["--json", "--un", "01020304"][..], "approved"),
+        (
+            &["--json", "--un", "01020304", "--date", "351231"][..],
+            "declined",
+        ),
+    ] {
+        let output = std::process::Command::new(&exe)
+            .args(args)
+            .output()
+            .expect("transact runs");
+        assert!(output.status.success(), "{args:?}");
+        let stdout = String::from_utf8(output.stdout).expect("UTF-8");
+        assert!(
+            !stdout.contains("6228480012345671"),
+            "clear PAN on stdout: {stdout}"
+        );
+        let value: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON");
+        assert_eq!(value["outcome"], outcome);
+        assert_eq!(value["cryptogram_type"], "TC");
+        assert_eq!(value["pan"], "622848******5671");
+        let record = &value["record"];
+        assert_eq!(record["outcome"], outcome);
+        assert_eq!(record["pan"], "622848******5671");
+        assert_eq!(record["interface"], "contactless");
+        assert_eq!(
+            record["application_cryptogram"],
+            value["application_cryptogram"]
+        );
+        assert!(record.get("psn").is_none() && record.get("expiry").is_none());
+        assert!(record["field_55"]
+            .as_str()
+            .expect("field 55")
+            .starts_with("9F2608"));
+    }
 }
