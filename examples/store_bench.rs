@@ -145,6 +145,7 @@ fn journal_file(path: &Path, n: usize) -> Result<(), String> {
         tac_verified: true,
         mac2_verified: true,
         trip: None,
+        clearing: None,
     };
     // MemoryJournal's serde form, built directly (begin + complete would do the same).
     let records: Vec<SettlementRecord> = (1..=n as u64)

@@ -142,7 +142,7 @@ fn run() -> Result<(), String> {
         }
     };
     if args.json {
-        outln!("{}", tap_report::json(&result));
+        outln!("{}", tap_report::json(&result, &config));
     } else {
         out!("{}", tap_report::text(&result));
     }

@@ -348,6 +348,7 @@ mod tests {
             time: [0x08, 0x30, 0x15],
             host_mac2: None,
             trip: None,
+            clearing: None,
         }
     }
 

@@ -277,6 +277,17 @@ fn online_approval_with_arpc_checked_by_external_authenticate() {
     assert!(host
         .verify_arqc(PAN, PSN, result.field_55.as_ref().expect("field 55"))
         .expect("host"));
+    // Its clearing record (issue 12 item 1): the second TC, which the issuer verifies from the
+    // record's field 55 alone.
+    let record = result.clearing_record(&config).expect("clearing record");
+    assert_eq!(
+        (record.outcome.as_str(), record.cryptogram_type.as_str()),
+        ("approved", "TC")
+    );
+    assert_eq!(record.atc.to_be_bytes().to_vec(), second.atc);
+    assert_eq!(record.psn, Some(PSN));
+    let field_55 = hex::decode(&record.field_55).expect("hex");
+    assert!(host.verify_arqc(&record.pan, PSN, &field_55).expect("host"));
 }
 
 #[test]
@@ -307,6 +318,14 @@ fn host_decline_gives_an_aac() {
     assert_eq!(result.cryptogram_type, Some(CryptogramType::Aac));
     assert_eq!(result.arc, Some(*b"05"));
     assert!(!result.tvr.contains(Tvr::ISSUER_AUTHENTICATION_FAILED));
+    // A decline after online completion is kept for clearing too: the card's AAC verifies.
+    let record = result.clearing_record(&config).expect("clearing record");
+    assert_eq!(
+        (record.outcome.as_str(), record.cryptogram_type.as_str()),
+        ("declined", "AAC")
+    );
+    let field_55 = hex::decode(&record.field_55).expect("hex");
+    assert!(host.verify_arqc(PAN, PSN, &field_55).expect("host"));
 }
 
 #[test]

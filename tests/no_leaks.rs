@@ -448,18 +448,27 @@ fn purse_purchase_capp_and_load_never_print_keys_or_the_card_number() {
         ));
         texts.push((
             "settlement record",
-            format!("{record:?}{}", serde_json::to_string(record).expect("json")),
+            format!("{record:?}{}", record.printable()),
         ));
+        // The full form (journal, store, clearing upload) carries the card serial for
+        // clearing (issue 12 item 4: the TAC key is diversified from it), never a key.
+        assert_clean_of(
+            "settlement record for clearing",
+            &serde_json::to_string(record).expect("json"),
+            &secrets[..secrets.len() - 2],
+        );
     }
     texts.push(("exchange log", format!("{:?}", layer.take_log())));
     texts.push(("hook dumps", hook.dumps()));
     texts.push(("software SAM", format!("{sam:?}")));
     texts.push(("software host", format!("{host:?}")));
     texts.push(("file journal", format!("{journal:?}")));
-    texts.push((
+    // The journal file holds the settlement records' card serial (clearing data), never a key.
+    assert_clean_of(
         "journal file",
-        std::fs::read_to_string(&journal_path).expect("journal file"),
-    ));
+        &std::fs::read_to_string(&journal_path).expect("journal file"),
+        &secrets[..secrets.len() - 2],
+    );
     texts.push(("purse card", format!("{:?}", layer.transport())));
 
     // A DEBIT torn after the card processed it leaves a pending entry: the file then holds

@@ -48,6 +48,7 @@ fn entry(amount: u32) -> JournalEntry {
         time: [0x08, 0x30, 0x15],
         host_mac2: None,
         trip: None,
+        clearing: None,
     }
 }
 
@@ -72,6 +73,7 @@ fn record(id: u64, entry: &JournalEntry) -> SettlementRecord {
         tac_verified: true,
         mac2_verified: true,
         trip: None,
+        clearing: None,
     }
 }
 

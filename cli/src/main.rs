@@ -229,7 +229,7 @@ fn tap_command(args: &TapArgs) -> Result<(), String> {
         }
     };
     if args.json {
-        outln!("{}", quickpass_sim::tap_report::json(&result));
+        outln!("{}", quickpass_sim::tap_report::json(&result, &config));
     } else {
         out!("{}", quickpass_sim::tap_report::text(&result));
     }

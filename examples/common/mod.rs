@@ -352,7 +352,7 @@ pub fn report_tap(
             "card": tap_result.and_then(|r| r.card_number.as_ref()).map(|n| n.masked()),
             "reason": tap_result.and_then(|r| r.reason.as_ref()),
             "error": result.as_ref().err().map(|e| e.to_string()),
-            "record": tap_result.and_then(|r| r.record.as_ref()),
+            "record": tap_result.and_then(|r| r.record.as_ref()).map(quickpass::kernel::purse::SettlementRecord::printable),
         });
         if with_sam {
             object["sam_apdus"] = tap_result.map_or(0, |r| r.sam_apdus).into();

@@ -217,6 +217,35 @@ impl TornTap {
     pub fn card_phase(&self) -> &CardPhase {
         &self.phase
     }
+
+    /// The clearing record of the torn tap (outcome [`crate::clearing::TORN`]): the card paid
+    /// at its GPO, so the TC is kept for reconciliation even if the tap is never completed.
+    /// `None` when the card gave no PAN (a qPBOC GPO answer carries track 2 `57`, whose PAN is
+    /// used then) or no cryptogram.
+    pub fn clearing_record(
+        &self,
+        config: &KernelConfig,
+    ) -> Option<crate::clearing::ClearingRecord> {
+        let phase = &self.phase;
+        let tvr = Tvr::new();
+        let tsi = Tsi::new();
+        crate::clearing::Parts {
+            interface: crate::clearing::Interface::Contactless,
+            outcome: crate::clearing::TORN,
+            reason: Some("card removed after its GPO returned a TC; not yet completed"),
+            cryptogram: CryptogramType::Tc,
+            card: &phase.card,
+            aid: phase.aid?.to_string(),
+            input: &phase.input,
+            atc: phase.card.get(tags::ATC)?,
+            application_cryptogram: phase.card.get(tags::APPLICATION_CRYPTOGRAM)?,
+            field_55: &phase.field_55(),
+            tvr: tvr.as_bytes(),
+            tsi: tsi.as_bytes(),
+            cvm: None,
+        }
+        .build(config)
+    }
 }
 
 /// The CVM the contact flow's CVM list processing chose, for an approval, an online request or
@@ -935,10 +964,38 @@ impl TransactionResult {
 
     /// The EC balance (`9F5D` available offline spending amount, or `9F79`), when the card said.
     pub fn ec_balance(&self) -> Option<Amount> {
-        [tags::AVAILABLE_OFFLINE_SPENDING_AMOUNT, tags::EC_BALANCE]
-            .into_iter()
-            .find_map(|tag| self.card_phase.card.get(tag))
-            .and_then(|v| Amount::from_n12_slice(v).ok())
+        crate::clearing::ec_balance(&self.card_phase.card)
+    }
+
+    /// The clearing record of this tap ([`crate::clearing`]), for **every** outcome where the
+    /// card gave a cryptogram: an offline approval (TC), a decline after a TC (the card has
+    /// already debited its EC balance), an online request, an acceptance for travel, a TC or
+    /// ARQC the terminal switched to another interface. `None` when the card gave no
+    /// cryptogram, PAN or ATC. Write it to the terminal's store (the PAN is clear); print
+    /// [`ClearingRecord::masked`](crate::clearing::ClearingRecord::masked).
+    pub fn clearing_record(
+        &self,
+        config: &KernelConfig,
+    ) -> Option<crate::clearing::ClearingRecord> {
+        let phase = &self.card_phase;
+        let card = &phase.card;
+        let cryptogram = self.cryptogram_type.or_else(|| cryptogram_type(card))?;
+        crate::clearing::Parts {
+            interface: crate::clearing::Interface::Contactless,
+            outcome: self.outcome.as_str(),
+            reason: self.reason.as_deref(),
+            cryptogram,
+            card,
+            aid: phase.aid?.to_string(),
+            input: &phase.input,
+            atc: card.get(tags::ATC)?,
+            application_cryptogram: card.get(tags::APPLICATION_CRYPTOGRAM)?,
+            field_55: &self.field_55.clone().unwrap_or_else(|| self.icc_data()),
+            tvr: self.tvr.as_bytes(),
+            tsi: self.tsi.as_bytes(),
+            cvm: self.cvm.map(ContactlessCvm::as_str),
+        }
+        .build(config)
     }
 
     /// The serialisable record (PAN masked).

@@ -213,6 +213,7 @@ pub(crate) type UpperHex = serde_with::hex::Hex<serde_with::formats::Uppercase>;
 // application selection, and the wire-value layer.
 pub mod apdu;
 pub mod bits;
+pub mod clearing;
 pub mod config;
 pub mod contact;
 pub mod contactless;

@@ -1,11 +1,13 @@
 //! How the test tools (`transact`, `quickpass tap`) take a tap's inputs from the command line
 //! and report its result: the text report and the JSON object whose fields outside scripts read
 //! (`outcome`, `cryptogram_type`, `oda`, `tvr`, `tsi`, `aid`, `pan`, `apdus`, `ec_balance`,
-//! `amount`, `atc`, `application_cryptogram`, `field_55`, `cvm`, `reason`). Sensitive values are masked
-//! by the kernel's record and dump; nothing here prints.
+//! `amount`, `atc`, `application_cryptogram`, `field_55`, `cvm`, `reason`, and `record`: the
+//! clearing record, PAN masked). Sensitive values are masked by the kernel's record, clearing
+//! record and dump; nothing here prints.
 
 use std::fmt::Write as _;
 
+use quickpass_kernel::config::KernelConfig;
 use quickpass_kernel::contactless::TransactionResult;
 use quickpass_kernel::values::TransactionDate;
 use quickpass_kernel::{dump, tlv};
@@ -33,8 +35,11 @@ pub fn unpredictable_number(text: Option<&str>) -> Result<[u8; 4], String> {
     }
 }
 
-/// The JSON object of `transact --json` / `quickpass tap --json`.
-pub fn json(result: &TransactionResult) -> serde_json::Value {
+/// The JSON object of `transact --json` / `quickpass tap --json`. `record` is the tap's
+/// clearing record ([`TransactionResult::clearing_record`]) in its masked form (PAN masked, no
+/// PSN or expiry), `null` when the card gave no cryptogram (nothing to clear).
+pub fn json(result: &TransactionResult, config: &KernelConfig) -> serde_json::Value {
+    let clearing = result.clearing_record(config).map(|r| r.masked());
     let record = result.record();
     serde_json::json!({
         "outcome": record.outcome.as_str(),
@@ -52,6 +57,7 @@ pub fn json(result: &TransactionResult) -> serde_json::Value {
         "field_55": record.field_55,
         "cvm": record.cvm,
         "reason": record.reason,
+        "record": clearing,
     })
 }
 

@@ -328,6 +328,45 @@ impl ContactResult {
             .then(|| online::script_results_bytes(&self.script_results))
     }
 
+    /// The clearing record of this transaction ([`crate::clearing`]) whenever the card gave a
+    /// cryptogram: approved or declined offline, after online completion (the second GENERATE
+    /// AC's TC or AAC), or still an online request. Its cryptogram, ATC and field 55 are the
+    /// last GENERATE AC's. `None` when the card gave no cryptogram, PAN or field 55. Write it
+    /// to the terminal's store (the PAN is clear); print
+    /// [`ClearingRecord::masked`](crate::clearing::ClearingRecord::masked).
+    pub fn clearing_record(
+        &self,
+        config: &KernelConfig,
+    ) -> Option<crate::clearing::ClearingRecord> {
+        let phase = &self.card_phase;
+        let last = self.second_ac.as_ref().or(self.first_ac.as_ref())?;
+        let cvm = self.cvm.as_ref().map(|cvm| {
+            if cvm.online_pin {
+                "online_pin"
+            } else if cvm.signature_required {
+                "signature"
+            } else {
+                "no_cvm"
+            }
+        });
+        crate::clearing::Parts {
+            interface: crate::clearing::Interface::Contact,
+            outcome: self.outcome.as_str(),
+            reason: self.reason.as_deref(),
+            cryptogram: last.cid.cryptogram_type(),
+            card: &phase.card,
+            aid: phase.aid?.to_string(),
+            input: &phase.input,
+            atc: &last.atc,
+            application_cryptogram: last.application_cryptogram.as_deref()?,
+            field_55: self.field_55.as_deref()?,
+            tvr: self.tvr.as_bytes(),
+            tsi: self.tsi.as_bytes(),
+            cvm,
+        }
+        .build(config)
+    }
+
     /// The serialisable record (PAN masked).
     pub fn record(&self) -> TransactionRecord {
         let card = &self.card_phase.card;

@@ -198,6 +198,10 @@ pub struct CardInfo {
     pub expiry_date: CalendarDate,
     /// The application answered SELECT with `6283` (blocked, EMV Book 1 §12.3.3).
     pub blocked: bool,
+    /// Issuer code ([`layout::ISSUER_CODE_RANGE`]; the city code is bytes 2–3 of it).
+    pub issuer_code: [u8; 8],
+    /// Application / card type ([`layout::CARD_TYPE`]).
+    pub card_type: u8,
 }
 
 fn bcd_date(bytes: [u8; 4], what: &'static str) -> Result<CalendarDate, CardDataError> {
@@ -239,6 +243,8 @@ impl CardInfo {
             start_date: bcd_date(array(ef15, layout::START_DATE_RANGE, WHAT)?, WHAT)?,
             expiry_date: bcd_date(array(ef15, layout::EXPIRY_DATE_RANGE, WHAT)?, WHAT)?,
             blocked,
+            issuer_code: array::<8>(ef15, layout::ISSUER_CODE_RANGE, WHAT)?,
+            card_type: ef15[layout::CARD_TYPE],
         })
     }
 }

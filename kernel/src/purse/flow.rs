@@ -37,7 +37,7 @@ use super::fare::{travel_record, FareDecision, FarePhase, FarePolicy, Station, T
 use super::host::{Host, HostDecision, LoadAuthorisation, LoadReversal, ReversalReason};
 use super::journal::{Journal, JournalEntry, Pending};
 use super::layout;
-use super::record::{RecordStatus, SettlementRecord, TripNote};
+use super::record::{PurseClearingData, RecordStatus, SettlementRecord, TripNote};
 use super::sam::{Mac2Check, Sam, SamPurchase, TacCheck};
 use super::TransactionKind;
 use crate::apdu::{ApduError, Command, Purse, Response};
@@ -370,7 +370,10 @@ pub struct TapResult {
     /// The TAC kept for settlement.
     #[serde(serialize_with = "As::<Option<UpperHex>>::serialize")]
     pub tac: Option<[u8; 4]>,
-    /// The settlement record this tap wrote (also in the journal).
+    /// The settlement record this tap wrote (also in the journal). Serialised in its
+    /// [printable](SettlementRecord::printable) form (card serial masked): the journal keeps
+    /// the full one.
+    #[serde(serialize_with = "super::record::serialize_printable")]
     pub record: Option<SettlementRecord>,
     /// Journal entries of this card found not carried out and voided on this tap.
     pub voided: Vec<u64>,
@@ -746,6 +749,7 @@ fn settlement_record(
         tac_verified,
         mac2_verified,
         trip: entry.trip,
+        clearing: entry.clearing,
     }
 }
 
@@ -1211,6 +1215,7 @@ fn debit<T: Transport, S: Sam + ?Sized, J: Journal + ?Sized>(
         time: time.to_bcd(),
         host_mac2: None,
         trip,
+        clearing: Some(PurseClearingData::new(info, init.algorithm_id)),
     };
     let id = journal.begin(&entry).map_err(journal_err)?;
     // From here on the card may have moved money: every answer but a verified success goes to
@@ -1883,6 +1888,7 @@ fn load_tap<T: Transport, H: Host + ?Sized, J: Journal + ?Sized>(
         time: request.time.to_bcd(),
         host_mac2: Some(mac2),
         trip: None,
+        clearing: Some(PurseClearingData::new(&info, init.algorithm_id)),
     };
     let id = journal.begin(&entry).map_err(journal_err)?;
     // From here on the card may have moved money (see `debit`).
@@ -2206,6 +2212,7 @@ mod tests {
             time: [0x08, 0x00, 0x00],
             host_mac2: None,
             trip: None,
+            clearing: None,
         }
     }
 

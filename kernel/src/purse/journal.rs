@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::card::CardIdentity;
 use serde_with::As;
 
-use super::record::{SettlementRecord, TripNote};
+use super::record::{PurseClearingData, SettlementRecord, TripNote};
 use super::TransactionKind;
 use crate::values::PurseAmount;
 use crate::UpperHex;
@@ -53,6 +53,10 @@ pub struct JournalEntry {
     pub host_mac2: Option<[u8; 4]>,
     /// Trip details (CAPP purchases).
     pub trip: Option<TripNote>,
+    /// What the settlement record hands to clearing (absent in entries journaled before it
+    /// existed: their records then carry none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clearing: Option<PurseClearingData>,
 }
 
 impl JournalEntry {

@@ -65,6 +65,17 @@ pub const CARD_NUMBER_RANGE: Range<usize> = 10..20;
 /// twice; Shanghai T-Union: issuer ‖ `FFFFFFFF`; pboc-notes §4.4).
 pub const SECOND_DIVERSIFIER_RANGE: Range<usize> = 0..8;
 
+/// EF15 issuer code (§4.7 T-Union; §4.8 ETC "issuer"), for the clearing record.
+pub const ISSUER_CODE_RANGE: Range<usize> = 0..8;
+
+/// The city code inside the issuer code: EF15 bytes 2–3 (⚠ §4.7 T-Union; on an ETC card these
+/// bytes are simply part of the issuer code).
+pub const CITY_CODE_RANGE: Range<usize> = 2..4;
+
+/// EF15 byte 8: application type (T-Union, §4.7) / card type (ETC, §4.8: `16` stored value,
+/// `17` account).
+pub const CARD_TYPE: usize = 8;
+
 /// EF15 start date, BCD `YYYYMMDD` (§4.7, §4.8).
 pub const START_DATE_RANGE: Range<usize> = 20..24;
 

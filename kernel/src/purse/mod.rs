@@ -46,7 +46,7 @@ pub use host::{
     Host, HostDecision, HostKeys, LoadAuthorisation, LoadReversal, ReversalReason, SoftwareHost,
 };
 pub use journal::{Journal, JournalEntry, MemoryJournal, Pending, UnwrittenRecords};
-pub use record::{RecordStatus, SettlementRecord};
+pub use record::{PurseClearingData, RecordStatus, SettlementRecord};
 pub use repeat::RepeatGuard;
 pub use sam::{
     DiversifyError, KeyDiversifier, Mac2Check, NoDiversification, Psam, Sam, SamError, SelectBy,
