@@ -565,9 +565,17 @@ impl Gate<'_> {
     }
 
     fn remember(&mut self, who: Option<String>) {
-        if let Some(who) = who {
-            self.recent.insert(who, std::time::Instant::now());
+        let Some(who) = who else {
+            return;
+        };
+        // Forget the cards whose interval has passed, so a gate that runs for days keeps only
+        // the last minute's riders.
+        if self.recent.len() >= 1024 {
+            let interval =
+                std::time::Duration::from_secs(u64::from(self.options.repeat_interval_s));
+            self.recent.retain(|_, at| at.elapsed() < interval);
         }
+        self.recent.insert(who, std::time::Instant::now());
     }
 
     fn report(&self, tap: u32, result: &TransactionResult, verdict: &Verdict) {
