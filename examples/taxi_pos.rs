@@ -19,6 +19,7 @@
 
 #[macro_use]
 mod stdout;
+mod open_store;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -78,24 +79,11 @@ fn main() -> ExitCode {
 }
 
 fn run(options: &Options) -> Result<(), String> {
-    let (store_path, temporary) = match &options.store {
-        Some(path) => (path.clone(), false),
-        None => (
-            std::env::temp_dir().join(format!("quickpass-taxi-pos-{}.db", std::process::id())),
-            true,
-        ),
-    };
-    let result = transaction(options, &store_path);
-    if temporary {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", store_path.display()));
-        }
-    }
-    result
+    let mut open = open_store::open_store(options.store.as_deref(), "taxi-pos")?;
+    transaction(options, &mut open.store)
 }
 
-fn transaction(options: &Options, store_path: &std::path::Path) -> Result<(), String> {
-    let mut store = Store::open(store_path).map_err(|e| format!("store: {}", chain(&e)))?;
+fn transaction(options: &Options, store: &mut Store) -> Result<(), String> {
     let config = quickpass_sim::data::default_kernel_config().map_err(|e| chain(&e))?;
     let profile = CardProfile::load(&options.profile).map_err(|e| chain(&e))?;
     let mut card = profile.build().map_err(|e| chain(&e))?;

@@ -46,6 +46,7 @@
 #[macro_use]
 mod stdout;
 mod deadlines;
+mod open_store;
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -140,37 +141,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// The store, and the temporary file to remove when it is not the caller's.
-struct OpenStore {
-    store: Store,
-    temporary: Option<PathBuf>,
-}
-
-impl Drop for OpenStore {
-    fn drop(&mut self) {
-        if let Some(path) = self.temporary.take() {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-            }
-        }
-    }
-}
-
-fn open_store(path: Option<&Path>) -> Result<OpenStore, String> {
-    let (path, temporary) = match path {
-        Some(path) => (path.to_path_buf(), None),
-        None => {
-            let path = std::env::temp_dir()
-                .join(format!("quickpass-transit-gate-{}.db", std::process::id()));
-            (path.clone(), Some(path))
-        }
-    };
-    let store = Store::open(&path).map_err(|e| format!("store: {}", chain(&e)))?;
-    Ok(OpenStore { store, temporary })
-}
-
 fn run(options: &Options) -> Result<(), String> {
-    let mut open = open_store(options.store.as_deref())?;
+    let mut open = open_store::open_store(options.store.as_deref(), "transit-gate")?;
     let mut deny_list = match &options.deny_list {
         Some(path) => Some(quickpass::deny_list::load(path).map_err(|e| chain(&e))?),
         None => None,
