@@ -32,6 +32,7 @@
 //! | [`transport`] | the card link ([`transport::Transport`]) and the APDU layer over it |
 //! | [`selection`] | PSE / PPSE directories and the candidate list |
 //! | [`error`] | [`error::KernelError`]: what broke, and the outcome each error maps to |
+//! | [`outcome_parameters`] | the Outcome Parameter Set every contactless kernel returns to Entry Point (start point, UI requests, CVM, field off, removal timeout) |
 //! | [`apdu`], [`tlv`], [`tags`], [`dol`], [`bits`], [`values`], [`dump`] | the wire-value layer: commands and responses, BER-TLV, the tag dictionary, data object lists, TVR / TSI / AIP / TTQ / CTQ bits, typed values, readable dumps |
 //!
 //! The crate root re-exports what every flow shares: [`Outcome`] and [`TransactionRecord`],
@@ -221,6 +222,7 @@ pub mod deny_list;
 pub mod dol;
 pub mod dump;
 pub mod error;
+pub mod outcome_parameters;
 pub mod purse;
 pub mod selection;
 pub mod tags;
