@@ -159,6 +159,8 @@ fn transaction(options: &Options, store: &mut Store) -> Result<(), String> {
                         "arc": arc.map(|a| String::from_utf8_lossy(&a).into_owned()),
                         "record": &record,
                         "field_55": hex::encode_upper(tap.icc_data()),
+                        // PAN, PSN, expiry and the field-55 set in clear, for the acquirer.
+                        "clearing": tap.clearing_record(&config),
                     }),
                 )
                 .map_err(|e| format!("store: {}", chain(&e)))?,

@@ -4,7 +4,7 @@
 //! cargo run --example transact -- [--profile PATH] [--amount N] [--date YYMMDD] [--un HEX]
 //!                                 [--capk-file PATH]... [--config PATH] [--reader NAME]
 //!                                 [--test-keys] [--exchange-deadline-ms MS]
-//!                                 [--tap-deadline-ms MS] [--json]
+//!                                 [--tap-deadline-ms MS] [--store PATH] [--json]
 //! ```
 //!
 //! The flags are a contract outside scripts rely on: `--reader NAME` (PC/SC, needs the `pcsc`
@@ -14,7 +14,10 @@
 //! terminal configuration (default `vectors/terminals/default.json`). With `--reader`,
 //! `--exchange-deadline-ms MS` (default 2000) bounds each exchange and `--tap-deadline-ms MS`
 //! (default 3000) the whole tap; 0 turns either off. Past a deadline the tap ends with
-//! `try_again`.
+//! `try_again`. `--store PATH` keeps the tap's clearing record (PAN in clear, for the acquirer)
+//! in the terminal's store (`quickpass::store`) before the outcome is printed; the JSON then
+//! has `stored_record` (the record's id, null when the card gave no cryptogram). The store is
+//! opened before the card is touched: an unwritable one exits 1 with nothing sent.
 //!
 //! CA keys: the production lists of `vectors/capk/` plus `--capk-file`, through the product's
 //! loader, which refuses a list holding a test key. The simulated card (no `--reader`) is
@@ -38,6 +41,7 @@ use quickpass::kernel::values::Amount;
 use quickpass::kernel::TransactionInput;
 use quickpass::report::error_chain as chain;
 use quickpass::setup;
+use quickpass::store::{Created, RecordKind, Store};
 use quickpass_sim::tap_report::{self, transaction_date, unpredictable_number};
 
 /// One contactless tap: on the built-in simulated card by default, or on a PC/SC reader.
@@ -68,6 +72,9 @@ struct Args {
     /// Trust the simulator's TEST CA for a card in a reader (a test card only).
     #[arg(long)]
     test_keys: bool,
+    /// The terminal's store: the tap's clearing record is kept there (quickpass::store).
+    #[arg(long, value_name = "PATH")]
+    store: Option<PathBuf>,
     /// One JSON object.
     #[arg(long)]
     json: bool,
@@ -125,6 +132,11 @@ fn run() -> Result<(), String> {
             config.capks.insert(key.clone()).map_err(|e| chain(&e))?;
         }
     }
+    // Opened before the card is touched: a store that cannot be written refuses the run here.
+    let mut store = match &args.store {
+        Some(path) => Some(Store::open(path).map_err(|e| format!("store: {}", chain(&e)))?),
+        None => None,
+    };
     let input = TransactionInput {
         amount: args.amount,
         amount_other: Amount::ZERO,
@@ -141,10 +153,31 @@ fn run() -> Result<(), String> {
             tap(&mut card, &config, &input)?
         }
     };
+    // Kept before the outcome is reported: what clearing needs is on disk first.
+    let stored = match (&mut store, result.clearing_record(&config)) {
+        (Some(store), Some(record)) => Some(
+            store
+                .add_record(
+                    RecordKind::Contactless,
+                    &Created::new(input.date, input.time),
+                    None,
+                    &record,
+                )
+                .map_err(|e| format!("store: {}", chain(&e)))?,
+        ),
+        _ => None,
+    };
     if args.json {
-        outln!("{}", tap_report::json(&result, &config));
+        let mut report = tap_report::json(&result, &config);
+        report["stored_record"] = stored.into();
+        outln!("{report}");
     } else {
         out!("{}", tap_report::text(&result));
+        match (stored, &args.store) {
+            (Some(id), Some(path)) => outln!("clearing record {id} kept in {}", path.display()),
+            (None, Some(_)) => outln!("no clearing record (the card gave no cryptogram)"),
+            _ => {}
+        }
     }
     Ok(())
 }

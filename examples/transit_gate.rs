@@ -15,7 +15,9 @@
 //!   `ec` (an offline-only reader: electronic cash pays with a TC), `online` (the ARQC is
 //!   authorised at once, here by the simulated issuer).
 //! - `--deny-list PATH`: the deny list (`quickpass-deny-list/1`, see `docs/deny-list.md`), also
-//!   where `--apply-results` adds the cards the acquirer declined.
+//!   where `--apply-results` adds the cards the acquirer declined. The store keeps the list as
+//!   well (`Store::save_deny_list`): the newer of the two is used and kept there, so with
+//!   `--store` a gate restarted without the file still checks the last list it had.
 //! - `--fare N` (minor units, 0 allowed: the back office computes the fare), `--taps N`,
 //!   `--reader NAME` (PC/SC; the production CA keys only, unless `--test-keys`), `--profile
 //!   PATH` (the simulated card, default `vectors/cards/transit-online-oda.json`), `--riders N`
@@ -31,7 +33,9 @@
 //!   as JSON lines (`quickpass::store::Batch::write_json_lines`), marked sent.
 //! - `--apply-results PATH`: before the taps, the acquirer's answers, JSON lines
 //!   `{"id": N, "decision": "approved" | "declined"}`; a declined card goes on the deny list
-//!   (needs `--deny-list`, rewritten with the next version).
+//!   in the same store transaction as the decision (`Store::apply_results_to_deny_list`);
+//!   needs a deny list (`--deny-list`, rewritten with the next version, or `--store` holding
+//!   one).
 //! - `--repeat-interval-s S` (default 60, 0 = off): the same card accepted again within S
 //!   seconds is `already_paid` and no second record is kept (online-ODA and online modes; in EC
 //!   mode the card has paid at GPO before the terminal can know it, so only waiting for the card
@@ -83,6 +87,7 @@ enum Mode {
 /// A metro gate / bus validator for bank cards.
 #[derive(clap::Parser)]
 #[command(name = "transit_gate")]
+#[command(group = clap::ArgGroup::new("deny_source").multiple(true).args(["deny_list", "store"]))]
 struct Options {
     /// online-oda (deferred authorisation), ec (electronic cash offline) or online.
     #[arg(long, value_enum, default_value_t = Mode::OnlineOda)]
@@ -117,8 +122,9 @@ struct Options {
     /// Write the undelivered deferred authorisations (JSON lines) here after the taps.
     #[arg(long, value_name = "PATH")]
     export_batch: Option<PathBuf>,
-    /// Apply the acquirer's answers (JSON lines) before the taps.
-    #[arg(long, value_name = "PATH", requires = "deny_list")]
+    /// Apply the acquirer's answers (JSON lines) before the taps (needs a deny list: the file,
+    /// or the one in the store).
+    #[arg(long, value_name = "PATH", requires = "deny_source")]
     apply_results: Option<PathBuf>,
     /// The same card accepted again within S seconds is already_paid (0: off).
     #[arg(long, value_name = "S", default_value_t = 60)]
@@ -143,15 +149,12 @@ fn main() -> ExitCode {
 
 fn run(options: &Options) -> Result<(), String> {
     let mut open = open_store::open_store(options.store.as_deref(), "transit-gate")?;
-    let mut deny_list = match &options.deny_list {
-        Some(path) => Some(quickpass::deny_list::load(path).map_err(|e| chain(&e))?),
-        None => None,
-    };
+    let mut deny_list = deny_list(&mut open.store, options)?;
     if let Some(path) = &options.apply_results {
-        // `requires = "deny_list"`: the list is loaded.
-        if let Some(list) = deny_list.as_mut() {
-            apply_results(&mut open.store, path, list, options)?;
-        }
+        let list = deny_list.as_mut().ok_or_else(|| {
+            "--apply-results: no deny list (give --deny-list, or a --store holding one)".to_owned()
+        })?;
+        apply_results(&mut open.store, path, list, options)?;
     }
     let mut config = kernel_config(options)?;
     config.deny_list = deny_list.clone().map(|list| SharedDenyList(Arc::new(list)));
@@ -494,7 +497,7 @@ impl Gate<'_> {
                                 RecordKind::Contactless,
                                 &created,
                                 card_key,
-                                &clearing_payload(result, "online_approved"),
+                                &clearing_payload(result, "online_approved", &self.config),
                             )
                             .map_err(store_error)?;
                         self.remember(who);
@@ -517,7 +520,7 @@ impl Gate<'_> {
                         RecordKind::Contactless,
                         &created,
                         card_key,
-                        &clearing_payload(result, "approved"),
+                        &clearing_payload(result, "approved", &self.config),
                     )
                     .map_err(store_error)?;
                 self.remember(who);
@@ -586,14 +589,41 @@ impl Gate<'_> {
     }
 }
 
-/// What clearing keeps of an approval: the masked record and field 55 (the PAN stays with the
-/// card's data in field 55's absence: the clearing record of issue 12 will carry it).
-fn clearing_payload(result: &TransactionResult, outcome: &str) -> serde_json::Value {
+/// What clearing keeps of an approval: the masked record and field 55 as before, and the
+/// clearing record (`clearing`: PAN, PSN, expiry, cryptogram and the field-55 set, in clear
+/// for the acquirer — the store is terminal-private and the batch goes to the back office).
+fn clearing_payload(
+    result: &TransactionResult,
+    outcome: &str,
+    config: &KernelConfig,
+) -> serde_json::Value {
     serde_json::json!({
         "outcome": outcome,
         "record": result.record(),
         "field_55": hex::encode_upper(result.icc_data()),
+        "clearing": result.clearing_record(config),
     })
+}
+
+/// The deny list the gate checks: the newer of the `--deny-list` file and the store's, the
+/// file's saved into the store when it is newer (the back office sent a new version), so a
+/// gate restarted without the file keeps the last list it had. An older file never replaces
+/// the store's list: that would let cards declined since ride again.
+fn deny_list(store: &mut Store, options: &Options) -> Result<Option<DenyList>, String> {
+    let store_error = |e: quickpass::store::StoreError| format!("store: {}", chain(&e));
+    let file = match &options.deny_list {
+        Some(path) => Some(quickpass::deny_list::load(path).map_err(|e| chain(&e))?),
+        None => None,
+    };
+    let stored = store.deny_list_version().map_err(store_error)?;
+    match file {
+        Some(file) if stored.is_none_or(|version| file.version() > version) => {
+            store.save_deny_list(&file).map_err(store_error)?;
+            Ok(Some(file))
+        }
+        Some(file) if stored == Some(file.version()) => Ok(Some(file)),
+        _ => store.deny_list().map_err(store_error),
+    }
 }
 
 /// `--apply-results`: the acquirer's answers; declined cards go on the deny list, saved as its
@@ -632,19 +662,16 @@ fn apply_results(
         };
         results.push((answer.id, decision));
     }
-    let applied = store
-        .apply_results(&results)
+    // The decisions and the cards they put on the deny list commit together, in the store.
+    let (applied, added) = store
+        .apply_results_to_deny_list(&results)
         .map_err(|e| format!("store: {}", chain(&e)))?;
-    let new_keys: Vec<CardKey> = applied
-        .declined
-        .iter()
-        .filter_map(|d| d.card_key)
-        .filter(|key| !list.contains(key))
-        .collect();
-    if !new_keys.is_empty() {
-        let keys = list.iter().copied().chain(new_keys.iter().copied());
-        *list = DenyList::from_keys(list.salt().clone(), list.version() + 1, keys)
-            .map_err(|e| chain(&e))?;
+    let added = added.map_or(0, |change| change.added);
+    if added > 0 {
+        *list = store
+            .deny_list()
+            .map_err(|e| format!("store: {}", chain(&e)))?
+            .ok_or("store: the deny list went missing")?;
         if let Some(list_path) = &options.deny_list {
             quickpass::deny_list::save_list(list, list_path).map_err(|e| chain(&e))?;
         }
@@ -653,7 +680,7 @@ fn apply_results(
         "applied": {
             "approved": applied.approved.len(),
             "declined": applied.declined.len(),
-            "denied_cards_added": new_keys.len(),
+            "denied_cards_added": added,
             "already_decided": applied.already_decided.len(),
             "ignored": applied.ignored.len(),
         }
@@ -665,7 +692,7 @@ fn apply_results(
             "results: {} approved, {} declined ({} cards added to the deny list), {} ignored",
             applied.approved.len(),
             applied.declined.len(),
-            new_keys.len(),
+            added,
             applied.ignored.len()
         );
     }

@@ -651,3 +651,65 @@ fn transact_json_prints_the_masked_clearing_record() {
             .starts_with("9F2608"));
     }
 }
+
+#[test]
+fn transact_store_keeps_a_record_the_clearing_host_verifies_from_the_batch() {
+    let dir = temp_dir("transact-store");
+    let store_path = dir.join("store.db");
+    let exe = support::example("transact");
+    let tap = |args: &[&str]| {
+        let output = std::process::Command::new(&exe)
+            .args(args)
+            .args([
+                "--json",
+                "--store",
+                store_path.to_str().expect("UTF-8 path"),
+            ])
+            .output()
+            .expect("transact runs");
+        assert!(output.status.success(), "{args:?}");
+        let stdout = String::from_utf8(output.stdout).expect("UTF-8");
+        assert!(!stdout.contains("6228480012345671"), "clear PAN: {stdout}");
+        serde_json::from_str::<serde_json::Value>(stdout.trim()).expect("JSON")
+    };
+    // An offline approval (TC), a decline after a TC, an online request (ARQC).
+    let taps = [
+        tap(&["--un", "01020304"]),
+        tap(&["--un", "01020305", "--date", "351231"]),
+        tap(&["--un", "01020306", "--amount", "60000"]),
+    ];
+    let outcomes: Vec<&str> = taps
+        .iter()
+        .map(|t| t["outcome"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(outcomes, ["approved", "declined", "online_request"]);
+    for (n, tap) in taps.iter().enumerate() {
+        assert_eq!(tap["stored_record"], n as u64 + 1, "{tap}");
+    }
+    let mut store = Store::open(&store_path).expect("store");
+    // The store holds the PAN in clear, for the acquirer; the batch verifies from itself alone.
+    let record = store.record(1).expect("read").expect("record 1");
+    assert_eq!(record.kind, RecordKind::Contactless);
+    assert_eq!(record.payload["pan"], "6228480012345671");
+    let batch = store
+        .export_batch(None, usize::MAX)
+        .expect("export")
+        .expect("a batch");
+    let mut lines = Vec::new();
+    batch.write_json_lines(&mut lines).expect("write");
+    let host = clearing_host();
+    let text = String::from_utf8(lines).expect("UTF-8");
+    assert_eq!(text.lines().count(), 3);
+    for line in text.lines() {
+        assert_eq!(host.verify_line(line), Ok(Cleared::Cryptogram), "{line}");
+    }
+    // A store that cannot be written: exit 1 before the tap.
+    let output = std::process::Command::new(&exe)
+        .args(["--json", "--store", "/nonexistent-dir/store.db"])
+        .output()
+        .expect("transact runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -108,7 +108,7 @@ fn integrity(result: Result<Store, StoreError>) -> (&'static str, i64, Integrity
 // --- schema --------------------------------------------------------------------------------
 
 #[test]
-fn a_new_store_is_version_1_and_a_newer_schema_is_refused() {
+fn a_new_store_is_version_2_and_a_newer_schema_is_refused() {
     let dir = temp_dir("schema");
     let path = dir.join("store.db");
     drop(Store::open(&path).unwrap());
@@ -116,7 +116,7 @@ fn a_new_store_is_version_1_and_a_newer_schema_is_refused() {
     let version: i64 = conn
         .query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     let (mode, opens): (String, i64) = (
         conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap(),
@@ -137,17 +137,56 @@ fn a_new_store_is_version_1_and_a_newer_schema_is_refused() {
         .unwrap();
     assert_eq!(opens, 2);
     // Written by a newer build: refused, not misread.
-    conn.execute("INSERT INTO schema_version (version) VALUES (2)", [])
+    conn.execute("INSERT INTO schema_version (version) VALUES (3)", [])
         .unwrap();
     drop(conn);
     match Store::open(&path) {
         Err(StoreError::NewerSchema {
-            found: 2,
-            supported: 1,
+            found: 3,
+            supported: 2,
             ..
         }) => {}
         other => panic!("{other:?}"),
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_version_1_store_migrates_to_2_keeping_its_journal_and_records() {
+    let dir = temp_dir("migrate-v1");
+    let path = dir.join("store.db");
+    let (paid_id, pending_amount) = {
+        let mut store = Store::open(&path).unwrap();
+        let paid_id = paid(&mut store, 150);
+        store.begin(&entry(230)).unwrap();
+        (paid_id, 230)
+    };
+    // Make it the store a version-1 build left: no deny-list tables, version 1.
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE deny_meta; DROP TABLE deny_keys; DELETE FROM schema_version WHERE version = 2;",
+    )
+    .unwrap();
+    drop(conn);
+    let mut store = Store::open(&path).unwrap();
+    assert!(store.deny_list().unwrap().is_none());
+    let pending = store.pending();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        pending[0].entry.amount,
+        PurseAmount::from_fen(pending_amount)
+    );
+    assert!(store.record(paid_id).unwrap().is_some());
+    let salt = quickpass::kernel::deny_list::Salt::new(&[7; 16]).unwrap();
+    let list = quickpass::kernel::deny_list::DenyList::new(salt, 1);
+    store.save_deny_list(&list).unwrap();
+    drop(store);
+    let conn = Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    drop(conn);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -2,7 +2,8 @@
 //! an online-ODA gate (each accepted for travel, its deferred authorisation in the store), the
 //! batch goes to the simulated acquirer, which declines five cards; the gate applies the answers
 //! (the five go on the deny list, saved as its next version) and refuses exactly those five on
-//! their next tap, at step 4, while the 995 others ride again.
+//! their next tap, at step 4, while the 995 others ride again. The store keeps the list too: a
+//! gate restarted with the store alone, or with an older list file, still refuses the five.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -137,6 +138,44 @@ fn a_thousand_taps_a_batch_five_declines_and_those_five_refused_next_time() {
             .filter(|t| t["result"] == "accepted")
             .count(),
         995
+    );
+
+    // The store kept the list with the five added: a gate restarted without the file still
+    // refuses exactly those five.
+    let third = run(
+        "transit_gate",
+        &[
+            "--taps", "10", "--riders", "1000", "--json", "--store", &store,
+        ],
+    );
+    let results: Vec<&Value> = taps(&third).iter().map(|t| &t["result"]).collect();
+    assert_eq!(
+        results,
+        [
+            "declined", "declined", "declined", "declined", "declined", "accepted", "accepted",
+            "accepted", "accepted", "accepted"
+        ],
+        "{third:?}"
+    );
+    // An older list file never replaces the store's newer one.
+    std::fs::copy(&data, dir.join("old.deny")).unwrap();
+    let fourth = run(
+        "transit_gate",
+        &[
+            "--taps",
+            "5",
+            "--riders",
+            "1000",
+            "--json",
+            "--store",
+            &store,
+            "--deny-list",
+            &path("old.deny"),
+        ],
+    );
+    assert!(
+        taps(&fourth).iter().all(|t| t["result"] == "declined"),
+        "{fourth:?}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -79,7 +79,7 @@ pub enum StoreError {
     /// field does not decode. The row is never used.
     #[error("store row {table}#{id} fails its integrity check: {problem}")]
     Integrity {
-        /// The table (`pending`, `records`, `meta`).
+        /// The table (`pending`, `records`, `meta`, `deny_meta`, `deny_keys`).
         table: &'static str,
         /// The row id.
         id: i64,
@@ -127,6 +127,13 @@ pub enum StoreError {
     /// The JSON journal to import could not be read or fails its own checks.
     #[error("import: {0}")]
     Import(#[from] crate::journal::FileJournalError),
+    /// The store holds no deny list to apply a delta to (save a full list first).
+    #[error("the store holds no deny list (save a full list before applying a delta)")]
+    NoDenyList,
+    /// The deny-list delta does not apply to the store's list (version, salt, or a key added
+    /// twice or removed when absent); nothing was changed.
+    #[error("deny-list delta refused")]
+    DenyDelta(#[source] quickpass_kernel::deny_list::DeltaError),
     /// An earlier read (through the purse journal's infallible
     /// [`records`](quickpass_kernel::purse::Journal::records)) failed; the store refuses every
     /// change until reopened, so no card is charged on a store whose answers are incomplete.

@@ -1,6 +1,7 @@
 //! The terminal's store: an embedded SQLite database (through `rusqlite`, SQLite compiled in —
-//! nothing to install) holding the purse journal, the records on their way to the back office
-//! and the deferred authorisation queue.
+//! nothing to install) holding the purse journal, the records on their way to the back office,
+//! the deferred authorisation queue and the deny list ([`Store::deny_list`],
+//! [`Store::save_deny_list`], [`Store::apply_deny_delta`]).
 //!
 //! ```text
 //!  purse flows ──Journal::begin──▶ pending ──complete──▶ records: purse_settlement ─┐
@@ -106,6 +107,7 @@
 //! [`Journal::take_records`]: quickpass_kernel::purse::Journal::take_records
 //! [`Journal::newest_id`]: quickpass_kernel::purse::Journal::newest_id
 
+mod deny;
 mod error;
 mod journal;
 mod queue;

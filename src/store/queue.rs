@@ -410,6 +410,52 @@ impl Counts {
     }
 }
 
+/// [`Store::apply_results`] inside the caller's transaction `tx`.
+pub(super) fn apply_results_in(
+    tx: &rusqlite::Transaction<'_>,
+    results: &[(u64, Decision)],
+) -> Result<Applied, StoreError> {
+    let op = "apply results";
+    let mut applied = Applied::default();
+    for &(id, decision) in results {
+        let raw = tx
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM records WHERE id = ?1"))
+            .and_then(|mut s| s.query_row([sql_id(id)], RawRow::read).optional())
+            .map_err(db(op))?;
+        let Some(raw) = raw else {
+            applied.ignored.push((id, Ignored::Unknown));
+            continue;
+        };
+        let mut row = check(raw)?;
+        if !row.kind.is_deferred() {
+            applied.ignored.push((id, Ignored::NotDeferred));
+            continue;
+        }
+        match row.state {
+            RecordState::Unsent => applied.ignored.push((id, Ignored::NotSent)),
+            RecordState::Approved | RecordState::Declined => applied.already_decided.push(id),
+            RecordState::Sent | RecordState::Acknowledged => {
+                let batch = row.batch;
+                match decision {
+                    Decision::Approved => {
+                        set_state(tx, &mut row, RecordState::Approved, batch)?;
+                        applied.approved.push(id);
+                    }
+                    Decision::Declined => {
+                        set_state(tx, &mut row, RecordState::Declined, batch)?;
+                        applied.declined.push(DeclinedRecord {
+                            id,
+                            card_key: row.card_key,
+                            created: Created::stored(row.created.clone()),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(applied)
+}
+
 fn to_u64(id: i64) -> u64 {
     u64::try_from(id).unwrap_or(0)
 }
@@ -535,43 +581,7 @@ impl Store {
         self.usable()?;
         let op = "apply results";
         let tx = self.conn.transaction().map_err(db(op))?;
-        let mut applied = Applied::default();
-        for &(id, decision) in results {
-            let raw = tx
-                .prepare_cached(&format!("SELECT {COLUMNS} FROM records WHERE id = ?1"))
-                .and_then(|mut s| s.query_row([sql_id(id)], RawRow::read).optional())
-                .map_err(db(op))?;
-            let Some(raw) = raw else {
-                applied.ignored.push((id, Ignored::Unknown));
-                continue;
-            };
-            let mut row = check(raw)?;
-            if !row.kind.is_deferred() {
-                applied.ignored.push((id, Ignored::NotDeferred));
-                continue;
-            }
-            match row.state {
-                RecordState::Unsent => applied.ignored.push((id, Ignored::NotSent)),
-                RecordState::Approved | RecordState::Declined => applied.already_decided.push(id),
-                RecordState::Sent | RecordState::Acknowledged => {
-                    let batch = row.batch;
-                    match decision {
-                        Decision::Approved => {
-                            set_state(&tx, &mut row, RecordState::Approved, batch)?;
-                            applied.approved.push(id);
-                        }
-                        Decision::Declined => {
-                            set_state(&tx, &mut row, RecordState::Declined, batch)?;
-                            applied.declined.push(DeclinedRecord {
-                                id,
-                                card_key: row.card_key,
-                                created: Created::stored(row.created.clone()),
-                            });
-                        }
-                    }
-                }
-            }
-        }
+        let applied = apply_results_in(&tx, results)?;
         tx.commit().map_err(db(op))?;
         Ok(applied)
     }

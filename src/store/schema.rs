@@ -11,7 +11,7 @@
 use rusqlite::{OptionalExtension, Transaction};
 
 /// The schema version this build writes.
-pub(super) const CURRENT: u32 = 1;
+pub(super) const CURRENT: u32 = 2;
 
 /// `PRAGMA application_id` of a quickpass store (`QPST`).
 pub(super) const APPLICATION_ID: i32 = 0x5150_5354;
@@ -25,7 +25,8 @@ pub(super) struct Migration {
 }
 
 /// The migrations of this build, in order.
-pub(super) const MIGRATIONS: &[Migration] = &[Migration { to: 1, sql: V1 }];
+pub(super) const MIGRATIONS: &[Migration] =
+    &[Migration { to: 1, sql: V1 }, Migration { to: 2, sql: V2 }];
 
 /// Version 1.
 ///
@@ -90,6 +91,25 @@ BEGIN SELECT RAISE(ABORT, 'id already used by a record'); END;
 CREATE TRIGGER records_id_unused BEFORE INSERT ON records
 WHEN EXISTS (SELECT 1 FROM pending WHERE id = NEW.id)
 BEGIN SELECT RAISE(ABORT, 'id already used by a pending entry'); END;
+";
+
+/// Version 2: the deny list (see `deny`).
+///
+/// - `deny_meta`: one row (id 1): the list's version, salt, entry count and the SHA-256 over
+///   salt, version, count and every key in order.
+/// - `deny_keys`: one row per card key (16 bytes), the key the primary key, so a delta writes
+///   only the keys it changes.
+const V2: &str = "
+CREATE TABLE deny_meta (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL CHECK (version >= 0),
+    salt BLOB NOT NULL,
+    count INTEGER NOT NULL CHECK (count >= 0),
+    sha256 BLOB NOT NULL CHECK (length(sha256) = 32)
+);
+CREATE TABLE deny_keys (
+    key BLOB PRIMARY KEY CHECK (length(key) = 16)
+) WITHOUT ROWID;
 ";
 
 /// What the database holds, as far as the schema goes.
