@@ -1,16 +1,20 @@
-//! Contactless pre-processing (EMV Book A §3.1.1; JR/T 0025.12 §7.8 as cited in pboc-notes
-//! §2.1): before the card is touched, each configured AID's limits decide whether contactless is
-//! allowed at this amount and which TTQ bits the transaction needs.
+//! Pre-processing per combination (EMV Contactless Book A §3.1.1 / Book B §3.1; JR/T 0025.12
+//! §7.8 as cited in pboc-notes §2.1 and §8.2): before the card is touched, each configured
+//! combination's limits decide whether contactless is allowed at this amount and which TTQ bits
+//! the transaction needs. Every combination has its own limits, status check, zero-amount rule
+//! and TTQ; a Visa combination may trade its limits for a program's (dynamic reader limits,
+//! applied once the card's FCI names its program: [`AidParameters::with_program_limits`]).
 
 use crate::bits::Ttq;
 use crate::config::{AidParameters, TerminalData};
 use crate::values::Amount;
 
-/// What pre-processing decided for one AID.
+/// What pre-processing decided for one combination (Book A "Entry Point Pre-Processing
+/// Indicators").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AidIndicators {
-    /// Amount at or above the contactless transaction limit (or zero on an offline-only
-    /// terminal): the AID may not be used contactless.
+    /// Amount at or above the contactless transaction limit, or a zero amount the combination
+    /// cannot take: the combination may not be used contactless.
     pub contactless_not_allowed: bool,
     /// Amount at or above the CVM limit: TTQ byte 2 b7.
     pub cvm_required: bool,
@@ -18,7 +22,7 @@ pub struct AidIndicators {
     pub online_cryptogram_required: bool,
 }
 
-/// Runs pre-processing for one AID.
+/// Runs pre-processing for one combination.
 pub fn indicators(terminal: &TerminalData, aid: &AidParameters, amount: Amount) -> AidIndicators {
     let amount = amount.minor();
     let mut result = AidIndicators {
@@ -33,11 +37,12 @@ pub fn indicators(terminal: &TerminalData, aid: &AidParameters, amount: Amount) 
         // amount is an ordinary entry tap whatever the reader's own online capability.
         result.online_cryptogram_required = true;
     } else if amount == 0 {
-        // A zero amount can only be authorised online.
-        if terminal.online_capable {
-            result.online_cryptogram_required = true;
-        } else {
+        // Book A: a combination that does not allow a zero amount is not allowed at zero; one
+        // that does can only authorise it online (pboc-notes §8.2).
+        if aid.zero_amount_allowed == Some(false) || !terminal.online_capable {
             result.contactless_not_allowed = true;
+        } else {
+            result.online_cryptogram_required = true;
         }
     }
     // Status check: one currency unit asks the card for an online cryptogram (pboc-notes §2.1).
@@ -48,9 +53,12 @@ pub fn indicators(terminal: &TerminalData, aid: &AidParameters, amount: Amount) 
     result
 }
 
-/// The TTQ for the transaction: the configured qualifiers plus the per-transaction bits.
-pub fn ttq(terminal: &TerminalData, indicators: &AidIndicators) -> Ttq {
-    let mut ttq = terminal.effective_ttq();
+/// The TTQ for the transaction on this combination: its configured qualifiers (the
+/// combination's own TTQ, else the terminal's) plus the per-transaction bits.
+pub fn ttq(terminal: &TerminalData, aid: &AidParameters, indicators: &AidIndicators) -> Ttq {
+    let mut ttq = aid
+        .ttq
+        .map_or_else(|| terminal.effective_ttq(), Ttq::from_bytes);
     ttq.assign(
         Ttq::ONLINE_CRYPTOGRAM_REQUIRED,
         indicators.online_cryptogram_required,

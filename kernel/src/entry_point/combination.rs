@@ -1,0 +1,134 @@
+//! Combinations and the candidate list (EMV Contactless Book B §3.3.2–3.3.3; pboc-notes §8.2):
+//! a combination is a PPSE entry, the terminal AID it matched and the kernel both agree on; the
+//! candidate list orders them by the card's priority, then by directory order, then by the
+//! terminal's order for one entry.
+
+use crate::config::AidParameters;
+use crate::selection::{DirectoryEntry, PriorityIndicator};
+
+use super::kernel_id::{KernelId, RequestedKernel};
+
+/// One (AID, kernel) combination the card and the reader share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Combination {
+    /// The card's PPSE entry.
+    pub entry: DirectoryEntry,
+    /// Index into the terminal's AID list of the parameters it matched.
+    pub terminal_aid: usize,
+    /// The kernel the combination runs.
+    pub kernel: KernelId,
+}
+
+/// Why a PPSE entry made no combination (kept for the tap's reason and for tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skipped {
+    /// No terminal AID matches the entry's AID.
+    AidNotSupported,
+    /// The entry asks for a kernel this reader does not know.
+    UnknownKernel(Vec<u8>),
+    /// The entry's kernel is known but no terminal AID for it runs that kernel (or the kernel
+    /// is not built).
+    KernelNotSupported(KernelId),
+    /// Pre-processing found every matching combination not allowed at this amount.
+    NotAllowed,
+}
+
+/// The ordered candidate list of a tap, taken from the front as combinations are tried.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Candidates {
+    combinations: Vec<Combination>,
+    skipped: Vec<(DirectoryEntry, Skipped)>,
+}
+
+impl Candidates {
+    /// Builds the candidate list (Book B §3.3.2): for each entry, the terminal AIDs matching its
+    /// AID (under their ASI) whose kernel equals the kernel the entry requests and is built,
+    /// and that `allowed` (pre-processing) lets through. Ordered by priority (1 first, none
+    /// last), then directory order, then terminal order.
+    pub fn build(
+        entries: Vec<DirectoryEntry>,
+        aids: &[AidParameters],
+        allowed: impl Fn(usize) -> bool,
+    ) -> Candidates {
+        let mut candidates = Candidates::default();
+        for entry in entries {
+            let requested =
+                RequestedKernel::of_entry(&entry.aid, entry.kernel_identifier.as_deref());
+            let matching: Vec<usize> = aids
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| {
+                    crate::selection::TerminalAid {
+                        aid: a.aid,
+                        partial_match: a.partial_match,
+                    }
+                    .matches(&entry.aid)
+                })
+                .map(|(i, _)| i)
+                .collect();
+            let kernel = match (&requested, matching.is_empty()) {
+                (_, true) => {
+                    candidates.skipped.push((entry, Skipped::AidNotSupported));
+                    continue;
+                }
+                (RequestedKernel::Unknown(id), false) => {
+                    let why = Skipped::UnknownKernel(id.clone());
+                    candidates.skipped.push((entry, why));
+                    continue;
+                }
+                (RequestedKernel::Known(kernel), false) => *kernel,
+            };
+            let runs: Vec<usize> = matching
+                .into_iter()
+                .filter(|&i| aids[i].kernel() == Some(kernel) && kernel.is_built())
+                .collect();
+            if runs.is_empty() {
+                candidates
+                    .skipped
+                    .push((entry, Skipped::KernelNotSupported(kernel)));
+                continue;
+            }
+            let mut any = false;
+            for terminal_aid in runs.into_iter().filter(|&i| allowed(i)) {
+                any = true;
+                candidates.combinations.push(Combination {
+                    entry: entry.clone(),
+                    terminal_aid,
+                    kernel,
+                });
+            }
+            if !any {
+                candidates.skipped.push((entry, Skipped::NotAllowed));
+            }
+        }
+        // A stable sort keeps directory order, then terminal order, among equal priorities.
+        candidates.combinations.sort_by_key(|c| {
+            c.entry
+                .priority
+                .and_then(PriorityIndicator::order)
+                .unwrap_or(u8::MAX)
+        });
+        candidates
+    }
+
+    /// The combinations still to try, first first.
+    pub fn combinations(&self) -> &[Combination] {
+        &self.combinations
+    }
+
+    /// The entries that made no combination, and why.
+    pub fn skipped(&self) -> &[(DirectoryEntry, Skipped)] {
+        &self.skipped
+    }
+
+    /// Whether no combination is left.
+    pub fn is_empty(&self) -> bool {
+        self.combinations.is_empty()
+    }
+
+    /// Removes and returns the first combination (final selection; after a *Select Next*, the
+    /// next one).
+    pub fn take_first(&mut self) -> Option<Combination> {
+        (!self.combinations.is_empty()).then(|| self.combinations.remove(0))
+    }
+}
