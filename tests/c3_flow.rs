@@ -71,6 +71,11 @@ fn offline_approval_with_fdda_format_95() {
     assert_eq!(result.outcome, Outcome::Approved, "{:?}", result.record());
     assert_eq!(result.oda.status(), OdaStatus::Ok);
     assert!(result.oda.verified.is_some());
+    assert_eq!(
+        result.oda.signed_data_format,
+        Some(0x95),
+        "Visa's SDAD format"
+    );
     assert_eq!(result.cvm, Some(ContactlessCvm::NoCvm));
     // fDDA version 01: the card's 9F69 went into the signed data.
     let related = result
@@ -434,6 +439,8 @@ fn the_real_visa_trace_replays_through_c3() {
         "{:?}",
         result.record()
     );
+    // The real Visa card signs its fDDA in Visa's format 95 (pboc-notes §8.3).
+    assert_eq!(result.oda.signed_data_format, Some(0x95));
     // The card's CTQ asks for nothing, the amount is under any CVM limit: no CVM.
     assert_eq!(result.cvm, Some(ContactlessCvm::NoCvm));
     // The card expired in 2025 and the trace is from 2023: not expired, expiry present.

@@ -453,6 +453,16 @@ fn card_phase_steps<T: Transport>(
                     .contactless_not_allowed
         })
         .collect();
+    if !aids
+        .iter()
+        .any(|aid| phase.kernel_choice.allows(aid.kernel()))
+    {
+        phase.early_outcome = Some((
+            Outcome::EndApplication,
+            "no configured combination runs the chosen kernel".to_owned(),
+        ));
+        return Ok(());
+    }
     if !allowed.contains(&true) {
         phase.early_outcome = Some((
             another_interface_or_end(config),
