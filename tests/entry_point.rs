@@ -265,6 +265,52 @@ fn l1_error_try_again_completes_on_the_second_presentation() {
     }
 }
 
+/// Book B: a kernel that rejects the application — SELECT answered `6283` (blocked) or GPO
+/// answered `6985`, a PDOL that does not ask for the TTQ — sends Entry Point to the next
+/// combination; none left: end application.
+#[test]
+fn select_next_when_the_kernel_rejects_the_application() {
+    // (what is wrong with the debit application, the application the tap ends on, outcome)
+    let table: [(&str, Option<&str>, Outcome); 3] = [
+        ("blocked", Some(CREDIT), Outcome::OnlineRequest),
+        ("pdol", Some(CREDIT), Outcome::OnlineRequest),
+        ("none", Some(DEBIT), Outcome::Approved),
+    ];
+    let config = default_config();
+    for (fault, expected, outcome) in table {
+        let mut profile = profile_json("qpboc-debit-offline");
+        match fault {
+            "blocked" => profile["applications"][0]["blocked"] = true.into(),
+            // The real UnionPay PDOL without 9F66.
+            "pdol" => {
+                profile["applications"][0]["pdol"] =
+                    "9F02069F03069F1A0295055F2A029A039C019F3704".into()
+            }
+            _ => {}
+        }
+        let result = tap(&mut card(&profile), &config, 100);
+        assert_eq!(selected(&result).as_deref(), expected, "{fault}");
+        assert_eq!(result.outcome, outcome, "{fault}: {:?}", result.record());
+
+        // The debit application alone: nothing to select next.
+        profile["applications"]
+            .as_array_mut()
+            .expect("applications")
+            .truncate(1);
+        let result = tap(&mut card(&profile), &config, 100);
+        if fault == "none" {
+            assert_eq!(result.outcome, Outcome::Approved);
+        } else {
+            assert_eq!(result.outcome, Outcome::EndApplication, "{fault} alone");
+            assert_eq!(result.card_phase.gpo_command(), None, "{fault}: no GPO");
+            if fault == "pdol" {
+                let reason = result.reason.as_deref().unwrap_or_default();
+                assert!(reason.contains("9F66"), "{reason}");
+            }
+        }
+    }
+}
+
 /// A card that answers by instruction, whatever the command's data: PPSE, SELECT, GPO (an
 /// ARQC whatever the TTQ says), READ RECORD by P1/P2.
 struct Scripted(Vec<(Vec<u8>, Vec<u8>)>);
