@@ -149,6 +149,27 @@ fn cvm_and_online_by_the_programs_limits() {
     let result = tap(&mut card(&visa_profile()), &international(), 90_000);
     assert_eq!(result.outcome, Outcome::TryAnotherInterface);
     assert_eq!(result.card_phase.gpo_command(), None, "no GPO sent");
+    // A program allowed more than the AID (1200.00 against 1000.00): the card is read, and its
+    // program's set decides.
+    let looser = edited(|p| {
+        p.aids[4].program_limits[0].contactless_transaction_limit = Some(120_000);
+        p.aids[4].program_limits[0].cvm_limit = Some(10_000);
+    });
+    let result = tap(&mut card(&visa_profile()), &looser, 110_000);
+    assert_eq!(
+        result.outcome,
+        Outcome::OnlineRequest,
+        "{:?}",
+        result.record()
+    );
+    let mut other_program = visa_profile();
+    other_program["applications"][0]["fci_discretionary"]["9F5A"] = "3109780276".into();
+    let result = tap(&mut card(&other_program), &looser, 110_000);
+    assert_eq!(
+        result.outcome,
+        Outcome::TryAnotherInterface,
+        "the AID's own limit"
+    );
 }
 
 #[test]

@@ -449,8 +449,7 @@ fn card_phase_steps<T: Transport>(
         .iter()
         .map(|aid| {
             phase.kernel_choice.allows(aid.kernel())
-                && !preprocessing::indicators(terminal.terminal(), aid, input.amount)
-                    .contactless_not_allowed
+                && preprocessing::any_limit_set_allows(terminal.terminal(), aid, input.amount)
         })
         .collect();
     if !aids
@@ -523,7 +522,8 @@ fn card_phase_steps<T: Transport>(
         let indicators = preprocessing::indicators(terminal.terminal(), &parameters, input.amount);
         phase.kernel = Some(combination.kernel);
         if indicators.contactless_not_allowed {
-            // Only a program's own limits can say so here: the AID's were checked before.
+            // The limit set of the card's program (or the AID's own, when the card's program has
+            // none) does not allow the amount, though another set did before the card was read.
             phase.aid = Some(aid);
             phase.fci = response_fci;
             phase.early_outcome = Some((

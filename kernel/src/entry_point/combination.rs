@@ -132,3 +132,109 @@ impl Candidates {
         (!self.combinations.is_empty()).then(|| self.combinations.remove(0))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::selection::PriorityIndicator;
+    use crate::values::Aid;
+
+    fn aid(text: &str) -> Aid {
+        text.parse().expect("aid")
+    }
+
+    fn entry(aid_hex: &str, priority: Option<u8>, kernel: Option<&[u8]>) -> DirectoryEntry {
+        DirectoryEntry {
+            aid: aid(aid_hex),
+            label: None,
+            preferred_name: None,
+            priority: priority.map(PriorityIndicator),
+            kernel_identifier: kernel.map(<[u8]>::to_vec),
+        }
+    }
+
+    fn terminal(aid_hex: &str, kernel_id: Option<u8>) -> AidParameters {
+        AidParameters {
+            aid: aid(aid_hex),
+            partial_match: true,
+            application_version: [0, 0x30],
+            tac_default: [0; 5],
+            tac_denial: [0; 5],
+            tac_online: [0; 5],
+            floor_limit: 0,
+            contactless_transaction_limit: None,
+            cvm_limit: None,
+            contactless_floor_limit: None,
+            random_selection: None,
+            default_ddol: vec![0x9F, 0x37, 0x04],
+            default_tdol: Vec::new(),
+            ec_supported: false,
+            ec_terminal_limit: None,
+            status_check: false,
+            transit_online_oda: false,
+            kernel_id,
+            ttq: None,
+            zero_amount_allowed: None,
+            program_limits: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn order_is_priority_then_directory_then_terminal_and_skips_say_why() {
+        let aids = [
+            terminal("A0000003330101", None),
+            terminal("A0000000031010", None),
+            terminal("A00000033301", None), // a second qPBOC AID for the same entries
+            terminal("A0000000041010", None), // C-2: not built
+        ];
+        let entries = vec![
+            entry("A000000333010102", None, None),
+            entry("A0000000031010", Some(2), None),
+            entry("A000000333010101", Some(1), Some(&[0x07])),
+            entry("A0000000041010", Some(1), None),
+            entry("A000000333010106", Some(1), Some(&[0x09])),
+            entry("A000000632010105", Some(1), None),
+        ];
+        let candidates = Candidates::build(entries, &aids, |_| true);
+        let order: Vec<(String, usize, KernelId)> = candidates
+            .combinations()
+            .iter()
+            .map(|c| (c.entry.aid.to_string(), c.terminal_aid, c.kernel))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("A000000333010101".to_owned(), 0, KernelId::Qpboc),
+                ("A000000333010101".to_owned(), 2, KernelId::Qpboc),
+                ("A0000000031010".to_owned(), 1, KernelId::C3),
+                ("A000000333010102".to_owned(), 0, KernelId::Qpboc),
+                ("A000000333010102".to_owned(), 2, KernelId::Qpboc),
+            ]
+        );
+        let skipped: Vec<(String, Skipped)> = candidates
+            .skipped()
+            .iter()
+            .map(|(e, why)| (e.aid.to_string(), why.clone()))
+            .collect();
+        assert_eq!(
+            skipped,
+            [
+                (
+                    "A0000000041010".to_owned(),
+                    Skipped::KernelNotSupported(KernelId::C2)
+                ),
+                (
+                    "A000000333010106".to_owned(),
+                    Skipped::UnknownKernel(vec![0x09])
+                ),
+                ("A000000632010105".to_owned(), Skipped::AidNotSupported),
+            ]
+        );
+
+        // Pre-processing drops a combination; an entry with none left says so.
+        let candidates =
+            Candidates::build(vec![entry("A0000000031010", None, None)], &aids, |i| i != 1);
+        assert!(candidates.is_empty());
+        assert_eq!(candidates.skipped()[0].1, Skipped::NotAllowed);
+    }
+}

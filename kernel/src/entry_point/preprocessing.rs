@@ -53,6 +53,17 @@ pub fn indicators(terminal: &TerminalData, aid: &AidParameters, amount: Amount) 
     result
 }
 
+/// Whether the combination may be used contactless at `amount` under its own limits or under
+/// any of its programs' (C-3 dynamic reader limits, pboc-notes §8.3): the card's program is
+/// known only after SELECT, where the chosen set is checked again.
+pub fn any_limit_set_allows(terminal: &TerminalData, aid: &AidParameters, amount: Amount) -> bool {
+    !indicators(terminal, aid, amount).contactless_not_allowed
+        || aid.program_limits.iter().any(|set| {
+            let program = aid.with_program_limits(Some(&set.program_id));
+            !indicators(terminal, &program, amount).contactless_not_allowed
+        })
+}
+
 /// The TTQ for the transaction on this combination: its configured qualifiers (the
 /// combination's own TTQ, else the terminal's) plus the per-transaction bits.
 pub fn ttq(terminal: &TerminalData, aid: &AidParameters, indicators: &AidIndicators) -> Ttq {
