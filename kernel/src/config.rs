@@ -293,12 +293,15 @@ pub struct ProgramLimits {
 
 impl AidParameters {
     /// The kernel this AID runs on: [`AidParameters::kernel_id`] when configured, else the
-    /// default of its RID (Book B §3.3.2; pboc-notes §8.2). `None` for a configured id the
-    /// kernel does not know, or an unknown RID without one.
+    /// default of its RID (Book B §3.3.2; pboc-notes §8.2), else qPBOC — the kernel quickpass
+    /// ran every AID on before it had others, so a configuration written then keeps working.
+    /// `None` only for a configured id the kernel does not know (refused when the configuration
+    /// is built).
     pub fn kernel(&self) -> Option<crate::entry_point::KernelId> {
+        use crate::entry_point::KernelId;
         match self.kernel_id {
-            Some(id) => crate::entry_point::KernelId::from_id(id),
-            None => crate::entry_point::KernelId::default_for_aid(&self.aid),
+            Some(id) => KernelId::from_id(id),
+            None => Some(KernelId::default_for_aid(&self.aid).unwrap_or(KernelId::Qpboc)),
         }
     }
 

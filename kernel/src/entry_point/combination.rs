@@ -42,7 +42,8 @@ pub struct Candidates {
 
 impl Candidates {
     /// Builds the candidate list (Book B §3.3.2): for each entry, the terminal AIDs matching its
-    /// AID (under their ASI) whose kernel equals the kernel the entry requests and is built,
+    /// AID (under their ASI) whose kernel is the one the entry requests (any, when the entry
+    /// names none and its RID has no default) and is built,
     /// and that `allowed` (pre-processing) lets through. Ordered by priority (1 first, none
     /// last), then directory order, then terminal order.
     pub fn build(
@@ -66,30 +67,30 @@ impl Candidates {
                 })
                 .map(|(i, _)| i)
                 .collect();
-            let kernel = match (&requested, matching.is_empty()) {
-                (_, true) => {
-                    candidates.skipped.push((entry, Skipped::AidNotSupported));
-                    continue;
-                }
-                (RequestedKernel::Unknown(id), false) => {
-                    let why = Skipped::UnknownKernel(id.clone());
-                    candidates.skipped.push((entry, why));
-                    continue;
-                }
-                (RequestedKernel::Known(kernel), false) => *kernel,
-            };
-            let runs: Vec<usize> = matching
+            if matching.is_empty() {
+                candidates.skipped.push((entry, Skipped::AidNotSupported));
+                continue;
+            }
+            if let RequestedKernel::Unknown(id) = &requested {
+                let why = Skipped::UnknownKernel(id.clone());
+                candidates.skipped.push((entry, why));
+                continue;
+            }
+            let runs: Vec<(usize, KernelId)> = matching
                 .into_iter()
-                .filter(|&i| aids[i].kernel() == Some(kernel) && kernel.is_built())
+                .filter_map(|i| Some((i, aids[i].kernel()?)))
+                .filter(|&(_, kernel)| requested.accepts(kernel) && kernel.is_built())
                 .collect();
             if runs.is_empty() {
-                candidates
-                    .skipped
-                    .push((entry, Skipped::KernelNotSupported(kernel)));
+                let why = match requested.known() {
+                    Some(kernel) => Skipped::KernelNotSupported(kernel),
+                    None => Skipped::AidNotSupported,
+                };
+                candidates.skipped.push((entry, why));
                 continue;
             }
             let mut any = false;
-            for terminal_aid in runs.into_iter().filter(|&i| allowed(i)) {
+            for (terminal_aid, kernel) in runs.into_iter().filter(|&(i, _)| allowed(i)) {
                 any = true;
                 candidates.combinations.push(Combination {
                     entry: entry.clone(),

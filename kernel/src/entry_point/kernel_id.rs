@@ -90,9 +90,11 @@ pub enum RequestedKernel {
     /// A kernel this reader knows.
     Known(KernelId),
     /// A kernel this reader does not know (an unknown short id, a domestic or proprietary
-    /// extended id, or no `9F2A` under a RID without a default): the entry makes no
-    /// combination.
+    /// extended id): the entry makes no combination.
     Unknown(Vec<u8>),
+    /// No `9F2A` (or short id 0) under a RID without a default kernel: the kernel the
+    /// terminal configures for the matching AID runs (pboc-notes §8.2 ⚠).
+    Unspecified,
 }
 
 impl RequestedKernel {
@@ -103,7 +105,7 @@ impl RequestedKernel {
     pub fn of_entry(aid: &Aid, identifier: Option<&[u8]>) -> RequestedKernel {
         let default = || match KernelId::default_for_aid(aid) {
             Some(kernel) => RequestedKernel::Known(kernel),
-            None => RequestedKernel::Unknown(Vec::new()),
+            None => RequestedKernel::Unspecified,
         };
         let Some(&first) = identifier.and_then(<[u8]>::first) else {
             return default();
@@ -120,11 +122,20 @@ impl RequestedKernel {
         }
     }
 
-    /// The kernel, when the reader knows it.
+    /// The kernel, when the entry names one the reader knows.
     pub fn known(&self) -> Option<KernelId> {
         match self {
             RequestedKernel::Known(kernel) => Some(*kernel),
-            RequestedKernel::Unknown(_) => None,
+            RequestedKernel::Unknown(_) | RequestedKernel::Unspecified => None,
+        }
+    }
+
+    /// Whether a terminal AID running `kernel` can serve this entry.
+    pub fn accepts(&self, kernel: KernelId) -> bool {
+        match self {
+            RequestedKernel::Known(requested) => *requested == kernel,
+            RequestedKernel::Unspecified => true,
+            RequestedKernel::Unknown(_) => false,
         }
     }
 }
@@ -152,6 +163,11 @@ mod tests {
             Some(KernelId::Qpboc)
         );
         assert_eq!(KernelId::default_for_aid(&aid("A0000006320101")), None);
+        assert_eq!(
+            RequestedKernel::of_entry(&aid("A0000006320101"), None),
+            RequestedKernel::Unspecified
+        );
+        assert!(RequestedKernel::Unspecified.accepts(KernelId::Qpboc));
     }
 
     #[test]
