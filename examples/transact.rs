@@ -4,14 +4,18 @@
 //! cargo run --example transact -- [--profile PATH] [--amount N] [--date YYMMDD] [--un HEX]
 //!                                 [--capk-file PATH]... [--config PATH] [--reader NAME]
 //!                                 [--test-keys] [--exchange-deadline-ms MS]
-//!                                 [--tap-deadline-ms MS] [--store PATH] [--json]
+//!                                 [--tap-deadline-ms MS] [--kernel auto|qpboc|c2|c3]
+//!                                 [--store PATH] [--json]
 //! ```
 //!
 //! The flags are a contract outside scripts rely on: `--reader NAME` (PC/SC, needs the `pcsc`
 //! feature), `--profile PATH`, `--amount N` (minor units), `--date YYMMDD`, `--un HEX` (fixed
 //! unpredictable number), `--capk-file PATH` (extra CA keys in the `quickpass-vectors/1` `capk`
 //! format, added to the production lists), `--json` (one JSON object). `--config PATH` chooses the
-//! terminal configuration (default `vectors/terminals/default.json`). With `--reader`,
+//! terminal configuration (default `vectors/terminals/default.json`; `international.json` adds the
+//! Visa and Mastercard AIDs). `--kernel auto|qpboc|c2|c3` (default `auto`) limits which kernel
+//! Entry Point may route the tap to (`c2` answers "not built yet" until the C-2 kernel is in);
+//! the JSON reports the `kernel` that ran and the `outcome_parameters`. With `--reader`,
 //! `--exchange-deadline-ms MS` (default 2000) bounds each exchange and `--tap-deadline-ms MS`
 //! (default 3000) the whole tap; 0 turns either off. Past a deadline the tap ends with
 //! `try_again`. `--store PATH` keeps the tap's clearing record (PAN in clear, for the acquirer)
@@ -36,6 +40,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use quickpass::kernel::contactless::{self, TransactionResult};
+use quickpass::kernel::entry_point::{KernelChoice, KernelId};
 use quickpass::kernel::transport::{ApduLayer, Transport};
 use quickpass::kernel::values::Amount;
 use quickpass::kernel::TransactionInput;
@@ -78,8 +83,42 @@ struct Args {
     /// One JSON object.
     #[arg(long)]
     json: bool,
+    /// Which kernel Entry Point may route to: the one each combination names (auto), or only
+    /// qPBOC, C-2 or C-3 (pboc-notes §8.2).
+    #[arg(long, value_enum, default_value_t = KernelArg::Auto)]
+    kernel: KernelArg,
     #[command(flatten)]
     deadlines: Deadlines,
+}
+
+/// `--kernel`: the kernels Entry Point may route the tap to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum KernelArg {
+    /// The kernel each combination names (the card's `9F2A`, else its RID's default).
+    Auto,
+    /// UnionPay qPBOC (kernel 7) only.
+    Qpboc,
+    /// Mastercard C-2 (kernel 2) only: not built yet.
+    C2,
+    /// Visa C-3 (kernel 3) only.
+    C3,
+}
+
+impl KernelArg {
+    /// The Entry Point choice, or why the kernel cannot run in this build.
+    fn choice(self) -> Result<KernelChoice, String> {
+        let only = match self {
+            KernelArg::Auto => return Ok(KernelChoice::Auto),
+            KernelArg::Qpboc => KernelId::Qpboc,
+            KernelArg::C2 => KernelId::C2,
+            KernelArg::C3 => KernelId::C3,
+        };
+        if only.is_built() {
+            Ok(KernelChoice::Only(only))
+        } else {
+            Err(format!("--kernel {only}: that kernel is not built yet"))
+        }
+    }
 }
 
 /// A tap's deadline: three seconds is six times the 500 ms the field allows a tap, yet short
@@ -107,6 +146,7 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     let args = parse_args();
+    let choice = args.kernel.choice()?;
     let mut capk_files = quickpass_sim::data::production_capk_files().map_err(|e| chain(&e))?;
     capk_files.extend(args.capk_files.iter().cloned());
     let loaded = setup::load_kernel_config(&args.config, &capk_files).map_err(|e| chain(&e))?;
@@ -131,6 +171,11 @@ fn run() -> Result<(), String> {
         for key in ca.capk_store().map_err(|e| chain(&e))?.iter() {
             config.capks.insert(key.clone()).map_err(|e| chain(&e))?;
         }
+        // The simulated Visa card (`visa-qvsdc`) is signed by the same CA, under Visa's RID.
+        let visa = ca
+            .rsa_ca_public_key_under(quickpass_sim::ca::TEST_VISA_RID)
+            .map_err(|e| chain(&e))?;
+        config.capks.insert(visa).map_err(|e| chain(&e))?;
     }
     // Opened before the card is touched: a store that cannot be written refuses the run here.
     let mut store = match &args.store {
@@ -146,11 +191,11 @@ fn run() -> Result<(), String> {
         unpredictable_number: unpredictable_number(args.un.as_deref())?,
     };
     let result = match &args.reader {
-        Some(reader) => tap_reader(reader, &args.deadlines, &config, &input)?,
+        Some(reader) => tap_reader(reader, &args.deadlines, &config, &input, choice)?,
         None => {
             let profile = quickpass_sim::CardProfile::load(&args.profile).map_err(|e| chain(&e))?;
             let mut card = profile.build().map_err(|e| e.to_string())?;
-            tap(&mut card, &config, &input)?
+            tap(&mut card, &config, &input, choice)?
         }
     };
     // Kept before the outcome is reported: what clearing needs is on disk first.
@@ -186,11 +231,12 @@ fn tap<T: Transport>(
     card: &mut T,
     config: &quickpass::kernel::config::KernelConfig,
     input: &TransactionInput,
+    choice: KernelChoice,
 ) -> Result<TransactionResult, String> {
     let mut layer = ApduLayer::new(card);
     // One call: an exchange failure still ends in an outcome (try again, end application, …)
     // with the error as its reason.
-    Ok(contactless::transact(config, input, &mut layer).result)
+    Ok(contactless::transact_with(config, input, &mut layer, choice).result)
 }
 
 #[cfg(feature = "pcsc")]
@@ -199,6 +245,7 @@ fn tap_reader(
     deadlines: &Deadlines,
     config: &quickpass::kernel::config::KernelConfig,
     input: &TransactionInput,
+    choice: KernelChoice,
 ) -> Result<TransactionResult, String> {
     let mut transport = quickpass::pcsc::PcscTransport::new().map_err(|e| e.to_string())?;
     deadlines.apply_to_card(&mut transport);
@@ -206,7 +253,7 @@ fn tap_reader(
         .wait_for_card(reader, std::time::Duration::from_secs(30))
         .map_err(|e| e.to_string())?;
     transport.connect(reader).map_err(|e| e.to_string())?;
-    tap(&mut transport, config, input)
+    tap(&mut transport, config, input, choice)
 }
 
 #[cfg(not(feature = "pcsc"))]
@@ -215,6 +262,7 @@ fn tap_reader(
     _deadlines: &Deadlines,
     _config: &quickpass::kernel::config::KernelConfig,
     _input: &TransactionInput,
+    _choice: KernelChoice,
 ) -> Result<TransactionResult, String> {
     Err("--reader needs the pcsc feature: cargo run --features pcsc --example transact".into())
 }

@@ -1,5 +1,6 @@
 //! The negative ODA matrix (issue 6, part 2): for every card profile with ODA and every method
-//! it runs — contactless qPBOC fDDA (RSA and SM2), contact SDA, DDA and CDA — the unmodified
+//! it runs — contactless qPBOC fDDA (RSA and SM2), Visa C-3 fDDA (SDAD format 95, issue 13),
+//! contact SDA, DDA and CDA — the unmodified
 //! card is first approved offline with ODA ok (so the matrix can fail), then each case taps a
 //! freshly personalised card once:
 //!
@@ -46,7 +47,7 @@ use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
 use quickpass::kernel::Outcome;
 use quickpass::kernel::TransactionInput;
 use quickpass::kernel::{OdaMethod, OdaStatus};
-use quickpass_sim::ca::{TestCa, RSA_CA_INDEX, SM2_CA_INDEX, TEST_RID};
+use quickpass_sim::ca::{TestCa, RSA_CA_INDEX, SM2_CA_INDEX};
 use quickpass_sim::faults::{Fault, FaultyCard, Trigger};
 use quickpass_sim::pboc::PbocFields;
 use quickpass_sim::{ApplicationProfile, CardProfile, VirtualCard};
@@ -190,6 +191,25 @@ fn contactless_scenario(profile_name: &'static str, sm2: bool) -> Scenario {
         method: Method::Fdda,
         profile: load_profile(profile_name),
         config,
+        amount: 100,
+    }
+}
+
+/// The RID of the card application's AID: where the terminal looks its CA key up (the test CA
+/// under UnionPay's RID, or under Visa's for the simulated Visa card).
+fn rid_of(p: &PbocFields) -> [u8; 5] {
+    let aid = hex::decode(&p.aid).expect("AID hex");
+    aid[..5].try_into().expect("an AID has a RID")
+}
+
+/// The simulated Visa card (C-3, fDDA with SDAD format 95) at the international terminal.
+fn visa_scenario() -> Scenario {
+    let terminal = quickpass_sim::data::data_dir().join("terminals/international.json");
+    Scenario {
+        profile_name: "visa-qvsdc",
+        method: Method::Fdda,
+        profile: load_profile("visa-qvsdc"),
+        config: quickpass_sim::data::kernel_config(&terminal).expect("international terminal"),
         amount: 100,
     }
 }
@@ -697,13 +717,14 @@ impl<'a> Matrix<'a> {
 /// The same CA key with another expiry, or another key under the same RID and index.
 fn replace_capk(
     config: &KernelConfig,
+    rid: [u8; 5],
     index: u8,
     make: impl FnOnce(&CaPublicKey) -> CaPublicKey,
 ) -> KernelConfig {
     let mut config = config.clone();
     let old = config
         .capks
-        .get(Rid(TEST_RID), CapkIndex(index))
+        .get(Rid(rid), CapkIndex(index))
         .expect("test CA key in the store");
     let new = make(old);
     config.capks.insert(new).expect("insert");
@@ -876,12 +897,13 @@ fn run_matrix(scenario: &Scenario) {
         );
     }
     let mut revoked = config.clone();
+    let rid = rid_of(p);
     let serial = hex::decode(&p.oda.issuer_cert_serial).expect("serial");
     revoked.terminal = revoked
         .terminal
         .edited(|p| {
             p.revoked_certificates.push(RevokedCertificate {
-                rid: TEST_RID,
+                rid,
                 index,
                 serial: serial.try_into().expect("3 bytes"),
             })
@@ -892,7 +914,7 @@ fn run_matrix(scenario: &Scenario) {
         "CA key expired",
         "",
         copy(),
-        &replace_capk(config, index, expired_capk),
+        &replace_capk(config, rid_of(p), index, expired_capk),
         None,
     );
     matrix.case(
@@ -906,7 +928,7 @@ fn run_matrix(scenario: &Scenario) {
         "CA key index, other key",
         "",
         copy(),
-        &replace_capk(config, index, other_capk),
+        &replace_capk(config, rid_of(p), index, other_capk),
         None,
     );
     let pan = p.pan.clone();
@@ -957,6 +979,11 @@ fn fdda_rsa_pure_ec_card() {
 #[test]
 fn fdda_sm2_card() {
     run_matrix(&contactless_scenario("pboc3-sm2", true));
+}
+
+#[test]
+fn fdda_rsa_visa_card_c3() {
+    run_matrix(&visa_scenario());
 }
 
 #[test]

@@ -8,6 +8,7 @@
 use crate::afl::StaticDataError;
 use crate::card_data::CardData;
 use crate::config::KernelConfig;
+use crate::entry_point::{KernelChoice, KernelId};
 use crate::error::KernelError;
 use crate::outcome::Outcome;
 use crate::terminal_values::{TerminalValues, TransactionInput};
@@ -32,6 +33,10 @@ pub struct CardPhase {
     pub(crate) transit: Option<crate::transit::TransitCard>,
     /// This card phase resumed a torn tap's GPO answer instead of sending a new GPO.
     pub(crate) resumed_torn_tap: bool,
+    /// The kernel of the selected combination (pboc-notes §8.2), once one was selected.
+    pub(crate) kernel: Option<KernelId>,
+    /// Which kernels the caller lets Entry Point route to.
+    pub(crate) kernel_choice: KernelChoice,
 }
 
 impl CardPhase {
@@ -49,7 +54,26 @@ impl CardPhase {
             early_outcome: None,
             transit: None,
             resumed_torn_tap: false,
+            kernel: None,
+            kernel_choice: KernelChoice::Auto,
         }
+    }
+
+    /// An empty card phase whose Entry Point only routes to the kernels `choice` allows.
+    pub fn with_kernel_choice(
+        config: &KernelConfig,
+        input: &TransactionInput,
+        choice: KernelChoice,
+    ) -> Self {
+        CardPhase {
+            kernel_choice: choice,
+            ..CardPhase::new(config, input)
+        }
+    }
+
+    /// The kernel of the selected combination (qPBOC, C-3, …), once one was selected.
+    pub fn kernel(&self) -> Option<KernelId> {
+        self.kernel
     }
 
     /// The transaction input.
@@ -129,6 +153,8 @@ impl std::fmt::Debug for CardPhase {
             .field("early_outcome", &self.early_outcome)
             .field("transit", &self.transit)
             .field("resumed_torn_tap", &self.resumed_torn_tap)
+            .field("kernel", &self.kernel)
+            .field("kernel_choice", &self.kernel_choice)
             .finish()
     }
 }

@@ -97,6 +97,12 @@ pub enum InvalidReason {
     /// The AID list is empty.
     #[error("no AID configured")]
     NoAid,
+    /// A kernel identifier this kernel does not implement or know (pboc-notes §8.2).
+    #[error("not a kernel identifier this reader knows (2, 3, 4, 7)")]
+    UnknownKernel,
+    /// A dynamic reader limit set with an empty or over-long program identifier.
+    #[error("the program identifier must be 1 to 16 bytes")]
+    ProgramId,
     /// Random selection percentages above 99 or target above maximum target.
     #[error("percentages out of order")]
     RandomSelectionPercentages,
@@ -240,6 +246,83 @@ pub struct AidParameters {
     /// for travel and its authorisation deferred, and a zero amount is allowed.
     #[serde(default)]
     pub transit_online_oda: bool,
+    /// The kernel this AID runs on (EMV Book B kernel identifier: 2 Mastercard C-2, 3 Visa
+    /// C-3, 4 Amex C-4, 7 UnionPay qPBOC; [`crate::entry_point::KernelId`]). Absent: the
+    /// default kernel of the AID's RID ([`AidParameters::kernel`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_id: Option<u8>,
+    /// This combination's TTQ (`9F66`) before the per-transaction bits, when it differs from
+    /// the terminal's (Book B §3.1: pre-processing is per combination); absent: the
+    /// terminal's [`TerminalData::effective_ttq`].
+    #[serde(
+        with = "As::<Option<UpperHex>>",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ttq: Option<[u8; 4]>,
+    /// Book A "zero amount allowed" for this combination: `false` makes a zero amount
+    /// contactless-not-allowed here; absent or `true`, a zero amount asks for an online
+    /// cryptogram (an offline-only reader cannot take it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zero_amount_allowed: Option<bool>,
+    /// Visa dynamic reader limits (C-3, pboc-notes §8.3): the limit sets chosen by the
+    /// application program identifier (`9F5A`) in the card's FCI. Empty: the AID's own limits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub program_limits: Vec<ProgramLimits>,
+}
+
+/// One dynamic reader limit set (Visa C-3 "DRL", pboc-notes §8.3 ⚠): when the card's
+/// application program identifier (`9F5A`) starts with `program_id`, these limits replace the
+/// AID's contactless limits for the tap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramLimits {
+    /// The application program identifier (prefix), hex, 1 to 16 bytes.
+    #[serde(with = "As::<UpperHex>")]
+    pub program_id: Vec<u8>,
+    /// Contactless transaction limit of the program, minor units (absent: none).
+    #[serde(default)]
+    pub contactless_transaction_limit: Option<u64>,
+    /// CVM required limit of the program.
+    #[serde(default)]
+    pub cvm_limit: Option<u64>,
+    /// Contactless floor limit of the program.
+    #[serde(default)]
+    pub contactless_floor_limit: Option<u64>,
+}
+
+impl AidParameters {
+    /// The kernel this AID runs on: [`AidParameters::kernel_id`] when configured, else the
+    /// default of its RID (Book B §3.3.2; pboc-notes §8.2), else qPBOC — the kernel quickpass
+    /// ran every AID on before it had others, so a configuration written then keeps working.
+    /// `None` only for a configured id the kernel does not know (refused when the configuration
+    /// is built).
+    pub fn kernel(&self) -> Option<crate::entry_point::KernelId> {
+        use crate::entry_point::KernelId;
+        match self.kernel_id {
+            Some(id) => KernelId::from_id(id),
+            None => Some(KernelId::default_for_aid(&self.aid).unwrap_or(KernelId::Qpboc)),
+        }
+    }
+
+    /// The parameters with the program's limits in place of the AID's (C-3 dynamic reader
+    /// limits), when a set matches `program_id`; unchanged otherwise.
+    pub fn with_program_limits(&self, program_id: Option<&[u8]>) -> AidParameters {
+        let mut parameters = self.clone();
+        let Some(program_id) = program_id else {
+            return parameters;
+        };
+        if let Some(set) = self
+            .program_limits
+            .iter()
+            .find(|set| !set.program_id.is_empty() && program_id.starts_with(&set.program_id))
+        {
+            parameters.contactless_transaction_limit = set.contactless_transaction_limit;
+            parameters.cvm_limit = set.cvm_limit;
+            parameters.contactless_floor_limit = set.contactless_floor_limit;
+        }
+        parameters
+    }
 }
 
 fn default_ddol() -> Vec<u8> {
@@ -530,6 +613,36 @@ fn validate(parts: &TerminalConfigParts) -> Result<(), ConfigError> {
                     field("random_selection"),
                     InvalidReason::RandomSelectionThreshold,
                 ));
+            }
+        }
+        if let Some(id) = aid.kernel_id {
+            if crate::entry_point::KernelId::from_id(id).is_none() {
+                return Err(invalid(field("kernel_id"), InvalidReason::UnknownKernel));
+            }
+        }
+        if aid.ttq.is_some() {
+            // The combination's TTQ must agree with the terminal as the terminal's must.
+            let mut own = t.clone();
+            own.ttq = aid.ttq;
+            own.check_ttq().map_err(|e| match e {
+                ConfigError::Invalid { reason, .. } => invalid(field("ttq"), reason),
+                other => other,
+            })?;
+        }
+        for (j, set) in aid.program_limits.iter().enumerate() {
+            if set.program_id.is_empty() || set.program_id.len() > 16 {
+                return Err(invalid(
+                    field(&format!("program_limits[{j}].program_id")),
+                    InvalidReason::ProgramId,
+                ));
+            }
+            if let (Some(cvm), Some(limit)) = (set.cvm_limit, set.contactless_transaction_limit) {
+                if cvm > limit {
+                    return Err(invalid(
+                        field(&format!("program_limits[{j}].cvm_limit")),
+                        InvalidReason::CvmLimitAboveContactlessLimit,
+                    ));
+                }
             }
         }
         if let (Some(cvm), Some(limit)) = (aid.cvm_limit, aid.contactless_transaction_limit) {

@@ -16,13 +16,14 @@ use crate::bits::{Aip, CryptogramType, Ctq, Tsi, Ttq, Tvr};
 use crate::card_data::CardData;
 use crate::config::KernelConfig;
 use crate::dol::Dol;
+use crate::entry_point::{preprocessing, start, Candidates, KernelChoice, KernelId};
 use crate::error::{malformed, CardObject, GPO};
 use crate::icc_data;
 use crate::oda::{self, OdaReport, OdaStatus};
 use crate::outcome::{cryptogram_name, Outcome, TransactionRecord};
-use crate::preprocess;
+use crate::outcome_parameters::OutcomeParameterSet;
 use crate::read_records::{absorb_gpo_response, read_records, AflPolicy};
-use crate::selection::{self, CandidateList};
+use crate::selection;
 use crate::tag::Tag;
 use crate::tags;
 use crate::terminal_values::{TerminalValues, TransactionInput};
@@ -60,6 +61,11 @@ pub struct TransactionResult {
     pub reason: Option<String>,
     /// The card phase it came from.
     pub card_phase: CardPhase,
+    /// The kernel that completed the tap (the selected combination's), when one was selected.
+    pub kernel: Option<KernelId>,
+    /// What the reader does next (EMV Book A §6.2, pboc-notes §8.1–8.2): start point, UI
+    /// requests, CVM, alternate interface, data record. Follows `outcome` and `cvm`.
+    pub outcome_parameters: OutcomeParameterSet,
 }
 
 /// Runs the card phase with terminal values from configuration and input. On an error the
@@ -96,7 +102,17 @@ pub fn transact<T: Transport>(
     input: &TransactionInput,
     layer: &mut ApduLayer<T>,
 ) -> Transacted<T::Error> {
-    let mut phase = CardPhase::new(config, input);
+    transact_with(config, input, layer, KernelChoice::Auto)
+}
+
+/// [`transact`] routing only to the kernels `choice` allows (Entry Point, pboc-notes §8.2).
+pub fn transact_with<T: Transport>(
+    config: &KernelConfig,
+    input: &TransactionInput,
+    layer: &mut ApduLayer<T>,
+    choice: KernelChoice,
+) -> Transacted<T::Error> {
+    let mut phase = CardPhase::with_kernel_choice(config, input, choice);
     match phase.read(config, layer) {
         Ok(()) if phase.chose_full_pboc() => continue_full_pboc(config, phase, layer),
         Ok(()) => Transacted {
@@ -150,8 +166,11 @@ fn continue_full_pboc<T: Transport>(
                     .then(|| request.field_55().to_vec()),
                 cvm: full_path_cvm(outcome, request.cvm()),
                 reason,
+                kernel: phase.kernel,
                 card_phase: phase,
+                outcome_parameters: OutcomeParameterSet::new(outcome),
             }
+            .sealed()
         }
         crate::contact::FirstPhase::Complete(done) => {
             let done = *done;
@@ -178,8 +197,11 @@ fn continue_full_pboc<T: Transport>(
                 field_55: None,
                 cvm: full_path_cvm(outcome, done.cvm.as_ref()),
                 reason,
+                kernel: done.card_phase.kernel,
                 card_phase: done.card_phase,
+                outcome_parameters: OutcomeParameterSet::new(outcome),
             }
+            .sealed()
         }
     };
     Transacted {
@@ -292,7 +314,18 @@ pub fn transact_after_tear<T: Transport>(
     layer: &mut ApduLayer<T>,
     torn: &mut Option<TornTap>,
 ) -> Transacted<T::Error> {
-    let mut phase = CardPhase::new(config, input);
+    transact_after_tear_with(config, input, layer, torn, KernelChoice::Auto)
+}
+
+/// [`transact_after_tear`] routing only to the kernels `choice` allows.
+pub fn transact_after_tear_with<T: Transport>(
+    config: &KernelConfig,
+    input: &TransactionInput,
+    layer: &mut ApduLayer<T>,
+    torn: &mut Option<TornTap>,
+    choice: KernelChoice,
+) -> Transacted<T::Error> {
+    let mut phase = CardPhase::with_kernel_choice(config, input, choice);
     let start = layer.counters().apdus_sent;
     let read = card_phase_steps(
         config,
@@ -409,41 +442,50 @@ fn card_phase_steps<T: Transport>(
 ) -> Result<(), KernelError<T::Error>> {
     let terminal = &config.terminal;
     let input = phase.input;
-    // Pre-processing: AIDs whose limits forbid contactless at this amount drop out.
-    let allowed: Vec<_> = terminal
-        .aids()
+    let aids = terminal.aids();
+    // Pre-processing per combination (pboc-notes §8.2): combinations whose limits forbid
+    // contactless at this amount, or whose kernel the caller excluded, drop out.
+    let allowed: Vec<bool> = aids
         .iter()
-        .filter(|aid| {
-            !preprocess::indicators(terminal.terminal(), aid, input.amount).contactless_not_allowed
+        .map(|aid| {
+            phase.kernel_choice.allows(aid.kernel())
+                && preprocessing::any_limit_set_allows(terminal.terminal(), aid, input.amount)
         })
         .collect();
-    if allowed.is_empty() {
+    if !aids
+        .iter()
+        .any(|aid| phase.kernel_choice.allows(aid.kernel()))
+    {
         phase.early_outcome = Some((
-            another_interface_or_end(config),
-            "amount not allowed contactless for any AID".to_owned(),
+            Outcome::EndApplication,
+            "no configured combination runs the chosen kernel".to_owned(),
         ));
         return Ok(());
     }
-    let terminal_aids: Vec<_> = allowed
-        .iter()
-        .map(|a| selection::TerminalAid {
-            aid: a.aid,
-            partial_match: a.partial_match,
-        })
-        .collect();
+    if !allowed.contains(&true) {
+        phase.early_outcome = Some((
+            another_interface_or_end(config),
+            "amount not allowed contactless for any combination".to_owned(),
+        ));
+        return Ok(());
+    }
 
     let entries = selection::read_ppse_directory(layer).map_err(|e| match e {
         selection::SelectionError::CardBlocked => KernelError::NoApplication,
         other => KernelError::from_selection(other, "SELECT PPSE"),
     })?;
-    let mut candidates = CandidateList::build(entries, &terminal_aids);
+    let mut candidates = Candidates::build(entries, aids, |i| allowed[i]);
+    // Why the last combination tried was refused (Select Next), for the tap's reason when no
+    // combination is left.
+    let mut refused: Option<String> = None;
 
-    while let Some(candidate) = candidates.take_first() {
-        let aid = candidate.entry.aid;
+    while let Some(combination) = candidates.take_first() {
+        let aid = combination.entry.aid;
         let command = Command::select_aid(&aid, Occurrence::First);
         let response = layer.exchange(&command)?;
         if response.sw != StatusWord::OK {
-            continue; // blocked (6283) or absent: select next
+            // Blocked (6283), not supported (6A81) or absent: select next (Book B §3.3.3).
+            continue;
         }
         let response_fci = response.data.clone();
         let fci = tlv::parse_single(&response_fci).map_err(|e| malformed(CardObject::Fci, e))?;
@@ -461,15 +503,42 @@ fn card_phase_steps<T: Transport>(
             }
             None => None,
         };
-        let parameters = allowed[candidate.terminal_aid];
-        let indicators = preprocess::indicators(terminal.terminal(), parameters, input.amount);
-        phase.values.set_aid_parameters(parameters);
+        // qPBOC and C-3 tell the card the reader's qualifiers in the GPO: a card whose PDOL
+        // does not ask for the TTQ cannot run either kernel (pboc-notes §8.2): select next.
+        if !pdol.as_ref().is_some_and(|d| d.contains(tags::TTQ)) {
+            refused = Some(format!("{aid}: the PDOL does not ask for the TTQ (9F66)"));
+            continue;
+        }
+        let parameters = match combination.kernel {
+            // C-3 dynamic reader limits: the program the card names picks the limit set.
+            KernelId::C3 => aids[combination.terminal_aid].with_program_limits(
+                fci.find(tags::APPLICATION_PROGRAM_ID)
+                    .ok()
+                    .flatten()
+                    .map(|p| p.value()),
+            ),
+            _ => aids[combination.terminal_aid].clone(),
+        };
+        let indicators = preprocessing::indicators(terminal.terminal(), &parameters, input.amount);
+        phase.kernel = Some(combination.kernel);
+        if indicators.contactless_not_allowed {
+            // The limit set of the card's program (or the AID's own, when the card's program has
+            // none) does not allow the amount, though another set did before the card was read.
+            phase.aid = Some(aid);
+            phase.fci = response_fci;
+            phase.early_outcome = Some((
+                another_interface_or_end(config),
+                "amount not allowed contactless for the card's program".to_owned(),
+            ));
+            return Ok(());
+        }
+        phase.values.set_aid_parameters(&parameters);
         // Transit mode: the card's FCI decides the TTQ (pboc-notes §2.13).
         phase.transit =
-            transit::enabled(parameters).then(|| transit::TransitCard::from_fci(&response_fci));
+            transit::enabled(&parameters).then(|| transit::TransitCard::from_fci(&response_fci));
         let ttq = match phase.transit {
             Some(card) => card.ttq(terminal.terminal()),
-            None => preprocess::ttq(terminal.terminal(), &indicators),
+            None => preprocessing::ttq(terminal.terminal(), &parameters, &indicators),
         };
         phase.values.set_ttq(ttq);
         for (tag, value) in overrides {
@@ -484,7 +553,10 @@ fn card_phase_steps<T: Transport>(
         phase.gpo_command = Some(crate::apdu::core(&gpo.to_bytes()).to_vec());
         match response.sw {
             StatusWord::OK => {}
-            StatusWord::CONDITIONS_NOT_SATISFIED if !candidates.candidates.is_empty() => continue,
+            StatusWord::CONDITIONS_NOT_SATISFIED if !candidates.is_empty() => {
+                // The kernel rejects the application: Select Next (Book B §3.5).
+                continue;
+            }
             StatusWord::CONDITIONS_NOT_SATISFIED => {
                 // JR/T 0025.12 §6.5.3 (pboc-notes §1.1): the card wants another interface.
                 phase.early_outcome = Some((
@@ -504,7 +576,14 @@ fn card_phase_steps<T: Transport>(
             .map_err(|e| malformed(CardObject::ApplicationData, e))?;
         return Ok(());
     }
-    Err(KernelError::NoApplication)
+    match refused {
+        // Every combination was tried and refused: end the application with the last reason.
+        Some(reason) => {
+            phase.early_outcome = Some((Outcome::EndApplication, reason));
+            Ok(())
+        }
+        None => Err(KernelError::NoApplication),
+    }
 }
 
 /// Whether the card just selected is the torn tap's card with nothing done since: its ATC is the
@@ -613,8 +692,19 @@ impl CardPhase {
             && cryptogram_type(&self.card).is_none()
     }
 
-    /// The completion phase (no I/O): fDDA, card checks and the outcome.
+    /// The completion phase (no I/O): fDDA, card checks and the outcome, by the kernel of the
+    /// selected combination (Entry Point routing, pboc-notes §8.2): C-3 ([`crate::c3`]) for a
+    /// Visa combination, qPBOC otherwise.
     pub fn complete(self, config: &KernelConfig) -> TransactionResult {
+        match self.kernel {
+            Some(KernelId::C3) => crate::c3::complete(self, config),
+            // Qpboc, and a tap that ended before a combination was selected.
+            _ => self.complete_qpboc(config),
+        }
+    }
+
+    /// The qPBOC completion (JR/T 0025.12; pboc-notes §2).
+    fn complete_qpboc(self, config: &KernelConfig) -> TransactionResult {
         let mut tvr = Tvr::new();
         let mut tsi = Tsi::new();
         let cryptogram = cryptogram_type(&self.card);
@@ -654,23 +744,7 @@ impl CardPhase {
             .and_then(|t| Ttq::from_slice(t).ok())
             .unwrap_or_default();
 
-        // fDDA whenever the card offers it (also on online authorisations: the trace shows
-        // kernels verifying it; a failure is reported in the TVR).
-        let oda = if aip.contains(Aip::DDA_SUPPORTED)
-            && self.card.contains(tags::SIGNED_DYNAMIC_APPLICATION_DATA)
-        {
-            let dynamic = fdda_dynamic_data(&self.values, &self.card);
-            oda::run_fdda(
-                config,
-                &aid,
-                &self.card,
-                &self.static_data,
-                &dynamic,
-                self.input.date,
-            )
-        } else {
-            OdaReport::not_performed()
-        };
+        let oda = self.fdda(config, &aid, aip);
         oda.apply(&mut tvr, &mut tsi);
 
         let (outcome, reason) = match cryptogram {
@@ -685,6 +759,10 @@ impl CardPhase {
             Some(CryptogramType::Arqc) if self.transit.is_some() => {
                 self.transit_decision(config, &oda, cryptogram, &mut tvr)
             }
+            Some(CryptogramType::Arqc) if !self.online_capable(config, &ttq) => (
+                Outcome::Declined,
+                Some("online cryptogram on an offline-only reader".to_owned()),
+            ),
             Some(CryptogramType::Arqc) => self.online_decision(config, &mut tvr),
             // Also in transit mode: a TC means the card has already paid from its EC balance, so
             // it is judged as the offline approval it is (refusing it would take the fare and
@@ -695,13 +773,34 @@ impl CardPhase {
             self.cardholder_verification(config, outcome, reason, &ttq, &mut tvr);
         let mut result = self.finish(outcome, cryptogram, oda, tvr, tsi, reason);
         result.cvm = cvm;
-        result
+        result.sealed()
+    }
+
+    /// fDDA whenever the card offers it (also on online authorisations: the trace shows kernels
+    /// verifying it; a failure is reported in the TVR): versions 00 and 01, SDAD formats `05`
+    /// and `95` (pboc-notes §2.7, §8.3).
+    pub(crate) fn fdda(&self, config: &KernelConfig, aid: &Aid, aip: Aip) -> OdaReport {
+        if aip.contains(Aip::DDA_SUPPORTED)
+            && self.card.contains(tags::SIGNED_DYNAMIC_APPLICATION_DATA)
+        {
+            let dynamic = fdda_dynamic_data(&self.values, &self.card);
+            oda::run_fdda(
+                config,
+                aid,
+                &self.card,
+                &self.static_data,
+                &dynamic,
+                self.input.date,
+            )
+        } else {
+            OdaReport::not_performed()
+        }
     }
 
     /// The CVM of an approval or online request (pboc-notes §2.14 ⚠): none that fits sends the
     /// tap to contact when the reader has it, else declines (TVR "cardholder verification was
     /// not successful"). A transit gate verifies no cardholder.
-    fn cardholder_verification(
+    pub(crate) fn cardholder_verification(
         &self,
         config: &KernelConfig,
         outcome: Outcome,
@@ -736,19 +835,32 @@ impl CardPhase {
     /// online request whose TVR says "expired application" when `5F24` is past (the issuer,
     /// which sees the TVR, decides on an expired card it authorises online, as EMV terminals
     /// leave it to do).
-    fn online_decision(&self, config: &KernelConfig, tvr: &mut Tvr) -> (Outcome, Option<String>) {
+    pub(crate) fn online_decision(
+        &self,
+        config: &KernelConfig,
+        tvr: &mut Tvr,
+    ) -> (Outcome, Option<String>) {
         if self.is_denied(config) {
             tvr.set(Tvr::CARD_ON_EXCEPTION_FILE);
             return (Outcome::Declined, Some("card on the exception file".into()));
         }
-        if self.expiry() == transit::Expiry::Expired {
-            tvr.set(Tvr::EXPIRED_APPLICATION);
+        match self.expiry() {
+            transit::Expiry::Expired => tvr.set(Tvr::EXPIRED_APPLICATION),
+            // No expiry date anywhere: "ICC data missing", not "not expired" (pboc-notes §8.2).
+            transit::Expiry::Missing => tvr.set(Tvr::ICC_DATA_MISSING),
+            transit::Expiry::Valid => {}
         }
         (Outcome::OnlineRequest, None)
     }
 
+    /// Whether the reader can go online on this tap: configured online-capable and the TTQ
+    /// sent did not say "offline-only reader".
+    pub(crate) fn online_capable(&self, config: &KernelConfig, ttq: &Ttq) -> bool {
+        config.terminal.terminal().online_capable && !ttq.contains(Ttq::OFFLINE_ONLY_READER)
+    }
+
     /// Transit mode (pboc-notes §2.13): the guide's steps on an ARQC (or on no cryptogram).
-    fn transit_decision(
+    pub(crate) fn transit_decision(
         &self,
         config: &KernelConfig,
         oda: &OdaReport,
@@ -773,7 +885,7 @@ impl CardPhase {
     }
 
     /// Whether the card (PAN and PAN sequence number) is on the exception file or the deny list.
-    fn is_denied(&self, config: &KernelConfig) -> bool {
+    pub(crate) fn is_denied(&self, config: &KernelConfig) -> bool {
         let psn = self
             .card
             .get(tags::PAN_SEQUENCE_NUMBER)
@@ -786,7 +898,7 @@ impl CardPhase {
     /// The application's expiry against the transaction date: `5F24` when the card gave it,
     /// else the expiry month of track 2 (`57`, valid to the end of that month) — a qPBOC ARQC
     /// answer carries track 2 but no records.
-    fn expiry(&self) -> transit::Expiry {
+    pub(crate) fn expiry(&self) -> transit::Expiry {
         if self.card.get(tags::APPLICATION_EXPIRATION_DATE).is_some() {
             return if self.is_expired() {
                 transit::Expiry::Expired
@@ -809,7 +921,7 @@ impl CardPhase {
     }
 
     /// A TC: approve offline only if nothing is wrong (pboc-notes §2.5 step 3).
-    fn offline_decision(
+    pub(crate) fn offline_decision(
         &self,
         config: &KernelConfig,
         oda: &OdaReport,
@@ -817,8 +929,16 @@ impl CardPhase {
         ttq: &Ttq,
         tvr: &mut Tvr,
     ) -> (Outcome, Option<String>) {
-        let online_capable =
-            config.terminal.terminal().online_capable && !ttq.contains(Ttq::OFFLINE_ONLY_READER);
+        let online_capable = self.online_capable(config, ttq);
+        if !self.card.contains(tags::APPLICATION_EXPIRATION_DATE) {
+            // An offline approval needs the expiry date: without it, "ICC data missing"
+            // (TVR byte 1 b6, pboc-notes §8.2), never "not expired".
+            tvr.set(Tvr::ICC_DATA_MISSING);
+            return (
+                Outcome::Declined,
+                Some("ICC data missing: no application expiration date (5F24)".into()),
+            );
+        }
         if self.is_expired() {
             tvr.set(Tvr::EXPIRED_APPLICATION);
             return if ctq.contains(Ctq::GO_ONLINE_IF_APPLICATION_EXPIRED) && online_capable {
@@ -856,7 +976,7 @@ impl CardPhase {
     }
 
     /// `5F24` (YYMMDD) before the transaction date. A malformed date counts as expired.
-    fn is_expired(&self) -> bool {
+    pub(crate) fn is_expired(&self) -> bool {
         let Some(expiry) = self.card.get(tags::APPLICATION_EXPIRATION_DATE) else {
             return false;
         };
@@ -866,7 +986,7 @@ impl CardPhase {
         }
     }
 
-    fn finish(
+    pub(crate) fn finish(
         self,
         outcome: Outcome,
         cryptogram_type: Option<CryptogramType>,
@@ -891,8 +1011,11 @@ impl CardPhase {
             field_55,
             cvm: None,
             reason,
+            kernel: self.kernel,
             card_phase: self,
+            outcome_parameters: OutcomeParameterSet::new(outcome),
         }
+        .sealed()
     }
 
     /// Field 55 in [`icc_data::FIELD_55_TAGS`] order. Terminal objects — the TVR included — are the
@@ -914,6 +1037,29 @@ impl CardPhase {
 }
 
 impl TransactionResult {
+    /// The result with its [`OutcomeParameterSet`] made from its outcome, CVM, cryptogram,
+    /// kernel and balance (Entry Point's one place for it, pboc-notes §8.2).
+    pub(crate) fn sealed(mut self) -> Self {
+        let phase = &self.card_phase;
+        let currency = phase
+            .values
+            .get(tags::TRANSACTION_CURRENCY_CODE)
+            .and_then(|c| <[u8; 2]>::try_from(c).ok())
+            .map(|[high, low]| {
+                let digit = |n: u8| u16::from(n >> 4) * 10 + u16::from(n & 0x0F);
+                digit(high) * 100 + digit(low)
+            });
+        self.outcome_parameters = start::parameters(start::Facts {
+            outcome: self.outcome,
+            cvm: self.cvm,
+            cryptogram: self.cryptogram_type.is_some(),
+            issuer_update: self.kernel == Some(KernelId::C3)
+                && crate::c3::issuer_update_requested(phase),
+            balance: self.ec_balance().zip(currency).map(|(b, c)| (b.minor(), c)),
+        });
+        self
+    }
+
     /// Field 55 of this tap whatever its outcome (the field-55 tag list, the terminal
     /// values as sent to the card): for the clearing record of a TC, or of a TC the terminal
     /// declined. `field_55` is filled only on an online request or an acceptance for travel.

@@ -24,7 +24,9 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`contactless`] | the qPBOC tap: [`contactless::transact`], or [`CardPhase`] then `complete` |
+//! | [`entry_point`] | Entry Point (EMV Book B): combinations (AID, [`entry_point::KernelId`]), pre-processing per combination, the candidate list, routing to the kernel, Try Again / Select Next, [`entry_point::EntryPoint`] across presentations |
+//! | [`contactless`] | the qPBOC tap (kernel 7): [`contactless::transact`], or [`CardPhase`] then `complete` (which runs the selected combination's kernel) |
+//! | [`c3`] | the Visa C-3 (qVSDC) kernel: dynamic reader limits, CVM from the CTQ, fDDA 00/01 with format `95`, ODA for online authorisations, issuer update |
 //! | [`contact`] | the contact (and contactless full-PBOC) EMV / PBOC transaction |
 //! | [`purse`] | ED/EP purchase, CAPP purchase and load, with the SAM, host and journal traits |
 //! | [`config`] | terminal configuration and CA keys, validated when built |
@@ -214,6 +216,7 @@ pub(crate) type UpperHex = serde_with::hex::Hex<serde_with::formats::Uppercase>;
 // application selection, and the wire-value layer.
 pub mod apdu;
 pub mod bits;
+pub mod c3;
 pub mod clearing;
 pub mod config;
 pub mod contact;
@@ -221,6 +224,7 @@ pub mod contactless;
 pub mod deny_list;
 pub mod dol;
 pub mod dump;
+pub mod entry_point;
 pub mod error;
 pub mod outcome_parameters;
 pub mod purse;
@@ -242,7 +246,6 @@ mod icc_data;
 mod logs;
 mod oda;
 mod outcome;
-mod preprocess;
 mod read_records;
 mod tag;
 mod terminal_values;

@@ -108,6 +108,9 @@ pub struct OdaReport {
     pub icc_public_key: Option<Vec<u8>>,
     /// ICC dynamic number from the verified signature.
     pub icc_dynamic_number: Option<Vec<u8>>,
+    /// The signed data format of the verified fDDA signature: `05` (EMV, PBOC), `95` (Visa
+    /// fDDA, pboc-notes §8.3) or `15` (SM2).
+    pub signed_data_format: Option<u8>,
 }
 
 impl OdaReport {
@@ -120,6 +123,7 @@ impl OdaReport {
             issuer_public_key: None,
             icc_public_key: None,
             icc_dynamic_number: None,
+            signed_data_format: None,
         }
     }
 
@@ -186,6 +190,7 @@ pub fn run_fdda(
     match result {
         Ok(signature) => {
             report.icc_dynamic_number = Some(signature.icc_dynamic_number().to_vec());
+            report.signed_data_format = Some(signature.format());
             report.verified = Some(OdaVerified { _private: () });
         }
         Err(failure) => report.failure = Some(failure),

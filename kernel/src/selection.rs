@@ -245,7 +245,21 @@ pub fn ppse_entries<E: std::error::Error + 'static>(
     let discretionary = root
         .find(tags::FCI_ISSUER_DISCRETIONARY_DATA)?
         .ok_or(SelectionError::Missing(tags::FCI_ISSUER_DISCRETIONARY_DATA))?;
-    entries_in(discretionary.children())
+    // Book B §3.3.2 (pboc-notes §8.2): an entry that is not well formed inside (no `4F`, an
+    // invalid AID or priority) is skipped, the others still make combinations. The directory
+    // itself must still be well-formed BER-TLV.
+    let mut entries = Vec::new();
+    for object in discretionary.children() {
+        let object = object?;
+        if object.tag() == tags::APPLICATION_TEMPLATE {
+            match DirectoryEntry::parse::<E>(&object) {
+                Ok(entry) => entries.push(entry),
+                Err(SelectionError::Malformed(e)) => return Err(SelectionError::Malformed(e)),
+                Err(_) => {}
+            }
+        }
+    }
+    Ok(entries)
 }
 
 fn entries_in<E: std::error::Error + 'static>(
@@ -376,6 +390,23 @@ mod tests {
         );
         assert!(list.cardholder_selection_required());
         assert_eq!(list.candidates[1].terminal_aid, 0);
+    }
+
+    #[test]
+    fn a_ppse_entry_without_aid_is_skipped_not_fatal() {
+        // BF0C: an entry with only a label (no 4F), then the UnionPay debit entry.
+        let fci = hex::decode(
+            "6F38840E325041592E5359532E4444463031A526BF0C23610650044241442161194F08A000000333010101500A50424F43204445424954870101",
+        )
+        .expect("hex");
+        let entries = ppse_entries::<std::io::Error>(&fci).expect("the good entry survives");
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].aid, aid("A000000333010101"));
+        // The PSE (contact) keeps refusing a record with such an entry.
+        assert!(matches!(
+            directory_record_entries::<std::io::Error>(&hex::decode("700461025000").expect("hex")),
+            Err(Error::Missing(tags::AID))
+        ));
     }
 
     #[test]

@@ -438,6 +438,9 @@ pub const CTQ: Tag = Tag::new(0x9F6C);
 pub const CARD_AUTHENTICATION_RELATED_DATA: Tag = Tag::new(0x9F69);
 /// `9F5D` Available Offline Spending Amount.
 pub const AVAILABLE_OFFLINE_SPENDING_AMOUNT: Tag = Tag::new(0x9F5D);
+/// `9F5A` Application Program Identifier (Visa, in the FCI's `BF0C`): selects the dynamic
+/// reader limits of the card's program (pboc-notes §8.3).
+pub const APPLICATION_PROGRAM_ID: Tag = Tag::new(0x9F5A);
 /// `9F6E` Form Factor Indicator (Visa) / Third Party Data (Mastercard).
 pub const FORM_FACTOR_INDICATOR: Tag = Tag::new(0x9F6E);
 /// `9F7C` Customer Exclusive Data.
@@ -699,6 +702,8 @@ const ENTRIES: &[TagInfo] = &[
         .per("BT"),
     TagInfo::new(CTTA_LIMIT, "Cumulative Total Transaction Amount Limit (CTTAL)", N, N12, Pboc)
         .per("BT; ⚠ pboc-notes §2.8 calls 9F54 the CTTA itself, VIS and PBOC tag lists call it the limit"),
+    TagInfo::new(APPLICATION_PROGRAM_ID, "Application Program Identifier", B, Range(1, 16), Visa)
+        .per("⚠ VCPS as recalled: selects the dynamic reader limits (pboc-notes §8.3)"),
     TagInfo::new(ISSUER_SCRIPT_RESULTS, "Issuer Script Results", B, VAR, EmvBook3)
         .per("terminal-sourced, sent to the host after script processing"),
     TagInfo::new(CTTA_UPPER_LIMIT, "Cumulative Total Transaction Amount Upper Limit (CTTAUL)", N, N12, Pboc)

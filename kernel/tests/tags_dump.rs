@@ -318,6 +318,7 @@ fn named_constants_are_all_in_the_dictionary() {
         tags::CONTACTLESS_TRANSACTION_LIMIT,
         tags::CONTACTLESS_CVM_LIMIT,
         tags::ISSUER_SCRIPT_RESULTS,
+        tags::APPLICATION_PROGRAM_ID,
     ];
     for tag in constants {
         assert!(tags::lookup(tag).is_some(), "{tag} has no dictionary entry");

@@ -32,6 +32,9 @@ use serde::Deserialize;
 /// The RID of every test CA key: UnionPay's `A000000333` (so a terminal looks the key up exactly
 /// as for a real UnionPay card).
 pub const TEST_RID: [u8; 5] = [0xA0, 0x00, 0x00, 0x03, 0x33];
+/// Visa's RID, under which the RSA test CA is also published for the simulated Visa card
+/// (`vectors/cards/visa-qvsdc.json`): a terminal looks its key up by the card AID's RID.
+pub const TEST_VISA_RID: [u8; 5] = [0xA0, 0x00, 0x00, 0x00, 0x03];
 /// CA public key index (`8F`) of the RSA test CA. Not a UnionPay index.
 pub const RSA_CA_INDEX: u8 = 0xF1;
 /// CA public key index (`8F`) of the SM2 test CA. Not a UnionPay index.
@@ -211,8 +214,14 @@ impl TestCa {
     /// The RSA test CA public key (RID `A000000333`, index `F1`, valid checksum), the same as
     /// `sim/test-ca/capk-quickpass-test.json`.
     pub fn rsa_ca_public_key(&self) -> Result<CaPublicKey, CaError> {
+        self.rsa_ca_public_key_under(TEST_RID)
+    }
+
+    /// The RSA test CA public key published under `rid` (index `F1`, valid checksum): under
+    /// [`TEST_VISA_RID`] for the simulated Visa card. ☢ Test only.
+    pub fn rsa_ca_public_key_under(&self, rid: [u8; 5]) -> Result<CaPublicKey, CaError> {
         let ca = self.rsa_key("ca")?;
-        let (rid, index) = (Rid(TEST_RID), CapkIndex(RSA_CA_INDEX));
+        let (rid, index) = (Rid(rid), CapkIndex(RSA_CA_INDEX));
         let checksum = rsa_checksum(rid, index, ca.modulus(), ca.exponent());
         Ok(CaPublicKey::new_rsa(
             rid,

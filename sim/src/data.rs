@@ -57,7 +57,7 @@ pub enum DataError {
 }
 
 /// The terminal configuration at `terminal` with the production CA keys and the RSA test CA
-/// (`F1`, as published in [`test_capk_file`]): what a terminal needs to approve the simulated
+/// (`F1`, as published in [`test_capk_file`], and under Visa's RID for the simulated Visa card): what a terminal needs to approve the simulated
 /// RSA cards offline. SM2 cards also need [`TestCa::sm2_ca_public_key`]. ☢ Test only.
 pub fn kernel_config(terminal: &Path) -> Result<KernelConfig, DataError> {
     let loaded = setup::load_kernel_config(terminal, &production_capk_files()?)?;
@@ -65,6 +65,11 @@ pub fn kernel_config(terminal: &Path) -> Result<KernelConfig, DataError> {
     config
         .capks
         .insert(TestCa::shared()?.rsa_ca_public_key()?)
+        .map_err(CaError::from)?;
+    // The simulated Visa card's chain is the same test CA, looked up under Visa's RID.
+    config
+        .capks
+        .insert(TestCa::shared()?.rsa_ca_public_key_under(crate::ca::TEST_VISA_RID)?)
         .map_err(CaError::from)?;
     Ok(config)
 }

@@ -58,6 +58,41 @@ pub fn json(result: &TransactionResult, config: &KernelConfig) -> serde_json::Va
         "cvm": record.cvm,
         "reason": record.reason,
         "record": clearing,
+        "kernel": result.kernel.map(|k| k.as_str()),
+        "outcome_parameters": outcome_parameters(&result.outcome_parameters),
+    })
+}
+
+/// The Outcome Parameter Set as JSON (pboc-notes §8.1): its fields, with the UI requests'
+/// message and status codes and the C-2 wire form (`DF8129`) in hex.
+fn outcome_parameters(
+    set: &quickpass_kernel::outcome_parameters::OutcomeParameterSet,
+) -> serde_json::Value {
+    let ui = |request: Option<quickpass_kernel::outcome_parameters::UiRequest>| {
+        request.map(|r| {
+            serde_json::json!({
+                "message": r.message,
+                "message_id": format!("{:02X}", r.message.code()),
+                "status": r.status,
+                "hold_time_ms": r.hold_time.as_millis(),
+                "value": r.value,
+            })
+        })
+    };
+    serde_json::json!({
+        "outcome": set.outcome.as_str(),
+        "start": set.start,
+        "online_response_data": set.online_response_data,
+        "cvm": set.cvm,
+        "ui_request_on_outcome": ui(set.ui_request_on_outcome),
+        "ui_request_on_restart": ui(set.ui_request_on_restart),
+        "data_record_present": set.data_record_present,
+        "discretionary_data_present": set.discretionary_data_present,
+        "alternate_interface": set.alternate_interface,
+        "receipt": set.receipt,
+        "field_off_request_ms": set.field_off_request.map(|d| d.as_millis()),
+        "removal_timeout_ms": set.removal_timeout.as_millis(),
+        "bytes": hex::encode_upper(set.to_bytes()),
     })
 }
 
@@ -70,6 +105,9 @@ pub fn text(result: &TransactionResult) -> String {
         let _ = writeln!(out, "{label:<17}{value}");
     };
     line("outcome", record.outcome.as_str().to_owned());
+    if let Some(kernel) = result.kernel {
+        line("kernel", kernel.as_str().to_owned());
+    }
     if let Some(cvm) = record.cvm {
         line("cvm", cvm.to_owned());
     }

@@ -31,7 +31,7 @@ mod qpboc;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use quickpass_crypto::oda::{format, issue};
+use quickpass_crypto::oda::issue;
 use quickpass_kernel::bits::CryptogramType;
 use quickpass_kernel::dol::DolSource;
 use quickpass_kernel::tags;
@@ -278,7 +278,7 @@ impl PbocApplication {
             Signer::Rsa(key) => {
                 let mut block = issue::sdad_block(
                     key.modulus().len(),
-                    format::SDAD,
+                    self.card.sdad_format,
                     icc_dynamic_data,
                     dynamic_data,
                 )

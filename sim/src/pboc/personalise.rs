@@ -76,6 +76,8 @@ pub(super) struct Personalised {
     pub mk_smi: SecretKey,
     pub signer: Option<Signer>,
     pub oda: OdaAlgorithm,
+    /// The signed data format of the SDAD: `05` (EMV / PBOC) or `95` (Visa fDDA).
+    pub sdad_format: u8,
     pub faults: FaultProfile,
     pub dki: u8,
     pub pin: Vec<u8>,
@@ -638,6 +640,12 @@ pub(super) fn personalise(
             &mut discretionary,
         );
     }
+    // Extra objects of the issuer discretionary data (a Visa card's program id `9F5A`).
+    for (tag_text, value_text) in &profile.fci_discretionary {
+        let tag = f.tag("fci_discretionary", tag_text)?;
+        let value = f.hex(&format!("fci_discretionary.{tag_text}"), value_text)?;
+        tlv::encode(tag, &value, &mut discretionary);
+    }
     if !discretionary.is_empty() {
         tlv::encode(
             tags::FCI_ISSUER_DISCRETIONARY_DATA,
@@ -676,6 +684,11 @@ pub(super) fn personalise(
         mk_smi,
         signer,
         oda,
+        sdad_format: match profile.oda.sdad_format.as_deref() {
+            None | Some("05") => quickpass_crypto::oda::format::SDAD,
+            Some("95") => quickpass_crypto::oda::format::SDAD_FDDA_VISA,
+            Some(_) => return Err(f.err("oda.sdad_format", "must be 05 or 95")),
+        },
         faults: profile.faults.clone(),
         dki,
         pin,

@@ -184,6 +184,10 @@ pub struct PbocFields {
     /// Extra or replacement card data objects: tag (hex) → value (hex).
     #[serde(default)]
     pub data: BTreeMap<String, String>,
+    /// Extra objects of the FCI's issuer discretionary data `BF0C`: tag (hex) → value (hex),
+    /// e.g. a Visa card's application program identifier `9F5A` (pboc-notes §8.3).
+    #[serde(default)]
+    pub fci_discretionary: BTreeMap<String, String>,
     /// Personalisation-time faults, for negative tests.
     #[serde(default)]
     pub faults: FaultProfile,
@@ -372,6 +376,10 @@ pub struct OdaProfile {
     /// absent, the card has no `93` (as the real UnionPay cards seen).
     #[serde(default)]
     pub data_authentication_code: Option<String>,
+    /// Signed data format of the fDDA / DDA signature: `05` (default, EMV and PBOC) or `95`
+    /// (Visa fDDA, pboc-notes §8.3).
+    #[serde(default)]
+    pub sdad_format: Option<String>,
 }
 
 impl Default for OdaProfile {
@@ -387,6 +395,7 @@ impl Default for OdaProfile {
             icc_cert_expiry: None,
             icc_cert_serial: default_icc_serial(),
             data_authentication_code: None,
+            sdad_format: None,
         }
     }
 }

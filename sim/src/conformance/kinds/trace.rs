@@ -294,6 +294,11 @@ fn config(
             ec_terminal_limit: None,
             status_check: false,
             transit_online_oda: false,
+            // The kernel of each AID is its RID's default (Entry Point routing).
+            kernel_id: None,
+            ttq: None,
+            zero_amount_allowed: None,
+            program_limits: Vec::new(),
         })
         .collect();
     let terminal_config = TerminalConfig::new(TerminalConfigParts {
