@@ -76,9 +76,9 @@
 //! With the default `std` feature off the crate is `#![no_std]` and needs only `alloc` (built
 //! for `thumbv7em-none-eabihf` in CI; `embedded/tap-m4` runs a tap on a Cortex-M4). Everything
 //! above works the same; what needs `std` is left out: the ODA keys' memo of recovered
-//! certificates (it needs a lock, and its worst case of megabytes does not fit an MCU) and the
-//! SM2 generator's precomputed tables (a lazily built static), so each ODA check does its
-//! arithmetic every time.
+//! certificates (it needs a lock, and its worst case of megabytes does not fit an MCU: each ODA
+//! check does its arithmetic every time) and the SM2 generator's precomputed tables (a lazily
+//! built static; they speed up signing, not ODA's verification).
 #![forbid(unsafe_code)]
 // Unit tests always link std (the test harness needs it); see the `std` feature above.
 #![cfg_attr(not(any(feature = "std", test)), no_std)]

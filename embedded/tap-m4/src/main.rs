@@ -1,13 +1,14 @@
-//! A whole qPBOC tap on a Cortex-M4, with the `no_std` kernel: the simulated offline debit card's
-//! recorded answers (`recorded.rs`, from `cargo run --example record_m4_tap` at the workspace
-//! root) are replayed through `quickpass_kernel::contactless::transact`, which selects the
-//! application, reads the records, recovers the issuer and ICC keys (RSA) from the test CA key
-//! and verifies the fDDA signature, then approves offline.
+//! Whole qPBOC taps on a Cortex-M4, with the `no_std` kernel: the recorded answers of two
+//! simulated offline cards (`recorded.rs`, from `cargo run --example record_m4_tap` at the
+//! workspace root) are replayed through `quickpass_kernel::contactless::transact`, which selects
+//! the application, reads the records, recovers the issuer and ICC keys from the test CA key and
+//! verifies the fDDA signature, then approves offline: once with RSA (EMV), once with SM2/SM3
+//! (PBOC 3.0).
 //!
-//! It prints (through semihosting) the outcome, the heap the tap needed at its peak (a counting
-//! wrapper around the global allocator), the stack it used (painted before the tap), and the
-//! SysTick count of the tap; then ends QEMU with success only if the tap was approved offline
-//! with fDDA passed and every recorded exchange was used. Run it with `cargo run --release` in
+//! For each it prints (through semihosting) the outcome, the heap the tap needed at its peak (a
+//! counting wrapper around the global allocator), the stack it used (painted before the tap),
+//! and the SysTick count of the tap; then ends QEMU with success only if both taps were
+//! approved offline with fDDA passed and every recorded exchange was used. Run it with `cargo run --release` in
 //! this directory (QEMU's MPS2 AN386 board, see `.cargo/config.toml` and the README).
 #![no_std]
 #![no_main]
@@ -109,6 +110,7 @@ fn ticks() -> u64 {
 
 /// The recorded card: answers exchange `n` only to exactly the command recorded as `n`.
 struct Replay {
+    exchanges: &'static [(&'static [u8], &'static [u8])],
     next: usize,
 }
 
@@ -134,7 +136,7 @@ impl Transport for Replay {
     type Error = ReplayError;
 
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, ReplayError> {
-        match recorded::EXCHANGES.get(self.next) {
+        match self.exchanges.get(self.next) {
             Some((expected, response)) if *expected == command => {
                 self.next += 1;
                 Ok(response.to_vec())
@@ -209,8 +211,23 @@ fn main() -> ! {
     // The counter loads the reload value on its first tick after being enabled.
     while cortex_m::peripheral::SYST::get_current() == 0 {}
 
-    let status = run();
-    debug::exit(if status.is_ok() {
+    // Calibration: `asm::delay(n)` runs n + 1 iterations of `subs; bne`, 2n + 2 instructions
+    // (cortex-m 0.7.10); in QEMU with `-icount shift=0` it gives the instructions per SysTick
+    // tick (on a real MCU, ticks are cycles and the instruction estimates mean nothing).
+    let start = ticks();
+    cortex_m::asm::delay(CALIBRATION_INSTRUCTIONS / 2 - 1);
+    let calibration = Calibration(ticks() - start);
+    hprintln!(
+        "quickpass tap-m4; calibration: {} loop instructions in {} SysTick ticks",
+        CALIBRATION_INSTRUCTIONS,
+        calibration.0
+    );
+
+    let mut ok = true;
+    for tap in [&recorded::RSA_FDDA, &recorded::SM2_FDDA] {
+        ok &= run(tap, calibration).is_ok();
+    }
+    debug::exit(if ok {
         debug::EXIT_SUCCESS
     } else {
         debug::EXIT_FAILURE
@@ -219,42 +236,116 @@ fn main() -> ! {
     loop {}
 }
 
-fn run() -> Result<(), ()> {
-    // The set-up a validator does once at boot: configuration and CA key (its RSA arithmetic
-    // state is built here, once).
+/// Instructions of the calibration loop.
+const CALIBRATION_INSTRUCTIONS: u32 = 10_000_000;
+
+/// SysTick ticks of the calibration loop.
+#[derive(Clone, Copy)]
+struct Calibration(u64);
+
+impl Calibration {
+    /// Instructions in `ticks`, under QEMU `-icount shift=0`.
+    fn instructions(self, ticks: u64) -> u64 {
+        ticks * u64::from(CALIBRATION_INSTRUCTIONS) / self.0.max(1)
+    }
+}
+
+/// A CA key as recorded.
+pub enum CaKey {
+    /// An RSA key (EMV).
+    Rsa {
+        rid: [u8; 5],
+        index: u8,
+        modulus: &'static [u8],
+        exponent: &'static [u8],
+        checksum: &'static [u8],
+    },
+    /// An SM2 key (PBOC 3.0), X ‖ Y.
+    Sm2 {
+        rid: [u8; 5],
+        index: u8,
+        public_key: &'static [u8],
+        checksum: &'static [u8],
+    },
+}
+
+/// One recorded tap: the CA key, the transaction's inputs and the card's answers, in order
+/// (C-APDU, R-APDU).
+pub struct RecordedTap {
+    name: &'static str,
+    sm_supported: bool,
+    ca: CaKey,
+    amount_minor: u64,
+    date: (u16, u8, u8),
+    time: (u8, u8, u8),
+    unpredictable_number: [u8; 4],
+    exchanges: &'static [(&'static [u8], &'static [u8])],
+}
+
+fn run(recorded: &RecordedTap, calibration: Calibration) -> Result<(), ()> {
+    // The set-up a validator does once at boot: configuration and CA key (an RSA key's
+    // arithmetic state, an SM2 key's point and Z_A, are built here, once).
+    let retained_before = HEAP.live.load(Ordering::Relaxed);
+    HEAP.reset_peak();
     let start = ticks();
-    let terminal = TerminalConfig::from_json(TERMINAL_JSON).map_err(|e| fail("config", &e))?;
-    let capk = CaPublicKey::new_rsa(
-        Rid(recorded::CA_RID),
-        CapkIndex(recorded::CA_INDEX),
-        recorded::CA_MODULUS,
-        recorded::CA_EXPONENT,
-        HashAlgorithm::Sha1,
-        None,
-        recorded::CA_CHECKSUM,
-    )
+    let terminal = TerminalConfig::from_json(TERMINAL_JSON)
+        .and_then(|t| t.edited(|p| p.terminal.sm_supported = recorded.sm_supported))
+        .map_err(|e| fail("config", &e))?;
+    let capk = match recorded.ca {
+        CaKey::Rsa {
+            rid,
+            index,
+            modulus,
+            exponent,
+            checksum,
+        } => CaPublicKey::new_rsa(
+            Rid(rid),
+            CapkIndex(index),
+            modulus,
+            exponent,
+            HashAlgorithm::Sha1,
+            None,
+            checksum,
+        ),
+        CaKey::Sm2 {
+            rid,
+            index,
+            public_key,
+            checksum,
+        } => CaPublicKey::new_sm2(
+            Rid(rid),
+            CapkIndex(index),
+            public_key,
+            HashAlgorithm::Sm3,
+            None,
+            checksum,
+        ),
+    }
     .map_err(|e| fail("CA key", &e))?;
     let mut capks = CapkStore::new();
     capks.insert(capk).map_err(|e| fail("CA key", &e))?;
     let config = KernelConfig::new(terminal, capks);
-    let (date, time) = (recorded::DATE, recorded::TIME);
+    let (date, time) = (recorded.date, recorded.time);
     let input = TransactionInput {
-        amount: Amount::from_minor(recorded::AMOUNT_MINOR).map_err(|e| fail("amount", &e))?,
+        amount: Amount::from_minor(recorded.amount_minor).map_err(|e| fail("amount", &e))?,
         amount_other: Amount::ZERO,
         transaction_type: 0x00,
         date: TransactionDate::new(date.0, date.1, date.2).map_err(|e| fail("date", &e))?,
         time: TransactionTime::new(time.0, time.1, time.2).map_err(|e| fail("time", &e))?,
-        unpredictable_number: recorded::UNPREDICTABLE_NUMBER,
+        unpredictable_number: recorded.unpredictable_number,
     };
     let setup_ticks = ticks() - start;
     let retained = HEAP.live.load(Ordering::Relaxed);
-    let setup_peak = HEAP.peak.load(Ordering::Relaxed);
+    let setup_peak = HEAP.peak.load(Ordering::Relaxed) - retained_before;
 
-    // The tap: every APDU, ODA (three RSA recoveries and their key set-ups), the decision.
+    // The tap: every APDU, ODA (certificate recoveries and the dynamic signature), the decision.
     HEAP.reset_peak();
     paint_stack();
     let start = ticks();
-    let mut layer = ApduLayer::new(Replay { next: 0 });
+    let mut layer = ApduLayer::new(Replay {
+        exchanges: recorded.exchanges,
+        next: 0,
+    });
     let tap = contactless::transact(&config, &input, &mut layer);
     let tap_ticks = ticks() - start;
     let stack = stack_used();
@@ -265,46 +356,35 @@ fn run() -> Result<(), ()> {
     let oda = tap.result.oda.status();
     let method = tap.result.oda.method;
     drop(tap);
-    let leaked = HEAP.live.load(Ordering::Relaxed) - retained;
+    let left = HEAP.live.load(Ordering::Relaxed) - retained;
+    drop(config);
 
-    // Calibration: `asm::delay(n)` runs n + 1 iterations of `subs; bne`, 2n + 2 instructions
-    // (cortex-m 0.7.10); in QEMU with `-icount shift=0` it gives the instructions per SysTick
-    // tick (on a real MCU, ticks are cycles and this line means nothing).
-    const CALIBRATION_INSTRUCTIONS: u32 = 10_000_000;
-    let start = ticks();
-    cortex_m::asm::delay(CALIBRATION_INSTRUCTIONS / 2 - 1);
-    let calibration_ticks = ticks() - start;
-
-    hprintln!("quickpass tap-m4: qPBOC tap of the recorded offline debit card");
     hprintln!(
-        "outcome: {:?}, ODA: {:?} ({:?}), exchanges: {}/{}",
+        "tap {}: {:?}, ODA {:?} ({:?}), exchanges {}/{}",
+        recorded.name,
         outcome,
         oda,
         method,
         used,
-        recorded::EXCHANGES.len()
+        recorded.exchanges.len()
     );
     hprintln!(
-        "set-up (config JSON + CA key): {} SysTick ticks, heap retained {} B, peak {} B",
+        "  set-up (config JSON + CA key): {} ticks = {} instructions, heap kept {} B, peak {} B",
         setup_ticks,
-        retained,
+        calibration.instructions(setup_ticks),
+        retained - retained_before,
         setup_peak
     );
     hprintln!(
-        "tap: {} SysTick ticks, heap peak {} B above the set-up ({} allocations, {} B left after), stack {} B",
+        "  tap: {} ticks = {} instructions, heap peak {} B above the set-up ({} allocations, {} B left after), stack {} B",
         tap_ticks,
+        calibration.instructions(tap_ticks),
         tap_peak,
         allocations,
-        leaked,
+        left,
         stack
     );
-    hprintln!(
-        "calibration: {} loop instructions in {} ticks; under QEMU -icount shift=0 the tap is about {} instructions",
-        CALIBRATION_INSTRUCTIONS,
-        calibration_ticks,
-        tap_ticks * u64::from(CALIBRATION_INSTRUCTIONS) / calibration_ticks.max(1)
-    );
-    if outcome == Outcome::Approved && oda == OdaStatus::Ok && used == recorded::EXCHANGES.len() {
+    if outcome == Outcome::Approved && oda == OdaStatus::Ok && used == recorded.exchanges.len() {
         Ok(())
     } else {
         hprintln!(
