@@ -1,9 +1,9 @@
 //! The bounded memo shared by RSA and SM2 keys: what a key already computed on public, static
 //! inputs (certificates, SSAD), keyed by the exact input bytes.
 
-use core::borrow::Borrow;
-use core::hash::Hash;
+use std::borrow::Borrow;
 use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 
 /// How many static objects (certificates, SSAD) and child keys one key remembers. A CA key
 /// signs a few issuer certificates; an issuer key signs many ICC certificates. The bound keeps a
