@@ -18,8 +18,11 @@
 
 pub mod tlv;
 
-use std::collections::HashMap;
-use std::fmt;
+use alloc::borrow::ToOwned;
+use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
+use alloc::{boxed::Box, format, vec::Vec};
+use core::fmt;
 
 use serde::Deserialize;
 use sha1::{Digest, Sha1};
@@ -510,7 +513,7 @@ impl CaPublicKey {
 /// The terminal's CA public keys keyed by (RID, index) (EMV Book 2 §11.2).
 #[derive(Debug, Default, Clone)]
 pub struct CapkStore {
-    keys: HashMap<(Rid, CapkIndex), CaPublicKey>,
+    keys: BTreeMap<(Rid, CapkIndex), CaPublicKey>,
 }
 
 /// A case or record the store refused, with the reason.
@@ -643,7 +646,7 @@ impl CapkStore {
         self.keys.is_empty()
     }
 
-    /// All keys, in no particular order.
+    /// All keys, ordered by RID then index.
     pub fn iter(&self) -> impl Iterator<Item = &CaPublicKey> {
         self.keys.values()
     }
@@ -702,8 +705,8 @@ impl CapkStore {
     pub fn load_key_file(&mut self, file: &[u8]) -> Result<LoadReport, CapkError> {
         let first = file.iter().find(|b| !b.is_ascii_whitespace());
         if first == Some(&b'{') {
-            let text =
-                std::str::from_utf8(file).map_err(|_| CapkError::VectorFile("not UTF-8".into()))?;
+            let text = core::str::from_utf8(file)
+                .map_err(|_| CapkError::VectorFile("not UTF-8".into()))?;
             return self.load_vector_file(text);
         }
         match tlv::decode_hex_text(file) {

@@ -7,6 +7,7 @@
 //! [`crate::purse`], and for test tooling. The ciphers themselves come from the RustCrypto
 //! `des`, `sm4` and `aes` crates, the modes from `ecb` and `cbc`.
 
+use alloc::vec::Vec;
 use des::cipher::{
     common::InnerInit, Array, Block, BlockCipherDecrypt, BlockCipherEncrypt, BlockModeDecrypt,
     BlockModeEncrypt, BlockSizeUser, InnerIvInit, KeyInit,

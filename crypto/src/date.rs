@@ -4,7 +4,7 @@
 //! Two-digit years follow the vector convention (vectors README §1.2): `YY` 00–49 is 20YY,
 //! 50–99 is 19YY.
 
-use std::fmt;
+use core::fmt;
 
 /// Why a date could not be built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

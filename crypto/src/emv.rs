@@ -28,6 +28,7 @@
 //! # }
 //! ```
 
+use alloc::{vec, vec::Vec};
 use thiserror::Error;
 use zeroize::Zeroizing;
 

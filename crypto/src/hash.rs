@@ -1,6 +1,7 @@
 //! Hash functions: SHA-1 (FIPS 180-4, EMV ODA and CA key checksums), SHA-256 (FIPS 180-4) and
 //! SM3 (GB/T 32905-2016, PBOC 3.0 Part 17 SM ODA and SM2 signatures).
 
+use alloc::vec::Vec;
 use sha1::Digest as _;
 
 /// A hash function used by EMV / PBOC, for [`digest`].

@@ -1,6 +1,7 @@
 //! Key check values (vectors README §3.4).
 
 use crate::cipher::{BlockCipher, CipherAlgorithm, CipherError};
+use alloc::{vec, vec::Vec};
 
 /// The key check value of `key`: the encryption of one all-zero block with `key` under `alg`
 /// (the usual payment-industry KCV, e.g. ANSI X9.24 / EMV key management), returned as the

@@ -70,7 +70,20 @@
 //! assert_eq!(purse::purchase_mac2(&session, 0x1000)?, [0x56, 0x98, 0x8A, 0x13]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # `no_std`
+//!
+//! With the default `std` feature off the crate is `#![no_std]` and needs only `alloc` (built
+//! for `thumbv7em-none-eabihf` in CI; `embedded/tap-m4` runs a tap on a Cortex-M4). Everything
+//! above works the same; what needs `std` is left out: the ODA keys' memo of recovered
+//! certificates (it needs a lock, and its worst case of megabytes does not fit an MCU: each ODA
+//! check does its arithmetic every time) and the SM2 generator's precomputed tables (a lazily
+//! built static; they speed up signing, not ODA's verification).
 #![forbid(unsafe_code)]
+// Unit tests always link std (the test harness needs it); see the `std` feature above.
+#![cfg_attr(not(any(feature = "std", test)), no_std)]
+
+extern crate alloc;
 
 pub mod capk;
 pub mod cipher;

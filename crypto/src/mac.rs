@@ -11,6 +11,7 @@
 //! Plain CBC-MAC (algorithm 1) is only secure for messages of a fixed length or with an
 //! unambiguous padding; use it only where a spec demands it.
 
+use alloc::{vec, vec::Vec};
 use thiserror::Error;
 
 use crate::cipher::{BlockCipher, CipherAlgorithm, CipherError};

@@ -4,6 +4,7 @@
 //! [`SecretKey`]. Functions that *take* a key of a fixed length accept anything that implements
 //! [`KeyMaterial<N>`]: a plain `[u8; N]` array, or a [`SecretKey`] of exactly `N` bytes.
 
+use alloc::vec::Vec;
 use core::fmt;
 
 use sm2::elliptic_curve::subtle::ConstantTimeEq;

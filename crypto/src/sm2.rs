@@ -8,6 +8,7 @@
 //! Public keys are accepted as `04`‖X‖Y (65 bytes) or X‖Y (64 bytes); they are checked to be
 //! on the curve. Signatures are r‖s, 32 bytes each.
 
+use alloc::vec::Vec;
 use sm2::elliptic_curve::ff::PrimeField;
 use sm2::elliptic_curve::ops::{MulByGeneratorVartime, Reduce};
 use sm2::elliptic_curve::sec1::ToSec1Point;

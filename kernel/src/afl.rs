@@ -6,6 +6,7 @@ use crate::tag::Tag;
 use crate::tags;
 use crate::tlv::{self, TlvIter};
 use crate::values::Sfi;
+use alloc::{vec, vec::Vec};
 
 /// One AFL entry: records `first..=last` of `sfi`, the first `oda_records` of them signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

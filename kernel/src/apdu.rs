@@ -20,6 +20,7 @@
 //! );
 //! ```
 
+use alloc::vec::Vec;
 use core::fmt;
 
 use crate::bits::CryptogramType;

@@ -13,6 +13,7 @@
 //! assert_eq!(tvr.as_bytes(), &[0x00, 0x40, 0x00, 0x00, 0x00]);
 //! ```
 
+use alloc::{format, string::String};
 use core::fmt;
 use core::marker::PhantomData;
 

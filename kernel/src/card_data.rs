@@ -2,18 +2,18 @@
 //! occurrence counts; a duplicate of a primitive data object is an error only for the tags the
 //! book names, which we handle by keeping the first).
 
-use std::collections::HashMap;
-
 use crate::error::{DataMismatch, Malformation};
 use crate::tag::Tag;
 use crate::tags;
 use crate::tlv::{TlvError, TlvIter};
 use crate::values::{ExpiryDate, Pan, Track2};
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 
 /// Data objects read from the card, by tag; templates are walked, not stored.
 #[derive(Clone, Default)]
 pub struct CardData {
-    objects: HashMap<Tag, Vec<u8>>,
+    objects: BTreeMap<Tag, Vec<u8>>,
     order: Vec<Tag>,
 }
 
@@ -48,8 +48,8 @@ impl CardData {
     /// Stores one value unless the tag is already present; returns whether it was stored.
     pub fn insert(&mut self, tag: Tag, value: &[u8]) -> bool {
         match self.objects.entry(tag) {
-            std::collections::hash_map::Entry::Occupied(_) => false,
-            std::collections::hash_map::Entry::Vacant(slot) => {
+            alloc::collections::btree_map::Entry::Occupied(_) => false,
+            alloc::collections::btree_map::Entry::Vacant(slot) => {
                 slot.insert(value.to_vec());
                 self.order.push(tag);
                 true
@@ -213,7 +213,7 @@ mod consistency_tests {
                 track: tags::TRACK2_EQUIVALENT_DATA
             })
         );
-        let text = std::error::Error::source(&error)
+        let text = core::error::Error::source(&error)
             .map(ToString::to_string)
             .expect("cause");
         assert!(text.contains("track 2 PAN mismatch"), "{text}");

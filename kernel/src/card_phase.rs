@@ -13,6 +13,7 @@ use crate::error::KernelError;
 use crate::outcome::Outcome;
 use crate::terminal_values::{TerminalValues, TransactionInput};
 use crate::values::Aid;
+use alloc::{boxed::Box, format, string::String, vec::Vec};
 
 /// Everything the card phase gathered; [`CardPhase::complete`] turns it into a result.
 ///
@@ -135,8 +136,8 @@ impl CardPhase {
     }
 }
 
-impl std::fmt::Debug for CardPhase {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for CardPhase {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let static_data = match &self.static_data {
             Ok(bytes) => format!("Ok(<{} bytes>)", bytes.len()),
             Err(e) => format!("Err({e:?})"),
@@ -162,12 +163,12 @@ impl std::fmt::Debug for CardPhase {
 /// A card phase that broke: the error, and the card phase as far as it got (nothing lost).
 /// Displays as the error (transparently: its source is the error's source).
 #[derive(Debug)]
-pub struct CardPhaseError<E: std::error::Error + 'static> {
+pub struct CardPhaseError<E: core::error::Error + 'static> {
     error: KernelError<E>,
     phase: Box<CardPhase>,
 }
 
-impl<E: std::error::Error + 'static> CardPhaseError<E> {
+impl<E: core::error::Error + 'static> CardPhaseError<E> {
     /// An error with the card phase it interrupted.
     pub fn new(error: KernelError<E>, phase: CardPhase) -> Self {
         CardPhaseError {
@@ -197,14 +198,14 @@ impl<E: std::error::Error + 'static> CardPhaseError<E> {
     }
 }
 
-impl<E: std::error::Error + 'static> std::fmt::Display for CardPhaseError<E> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(&self.error, f)
+impl<E: core::error::Error + 'static> core::fmt::Display for CardPhaseError<E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(&self.error, f)
     }
 }
 
-impl<E: std::error::Error + 'static> std::error::Error for CardPhaseError<E> {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+impl<E: core::error::Error + 'static> core::error::Error for CardPhaseError<E> {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         self.error.source()
     }
 }

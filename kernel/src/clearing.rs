@@ -22,6 +22,7 @@
 //! later completed yields two records with the same PAN and ATC (`torn`, then the completion's):
 //! clearing counts that cryptogram once.
 
+use alloc::{borrow::ToOwned, string::String};
 use core::fmt;
 
 use serde::{Deserialize, Serialize};

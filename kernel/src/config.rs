@@ -3,6 +3,7 @@
 //!
 //! Loaded from JSON (serde) and validated when built, so the flow never re-checks it.
 
+use alloc::{borrow::ToOwned, format, string::String, string::ToString, vec, vec::Vec};
 use serde::{Deserialize, Serialize};
 use serde_with::As;
 
@@ -713,12 +714,12 @@ impl KernelConfig {
 /// A deny list shared by every tap and thread: the kernel's [`crate::deny_list::DenyList`] or
 /// an integrator's own store (which, when it cannot answer, says "denied").
 #[derive(Clone)]
-pub struct SharedDenyList(pub std::sync::Arc<dyn crate::deny_list::DenyCheck + Send + Sync>);
+pub struct SharedDenyList(pub alloc::sync::Arc<dyn crate::deny_list::DenyCheck + Send + Sync>);
 
 /// Two handles are equal when they share the same list.
 impl PartialEq for SharedDenyList {
     fn eq(&self, other: &Self) -> bool {
-        std::sync::Arc::ptr_eq(&self.0, &other.0)
+        alloc::sync::Arc::ptr_eq(&self.0, &other.0)
     }
 }
 

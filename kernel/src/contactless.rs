@@ -31,6 +31,7 @@ use crate::tlv;
 use crate::transit;
 use crate::transport::{ApduLayer, Transport};
 use crate::values::{Aid, Amount, StatusWord};
+use alloc::{borrow::ToOwned, format, string::String, string::ToString, vec::Vec};
 
 pub use crate::card_phase::{CardPhase, CardPhaseError};
 pub use crate::contactless_cvm::{ContactlessCvm, CvmRefusal};
@@ -356,7 +357,7 @@ pub fn transact_after_tear_with<T: Transport>(
 /// What [`transact`] (or [`CardPhase::fail`]) returns: always a result with an outcome, and
 /// the error when the card phase broke.
 #[derive(Debug)]
-pub struct Transacted<E: std::error::Error + 'static> {
+pub struct Transacted<E: core::error::Error + 'static> {
     /// The result: on an error, its outcome is [`KernelError::outcome`], its card phase what was
     /// read before the error, its reason the error's text.
     pub result: TransactionResult,
@@ -364,7 +365,7 @@ pub struct Transacted<E: std::error::Error + 'static> {
     pub error: Option<KernelError<E>>,
 }
 
-impl<E: std::error::Error + 'static> Transacted<E> {
+impl<E: core::error::Error + 'static> Transacted<E> {
     /// The outcome.
     pub fn outcome(&self) -> Outcome {
         self.result.outcome
@@ -399,7 +400,7 @@ impl CardPhase {
 
     /// Ends the transaction on `error`: the outcome [`KernelError::outcome`] says, with this
     /// card phase (what was read) in the result and the error kept as the reason.
-    pub fn fail<E: std::error::Error + 'static>(self, error: KernelError<E>) -> Transacted<E> {
+    pub fn fail<E: core::error::Error + 'static>(self, error: KernelError<E>) -> Transacted<E> {
         let reason = error_text(&error);
         let cryptogram = cryptogram_type(&self.card);
         let result = self.finish(
@@ -419,7 +420,7 @@ impl CardPhase {
 
 /// An error with its causes, each said once: a cause whose text the chain already says (the
 /// transport's "card removed" under the kernel's "card removed") is left out.
-fn error_text(error: &dyn std::error::Error) -> String {
+fn error_text(error: &dyn core::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

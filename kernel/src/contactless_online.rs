@@ -13,6 +13,7 @@
 //! No second GENERATE AC: a qPBOC card ends its part at GPO. The terminal keeps the message
 //! durably before it tells the cardholder (`quickpass::store`).
 
+use alloc::{format, string::String, vec::Vec};
 use serde::Serialize;
 
 use crate::bits::Ctq;

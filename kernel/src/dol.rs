@@ -20,9 +20,9 @@
 //! assert_eq!(hex::encode_upper(&data), want);
 //! ```
 
-use std::collections::HashMap;
-
 use crate::tag::{Format, Tag, TagError};
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 
 /// Why a DOL or a DOL-formatted record could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -227,8 +227,8 @@ pub fn fit(value: &[u8], length: usize, format: Format, out: &mut Vec<u8>) {
 /// (vectors README §3.12).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DolValues {
-    values: HashMap<Tag, Vec<u8>>,
-    formats: HashMap<Tag, Format>,
+    values: BTreeMap<Tag, Vec<u8>>,
+    formats: BTreeMap<Tag, Format>,
 }
 
 impl DolValues {

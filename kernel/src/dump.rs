@@ -37,6 +37,7 @@
 //! );
 //! ```
 
+use alloc::{string::String, string::ToString};
 use core::fmt::{self, Write};
 
 use crate::tag::{Format, Tag};

@@ -185,7 +185,7 @@ pub enum ConfigFault {
 /// to one through [`KernelError::outcome`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum KernelError<E: std::error::Error + 'static> {
+pub enum KernelError<E: core::error::Error + 'static> {
     /// The card left the field during the exchange (a tear; the transport said
     /// [`LinkFailure::CardRemoved`]).
     #[error("card removed")]
@@ -267,7 +267,7 @@ impl<E: TransportError> KernelError<E> {
     }
 }
 
-impl<E: std::error::Error + 'static> KernelError<E> {
+impl<E: core::error::Error + 'static> KernelError<E> {
     /// What the terminal does about this error (EMV Book A §6.2 outcomes, Book B §3.5; EMV
     /// Book 1 §12.4 and Book 3 §10.1 for selection):
     ///
@@ -306,7 +306,7 @@ impl<E: std::error::Error + 'static> KernelError<E> {
 pub(crate) const GPO: &str = "GET PROCESSING OPTIONS";
 
 /// The one constructor of [`KernelError::CardData`].
-pub(crate) fn malformed<E: std::error::Error + 'static>(
+pub(crate) fn malformed<E: core::error::Error + 'static>(
     object: CardObject,
     reason: impl Into<Malformation>,
 ) -> KernelError<E> {
@@ -330,7 +330,7 @@ pub(crate) fn aip_check(len: Option<usize>) -> Result<(), Malformation> {
 
 #[cfg(test)]
 mod tests {
-    use std::error::Error as _;
+    use core::error::Error as _;
 
     use super::*;
 

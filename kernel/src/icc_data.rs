@@ -4,6 +4,7 @@
 use crate::tag::Tag;
 use crate::tags;
 use crate::tlv;
+use alloc::vec::Vec;
 
 /// Field 55 objects, in order: card objects first, terminal objects after. An object the card
 /// and the terminal both lack is left out (e.g. `9F6C` CTQ on contact, `9F34` CVM results on

@@ -203,9 +203,18 @@
 //! assert_eq!(atc.value(), &[0x0A, 0xDC]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # `no_std`
+//!
+//! With the default `std` feature off the crate is `#![no_std]` and needs only `alloc` and a
+//! global allocator: `cargo build -p quickpass-kernel --no-default-features --target
+//! thumbv7em-none-eabihf` (CI does), and `embedded/tap-m4` runs a whole qPBOC tap with fDDA on a
+//! Cortex-M4. The flows are the same; `std` adds [`transport::TransportError`] for
+//! `std::io::Error` and the crypto crate's ODA memo and SM2 generator tables.
 #![forbid(unsafe_code)]
+// Unit tests always link std (the test harness needs it); see the `std` feature above.
+#![cfg_attr(not(any(feature = "std", test)), no_std)]
 
-// `deny_list` is written against `core` and `alloc` only (no I/O, no clock).
 extern crate alloc;
 
 /// Byte strings written as upper-case hex in JSON (`"E0E1C8"`, as every JSON file of the project

@@ -11,6 +11,7 @@ use crate::tags;
 use crate::tlv;
 use crate::transport::{ApduLayer, ExchangeError, Transport};
 use crate::values::{Sfi, StatusWord};
+use alloc::{format, string::String, string::ToString, vec::Vec};
 
 /// Which log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +72,7 @@ impl LogRecord {
 /// Why a log could not be read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum LogError<E: std::error::Error + 'static> {
+pub enum LogError<E: core::error::Error + 'static> {
     /// The application has no such log (no entry in its FCI).
     #[error("the application keeps no such log")]
     NoLog,

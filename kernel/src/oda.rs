@@ -5,6 +5,7 @@
 //! The only way to get an [`OdaVerified`] token — which an offline approval requires — is a
 //! successful run here.
 
+use alloc::{string::String, vec::Vec};
 use quickpass_crypto::capk::{CapkIndex, PkAlgorithm, Rid};
 use quickpass_crypto::date::Date;
 use quickpass_crypto::oda::{self, IccPublicKey, IssuerPublicKey, OdaError, SdadFormats};

@@ -5,6 +5,7 @@
 //! the exchange itself are [`crate::error::KernelError`]s, and
 //! [`crate::error::KernelError::outcome`] maps each to an outcome explicitly.
 
+use alloc::string::String;
 use serde::Serialize;
 
 use crate::bits::CryptogramType;

@@ -9,6 +9,7 @@ use crate::tags;
 use crate::tlv::{self, TlvIter};
 use crate::transport::{ApduLayer, Transport};
 use crate::values::StatusWord;
+use alloc::vec::Vec;
 
 /// Whether the card must give an AFL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +24,7 @@ pub enum AflPolicy {
 
 /// Reads a GPO response, format 1 (`80`: AIP ‖ AFL) or format 2 (`77`), into the card data;
 /// the AIP must be there, 2 bytes (Book 3 §6.5.8.4).
-pub fn absorb_gpo_response<E: std::error::Error + 'static>(
+pub fn absorb_gpo_response<E: core::error::Error + 'static>(
     card: &mut CardData,
     data: &[u8],
 ) -> Result<(), KernelError<E>> {

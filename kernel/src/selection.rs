@@ -11,6 +11,7 @@ use crate::tags;
 use crate::tlv::{self, Tlv, TlvError};
 use crate::transport::{ApduLayer, ExchangeError, Transport};
 use crate::values::{Aid, Sfi, StatusWord};
+use alloc::{string::String, vec::Vec};
 
 /// Upper bound on directory records read, so a card answering 9000 forever cannot loop us.
 const MAX_DIRECTORY_RECORDS: u8 = 32;
@@ -18,7 +19,7 @@ const MAX_DIRECTORY_RECORDS: u8 = 32;
 /// Why selection could not build a candidate list from the card's directory.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum SelectionError<E: std::error::Error + 'static> {
+pub enum SelectionError<E: core::error::Error + 'static> {
     /// The card has no PSE/PPSE (`6A82`): use the list-of-AIDs method.
     #[error("no payment system environment on the card")]
     NoDirectory,
@@ -81,7 +82,7 @@ pub struct DirectoryEntry {
 
 impl DirectoryEntry {
     /// Reads a `61` directory entry.
-    pub fn parse<E: std::error::Error + 'static>(
+    pub fn parse<E: core::error::Error + 'static>(
         entry: &Tlv<'_>,
     ) -> Result<Self, SelectionError<E>> {
         let mut aid = None;
@@ -213,7 +214,7 @@ impl CandidateList {
 }
 
 /// Reads the SFI of the directory elementary file (`88`) from a PSE FCI.
-pub fn pse_directory_sfi<E: std::error::Error + 'static>(
+pub fn pse_directory_sfi<E: core::error::Error + 'static>(
     fci: &[u8],
 ) -> Result<Sfi, SelectionError<E>> {
     let root = tlv::parse_single(fci)?;
@@ -227,7 +228,7 @@ pub fn pse_directory_sfi<E: std::error::Error + 'static>(
 }
 
 /// Reads the `61` entries of one PSE directory record (a `70` template).
-pub fn directory_record_entries<E: std::error::Error + 'static>(
+pub fn directory_record_entries<E: core::error::Error + 'static>(
     record: &[u8],
 ) -> Result<Vec<DirectoryEntry>, SelectionError<E>> {
     let root = tlv::parse_single(record)?;
@@ -238,7 +239,7 @@ pub fn directory_record_entries<E: std::error::Error + 'static>(
 }
 
 /// Reads the `61` entries inside `BF0C` of a PPSE FCI.
-pub fn ppse_entries<E: std::error::Error + 'static>(
+pub fn ppse_entries<E: core::error::Error + 'static>(
     fci: &[u8],
 ) -> Result<Vec<DirectoryEntry>, SelectionError<E>> {
     let root = tlv::parse_single(fci)?;
@@ -262,7 +263,7 @@ pub fn ppse_entries<E: std::error::Error + 'static>(
     Ok(entries)
 }
 
-fn entries_in<E: std::error::Error + 'static>(
+fn entries_in<E: core::error::Error + 'static>(
     objects: tlv::TlvIter<'_>,
 ) -> Result<Vec<DirectoryEntry>, SelectionError<E>> {
     let mut entries = Vec::new();

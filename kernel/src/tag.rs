@@ -3,6 +3,7 @@
 //! A [`Tag`] holds the complete tag bytes (one to four of them) packed big-endian in a `u32`, so
 //! `Tag::new(0x9F02)` is the amount-authorised tag and comparisons are integer comparisons.
 
+use alloc::{borrow::ToOwned, string::String};
 use core::fmt;
 
 /// Why a tag could not be read.
@@ -192,7 +193,7 @@ impl serde::Serialize for Tag {
 
 impl<'de> serde::Deserialize<'de> for Tag {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        let text = <alloc::borrow::Cow<'de, str>>::deserialize(deserializer)?;
         text.parse().map_err(serde::de::Error::custom)
     }
 }

@@ -1,14 +1,14 @@
 //! The terminal's data objects for one transaction: what the kernel puts into the PDOL, CDOL,
 //! DDOL and field 55 (EMV Book 3 Annex A, terminal-sourced elements).
 
-use std::collections::HashMap;
-
 use crate::bits::{Tsi, Ttq, Tvr};
 use crate::config::{AidParameters, TerminalData};
 use crate::dol::DolSource;
 use crate::tag::{Format, Tag};
 use crate::tags;
 use crate::values::{bcd, Amount, TransactionDate, TransactionTime};
+use alloc::collections::BTreeMap;
+use alloc::{vec, vec::Vec};
 
 /// The inputs of one transaction that do not come from configuration: they are values, not
 /// clocks or random sources, so a transaction replays byte for byte.
@@ -31,14 +31,14 @@ pub struct TransactionInput {
 /// Every terminal data object of a transaction, with the EMV format of each for DOL padding.
 #[derive(Debug, Clone)]
 pub struct TerminalValues {
-    values: HashMap<Tag, Vec<u8>>,
+    values: BTreeMap<Tag, Vec<u8>>,
 }
 
 impl TerminalValues {
     /// The data objects from configuration and the transaction input. Every [`Amount`] fits
     /// n12, so `9F02`/`9F03` are always present; the 4-byte binary `81` only when it fits.
     pub fn new(terminal: &TerminalData, input: &TransactionInput) -> Self {
-        let mut values = HashMap::new();
+        let mut values = BTreeMap::new();
         let mut put = |tag: Tag, value: Vec<u8>| {
             values.insert(tag, value);
         };

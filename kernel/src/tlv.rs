@@ -20,6 +20,7 @@
 //! ```
 
 use crate::tag::{Tag, TagError};
+use alloc::vec::Vec;
 
 /// What went wrong while parsing BER-TLV.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,6 +18,7 @@
 //! reader still treats an ARQC as an online request. In transit mode a zero amount is allowed
 //! whatever the reader's online capability (the fare is computed at the back office).
 
+use alloc::{borrow::ToOwned, format, string::String};
 use core::fmt;
 
 use serde::{Deserialize, Serialize};

@@ -8,6 +8,7 @@
 //!
 //! The layer does no I/O of its own and reads no clock: it only calls the transport.
 
+use alloc::{boxed::Box, vec::Vec};
 use core::fmt;
 
 use crate::apdu::{ApduError, Command, Response};
@@ -34,7 +35,7 @@ pub enum LinkFailure {
 /// The provided [`TransportError::link_failure`] answers [`LinkFailure::Other`]; a transport
 /// whose errors can say "card removed" overrides it. An error type opts in with one line:
 /// `impl TransportError for MyError {}`.
-pub trait TransportError: std::error::Error + 'static {
+pub trait TransportError: core::error::Error + 'static {
     /// What kind of link failure this is (default: [`LinkFailure::Other`]).
     fn link_failure(&self) -> LinkFailure {
         LinkFailure::Other
@@ -43,6 +44,8 @@ pub trait TransportError: std::error::Error + 'static {
 
 impl TransportError for core::convert::Infallible {}
 
+// With `std` (and in unit tests, which always link std).
+#[cfg(any(feature = "std", test))]
 impl TransportError for std::io::Error {
     fn link_failure(&self) -> LinkFailure {
         match self.kind() {
@@ -83,7 +86,7 @@ impl Atr {
 /// Why a lifecycle call ([`Transport::warm_reset`], [`Transport::cold_reset`]) failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum LifecycleError<E: std::error::Error + 'static> {
+pub enum LifecycleError<E: core::error::Error + 'static> {
     /// This transport cannot do that (the provided default).
     #[error("operation not supported by this transport")]
     Unsupported,
@@ -168,7 +171,7 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
 /// Why [`ApduLayer::exchange`] could not produce a response.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ExchangeError<E: std::error::Error + 'static> {
+pub enum ExchangeError<E: core::error::Error + 'static> {
     /// The transport failed (the reader's fault, or the card left the field: see
     /// [`ExchangeError::link_failure`]).
     #[error("transport failed")]
@@ -345,7 +348,7 @@ impl<T: Transport> ApduLayer<T> {
 
     /// The exchanges recorded so far (recording continues).
     pub fn take_log(&mut self) -> Vec<RawExchange> {
-        self.log.as_mut().map(std::mem::take).unwrap_or_default()
+        self.log.as_mut().map(core::mem::take).unwrap_or_default()
     }
 
     /// Calls `hook(command, response)` after every low-level exchange that returned bytes.

@@ -25,6 +25,7 @@
 //!
 //! Everything here is hostile input: every length is checked, nothing panics.
 
+use alloc::{vec, vec::Vec};
 use core::fmt;
 
 use crate::date::Date;

@@ -11,6 +11,7 @@
 //! ☢ Private keys are handled without blinding or side-channel protection: test and
 //! personalisation use only.
 
+use alloc::{vec, vec::Vec};
 use crypto_bigint::modular::BoxedMontyForm;
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use rsa::{BoxedUint, PrivateKey};
@@ -53,8 +54,8 @@ pub struct RsaSigner {
     exponent: Vec<u8>,
 }
 
-impl std::fmt::Debug for RsaSigner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for RsaSigner {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("RsaSigner")
             .field("modulus_len", &self.modulus.len())
             .finish_non_exhaustive()
@@ -382,8 +383,8 @@ pub struct Sm2Signer {
     public: [u8; PUBLIC_KEY_LEN],
 }
 
-impl std::fmt::Debug for Sm2Signer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for Sm2Signer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Sm2Signer").finish_non_exhaustive()
     }
 }
@@ -391,7 +392,7 @@ impl std::fmt::Debug for Sm2Signer {
 impl Sm2Signer {
     /// From the 32-byte private scalar.
     pub fn from_bytes(secret: &[u8; 32]) -> Result<Self, IssueError> {
-        let id = std::str::from_utf8(USER_ID).map_err(|_| IssueError::InvalidSm2Key)?;
+        let id = core::str::from_utf8(USER_ID).map_err(|_| IssueError::InvalidSm2Key)?;
         let key =
             sm2::dsa::SigningKey::from_slice(id, secret).map_err(|_| IssueError::InvalidSm2Key)?;
         let sec1 = key.verifying_key().to_sec1_bytes();

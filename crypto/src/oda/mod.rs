@@ -26,11 +26,14 @@
 //! [`issue`] builds and signs the same objects for tests and card personalisation.
 
 pub mod issue;
+// The memo needs a lock (std::sync::Mutex); without `std` keys remember nothing.
+#[cfg(feature = "std")]
 mod memo;
 pub(crate) mod rsa_key;
 pub mod sm2;
 
-use std::fmt;
+use alloc::vec::Vec;
+use core::fmt;
 
 use sha1::{Digest, Sha1};
 

@@ -7,13 +7,17 @@
 //! variable-time routines: the constant-time ones `rsa::PublicKey::new` uses cost several times
 //! more and protect nothing here. That set-up is most of the cost of recovering a key.
 
-use std::sync::{Arc, Mutex};
+use alloc::sync::Arc;
+use alloc::{boxed::Box, vec::Vec};
+#[cfg(feature = "std")]
+use std::sync::Mutex;
 
 use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
 use crypto_bigint::{NonZero, Odd};
 use rsa::traits::PublicKeyParts;
 use rsa::BoxedUint;
 
+#[cfg(feature = "std")]
 use super::memo::BoundedMap;
 use super::{OdaError, OdaObject};
 
@@ -43,6 +47,7 @@ pub(crate) struct RsaKey {
     exponent_bytes: Box<[u8]>,
     key: PublicParts,
     exponent: u32,
+    #[cfg(feature = "std")]
     memo: Arc<Mutex<Memo>>,
 }
 
@@ -50,6 +55,7 @@ pub(crate) struct RsaKey {
 /// saw before (a pure function of the signature bytes), and the keys built from moduli it
 /// certified (their Montgomery set-up is most of a recovery's cost). Every check on the recovered
 /// data still runs on each call: only the arithmetic is remembered.
+#[cfg(feature = "std")]
 #[derive(Default)]
 struct Memo {
     recovered: BoundedMap<Box<[u8]>, Arc<[u8]>>,
@@ -57,6 +63,7 @@ struct Memo {
 }
 
 /// A certified key's modulus and exponent bytes.
+#[cfg(feature = "std")]
 type KeyId = (Box<[u8]>, Box<[u8]>);
 
 /// n, e and the Montgomery parameters of n, as the `rsa` crate's hazmat operations take them.
@@ -116,6 +123,7 @@ impl RsaKey {
             exponent_bytes: exponent.into(),
             key,
             exponent: e,
+            #[cfg(feature = "std")]
             memo: Arc::default(),
         })
     }
@@ -154,12 +162,14 @@ impl RsaKey {
     }
 
     /// [`RsaKey::recover`] for a static object (a certificate or the SSAD): the same checks and
-    /// result, with the arithmetic remembered for the next time the same bytes come by.
+    /// result, with the arithmetic remembered for the next time the same bytes come by (with
+    /// `std`: the memo needs a lock).
     pub(crate) fn recover_static(
         &self,
         signature: &[u8],
         object: OdaObject,
     ) -> Result<Arc<[u8]>, OdaError> {
+        #[cfg(feature = "std")]
         if let Some(recovered) = self
             .memo
             .lock()
@@ -169,6 +179,7 @@ impl RsaKey {
             return Ok(recovered);
         }
         let recovered: Arc<[u8]> = self.recover(signature, object)?.into();
+        #[cfg(feature = "std")]
         if let Ok(mut memo) = self.memo.lock() {
             memo.recovered
                 .insert(signature.into(), Arc::clone(&recovered));
@@ -176,17 +187,21 @@ impl RsaKey {
         Ok(recovered)
     }
 
-    /// A key this key certified, built once per modulus and exponent.
+    /// A key this key certified, built once per modulus and exponent (with `std`; without, on
+    /// each call).
     pub(crate) fn certified_key(
         &self,
         modulus: &[u8],
         exponent: &[u8],
     ) -> Result<RsaKey, RsaKeyError> {
+        #[cfg(feature = "std")]
         let id: KeyId = (modulus.into(), exponent.into());
+        #[cfg(feature = "std")]
         if let Some(key) = self.memo.lock().ok().and_then(|m| m.children.get(&id)) {
             return Ok(key);
         }
         let key = RsaKey::new(modulus, exponent)?;
+        #[cfg(feature = "std")]
         if let Ok(mut memo) = self.memo.lock() {
             memo.children.insert(id, key.clone());
         }

@@ -20,6 +20,7 @@
 //!
 //! The issuer public key exponent/remainder objects do not exist for SM2 and are ignored.
 
+#[cfg(feature = "std")]
 use super::memo::BoundedMap;
 use super::{
     check_certified_pan, check_expiry, check_issuer_identifier_format,
@@ -28,6 +29,10 @@ use super::{
 };
 use crate::date::Date;
 use crate::sm2::PublicVerifier;
+#[cfg(feature = "std")]
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+#[cfg(feature = "std")]
 use std::sync::{Arc, Mutex};
 
 /// SM2 signature length r ‖ s.
@@ -53,6 +58,7 @@ pub const USER_ID: &[u8] = crate::sm2::DEFAULT_USER_ID;
 pub(crate) struct Sm2Point {
     xy: [u8; PUBLIC_KEY_LEN],
     verifier: PublicVerifier,
+    #[cfg(feature = "std")]
     memo: Arc<Mutex<Memo>>,
 }
 
@@ -65,6 +71,7 @@ pub(crate) struct Sm2Point {
 /// The signed message starts with the object's format byte (`12`, `13` or `14`, checked before
 /// the lookup), so objects of different kinds never share an entry. Bounded like the RSA memo:
 /// [`super::memo::MEMO_CAPACITY`] entries per map, oldest out first.
+#[cfg(feature = "std")]
 #[derive(Default)]
 struct Memo {
     /// Certificates `12` / `14` (plus, for `14`, the static data it signs) → the key they
@@ -94,6 +101,7 @@ impl Sm2Point {
         Some(Self {
             xy,
             verifier,
+            #[cfg(feature = "std")]
             memo: Arc::default(),
         })
     }
@@ -103,7 +111,10 @@ impl Sm2Point {
     pub(crate) fn as_array(&self) -> &[u8; PUBLIC_KEY_LEN] {
         &self.xy
     }
+}
 
+#[cfg(feature = "std")]
+impl Sm2Point {
     /// The key a certificate with exactly this signed input verified by this key before.
     fn remembered_certificate(&self, input: &[u8]) -> Option<Sm2Point> {
         self.memo.lock().ok()?.certified.get(input)
@@ -138,6 +149,23 @@ impl Sm2Point {
             .map(|m| (m.certified.len(), m.ssad.len()))
             .unwrap_or_default()
     }
+}
+
+/// Without `std` a key remembers nothing (the memo needs a lock): every lookup misses, so every
+/// signature is verified.
+#[cfg(not(feature = "std"))]
+impl Sm2Point {
+    fn remembered_certificate(&self, _input: &[u8]) -> Option<Sm2Point> {
+        None
+    }
+
+    fn remember_certificate(&self, _input: Vec<u8>, _certified: &Sm2Point) {}
+
+    fn remembered_ssad(&self, _input: &[u8]) -> bool {
+        false
+    }
+
+    fn remember_ssad(&self, _input: Vec<u8>) {}
 }
 
 /// The one SM2 verification call of ODA: signature r ‖ s over `parts` concatenated, with
@@ -317,7 +345,8 @@ pub(crate) fn verify_sdad(
     DynamicSignature::new(format::SM2_SDAD, &sdad[2..signed_end])
 }
 
-#[cfg(test)]
+// The memo's test: no memo without std.
+#[cfg(all(test, feature = "std"))]
 #[allow(clippy::unwrap_used)] // tests: a panic is a test failure
 mod tests {
     use super::super::memo::MEMO_CAPACITY;

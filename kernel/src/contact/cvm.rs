@@ -5,6 +5,7 @@
 //! PIN pad) go through a [`CvmPerformer`], which the flow implements over the APDU layer and
 //! the integrator's [`PinPad`]. Tests drive the walk with a scripted performer.
 
+use alloc::vec::Vec;
 use core::fmt;
 
 use crate::bits::Tvr;

@@ -41,6 +41,7 @@ pub use cvm::{
 pub use online::{HostResponse, ScriptResult, ScriptStatus};
 pub use selection::SelectionMethod;
 
+use alloc::{borrow::ToOwned, boxed::Box, format, string::String, string::ToString, vec, vec::Vec};
 use quickpass_crypto::hash::sha1;
 
 use crate::apdu::{Command, RequestedCryptogram};

@@ -7,6 +7,7 @@ use crate::tag::Tag;
 use crate::tags;
 use crate::tlv::{self, TlvIter};
 use crate::transport::{ApduLayer, ExchangeError, Transport};
+use alloc::vec::Vec;
 
 /// `9F5B` issuer script results, from the tag dictionary.
 pub use crate::tags::ISSUER_SCRIPT_RESULTS;

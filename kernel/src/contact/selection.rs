@@ -16,6 +16,7 @@ use crate::tags;
 use crate::tlv;
 use crate::transport::{ApduLayer, Transport};
 use crate::values::{Aid, StatusWord};
+use alloc::{string::String, vec::Vec};
 
 /// Most SELECT "next occurrence" commands sent for one terminal AID, so a card answering
 /// `9000` forever cannot loop the terminal.

@@ -2,6 +2,7 @@
 //! application information), the INITIALIZE responses and EF18 log records (JR/T 0025 Part 1
 //! ED/EP; pboc-notes §4.1, §4.6–§4.8). A card number never prints in clear.
 
+use alloc::string::String;
 use core::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -421,7 +422,7 @@ mod tests {
             "{err:?}"
         );
         assert_eq!(err.to_string(), "card sent malformed EF15: invalid date");
-        assert!(std::error::Error::source(&err).is_some());
+        assert!(core::error::Error::source(&err).is_some());
         let mut zero_month = t_union_ef15();
         zero_month[26] = 0x00;
         assert!(CardInfo::parse(&zero_month, false, false).is_err());

@@ -9,6 +9,7 @@
 
 use super::layout::{self, trip};
 use crate::values::{PurseAmount, TransactionDate, TransactionTime};
+use alloc::{vec, vec::Vec};
 
 /// Where the terminal stands: its line and station (operator numbering).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

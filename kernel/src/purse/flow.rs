@@ -28,6 +28,7 @@
 //! The TAC check ([`PurseConfig::check_tac`], on by default) runs after the card's last APDU;
 //! without it, or with a SAM that has no TAC key, purchases take 2 SAM APDUs and recovery 1.
 
+use alloc::{boxed::Box, string::String, string::ToString, vec, vec::Vec};
 use quickpass_crypto::purse as crypto;
 use serde::Serialize;
 
@@ -51,7 +52,7 @@ use serde_with::As;
 pub use super::sam::SelectBy;
 
 /// A boxed error from a SAM, host or journal (its own type names who failed).
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub type BoxError = Box<dyn core::error::Error + Send + Sync + 'static>;
 
 /// Where the CAPP (composite purchase) records are (pboc-notes §4.7, §4.8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -386,7 +387,7 @@ pub struct TapResult {
 /// Something broke (not an outcome by itself; [`FlowError::outcome`] maps each to one).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum FlowError<E: std::error::Error + 'static> {
+pub enum FlowError<E: core::error::Error + 'static> {
     /// The card exchange failed (card removed, mute, broken response): a tear.
     #[error("card exchange failed")]
     Card(#[source] ExchangeError<E>),
@@ -444,7 +445,7 @@ impl core::fmt::Display for Party {
     }
 }
 
-impl<E: std::error::Error + 'static> FlowError<E> {
+impl<E: core::error::Error + 'static> FlowError<E> {
     /// The outcome a terminal reports for this error: a card exchange failure, or a SAM or
     /// host failure once money may have moved, is a tear (a journal entry may be pending);
     /// anything else a decline (nothing moved).
@@ -459,7 +460,7 @@ impl<E: std::error::Error + 'static> FlowError<E> {
 }
 
 /// A SAM failure with a journal entry pending.
-fn sam_unsettled<E: std::error::Error + 'static>(source: BoxError) -> FlowError<E> {
+fn sam_unsettled<E: core::error::Error + 'static>(source: BoxError) -> FlowError<E> {
     FlowError::Unsettled {
         party: Party::Sam,
         source,
@@ -467,7 +468,7 @@ fn sam_unsettled<E: std::error::Error + 'static>(source: BoxError) -> FlowError<
 }
 
 /// A host failure with a journal entry pending.
-fn host_unsettled<E: std::error::Error + 'static>(source: BoxError) -> FlowError<E> {
+fn host_unsettled<E: core::error::Error + 'static>(source: BoxError) -> FlowError<E> {
     FlowError::Unsettled {
         party: Party::Host,
         source,
@@ -481,13 +482,13 @@ fn exchange<T: Transport>(layer: &mut ApduLayer<T>, command: &Command) -> Flow<R
 }
 
 /// Maps an encoding failure of `command` to [`FlowError::Request`].
-fn encoding<E: std::error::Error + 'static>(
+fn encoding<E: core::error::Error + 'static>(
     command: &'static str,
 ) -> impl FnOnce(ApduError) -> FlowError<E> {
     move |source| FlowError::Request { command, source }
 }
 
-fn boxed<E: std::error::Error + Send + Sync + 'static>(e: E) -> BoxError {
+fn boxed<E: core::error::Error + Send + Sync + 'static>(e: E) -> BoxError {
     Box::new(e)
 }
 
@@ -993,7 +994,7 @@ struct Recovery {
     unresolved: Vec<(u64, bool)>,
 }
 
-fn journal_err<E: std::error::Error + 'static, J: std::error::Error + Send + Sync + 'static>(
+fn journal_err<E: core::error::Error + 'static, J: core::error::Error + Send + Sync + 'static>(
     e: J,
 ) -> FlowError<E> {
     FlowError::Journal(Box::new(e))

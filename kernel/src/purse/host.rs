@@ -3,6 +3,7 @@
 //! LOAD. [`SoftwareHost`] holds the issuer master keys itself (tests, demos); a real terminal
 //! implements [`Host`] over its network link.
 
+use alloc::{boxed::Box, format, string::String, vec::Vec};
 use core::fmt;
 
 use quickpass_crypto::purse as crypto;
@@ -93,7 +94,7 @@ pub use quickpass_crypto::purse::LoadTacData;
 /// The issuer host for loads (pboc-notes §4.5).
 pub trait Host {
     /// A failed exchange with the host (network down, …).
-    type Error: std::error::Error + Send + Sync + 'static;
+    type Error: core::error::Error + Send + Sync + 'static;
 
     /// Verifies the card's MAC1 and, if the load is allowed, returns MAC2.
     fn authorise_load(&mut self, request: &LoadAuthorisation) -> Result<HostDecision, Self::Error>;
@@ -340,7 +341,7 @@ mod tests {
             err.to_string(),
             "host key unusable for the load session key"
         );
-        assert!(std::error::Error::source(&err).is_some());
+        assert!(core::error::Error::source(&err).is_some());
 
         let refuse = |_: &SecretKey, _: &CardIdentity| {
             Err(DiversifyError::MasterKeyLength {

@@ -7,6 +7,7 @@
 //! [`Journal`] is the trait; [`MemoryJournal`] keeps everything in memory (and is the
 //! serialisable state the facade's file-backed journal persists).
 
+use alloc::{string::String, vec::Vec};
 use serde::{Deserialize, Serialize};
 
 use super::card::CardIdentity;
@@ -78,7 +79,7 @@ pub struct Pending {
 /// The write-ahead journal (see the [module docs](self)).
 pub trait Journal {
     /// Why the journal could not be written or read.
-    type Error: std::error::Error + Send + Sync + 'static;
+    type Error: core::error::Error + Send + Sync + 'static;
 
     /// Records `entry` durably and returns its id. Returns only once the entry would survive
     /// a crash: DEBIT / CREDIT is sent after this.
@@ -184,7 +185,7 @@ impl Journal for MemoryJournal {
     }
 
     fn take_records(&mut self) -> Result<Vec<SettlementRecord>, MemoryJournalError> {
-        Ok(std::mem::take(&mut self.records))
+        Ok(core::mem::take(&mut self.records))
     }
 
     /// The last id [`begin`](Journal::begin) issued: no copy of the records per tap, and still

@@ -204,6 +204,7 @@ pub mod travel {
 ///    that key, parsed by [`parse_mac`](psam_tac::parse_mac).
 pub mod psam_tac {
     use super::{CardIdentity, StatusWord};
+    use alloc::vec::Vec;
     use quickpass_crypto::mac::{pad, Padding};
 
     /// DES INIT instruction (`80 1A`).

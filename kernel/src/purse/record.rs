@@ -2,6 +2,7 @@
 //! settlement): card number masked, amounts, counters, terminal number and serial, TAC, date and
 //! time. Serialised with serde for the clearing upload and the journal file.
 
+use alloc::{format, string::String};
 use serde::{Deserialize, Serialize};
 
 use serde_with::As;

@@ -9,11 +9,10 @@
 //! in memory: a validator that restarts forgets it (the journal still prevents charging twice
 //! for a torn tap).
 
-use std::collections::VecDeque;
-
 use super::card::CardIdentity;
 use super::flow::{PurseOutcome, TapResult};
 use crate::values::{PurseAmount, TransactionDate, TransactionTime};
+use alloc::collections::VecDeque;
 
 /// How many recent cards the guard keeps: a bus takes a few riders per stop, a gate a few per
 /// second; 256 covers several minutes of either at the default interval.

@@ -9,6 +9,7 @@
 //!   keys are zeroizing [`SecretKey`]s and never shown by `Debug`. How a card key comes from a
 //!   master (⚠ pboc-notes §4.2 end, §7 item 5) is a [`KeyDiversifier`] the caller supplies.
 
+use alloc::{boxed::Box, vec::Vec};
 use core::fmt;
 
 use quickpass_crypto::purse as crypto;
@@ -94,7 +95,7 @@ pub enum TacCheck {
 /// Why the SAM could not answer (the terminal's side is at fault, not the card's).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum SamError<E: std::error::Error + 'static> {
+pub enum SamError<E: core::error::Error + 'static> {
     /// The exchange with the PSAM failed.
     #[error("PSAM exchange failed")]
     Exchange(#[source] ExchangeError<E>),
@@ -144,7 +145,7 @@ pub enum SamError<E: std::error::Error + 'static> {
 /// The terminal's purchase security module (pboc-notes §4.3).
 pub trait Sam {
     /// What a failed exchange with the SAM reports.
-    type Error: std::error::Error + Send + Sync + 'static;
+    type Error: core::error::Error + Send + Sync + 'static;
 
     /// The terminal number (PSAM EF16, 6 bytes), sent in INITIALIZE and covered by the MACs.
     fn terminal_id(&self) -> [u8; 6];
@@ -1011,7 +1012,7 @@ mod tests {
             ),
             "{err:?}"
         );
-        let source = std::error::Error::source(&err).unwrap().to_string();
+        let source = core::error::Error::source(&err).unwrap().to_string();
         assert!(!err.to_string().contains(&source), "{err}");
         // A diversifier that refuses.
         let refuse = |master: &SecretKey, _: &CardIdentity| {
@@ -1033,7 +1034,7 @@ mod tests {
             "{err:?}"
         );
         assert_eq!(err.to_string(), "SAM could not derive the card key");
-        assert!(std::error::Error::source(&err).is_some());
+        assert!(core::error::Error::source(&err).is_some());
     }
 
     #[test]

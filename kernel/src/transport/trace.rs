@@ -21,6 +21,7 @@
 
 use crate::dump;
 use crate::tlv;
+use alloc::{borrow::ToOwned, format, string::String, vec::Vec};
 
 /// Tags whose values a trace never shows, beyond the dictionary's sensitive tags:
 /// certificates, key parts and signatures (EMV Book 2 §5–6, PBOC SM2 alike).
@@ -118,7 +119,7 @@ pub(super) fn exchange(command: &[u8], reply: Option<&[u8]>) {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use std::fmt::Write as _;
+    use core::fmt::Write as _;
     use std::sync::{Arc, Mutex};
 
     use tracing::field::{Field, Visit};
@@ -135,7 +136,7 @@ mod tests {
     struct Line<'a>(&'a mut String);
 
     impl Visit for Line<'_> {
-        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        fn record_debug(&mut self, field: &Field, value: &dyn core::fmt::Debug) {
             let _ = write!(self.0, "{}={:?} ", field.name(), value);
         }
     }
@@ -163,12 +164,12 @@ mod tests {
 
     #[derive(Debug)]
     struct Gone;
-    impl std::fmt::Display for Gone {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    impl core::fmt::Display for Gone {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
             f.write_str("card gone")
         }
     }
-    impl std::error::Error for Gone {}
+    impl core::error::Error for Gone {}
     impl crate::transport::TransportError for Gone {}
 
     impl Transport for Script {

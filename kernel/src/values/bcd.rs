@@ -5,6 +5,8 @@
 //!
 //! Every function checks every nibble and reports the offending one; none of them panics.
 
+use alloc::{string::String, string::ToString, vec, vec::Vec};
+
 /// Why bytes or digits are not valid BCD of the expected shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -3,6 +3,7 @@
 //! Both types mask themselves in `Debug`, `Display` and `Serialize` so that a PAN never reaches
 //! a log by accident; the full digits are only available through methods named `expose_*`.
 
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 use core::fmt;
 
 use super::{bcd, ValueError};
