@@ -20,6 +20,8 @@
 
 pub mod cvm;
 
+use alloc::{borrow::ToOwned, format, string::String, string::ToString};
+
 use crate::bits::{Aip, CryptogramType, Ctq, Tsi, Ttq, Tvr};
 use crate::card_phase::CardPhase;
 use crate::config::KernelConfig;

@@ -3,6 +3,8 @@
 //! candidate list orders them by the card's priority, then by directory order, then by the
 //! terminal's order for one entry.
 
+use alloc::vec::Vec;
+
 use crate::config::AidParameters;
 use crate::selection::{DirectoryEntry, PriorityIndicator};
 

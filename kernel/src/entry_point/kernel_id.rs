@@ -2,6 +2,8 @@
 //! kernel a combination runs, from the card's `9F2A` in its PPSE entry or, when the card names
 //! none, the default of the AID's RID. Every id the reader knows is here, once.
 
+use alloc::{vec, vec::Vec};
+
 use crate::values::Aid;
 
 /// A kernel this reader knows. The ids are EMVCo's short kernel identifiers (Book B Table 3-x,

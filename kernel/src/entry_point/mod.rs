@@ -31,6 +31,8 @@ pub use combination::{Candidates, Combination, Skipped};
 pub use kernel_id::{KernelId, RequestedKernel};
 pub use preprocessing::AidIndicators;
 
+use alloc::vec::Vec;
+
 use crate::config::KernelConfig;
 use crate::contactless::Transacted;
 use crate::outcome::Outcome;
