@@ -26,6 +26,7 @@
 //! |---|---|
 //! | [`contactless`] | the qPBOC tap: [`contactless::transact`], or [`CardPhase`] then `complete` |
 //! | [`contact`] | the contact (and contactless full-PBOC) EMV / PBOC transaction |
+//! | [`c2`] | the Mastercard contactless kernel (EMV Book C-2, M/Chip): [`c2::transact`] after Entry Point selected the application |
 //! | [`purse`] | ED/EP purchase, CAPP purchase and load, with the SAM, host and journal traits |
 //! | [`config`] | terminal configuration and CA keys, validated when built |
 //! | [`deny_list`] | the deny list (hot list) of hashed card keys, its deltas, and the [`deny_list::DenyCheck`] trait the flows take |
@@ -214,6 +215,7 @@ pub(crate) type UpperHex = serde_with::hex::Hex<serde_with::formats::Uppercase>;
 // application selection, and the wire-value layer.
 pub mod apdu;
 pub mod bits;
+pub mod c2;
 pub mod clearing;
 pub mod config;
 pub mod contact;
@@ -236,6 +238,7 @@ mod afl;
 mod capk_params;
 mod card_data;
 mod card_phase;
+mod cda_ac;
 mod contactless_cvm;
 mod contactless_online;
 mod icc_data;
