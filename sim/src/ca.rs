@@ -211,8 +211,16 @@ impl TestCa {
     /// The RSA test CA public key (RID `A000000333`, index `F1`, valid checksum), the same as
     /// `sim/test-ca/capk-quickpass-test.json`.
     pub fn rsa_ca_public_key(&self) -> Result<CaPublicKey, CaError> {
+        self.rsa_ca_public_key_under(TEST_RID)
+    }
+
+    /// The RSA test CA public key published under another RID (index `F1`, never a scheme's
+    /// index): the simulated Mastercard card (`A000000004`) is certified by the same test CA,
+    /// and a terminal looks the key up by the card's RID. ☢ The production CA key lists refuse
+    /// this key under any RID (its modulus is a known test key).
+    pub fn rsa_ca_public_key_under(&self, rid: [u8; 5]) -> Result<CaPublicKey, CaError> {
         let ca = self.rsa_key("ca")?;
-        let (rid, index) = (Rid(TEST_RID), CapkIndex(RSA_CA_INDEX));
+        let (rid, index) = (Rid(rid), CapkIndex(RSA_CA_INDEX));
         let checksum = rsa_checksum(rid, index, ca.modulus(), ca.exponent());
         Ok(CaPublicKey::new_rsa(
             rid,
