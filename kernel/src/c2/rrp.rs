@@ -156,7 +156,7 @@ pub(crate) fn perform<T: Transport>(
             });
         }
         let (device_entropy, min_time, max_time, device_estimated_r_apdu) =
-            parse_errd(&response.data).map_err(|e| malformed(CardObject::GpoResponse, e))?;
+            parse_errd(&response.data).map_err(|e| malformed(CardObject::RelayResistance, e))?;
         let expected_r = device_estimated_r_apdu.min(config.terminal_expected_r_apdu);
         let measured = elapsed
             .saturating_sub(u64::from(config.terminal_expected_c_apdu))
@@ -173,7 +173,7 @@ pub(crate) fn perform<T: Transport>(
         // Faster than the card says it can be: the card's data cannot be trusted.
         if measured < u64::from(min_time.saturating_sub(config.min_grace_period)) {
             return Err(malformed(
-                CardObject::GpoResponse,
+                CardObject::RelayResistance,
                 Malformation::InvalidValue(super::config::tags::MIN_TIME_FOR_PROCESSING_RR_APDU),
             ));
         }
