@@ -27,6 +27,7 @@
 //! | [`contactless`] | the qPBOC tap: [`contactless::transact`], or [`CardPhase`] then `complete` |
 //! | [`contact`] | the contact (and contactless full-PBOC) EMV / PBOC transaction |
 //! | [`c2`] | the Mastercard contactless kernel (EMV Book C-2, M/Chip): [`c2::transact`] after Entry Point selected the application |
+//! | [`c4`] | American Express ExpressPay (EMV Book C-4), EMV mode: [`c4::transact`]; shares the GENERATE AC with CDA of C-2 |
 //! | [`purse`] | ED/EP purchase, CAPP purchase and load, with the SAM, host and journal traits |
 //! | [`config`] | terminal configuration and CA keys, validated when built |
 //! | [`deny_list`] | the deny list (hot list) of hashed card keys, its deltas, and the [`deny_list::DenyCheck`] trait the flows take |
@@ -216,6 +217,7 @@ pub(crate) type UpperHex = serde_with::hex::Hex<serde_with::formats::Uppercase>;
 pub mod apdu;
 pub mod bits;
 pub mod c2;
+pub mod c4;
 pub mod clearing;
 pub mod config;
 pub mod contact;

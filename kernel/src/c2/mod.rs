@@ -23,7 +23,7 @@
 //! implemented: the tap ends in Try Another Interface with the reason said.
 
 mod config;
-mod cvm;
+pub(crate) mod cvm;
 mod record;
 mod rrp;
 mod torn;
