@@ -111,7 +111,7 @@ fn tap<T: Transport>(
 ) -> (C2Result<T::Error>, Vec<Vec<u8>>) {
     let mut layer = ApduLayer::new(transport);
     layer.record();
-    let aid = Aid::new(&hex::decode(AID).unwrap()).expect("aid");
+    let aid = Aid::new(&hex::decode(AID).expect("test value")).expect("aid");
     let fci = layer
         .exchange(&Command::select_aid(&aid, Occurrence::First))
         .expect("SELECT");
@@ -196,7 +196,7 @@ fn offline_approval_with_cda_and_relay_resistance() {
         Some(&[0, 0, 0, 0, 0x05, 0x00][..])
     );
     assert_eq!(
-        &result.data_record.as_ref().unwrap().to_tlv()[..3],
+        &result.data_record.as_ref().expect("test value").to_tlv()[..3],
         &[0xFF, 0x81, 0x05]
     );
     let discretionary = result.discretionary_data.to_tlv();
@@ -275,7 +275,10 @@ fn cvm_by_the_reader_cvm_required_limit() {
     assert_eq!(high.outcome(), Outcome::OnlineRequest, "{:?}", high.reason);
     assert_eq!(high.outcome.cvm, Some(OutcomeCvm::OnlinePin));
     assert!(high.tvr.contains(Tvr::ONLINE_PIN_ENTERED));
-    let gac = commands.iter().find(|c| c[..2] == [0x80, 0xAE]).unwrap();
+    let gac = commands
+        .iter()
+        .find(|c| c[..2] == [0x80, 0xAE])
+        .expect("test value");
     assert_eq!(
         &gac[gac.len() - 4..gac.len() - 1],
         &[0x42, 0x03, 0x00],
@@ -415,10 +418,10 @@ fn gac_answer_len() -> usize {
     let mut card = card();
     let mut layer = ApduLayer::new(&mut card);
     layer.record();
-    let aid = Aid::new(&hex::decode(AID).unwrap()).unwrap();
+    let aid = Aid::new(&hex::decode(AID).expect("test value")).expect("test value");
     let fci = layer
         .exchange(&Command::select_aid(&aid, Occurrence::First))
-        .unwrap();
+        .expect("test value");
     let result = c2::transact(
         &kernel_config(),
         &offline_reader(),
@@ -430,7 +433,10 @@ fn gac_answer_len() -> usize {
     );
     assert_eq!(result.outcome(), Outcome::Approved);
     let log = layer.take_log();
-    let gac = log.iter().find(|e| e.command[..2] == [0x80, 0xAE]).unwrap();
+    let gac = log
+        .iter()
+        .find(|e| e.command[..2] == [0x80, 0xAE])
+        .expect("test value");
     gac.response.len() - 2
 }
 
@@ -440,15 +446,15 @@ fn cda_with_an_unknown_ca_key_declines_a_tc() {
     // and an offline-only reader declines.
     let mut card = card();
     let mut layer = ApduLayer::new(&mut card);
-    let aid = Aid::new(&hex::decode(AID).unwrap()).unwrap();
+    let aid = Aid::new(&hex::decode(AID).expect("test value")).expect("test value");
     let fci = layer
         .exchange(&Command::select_aid(&aid, Occurrence::First))
-        .unwrap();
+        .expect("test value");
     let mut config = kernel_config();
     config.capks = quickpass_sim::ca::TestCa::shared()
-        .unwrap()
+        .expect("test value")
         .capk_store()
-        .unwrap();
+        .expect("test value");
     let result = c2::transact(
         &config,
         &offline_reader(),
@@ -678,7 +684,11 @@ fn mag_stripe_only_card_ends_with_try_another_interface() {
         &mut Clock::new(&[0]),
     );
     assert_eq!(result.outcome(), Outcome::TryAnotherInterface);
-    assert!(result.reason.as_deref().unwrap().contains("mag-stripe"));
+    assert!(result
+        .reason
+        .as_deref()
+        .expect("test value")
+        .contains("mag-stripe"));
     assert_eq!(result.error_indication.to_bytes()[1], 0x07);
     assert_eq!(count(&commands, [0x00, 0xB2]), 0);
 }

@@ -54,16 +54,16 @@ fn tap<T: Transport>(transport: T, config: &C4Config, amount: u64) -> C4Result<T
     let mut layer = ApduLayer::new(transport);
     let fci = layer
         .exchange(&Command::select_aid(
-            &Aid::new(&AID).unwrap(),
+            &Aid::new(&AID).expect("test value"),
             Occurrence::First,
         ))
         .expect("SELECT");
     let input = TransactionInput {
-        amount: Amount::from_minor(amount).unwrap(),
+        amount: Amount::from_minor(amount).expect("test value"),
         amount_other: Amount::ZERO,
         transaction_type: 0x00,
-        date: TransactionDate::new(2026, 12, 7).unwrap(),
-        time: TransactionTime::new(9, 0, 0).unwrap(),
+        date: TransactionDate::new(2026, 12, 7).expect("test value"),
+        time: TransactionTime::new(9, 0, 0).expect("test value"),
         unpredictable_number: [0xCA, 0xFE, 0x00, 0x04],
     };
     c4::transact(&kernel_config(), config, &input, &fci.data, &mut layer)
