@@ -14,6 +14,8 @@
 //! can only ever give an unverified report: an offline approval needs the `OdaVerified` token
 //! the report then lacks.
 
+use alloc::vec::Vec;
+
 use crate::apdu::{Command, RequestedCryptogram};
 use crate::contact::{parse_ac_response, AcResponse};
 use crate::error::{malformed, CardObject, KernelError, Malformation};
@@ -66,7 +68,7 @@ pub(crate) fn recover_ac<T: Transport>(
     answer(&response.data, requested, cda, cdol_data).map(Some)
 }
 
-fn answer<E: std::error::Error + 'static>(
+fn answer<E: core::error::Error + 'static>(
     data: &[u8],
     requested: RequestedCryptogram,
     cda: bool,
@@ -119,7 +121,7 @@ pub(crate) fn verify_cda(
     pdol_data: &[u8],
     unpredictable_number: &[u8],
 ) -> CdaCheck {
-    let mut pieces: Vec<&[u8]> = vec![pdol_data, &ac.cdol_data];
+    let mut pieces: Vec<&[u8]> = alloc::vec![pdol_data, &ac.cdol_data];
     pieces.extend(ac.objects.iter().map(Vec::as_slice));
     let outcome = oda::run_cda(
         key,

@@ -2,6 +2,8 @@
 //! (pboc-notes §9.2), typed, validated when built, and readable from / writable to TLV so a
 //! configuration can come from the same TLV files readers load.
 
+use alloc::vec::Vec;
+
 use crate::tag::Tag;
 use crate::tlv::{self, TlvIter};
 
