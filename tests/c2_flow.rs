@@ -743,3 +743,40 @@ fn malformed_answers_are_typed_errors_never_panics_nor_approvals() {
     assert_eq!(result.outcome(), Outcome::EndApplication);
     assert!(result.error.is_some());
 }
+
+#[test]
+fn a_card_on_the_exception_file_is_asked_for_a_decline() {
+    let mut card = card();
+    let balance = mchip(&mut card).offline_balance();
+    let mut layer = ApduLayer::new(&mut card);
+    layer.record();
+    let aid = Aid::new(&hex::decode(AID).expect("hex")).expect("aid");
+    let fci = layer
+        .exchange(&Command::select_aid(&aid, Occurrence::First))
+        .expect("SELECT");
+    let mut config = kernel_config();
+    config.terminal = config
+        .terminal
+        .edited(|p| p.exception_file.push("5413330089010434".into()))
+        .expect("configuration");
+    let result = c2::transact(
+        &config,
+        &offline_reader(),
+        &input(500),
+        &fci.data,
+        &mut layer,
+        &mut TornLog::new(),
+        &mut Clock::new(&[ERRD_IN_TIME_US]),
+    );
+    assert_eq!(result.outcome(), Outcome::Declined, "{:?}", result.reason);
+    assert!(result.tvr.contains(Tvr::CARD_ON_EXCEPTION_FILE));
+    assert_eq!(result.cryptogram_type, Some(CryptogramType::Aac));
+    let log = layer.take_log();
+    let gac = log
+        .iter()
+        .find(|e| e.command[..2] == [0x80, 0xAE])
+        .expect("GAC");
+    assert_eq!(gac.command[2], 0x00, "AAC asked, no CDA");
+    drop(layer);
+    assert_eq!(mchip(&mut card).offline_balance(), balance);
+}

@@ -393,6 +393,18 @@ impl<'a> Tx<'a> {
         }
         self.prepare_cda(&static_data_ok);
         self.apply_rrp_tvr();
+        // The exception file and the deny list (every flow consults them): the TVR says so
+        // and the card is asked for a decline.
+        let denied = self.card.pan().is_some_and(|pan| {
+            let psn = self
+                .card
+                .get(crate::tags::PAN_SEQUENCE_NUMBER)
+                .and_then(|v| v.first().copied());
+            self.kernel.is_denied(&pan, psn)
+        });
+        if denied {
+            self.tvr.set(Tvr::CARD_ON_EXCEPTION_FILE);
+        }
         let requested = action::terminal_action_analysis(
             &self.tvr,
             &ActionCodes {
@@ -403,6 +415,11 @@ impl<'a> Tx<'a> {
             &ActionCodes::issuer(&self.card),
             self.kernel.terminal.terminal().online_capable,
         );
+        let requested = if denied {
+            RequestedCryptogram::Aac
+        } else {
+            requested
+        };
         let cda = self.cda_key.is_some() && requested != RequestedCryptogram::Aac;
         self.values
             .set(crate::tags::TVR, self.tvr.as_bytes().to_vec());
@@ -592,12 +609,11 @@ impl<'a> Tx<'a> {
         self.tvr = self.tvr | choice.tvr;
         self.cvm_results = choice.results;
         self.cvm = Some(choice.cvm);
-        let mut capabilities = [
+        let capabilities = [
             self.config.card_data_input_capability,
             choice.capability,
             self.config.security_capability,
         ];
-        capabilities[1] = choice.capability;
         self.values
             .set(crate::tags::TERMINAL_CAPABILITIES, capabilities.to_vec());
     }
