@@ -29,6 +29,11 @@
 //! counts separately ("ended before ODA" / "ended after ODA", with the TVR the contact
 //! [`Progress`] kept).
 //!
+//! Mastercard C-2 (`c2_cda_mchip_card`, issue 13): the same corruption of `90`, `9F46`, the
+//! GENERATE AC's `9F4B`, the AIP and the signed record on the simulated M/Chip card through the
+//! C-2 kernel; no case approves, and each that reaches a decision has "CDA failed" (or "ODA not
+//! performed" when the corrupted AIP drops CDA).
+//!
 //! Run with `--nocapture` to see the table.
 
 use std::collections::BTreeMap;
