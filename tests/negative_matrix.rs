@@ -30,6 +30,11 @@
 //! counts separately ("ended before ODA" / "ended after ODA", with the TVR the contact
 //! [`Progress`] kept).
 //!
+//! Mastercard C-2 (`c2_cda_mchip_card`, issue 13): the same corruption of `90`, `9F46`, the
+//! GENERATE AC's `9F4B`, the AIP and the signed record on the simulated M/Chip card through the
+//! C-2 kernel; no case approves, and each that reaches a decision has "CDA failed" (or "ODA not
+//! performed" when the corrupted AIP drops CDA).
+//!
 //! Run with `--nocapture` to see the table.
 
 use std::collections::BTreeMap;
@@ -1009,4 +1014,135 @@ fn contact_sda_sm2() {
 #[test]
 fn contact_cda_sm2() {
     run_matrix(&contact_scenario("pboc3-sm2", Method::Cda, true));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mastercard C-2 (issue 13): CDA on the simulated M/Chip card, every signed byte corrupted.
+// ---------------------------------------------------------------------------------------------
+
+/// A C-2 reader clock: every relay resistance exchange takes 6.6 ms (inside the card's
+/// bounds), so relay resistance never decides a case.
+struct C2Clock(u64);
+
+impl quickpass::kernel::c2::RelayEnvironment for C2Clock {
+    fn now_micros(&mut self) -> u64 {
+        self.0 += 6_600;
+        self.0
+    }
+
+    fn fresh_unpredictable_number(&mut self) -> [u8; 4] {
+        [0xC2, 0xC2, 0xC2, 0xC2]
+    }
+}
+
+/// One C-2 tap on a fresh M/Chip card with `flip` (if any) applied in flight: the result and
+/// the exchange log.
+fn c2_tap(
+    flip: Option<&Flip>,
+) -> (
+    quickpass::kernel::c2::C2Result<quickpass_sim::SimError>,
+    Vec<RawExchange>,
+    usize,
+) {
+    use quickpass::kernel::apdu::{Command, Occurrence};
+    use quickpass::kernel::c2::{self, C2Config, TornLog};
+    use quickpass::kernel::values::Aid;
+    let mut card = load_profile("mastercard-mchip")
+        .build()
+        .expect("personalisation");
+    let mut faulty = FaultyCard::new(&mut card);
+    if let Some(flip) = flip {
+        faulty.plan(
+            Trigger::matching(&flip.prefix, flip.occurrence),
+            Fault::CorruptByte {
+                offset: flip.offset,
+                mask: MASK,
+            },
+        );
+    }
+    let mut layer = ApduLayer::new(&mut faulty);
+    layer.record();
+    let aid = Aid::new(&[0xA0, 0x00, 0x00, 0x00, 0x04, 0x10, 0x10]).expect("AID");
+    let fci = layer
+        .exchange(&Command::select_aid(&aid, Occurrence::First))
+        .expect("SELECT");
+    // An offline-approving reader: floor limit 100.00, the amount 5.00.
+    let reader = C2Config {
+        floor_limit: 10_000,
+        ..C2Config::default()
+    };
+    let result = c2::transact(
+        &base_config(),
+        &reader,
+        &input(500),
+        &fci.data,
+        &mut layer,
+        &mut TornLog::new(),
+        &mut C2Clock(0),
+    );
+    let log = layer.take_log();
+    drop(layer);
+    (result, log, faulty.fired().len())
+}
+
+#[test]
+fn c2_cda_mchip_card() {
+    let (baseline, log, _) = c2_tap(None);
+    assert_eq!(
+        baseline.outcome(),
+        Outcome::Approved,
+        "{:?}",
+        baseline.reason
+    );
+    assert_eq!(baseline.oda.status(), OdaStatus::Ok);
+    let transcript = Transcript::new(&log);
+    let mut flips: Vec<(&str, Flip)> = Vec::new();
+    for (name, tag) in [
+        ("issuer certificate 90", TAG_ISSUER_CERTIFICATE),
+        ("ICC certificate 9F46", TAG_ICC_CERTIFICATE),
+        ("SDAD 9F4B (GENERATE AC)", TAG_SDAD),
+        ("AIP 82", TAG_AIP),
+    ] {
+        let bytes = transcript.value_bytes(tag);
+        assert!(!bytes.is_empty(), "{name} in the baseline");
+        flips.extend(bytes.into_iter().map(|flip| (name, flip)));
+    }
+    flips.extend(
+        transcript
+            .static_record_bytes()
+            .into_iter()
+            .map(|flip| ("static data (signed record)", flip)),
+    );
+    let mut counts: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
+    for (name, flip) in &flips {
+        let (result, _, fired) = c2_tap(Some(flip));
+        assert_eq!(fired, 1, "{name} {flip:?}: the fault fired");
+        assert_ne!(
+            result.outcome(),
+            Outcome::Approved,
+            "{name} {flip:?}: approved offline ({:?})",
+            result.reason
+        );
+        let entry = counts.entry(name).or_default();
+        entry.0 += 1;
+        if result.error.is_some() {
+            entry.2 += 1;
+        } else {
+            // CDA ran and failed, or the corrupted AIP chose no CDA ("ODA not performed").
+            assert!(
+                result.tvr.contains(Tvr::CDA_FAILED)
+                    || result
+                        .tvr
+                        .contains(Tvr::OFFLINE_DATA_AUTHENTICATION_NOT_PERFORMED),
+                "{name} {flip:?}: TVR {:?}",
+                result.tvr
+            );
+            entry.1 += 1;
+        }
+    }
+    println!("C-2 CDA (mastercard-mchip): cases / TVR says CDA failed or not performed / ended on an error");
+    for (name, (cases, flagged, errors)) in &counts {
+        println!("  {name:<30} {cases:>5} {flagged:>5} {errors:>5}");
+    }
+    assert!(counts.values().map(|c| c.0).sum::<usize>() > 500);
 }

@@ -92,3 +92,42 @@ fn the_deny_list_seeds_are_accepted_as_they_are_and_re_signed() {
         }
     }
 }
+
+/// The C-2 seed (a recorded tap of `vectors/cards/mastercard-mchip.json`, amount 1.00, relay
+/// resistance timed at 6.5 ms) replays to a CDA-verified offline approval, as the `kernel_c2`
+/// target runs it.
+#[test]
+fn the_c2_seed_replays_to_a_cda_verified_approval() {
+    use quickpass::kernel::c2::{self, C2Config, RelayEnvironment, TornLog};
+    struct Clock(u64);
+    impl RelayEnvironment for Clock {
+        fn now_micros(&mut self) -> u64 {
+            self.0 += 6_500;
+            self.0
+        }
+        fn fresh_unpredictable_number(&mut self) -> [u8; 4] {
+            [0; 4]
+        }
+    }
+    let bytes = seed("kernel_c2", "mastercard-mchip-100");
+    assert_eq!(bytes[0] >> 2, 26, "the selector the seed was recorded with");
+    let chunks = split_chunks(&bytes[1..]);
+    let config = quickpass_fuzz::contactless_config();
+    let input = quickpass_fuzz::contactless_input(CONTACTLESS_AMOUNTS[usize::from(bytes[0] & 3)]);
+    let reader = C2Config {
+        floor_limit: 100_000,
+        ..C2Config::default()
+    };
+    let mut layer = ApduLayer::new(ScriptedCard::new(chunks[1..].to_vec()));
+    let result = c2::transact(
+        config,
+        &reader,
+        &input,
+        chunks[0],
+        &mut layer,
+        &mut TornLog::new(),
+        &mut Clock(0),
+    );
+    assert_eq!(result.outcome(), Outcome::Approved, "{:?}", result.reason);
+    assert_eq!(result.oda.status(), OdaStatus::Ok);
+}

@@ -181,6 +181,11 @@ pub const COMMAND_IDEMPOTENCE: &[(ClassKind, u8, Idempotence, &str)] = {
         // Counters and cryptograms (EMV Book 3 §6.5.5, §6.5.8; pboc-notes §2.9).
         (P, 0xA8, Once, "GET PROCESSING OPTIONS"),
         (P, 0xAE, Once, "GENERATE AC"),
+        // Mastercard C-2 (pboc-notes §9.5, §9.6): RECOVER AC returns a stored answer but
+        // is sent once like the GENERATE AC it stands for; the relay resistance exchange is
+        // timed, so a re-send would measure nothing.
+        (P, 0xD0, Once, "RECOVER AC"),
+        (P, 0xEA, Once, "EXCHANGE RELAY RESISTANCE DATA"),
         // Try counters and issuer authentication (Book 3 §6.5.4, §6.5.12).
         (I, 0x20, Once, "VERIFY"),
         (I, 0x82, Once, "EXTERNAL AUTHENTICATE"),

@@ -61,6 +61,9 @@ pub enum CardObject {
     /// The answer to the second GENERATE AC.
     #[error("second GENERATE AC response")]
     SecondGenerateAc,
+    /// The answer to EXCHANGE RELAY RESISTANCE DATA (Mastercard C-2, pboc-notes §9.5).
+    #[error("EXCHANGE RELAY RESISTANCE DATA response")]
+    RelayResistance,
 }
 
 /// What was wrong with a card object.

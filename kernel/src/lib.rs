@@ -28,6 +28,8 @@
 //! | [`contactless`] | the qPBOC tap (kernel 7): [`contactless::transact`], or [`CardPhase`] then `complete` (which runs the selected combination's kernel) |
 //! | [`c3`] | the Visa C-3 (qVSDC) kernel: dynamic reader limits, CVM from the CTQ, fDDA 00/01 with format `95`, ODA for online authorisations, issuer update |
 //! | [`contact`] | the contact (and contactless full-PBOC) EMV / PBOC transaction |
+//! | [`c2`] | the Mastercard contactless kernel (EMV Book C-2, M/Chip): [`c2::transact`] after Entry Point selected the application |
+//! | [`c4`] | American Express ExpressPay (EMV Book C-4), EMV mode: [`c4::transact`]; shares the GENERATE AC with CDA of C-2 |
 //! | [`purse`] | ED/EP purchase, CAPP purchase and load, with the SAM, host and journal traits |
 //! | [`config`] | terminal configuration and CA keys, validated when built |
 //! | [`deny_list`] | the deny list (hot list) of hashed card keys, its deltas, and the [`deny_list::DenyCheck`] trait the flows take |
@@ -225,7 +227,9 @@ pub(crate) type UpperHex = serde_with::hex::Hex<serde_with::formats::Uppercase>;
 // application selection, and the wire-value layer.
 pub mod apdu;
 pub mod bits;
+pub mod c2;
 pub mod c3;
+pub mod c4;
 pub mod clearing;
 pub mod config;
 pub mod contact;
@@ -249,6 +253,7 @@ mod afl;
 mod capk_params;
 mod card_data;
 mod card_phase;
+mod cda_ac;
 mod contactless_cvm;
 mod contactless_online;
 mod icc_data;

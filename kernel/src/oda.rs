@@ -289,6 +289,9 @@ pub struct CdaOutcome {
     /// The application cryptogram inside the verified signature (the card sends no `9F26`
     /// with CDA).
     pub application_cryptogram: Option<Vec<u8>>,
+    /// The ICC dynamic data inside the verified signature (C-2 appends its relay resistance
+    /// values after the transaction data hash code).
+    pub icc_dynamic_data: Option<Vec<u8>>,
 }
 
 /// Recovers the issuer and ICC keys for CDA. On failure the report says why (method CDA):
@@ -349,6 +352,7 @@ pub fn run_cda(
             CdaOutcome {
                 report,
                 application_cryptogram: Some(signature.application_cryptogram().to_vec()),
+                icc_dynamic_data: Some(signature.icc_dynamic_data().to_vec()),
             }
         }
         Err(failure) => {
@@ -356,6 +360,7 @@ pub fn run_cda(
             CdaOutcome {
                 report,
                 application_cryptogram: None,
+                icc_dynamic_data: None,
             }
         }
     }

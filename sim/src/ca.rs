@@ -217,8 +217,11 @@ impl TestCa {
         self.rsa_ca_public_key_under(TEST_RID)
     }
 
-    /// The RSA test CA public key published under `rid` (index `F1`, valid checksum): under
-    /// [`TEST_VISA_RID`] for the simulated Visa card. ☢ Test only.
+    /// The RSA test CA public key published under another RID (index `F1`, never a scheme's
+    /// index, valid checksum): the simulated Visa card ([`TEST_VISA_RID`]) and Mastercard card
+    /// (`A000000004`) are certified by the same test CA, and a terminal looks the key up by the
+    /// card's RID. ☢ Test only: the production CA key lists refuse this key under any RID (its
+    /// modulus is a known test key).
     pub fn rsa_ca_public_key_under(&self, rid: [u8; 5]) -> Result<CaPublicKey, CaError> {
         let ca = self.rsa_key("ca")?;
         let (rid, index) = (Rid(rid), CapkIndex(RSA_CA_INDEX));

@@ -57,7 +57,8 @@ pub enum DataError {
 }
 
 /// The terminal configuration at `terminal` with the production CA keys and the RSA test CA
-/// (`F1`, as published in [`test_capk_file`], and under Visa's RID for the simulated Visa card): what a terminal needs to approve the simulated
+/// (`F1`, as published in [`test_capk_file`], and under Visa's and Mastercard's RIDs for the
+/// simulated Visa and M/Chip cards): what a terminal needs to approve the simulated
 /// RSA cards offline. SM2 cards also need [`TestCa::sm2_ca_public_key`]. ☢ Test only.
 pub fn kernel_config(terminal: &Path) -> Result<KernelConfig, DataError> {
     let loaded = setup::load_kernel_config(terminal, &production_capk_files()?)?;
@@ -70,6 +71,11 @@ pub fn kernel_config(terminal: &Path) -> Result<KernelConfig, DataError> {
     config
         .capks
         .insert(TestCa::shared()?.rsa_ca_public_key_under(crate::ca::TEST_VISA_RID)?)
+        .map_err(CaError::from)?;
+    // The simulated Mastercard card is certified by the same test CA under its own RID.
+    config
+        .capks
+        .insert(TestCa::shared()?.rsa_ca_public_key_under(crate::mchip::MASTERCARD_RID)?)
         .map_err(CaError::from)?;
     Ok(config)
 }

@@ -29,6 +29,7 @@ pub mod conformance;
 pub mod data;
 pub mod faults;
 pub mod host;
+pub mod mchip;
 pub mod pboc;
 pub mod profile;
 pub mod psam;

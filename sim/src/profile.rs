@@ -127,6 +127,8 @@ pub enum ApplicationProfile {
     Purse(purse::PurseProfile),
     /// A PSAM (the terminal's security module).
     Psam(psam::PsamProfile),
+    /// A Mastercard M/Chip contactless application (the C-2 kernel's card).
+    Mchip(crate::mchip::MchipProfile),
 }
 
 impl CardProfile {
@@ -174,6 +176,9 @@ impl CardProfile {
                 )),
                 ApplicationProfile::Psam(profile) => card.add_application(Box::new(
                     psam::PsamApplication::personalise(profile, &field)?,
+                )),
+                ApplicationProfile::Mchip(profile) => card.add_application(Box::new(
+                    crate::mchip::MchipApplication::personalise(profile, &field)?,
                 )),
             }
         }
