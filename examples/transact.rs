@@ -14,7 +14,7 @@
 //! format, added to the production lists), `--json` (one JSON object). `--config PATH` chooses the
 //! terminal configuration (default `vectors/terminals/default.json`; `international.json` adds the
 //! Visa and Mastercard AIDs). `--kernel auto|qpboc|c2|c3` (default `auto`) limits which kernel
-//! Entry Point may route the tap to (`c2` answers "not built yet" until the C-2 kernel is in);
+//! Entry Point may route the tap to;
 //! the JSON reports the `kernel` that ran and the `outcome_parameters`. With `--reader`,
 //! `--exchange-deadline-ms MS` (default 2000) bounds each exchange and `--tap-deadline-ms MS`
 //! (default 3000) the whole tap; 0 turns either off. Past a deadline the tap ends with
@@ -39,6 +39,8 @@ mod deadlines;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use quickpass::clock::SystemRelayEnvironment;
+use quickpass::kernel::c2::{C2Config, RelayEnvironment, TornLog};
 use quickpass::kernel::contactless::{self, TransactionResult};
 use quickpass::kernel::entry_point::{KernelChoice, KernelId};
 use quickpass::kernel::transport::{ApduLayer, Transport};
@@ -47,6 +49,7 @@ use quickpass::kernel::TransactionInput;
 use quickpass::report::error_chain as chain;
 use quickpass::setup;
 use quickpass::store::{Created, RecordKind, Store};
+use quickpass_sim::relay::SimulatedRelay;
 use quickpass_sim::tap_report::{self, transaction_date, unpredictable_number};
 
 /// One contactless tap: on the built-in simulated card by default, or on a PC/SC reader.
@@ -98,7 +101,7 @@ enum KernelArg {
     Auto,
     /// UnionPay qPBOC (kernel 7) only.
     Qpboc,
-    /// Mastercard C-2 (kernel 2) only: not built yet.
+    /// Mastercard C-2 (kernel 2) only.
     C2,
     /// Visa C-3 (kernel 3) only.
     C3,
@@ -176,6 +179,11 @@ fn run() -> Result<(), String> {
             .rsa_ca_public_key_under(quickpass_sim::ca::TEST_VISA_RID)
             .map_err(|e| chain(&e))?;
         config.capks.insert(visa).map_err(|e| chain(&e))?;
+        // And the simulated Mastercard card (`mastercard-mchip`), under Mastercard's RID.
+        let mastercard = ca
+            .rsa_ca_public_key_under(quickpass_sim::mchip::MASTERCARD_RID)
+            .map_err(|e| chain(&e))?;
+        config.capks.insert(mastercard).map_err(|e| chain(&e))?;
     }
     // Opened before the card is touched: a store that cannot be written refuses the run here.
     let mut store = match &args.store {
@@ -195,7 +203,7 @@ fn run() -> Result<(), String> {
         None => {
             let profile = quickpass_sim::CardProfile::load(&args.profile).map_err(|e| chain(&e))?;
             let mut card = profile.build().map_err(|e| e.to_string())?;
-            tap(&mut card, &config, &input, choice)?
+            tap(&mut card, &config, &input, choice, false)?
         }
     };
     // Kept before the outcome is reported: what clearing needs is on disk first.
@@ -232,11 +240,29 @@ fn tap<T: Transport>(
     config: &quickpass::kernel::config::KernelConfig,
     input: &TransactionInput,
     choice: KernelChoice,
+    real_reader: bool,
 ) -> Result<TransactionResult, String> {
     let mut layer = ApduLayer::new(card);
+    // The Mastercard kernel's reader state: one tap here, so a fresh torn log. Relay
+    // resistance is timed by the system clock on a real reader; the simulated card answers in
+    // microseconds, so its exchanges take a simulated card's time instead.
+    let c2 = C2Config::default();
+    let mut torn = TornLog::new();
+    let mut system = SystemRelayEnvironment::new();
+    let mut simulated = SimulatedRelay::default();
+    let relay: &mut dyn RelayEnvironment = if real_reader {
+        &mut system
+    } else {
+        &mut simulated
+    };
+    let mut kernels = contactless::ReaderKernels {
+        c2: &c2,
+        torn: &mut torn,
+        relay,
+    };
     // One call: an exchange failure still ends in an outcome (try again, end application, …)
     // with the error as its reason.
-    Ok(contactless::transact_with(config, input, &mut layer, choice).result)
+    Ok(contactless::transact_routed(config, input, &mut layer, choice, Some(&mut kernels)).result)
 }
 
 #[cfg(feature = "pcsc")]
@@ -253,7 +279,7 @@ fn tap_reader(
         .wait_for_card(reader, std::time::Duration::from_secs(30))
         .map_err(|e| e.to_string())?;
     transport.connect(reader).map_err(|e| e.to_string())?;
-    tap(&mut transport, config, input, choice)
+    tap(&mut transport, config, input, choice, true)
 }
 
 #[cfg(not(feature = "pcsc"))]

@@ -73,3 +73,42 @@ mod tests {
         assert_eq!(date, TransactionDate::new(2049, 12, 31).expect("date"));
     }
 }
+
+/// The relay resistance environment of a real reader for the Mastercard kernel
+/// ([`quickpass_kernel::c2::RelayEnvironment`]): a monotonic clock for timing EXCHANGE RELAY
+/// RESISTANCE DATA, and fresh unpredictable numbers from the operating system
+/// ([`crate::random`]) for a retried exchange.
+#[derive(Debug, Clone, Copy)]
+pub struct SystemRelayEnvironment {
+    origin: std::time::Instant,
+}
+
+impl SystemRelayEnvironment {
+    /// A clock starting now.
+    pub fn new() -> Self {
+        SystemRelayEnvironment {
+            origin: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Default for SystemRelayEnvironment {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl quickpass_kernel::c2::RelayEnvironment for SystemRelayEnvironment {
+    fn now_micros(&mut self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    fn fresh_unpredictable_number(&mut self) -> [u8; 4] {
+        // The OS refusing randomness (no entropy source at all) leaves the clock's low bits:
+        // still fresh per exchange, which is what relay resistance needs of it.
+        crate::random::unpredictable_number().unwrap_or_else(|_| {
+            let nanos = self.origin.elapsed().as_nanos() as u32;
+            nanos.to_be_bytes()
+        })
+    }
+}

@@ -4,6 +4,7 @@
 //! completing on the second presentation, an ARQC on an offline-only reader declined, zero
 //! amount per combination.
 
+use quickpass::kernel::c2::{C2Config, TornLog};
 use quickpass::kernel::config::KernelConfig;
 use quickpass::kernel::contactless::{self, TransactionResult};
 use quickpass::kernel::entry_point::{EntryPoint, KernelChoice, KernelId};
@@ -11,7 +12,9 @@ use quickpass::kernel::outcome_parameters::{MessageId, StartPoint};
 use quickpass::kernel::transport::{ApduLayer, Transport};
 use quickpass::kernel::values::{Amount, TransactionDate, TransactionTime};
 use quickpass::kernel::{tags, tlv, Outcome, TransactionInput};
-use quickpass_sim::faults::FaultyCard;
+use quickpass_sim::faults::{Fault, FaultyCard, Trigger};
+use quickpass_sim::mchip::MchipApplication;
+use quickpass_sim::relay::SimulatedRelay;
 use quickpass_sim::{CardProfile, VirtualCard};
 use serde_json::Value;
 
@@ -109,7 +112,8 @@ fn kernel_id_routing() {
         (Some("03"), None, CREDIT, KernelId::Qpboc), // the card wants C-3, the AID runs qPBOC
         (Some("09"), None, CREDIT, KernelId::Qpboc), // unknown kernel
         (Some("C10203"), None, CREDIT, KernelId::Qpboc), // proprietary kernel type
-        (Some("02"), Some(2), CREDIT, KernelId::Qpboc), // C-2: not built, next combination
+        // C-2 without the reader's C-2 state (plain `transact`): skipped, next combination.
+        (Some("02"), Some(2), CREDIT, KernelId::Qpboc),
     ];
     for (card_kernel, terminal_kernel, expected, kernel) in table {
         let mut profile = profile_json("qpboc-debit-offline");
@@ -495,4 +499,108 @@ fn zero_amount_per_combination() {
     let result = tap(&mut card(&profile_json("qpboc-debit-offline")), &config, 0);
     assert_eq!(result.outcome, Outcome::TryAnotherInterface);
     assert_eq!(result.record().apdus, 0, "nothing sent to the card");
+}
+
+/// Kernel routing to C-2 (issue 13): the Mastercard card's combination runs C-2 when the reader
+/// brings its C-2 state (`transact_routed`), and is skipped — no SELECT spent on it — when it
+/// does not (`transact`). A GENERATE AC torn on the first tap is recovered through Entry Point
+/// on the next tap with the same torn log: RECOVER AC, no second GENERATE AC, one debit.
+#[test]
+fn c2_runs_through_entry_point_and_a_torn_tap_is_recovered_on_the_next() {
+    let config = international();
+    let mastercard = profile_json("mastercard-mchip");
+    let mastercard_aid = mastercard["applications"][0]["aid"]
+        .as_str()
+        .expect("aid")
+        .to_owned();
+
+    // Plain transact: no C-2 state, so no combination; the card's AID is never selected.
+    let mut plain = card(&mastercard);
+    let mut layer = ApduLayer::new(&mut plain);
+    layer.record();
+    let result = contactless::transact(&config, &input(100), &mut layer).result;
+    let selects: Vec<String> = layer
+        .take_log()
+        .into_iter()
+        .map(|e| hex::encode_upper(e.command))
+        .filter(|c| c.starts_with("00A40400"))
+        .collect();
+    assert_eq!(result.kernel, None, "{:?}", result.record());
+    assert_eq!(selects.len(), 1, "PPSE only: {selects:?}");
+
+    let reader = C2Config {
+        floor_limit: 10_000,
+        ..C2Config::default()
+    };
+    let mut torn = TornLog::new();
+    let mut relay = SimulatedRelay::default();
+    let mut card = card(&mastercard);
+    let mchip = |card: &mut VirtualCard| {
+        let app = card
+            .application_mut::<MchipApplication>()
+            .expect("M/Chip application");
+        (app.atc(), app.offline_balance())
+    };
+    let (atc, balance) = mchip(&mut card);
+    // Tap 1: the card executes GENERATE AC and leaves before its answer arrives.
+    let first = {
+        let mut faulty = FaultyCard::new(&mut card);
+        faulty.plan(Trigger::matching(&[0x80, 0xAE], 1), Fault::TearAfter);
+        let mut kernels = contactless::ReaderKernels {
+            c2: &reader,
+            torn: &mut torn,
+            relay: &mut relay,
+        };
+        let mut layer = ApduLayer::new(&mut faulty);
+        let result = contactless::transact_routed(
+            &config,
+            &input(500),
+            &mut layer,
+            KernelChoice::Auto,
+            Some(&mut kernels),
+        )
+        .result;
+        drop(layer);
+        faulty.reinsert();
+        result
+    };
+    assert_eq!(first.kernel, Some(KernelId::C2));
+    assert_eq!(first.outcome, Outcome::TryAgain, "{:?}", first.reason);
+    assert_eq!(first.outcome_parameters.start, Some(StartPoint::B));
+    assert_eq!(torn.len(), 1);
+    assert_eq!(
+        mchip(&mut card),
+        (atc + 1, balance - 500),
+        "the torn GENERATE AC ran"
+    );
+
+    // Tap 2, the same reader state: recovered, approved, debited once.
+    let mut kernels = contactless::ReaderKernels {
+        c2: &reader,
+        torn: &mut torn,
+        relay: &mut relay,
+    };
+    let mut layer = ApduLayer::new(&mut card);
+    layer.record();
+    let second = contactless::transact_routed(
+        &config,
+        &input(500),
+        &mut layer,
+        KernelChoice::Auto,
+        Some(&mut kernels),
+    )
+    .result;
+    let commands: Vec<Vec<u8>> = layer.take_log().into_iter().map(|e| e.command).collect();
+    drop(layer);
+    assert_eq!(second.kernel, Some(KernelId::C2));
+    assert_eq!(second.outcome, Outcome::Approved, "{:?}", second.reason);
+    assert_eq!(selected(&second).as_deref(), Some(mastercard_aid.as_str()));
+    let count = |header: [u8; 2]| commands.iter().filter(|c| c[..2] == header).count();
+    assert_eq!((count([0x80, 0xD0]), count([0x80, 0xAE])), (1, 0));
+    assert_eq!(mchip(&mut card), (atc + 1, balance - 500), "debited once");
+    assert!(torn.is_empty());
+    // The result carries what clearing needs, as every kernel's does.
+    let record = second.clearing_record(&config).expect("a clearing record");
+    assert_eq!(record.cryptogram_type, "TC");
+    assert_eq!(record.atc, atc + 1);
 }

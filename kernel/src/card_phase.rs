@@ -38,6 +38,12 @@ pub struct CardPhase {
     pub(crate) kernel: Option<KernelId>,
     /// Which kernels the caller lets Entry Point route to.
     pub(crate) kernel_choice: KernelChoice,
+    /// The caller brought the reader state C-2 needs (its torn log and relay clock,
+    /// [`crate::contactless::transact_routed`]): C-2 combinations may be selected.
+    pub(crate) c2_available: bool,
+    /// A C-2 combination was selected: the card phase stops after SELECT and C-2 runs the rest
+    /// of the tap (its GENERATE AC cannot wait for a completion phase).
+    pub(crate) handed_to_c2: bool,
 }
 
 impl CardPhase {
@@ -57,6 +63,8 @@ impl CardPhase {
             resumed_torn_tap: false,
             kernel: None,
             kernel_choice: KernelChoice::Auto,
+            c2_available: false,
+            handed_to_c2: false,
         }
     }
 

@@ -107,20 +107,99 @@ pub fn transact<T: Transport>(
 }
 
 /// [`transact`] routing only to the kernels `choice` allows (Entry Point, pboc-notes §8.2).
+/// Mastercard (C-2) combinations are skipped: they need [`transact_routed`].
 pub fn transact_with<T: Transport>(
     config: &KernelConfig,
     input: &TransactionInput,
     layer: &mut ApduLayer<T>,
     choice: KernelChoice,
 ) -> Transacted<T::Error> {
+    transact_routed(config, input, layer, choice, None)
+}
+
+/// What a reader keeps for the Mastercard kernel between taps: its configuration (`DF81xx`),
+/// its torn transaction log (the same log on every tap, so a torn GENERATE AC is recovered on
+/// the card's next tap) and the clock and random source of relay resistance.
+pub struct ReaderKernels<'a> {
+    /// The C-2 reader configuration.
+    pub c2: &'a crate::c2::C2Config,
+    /// The C-2 torn transaction log.
+    pub torn: &'a mut crate::c2::TornLog,
+    /// Relay resistance's clock and fresh unpredictable numbers.
+    pub relay: &'a mut dyn crate::c2::RelayEnvironment,
+}
+
+/// A whole contactless tap routed by Entry Point to the kernel of the selected combination:
+/// qPBOC, Visa C-3, and — when `kernels` brings the reader's C-2 state — Mastercard C-2 (the
+/// card phase stops after SELECT and [`crate::c2::transact`] runs the tap). The result has the
+/// same shape whichever kernel ran ([`TransactionResult::kernel`] says which; the outcome
+/// parameter set is the kernel's own).
+pub fn transact_routed<T: Transport>(
+    config: &KernelConfig,
+    input: &TransactionInput,
+    layer: &mut ApduLayer<T>,
+    choice: KernelChoice,
+    kernels: Option<&mut ReaderKernels<'_>>,
+) -> Transacted<T::Error> {
     let mut phase = CardPhase::with_kernel_choice(config, input, choice);
-    match phase.read(config, layer) {
+    phase.c2_available = kernels.is_some();
+    let read = phase.read(config, layer);
+    if let (Ok(()), true, Some(kernels)) = (&read, phase.handed_to_c2, kernels) {
+        return run_c2(config, phase, layer, kernels);
+    }
+    match read {
         Ok(()) if phase.chose_full_pboc() => continue_full_pboc(config, phase, layer),
         Ok(()) => Transacted {
             result: phase.complete(config),
             error: None,
         },
         Err(error) => phase.fail(error),
+    }
+}
+
+/// Runs C-2 on the combination Entry Point selected and gives its result the shape of every
+/// other kernel's: the card's data, the cryptogram, the CDA report, field 55, the CVM, and
+/// C-2's own outcome parameter set.
+fn run_c2<T: Transport>(
+    config: &KernelConfig,
+    mut phase: CardPhase,
+    layer: &mut ApduLayer<T>,
+    kernels: &mut ReaderKernels<'_>,
+) -> Transacted<T::Error> {
+    let fci = core::mem::take(&mut phase.fci);
+    let done = crate::c2::transact(
+        config,
+        kernels.c2,
+        &phase.input,
+        &fci,
+        layer,
+        kernels.torn,
+        &mut *kernels.relay,
+    );
+    phase.fci = fci;
+    phase.apdus += done.apdus;
+    phase.card = done.card;
+    let cvm = done.outcome.cvm.map(|cvm| match cvm {
+        crate::outcome_parameters::OutcomeCvm::NoCvm => ContactlessCvm::NoCvm,
+        crate::outcome_parameters::OutcomeCvm::ObtainSignature => ContactlessCvm::Signature,
+        crate::outcome_parameters::OutcomeCvm::OnlinePin => ContactlessCvm::OnlinePin,
+        crate::outcome_parameters::OutcomeCvm::ConfirmationCodeVerified => ContactlessCvm::Cdcvm,
+    });
+    Transacted {
+        result: TransactionResult {
+            outcome: done.outcome.outcome,
+            cryptogram_type: done.cryptogram_type,
+            oda: done.oda,
+            tvr: done.tvr,
+            tsi: Tsi::new(),
+            field_55: done.field_55,
+            cvm,
+            reason: done.reason,
+            kernel: Some(KernelId::C2),
+            card_phase: phase,
+            outcome_parameters: done.outcome,
+        },
+        error: done.error,
     }
 }
 
@@ -482,6 +561,14 @@ fn card_phase_steps<T: Transport>(
 
     while let Some(combination) = candidates.take_first() {
         let aid = combination.entry.aid;
+        if combination.kernel == KernelId::C2 && !phase.c2_available {
+            // C-2 needs the reader's torn log and relay clock: without them (the plain
+            // `transact`), the next combination, before any APDU is spent on this one.
+            refused = Some(format!(
+                "{aid}: C-2 runs through contactless::transact_routed (torn log, relay clock)"
+            ));
+            continue;
+        }
         let command = Command::select_aid(&aid, Occurrence::First);
         let response = layer.exchange(&command)?;
         if response.sw != StatusWord::OK {
@@ -490,6 +577,14 @@ fn card_phase_steps<T: Transport>(
         }
         let response_fci = response.data.clone();
         let fci = tlv::parse_single(&response_fci).map_err(|e| malformed(CardObject::Fci, e))?;
+        if combination.kernel == KernelId::C2 {
+            // C-2 takes the tap from here, with the FCI (pboc-notes §9.3).
+            phase.aid = Some(aid);
+            phase.fci = response_fci;
+            phase.kernel = Some(KernelId::C2);
+            phase.handed_to_c2 = true;
+            return Ok(());
+        }
         if let Some(torn) = torn.filter(|torn| torn.aid == Some(aid)) {
             if torn_gpo_was_the_last(layer, torn)? {
                 return resume_torn_tap(layer, phase, torn);

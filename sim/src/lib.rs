@@ -34,6 +34,7 @@ pub mod pboc;
 pub mod profile;
 pub mod psam;
 pub mod purse;
+pub mod relay;
 pub mod replay;
 pub mod rig;
 pub mod tap_report;

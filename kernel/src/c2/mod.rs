@@ -115,6 +115,11 @@ pub struct C2Result<E: core::error::Error + 'static> {
     pub error: Option<KernelError<E>>,
     /// APDUs this kernel sent.
     pub apdus: u64,
+    /// The application selected (from the FCI), when the FCI named one.
+    pub aid: Option<Aid>,
+    /// What the card sent: its GPO answer and records, with the GENERATE AC (or RECOVER AC)
+    /// answer's cryptogram, CID, ATC and IAD added — the data a clearing record is built from.
+    pub card: CardData,
 }
 
 impl<E: core::error::Error + 'static> C2Result<E> {
@@ -774,7 +779,20 @@ impl<'a> Tx<'a> {
         outcome.discretionary_data_present = true;
         let discretionary_data =
             C2DiscretionaryData::build(&self.card, &self.error_indication, &outcome.to_bytes());
+        let mut card = core::mem::take(&mut self.card);
+        if let Some(ac) = &ac {
+            if let Some(cryptogram) = &ac.application_cryptogram {
+                card.insert(crate::tags::APPLICATION_CRYPTOGRAM, cryptogram);
+            }
+            card.insert(crate::tags::CID, &[ac.cid.byte()]);
+            card.insert(crate::tags::ATC, &ac.atc);
+            if let Some(iad) = &ac.iad {
+                card.insert(crate::tags::ISSUER_APPLICATION_DATA, iad);
+            }
+        }
         C2Result {
+            aid,
+            card,
             cvm_results: self.cvm_results,
             outcome,
             cryptogram_type: cryptogram,
