@@ -72,6 +72,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
 pub mod capk;
 pub mod cipher;
 pub mod date;

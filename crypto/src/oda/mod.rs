@@ -28,6 +28,7 @@
 pub mod issue;
 mod memo;
 pub(crate) mod rsa_key;
+mod rsa_public_op;
 pub mod sm2;
 
 use std::fmt;
