@@ -377,7 +377,7 @@ impl CaPublicKey {
         expiry: Option<Date>,
         checksum: &[u8],
     ) -> Result<Self, CapkError> {
-        let point = Sm2Point::new(public_key).ok_or(CapkError::InvalidSm2Key)?;
+        let point = Sm2Point::new_ca(public_key).ok_or(CapkError::InvalidSm2Key)?;
         Self::finish(
             rid,
             index,
