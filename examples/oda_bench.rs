@@ -153,7 +153,11 @@ fn main() -> ExitCode {
         match openssl_sm2_verify() {
             Ok(seconds) => {
                 let openssl = Duration::from_secs_f64(seconds);
-                println!("{:<48} {:>12}", "openssl speed -seconds 3 sm2 (verify)", micros(openssl));
+                println!(
+                    "{:<48} {:>12}",
+                    "openssl speed -seconds 3 sm2 (verify)",
+                    micros(openssl)
+                );
                 for (label, medians) in rows.iter().filter(|r| r.0.starts_with("sm2 one")) {
                     let ours = median(medians.clone());
                     println!(

@@ -234,7 +234,7 @@ impl From<RsaKeyError> for CapkError {
 #[derive(Clone)]
 pub(crate) enum CaKey {
     Rsa(RsaKey),
-    Sm2(Sm2Point),
+    Sm2(Box<Sm2Point>),
 }
 
 /// A certification authority public key (EMV Book 2 §5.1 and Annex A2.1), RSA or SM2.
@@ -381,7 +381,7 @@ impl CaPublicKey {
         Self::finish(
             rid,
             index,
-            CaKey::Sm2(point),
+            CaKey::Sm2(Box::new(point)),
             hash_algorithm,
             expiry,
             checksum,

@@ -524,7 +524,10 @@ mod tests {
                     key: Some(table),
                 }),
             ] {
-                assert_eq!(v.verify_public_vartime(tables, &[head, tail], sig), expected);
+                assert_eq!(
+                    v.verify_public_vartime(tables, &[head, tail], sig),
+                    expected
+                );
             }
             expected
         };
@@ -642,7 +645,10 @@ mod tests {
                 }
             }
         }
-        assert!(valid >= 80 && invalid >= 250, "{valid} valid, {invalid} invalid");
+        assert!(
+            valid >= 80 && invalid >= 250,
+            "{valid} valid, {invalid} invalid"
+        );
     }
 
     #[test]

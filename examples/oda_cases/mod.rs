@@ -244,8 +244,7 @@ impl RsaChain {
                     .expect("fdda");
             }
             _ => {
-                oda::verify_sdad(&icc, &self.signed, &self.dynamic, SdadFormats::DDA)
-                    .expect("dda");
+                oda::verify_sdad(&icc, &self.signed, &self.dynamic, SdadFormats::DDA).expect("dda");
             }
         }
     }

@@ -90,7 +90,9 @@ fn fingerprint(bytes: &[u8]) -> u64 {
     for chunk in &mut chunks {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        h = (h ^ u64::from_le_bytes(word)).wrapping_mul(K).rotate_left(29);
+        h = (h ^ u64::from_le_bytes(word))
+            .wrapping_mul(K)
+            .rotate_left(29);
     }
     let tail = chunks
         .remainder()
@@ -141,7 +143,7 @@ mod tests {
         }
         assert_eq!(map.len(), MEMO_CAPACITY);
         // The three colliding entries were the oldest: all gone, their bucket removed.
-        assert!(map.map.get(&print).is_none());
+        assert!(!map.map.contains_key(&print));
         assert_eq!(map.get(&5u32.to_be_bytes()), Some(105));
     }
 

@@ -30,14 +30,19 @@ pub(crate) enum RsaKeyError {
 }
 
 /// An RSA public key as EMV uses it: modulus and exponent bytes exactly as given (they are
-/// hashed and compared byte-wise) plus the modulus prepared for the public operation.
+/// hashed and compared byte-wise) plus the modulus prepared for the public operation. Clones
+/// share everything (one reference count), including the memo.
 #[derive(Clone)]
 pub(crate) struct RsaKey {
+    inner: Arc<KeyParts>,
+}
+
+struct KeyParts {
     modulus: Box<[u8]>,
     exponent_bytes: Box<[u8]>,
     arithmetic: PublicModulus,
     exponent: u32,
-    memo: Arc<Mutex<Memo>>,
+    memo: Mutex<Memo>,
 }
 
 /// What a key has already computed on public, static inputs: the RSA recovery of a signature it
@@ -84,27 +89,29 @@ impl RsaKey {
         }
         let arithmetic = PublicModulus::new(modulus).ok_or(RsaKeyError::Invalid)?;
         Ok(Self {
-            modulus: modulus.into(),
-            exponent_bytes: exponent.into(),
-            arithmetic,
-            exponent: e,
-            memo: Arc::default(),
+            inner: Arc::new(KeyParts {
+                modulus: modulus.into(),
+                exponent_bytes: exponent.into(),
+                arithmetic,
+                exponent: e,
+                memo: Mutex::default(),
+            }),
         })
     }
 
     /// Modulus length N in bytes.
     pub(crate) fn len(&self) -> usize {
-        self.modulus.len()
+        self.inner.modulus.len()
     }
 
     /// The modulus bytes.
     pub(crate) fn modulus(&self) -> &[u8] {
-        &self.modulus
+        &self.inner.modulus
     }
 
     /// The exponent bytes as given.
     pub(crate) fn exponent(&self) -> &[u8] {
-        &self.exponent_bytes
+        &self.inner.exponent_bytes
     }
 
     /// EMV Book 2 §5.3 step 1 / §6.3 step 1 / §5.4 / §6.5: checks that `len(S) = N` and
@@ -118,7 +125,7 @@ impl RsaKey {
             });
         }
         // Equal lengths: big-endian byte order is numeric order.
-        if signature >= &self.modulus[..] {
+        if signature >= &self.inner.modulus[..] {
             return Err(OdaError::SignatureNotBelowModulus { object });
         }
         self.public_op(signature)
@@ -133,6 +140,7 @@ impl RsaKey {
         object: OdaObject,
     ) -> Result<Arc<[u8]>, OdaError> {
         if let Some(recovered) = self
+            .inner
             .memo
             .lock()
             .ok()
@@ -141,7 +149,7 @@ impl RsaKey {
             return Ok(recovered);
         }
         let recovered: Arc<[u8]> = self.recover(signature, object)?.into();
-        if let Ok(mut memo) = self.memo.lock() {
+        if let Ok(mut memo) = self.inner.memo.lock() {
             memo.recovered
                 .insert(signature.into(), Arc::clone(&recovered));
         }
@@ -159,11 +167,17 @@ impl RsaKey {
             return Err(RsaKeyError::Exponent);
         }
         let id = key_id(modulus, exponent);
-        if let Some(key) = self.memo.lock().ok().and_then(|m| m.children.get(&id)) {
+        if let Some(key) = self
+            .inner
+            .memo
+            .lock()
+            .ok()
+            .and_then(|m| m.children.get(&id))
+        {
             return Ok(key);
         }
         let key = RsaKey::new(modulus, exponent)?;
-        if let Ok(mut memo) = self.memo.lock() {
+        if let Ok(mut memo) = self.inner.memo.lock() {
             memo.children.insert(id, key.clone());
         }
         Ok(key)
@@ -172,6 +186,6 @@ impl RsaKey {
     /// Raw RSA public operation on an N-byte input known to be below n. `None` only if the
     /// input does not fit, which the callers rule out.
     fn public_op(&self, input: &[u8]) -> Option<Vec<u8>> {
-        self.arithmetic.pow(input, self.exponent)
+        self.inner.arithmetic.pow(input, self.inner.exponent)
     }
 }

@@ -25,7 +25,9 @@ const WIDE: usize = 2 * MAX_LIMBS + 1;
 /// is set, and the reciprocal of its top limb.
 #[derive(Clone, Debug)]
 pub(crate) struct PublicModulus {
-    /// n << shift, little-endian limbs; only the first `limbs` are used.
+    /// n, little-endian limbs; only the first `limbs` are used.
+    modulus: [u64; MAX_LIMBS],
+    /// n << shift, likewise.
     normalised: [u64; MAX_LIMBS],
     /// Number of limbs of n (⌈bytes / 8⌉).
     limbs: usize,
@@ -52,6 +54,7 @@ impl PublicModulus {
         shift_left(&n[..limbs], shift, &mut normalised[..limbs]);
         let top = normalised[limbs - 1];
         Some(Self {
+            modulus: n,
             normalised,
             limbs,
             shift,
@@ -70,20 +73,22 @@ impl PublicModulus {
         let k = self.limbs;
         let mut x = [0u64; MAX_LIMBS];
         limbs_from_be(base, &mut x[..k]);
-        // x mod n (a no-op for x < n, which is what ODA passes).
-        let mut wide = [0u64; WIDE];
-        wide[..k].copy_from_slice(&x[..k]);
-        self.reduce(&mut wide, k, &mut x);
+        // x mod n: ODA passes x < n, which needs nothing.
+        if !less_than(&x[..k], &self.modulus[..k]) {
+            let mut wide = [0u64; WIDE];
+            wide[..k].copy_from_slice(&x[..k]);
+            self.reduce(&wide, k, &mut x);
+        }
         let mut acc = x;
         let top = u32::BITS - 1 - exponent.leading_zeros();
         for bit in (0..top).rev() {
             let mut product = [0u64; WIDE];
             square(&acc[..k], &mut product);
-            self.reduce(&mut product, 2 * k, &mut acc);
+            self.reduce(&product, 2 * k, &mut acc);
             if (exponent >> bit) & 1 == 1 {
                 let mut product = [0u64; WIDE];
                 multiply(&acc[..k], &x[..k], &mut product);
-                self.reduce(&mut product, 2 * k, &mut acc);
+                self.reduce(&product, 2 * k, &mut acc);
             }
         }
         let mut out = vec![0u8; self.bytes];
@@ -91,8 +96,8 @@ impl PublicModulus {
         Some(out)
     }
 
-    /// `out[..k]` = `value[..len]` mod n. `value` is overwritten (it is scratch).
-    fn reduce(&self, value: &mut [u64; WIDE], len: usize, out: &mut [u64; MAX_LIMBS]) {
+    /// `out[..k]` = `value[..len]` mod n.
+    fn reduce(&self, value: &[u64; WIDE], len: usize, out: &mut [u64; MAX_LIMBS]) {
         let k = self.limbs;
         let d = &self.normalised[..k];
         // u = value << shift, len + 1 limbs; the quotient has len + 1 − k digits.
@@ -128,8 +133,17 @@ impl PublicModulus {
         }
         // The remainder is u[..k] < d; undo the shift.
         shift_right(&u[..k], self.shift, &mut out[..k]);
-        value.fill(0);
     }
+}
+
+/// a < b, for limb slices of equal length.
+fn less_than(a: &[u64], b: &[u64]) -> bool {
+    for (x, y) in a.iter().rev().zip(b.iter().rev()) {
+        if x != y {
+            return x < y;
+        }
+    }
+    false
 }
 
 /// Knuth D3's correction: while q̂·d0 > r̂·β + u₃, decrease q̂ and add d1 to r̂ (stop once r̂
@@ -179,21 +193,19 @@ fn div_2by1(u1: u64, u0: u64, d: u64, v: u64) -> (u64, u64) {
 
 /// `u −= q·d` over `d.len() + 1` limbs of `u`; `true` if the result went negative (wrapped).
 fn mul_sub(u: &mut [u64], d: &[u64], q: u64) -> bool {
+    // One running carry holds both the product's high limb and the subtraction's borrow:
+    // q·d_i + carry < 2^128 − 2^64, so its high limb plus a borrow of 1 still fits a limb.
     let mut carry = 0u64;
-    let mut borrow = false;
     let (low, high) = u.split_at_mut(d.len());
     for (ui, &di) in low.iter_mut().zip(d) {
         let p = u128::from(q) * u128::from(di) + u128::from(carry);
-        carry = (p >> 64) as u64;
-        let (s, b1) = ui.overflowing_sub(p as u64);
-        let (s, b2) = s.overflowing_sub(u64::from(borrow));
+        let (s, borrow) = ui.overflowing_sub(p as u64);
         *ui = s;
-        borrow = b1 | b2;
+        carry = ((p >> 64) as u64) + u64::from(borrow);
     }
-    let (s, b1) = high[0].overflowing_sub(carry);
-    let (s, b2) = s.overflowing_sub(u64::from(borrow));
+    let (s, borrow) = high[0].overflowing_sub(carry);
     high[0] = s;
-    b1 | b2
+    borrow
 }
 
 /// `u += d` over `d.len() + 1` limbs of `u`, dropping the final carry (it cancels the borrow of
