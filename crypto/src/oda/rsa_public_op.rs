@@ -16,6 +16,8 @@
 //! the largest EMV modulus (1984 bits). Equality with crypto-bigint is checked in the tests on
 //! 10⁵ random inputs over 200 random moduli and by the `rsa_public_op` fuzz target.
 
+use alloc::vec::Vec;
+
 /// Largest modulus in 64-bit limbs: 248 bytes (EMV Book 2 Annex A2.1) = 31 limbs.
 const MAX_LIMBS: usize = 31;
 /// A product of two residues, plus one limb for the normalising shift.
@@ -91,7 +93,7 @@ impl PublicModulus {
                 self.reduce(&product, 2 * k, &mut acc);
             }
         }
-        let mut out = vec![0u8; self.bytes];
+        let mut out = alloc::vec![0u8; self.bytes];
         limbs_to_be(&acc[..k], &mut out);
         Some(out)
     }
