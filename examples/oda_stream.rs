@@ -245,7 +245,9 @@ fn run(args: &Args, mix: &str) -> Result<(), String> {
         percentile(&t, 0.5)
     };
     println!(
-        "{mix:<6} {} taps ({} issuers, Zipf s = {}): median {}, p99 {}, max {} | known issuer: median {}, p99 {} | first tap of an issuer ({}): median {} | set-up {:.1} s",
+        "{mix:<6} {} taps ({} issuers, Zipf s = {}): median {}, p99 {}, max {} \
+         | known issuer: median {}, p99 {} | first tap of an issuer ({}): median {} \
+         | set-up {:.1} s",
         all.len(),
         args.issuers,
         args.zipf,

@@ -53,14 +53,14 @@ pub const USER_ID: &[u8] = crate::sm2::DEFAULT_USER_ID;
 ///
 /// Precomputed tables (variable-time verification on public data, [`crate::sm2_vartime`]):
 /// a CA key builds the generator's table and its own when it is loaded (width 6: 90,112 bytes
-/// each, 176 KiB per SM2 CA key, about 2.5 ms to build on the project's machine); the keys it
-/// certifies share its generator table. An issuer key builds its own table (width 5: 54,272
-/// bytes, about 1 ms) at its **second** verification, not its first: building costs as much as
-/// several verifications, so an issuer met once (a cold chain) does not pay for it and one met
-/// again pays once, then verifies in about a third of the time. The table lives in the issuer key's memo, which
-/// the CA key's memo holds: at most [`super::memo::MEMO_CAPACITY`] (64) issuer tables per CA
-/// key, 3.3 MiB in the worst case (a bus's 20 issuers: 1.04 MiB). ICC keys get no table (a card
-/// is seen too rarely).
+/// each, 176 KiB per SM2 CA key, a few milliseconds to build on the project's machine); the
+/// keys it certifies share its generator table. An issuer key builds its own table (width 5:
+/// 54,272 bytes, about 1 ms) at its **second** verification, not its first: building costs as
+/// much as several verifications, so an issuer met once (a cold chain) does not pay for it and
+/// one met again pays once, then verifies in about a third of the time. The table lives in the
+/// issuer key's memo, which the CA key's memo holds: at most [`super::memo::MEMO_CAPACITY`]
+/// (64) issuer tables per CA key, 3.3 MiB in the worst case (a bus's 20 issuers: 1.04 MiB).
+/// ICC keys get no table (a card is seen too rarely).
 #[derive(Clone)]
 pub(crate) struct Sm2Point {
     xy: [u8; PUBLIC_KEY_LEN],
