@@ -780,7 +780,7 @@ fn build_rsa_key(
 /// every ODA recovery runs (EMV Book 2 §5.1, the "recover function"), as exactly
 /// `modulus.len()` big-endian bytes, in **variable time** (schoolbook products and long
 /// division; see `rsa_public_op.rs`). Exposed for differential testing: the `rsa_public_op`
-/// fuzz target compares it with crypto-bigint. `None` for an empty modulus, one over 248 bytes
+/// fuzz target compares it with crypto-bigint. `None` for a modulus under 16 or over 248 bytes
 /// or with a leading zero byte, a base longer than the modulus, or exponent 0. A base at or
 /// above the modulus is reduced first. Its timing depends on every input: never use it with a
 /// secret value.

@@ -20,6 +20,16 @@ use alloc::vec::Vec;
 
 /// Largest modulus in 64-bit limbs: 248 bytes (EMV Book 2 Annex A2.1) = 31 limbs.
 const MAX_LIMBS: usize = 31;
+/// How often the rare branches of the division ran (tests check that the edge cases reach
+/// them).
+#[cfg(test)]
+static RARE_BRANCHES: [core::sync::atomic::AtomicUsize; 2] = [
+    core::sync::atomic::AtomicUsize::new(0),
+    core::sync::atomic::AtomicUsize::new(0),
+];
+
+/// Smallest modulus: two limbs, as the quotient estimate reads the divisor's top two.
+const MIN_BYTES: usize = 16;
 /// A product of two residues, plus one limb for the normalising shift.
 const WIDE: usize = 2 * MAX_LIMBS + 1;
 
@@ -42,10 +52,10 @@ pub(crate) struct PublicModulus {
 }
 
 impl PublicModulus {
-    /// Prepares a big-endian modulus of 1 to 248 bytes whose first byte is not zero; `None`
-    /// otherwise.
+    /// Prepares a big-endian modulus of 16 to 248 bytes whose first byte is not zero; `None`
+    /// otherwise (the division needs two limbs; EMV moduli have at least 64 bytes).
     pub(crate) fn new(modulus: &[u8]) -> Option<Self> {
-        if modulus.is_empty() || modulus.len() > MAX_LIMBS * 8 || modulus[0] == 0 {
+        if !(MIN_BYTES..=MAX_LIMBS * 8).contains(&modulus.len()) || modulus[0] == 0 {
             return None;
         }
         let limbs = modulus.len().div_ceil(8);
@@ -113,6 +123,8 @@ impl PublicModulus {
             let q = if top >= d1 {
                 // top = d1 (the running remainder is below d): q̂ = β − 1, r̂ = top·β + next −
                 // (β − 1)·d1 = next + d1.
+                #[cfg(test)]
+                RARE_BRANCHES[0].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
                 let (r, overflow) = next.overflowing_add(d1);
                 if overflow {
                     u64::MAX
@@ -129,6 +141,8 @@ impl PublicModulus {
             // D4: u[j..=j+k] −= q̂·d; D5/D6: add d back once if that went negative.
             // (The quotient digit itself is not needed, only the remainder.)
             if mul_sub(&mut u[j..=j + k], d, q) {
+                #[cfg(test)]
+                RARE_BRANCHES[1].fetch_add(1, core::sync::atomic::Ordering::Relaxed);
                 add_back(&mut u[j..=j + k], d);
             }
             debug_assert_eq!(u[j + k], 0);
@@ -430,12 +444,12 @@ mod tests {
 
     /// Structured moduli and inputs that reach the rare branches of the division (q̂ = β − 1,
     /// the D3 correction, the D6 add-back): limbs of all ones, a lone top bit, long zero runs,
-    /// inputs n − 1, n − 2, 1, 0, powers of two. Every EMV modulus length from 64 to 248
-    /// bytes.
+    /// inputs n − 1, n − 2, 1, 0, powers of two. Every modulus length from 16 (the smallest
+    /// accepted) to 248 bytes (EMV: 64 to 248).
     #[test]
     fn equals_crypto_bigint_on_edge_cases() {
         let mut rng = Rng(7);
-        for len in 64..=248usize {
+        for len in 16..=248usize {
             let mut ones = vec![0xFF; len];
             ones[len - 1] = 0xFD;
             let mut top_bit = vec![0u8; len];
@@ -470,11 +484,18 @@ mod tests {
                 }
             }
         }
+        // The rare branches did run (counted across the tests of this process).
+        for (counter, name) in RARE_BRANCHES.iter().zip(["q̂ = β − 1", "add-back"]) {
+            let runs = counter.load(core::sync::atomic::Ordering::Relaxed);
+            assert!(runs > 0, "{name} never ran");
+        }
     }
 
     #[test]
     fn rejects_what_it_cannot_do() {
         assert!(PublicModulus::new(&[]).is_none());
+        assert!(PublicModulus::new(&[0xC5; 15]).is_none());
+        assert!(PublicModulus::new(&[0xC5; 16]).is_some());
         assert!(PublicModulus::new(&[0x00, 0xFF]).is_none());
         assert!(PublicModulus::new(&[0xC5; 249]).is_none());
         let n = PublicModulus::new(&[0xC5; 64]).unwrap();
