@@ -237,7 +237,7 @@ impl From<RsaKeyError> for CapkError {
 #[derive(Clone)]
 pub(crate) enum CaKey {
     Rsa(RsaKey),
-    Sm2(Sm2Point),
+    Sm2(Box<Sm2Point>),
 }
 
 /// A certification authority public key (EMV Book 2 §5.1 and Annex A2.1), RSA or SM2.
@@ -380,11 +380,11 @@ impl CaPublicKey {
         expiry: Option<Date>,
         checksum: &[u8],
     ) -> Result<Self, CapkError> {
-        let point = Sm2Point::new(public_key).ok_or(CapkError::InvalidSm2Key)?;
+        let point = Sm2Point::new_ca(public_key).ok_or(CapkError::InvalidSm2Key)?;
         Self::finish(
             rid,
             index,
-            CaKey::Sm2(point),
+            CaKey::Sm2(Box::new(point)),
             hash_algorithm,
             expiry,
             checksum,

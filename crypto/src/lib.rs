@@ -96,6 +96,7 @@ pub mod oda;
 pub mod purse;
 pub mod secret;
 pub mod sm2;
+mod sm2_vartime;
 
 pub use capk::{
     CaPublicKey, CapkError, CapkIndex, CapkStore, HashAlgorithm, KeyId, PkAlgorithm, Rid,

@@ -19,6 +19,8 @@ use sm3::{Digest, Sm3};
 use thiserror::Error;
 use zeroize::Zeroizing;
 
+use crate::sm2_vartime::{check_signature_point, Affine, FixedBaseTable, KeyPoint};
+
 /// The default user ID `1234567812345678` (GM/T 0009-2012 §10; pboc-notes §3.5), ENTL = 0x0080.
 pub const DEFAULT_USER_ID: &[u8] = b"1234567812345678";
 
@@ -271,14 +273,26 @@ pub fn verify(
 ///
 /// Offline data authentication is such a case: certificates, signatures and keys are all public
 /// (the card sends them in the clear and the keys are published), so the constant-time
-/// \[s\]G + \[t\]P_A of [`verify`] protects nothing there and costs about twice as much. The
-/// variable-time computation is the `sm2` crate's own ([`MulByGeneratorVartime`]: its
-/// precomputed generator table and w-NAF, interleaved); the result is the same as [`verify`]'s
-/// (checked in the tests). Never use this for anything involving secret values.
+/// \[s\]G + \[t\]P_A of [`verify`] protects nothing there and costs several times as much.
+/// With the generator's table ([`crate::sm2_vartime`]) the computation is that module's
+/// (tables for fixed points, w-NAF for the rest, no final inversion); without it, the `sm2`
+/// crate's own ([`MulByGeneratorVartime`]: w-NAF, interleaved). Either way the verdict is
+/// [`verify`]'s (checked in the tests). Never use this for anything involving secret values.
 #[derive(Clone)]
 pub(crate) struct PublicVerifier {
     point: ProjectivePoint,
+    affine: Affine,
     za: [u8; 32],
+}
+
+/// The precomputed tables a verification may use: the generator's, and the key's own if it has
+/// one.
+#[derive(Clone, Copy)]
+pub(crate) struct VerifyTables<'a> {
+    /// The generator's table.
+    pub(crate) generator: &'a FixedBaseTable,
+    /// The public key's table, if built.
+    pub(crate) key: Option<&'a FixedBaseTable>,
 }
 
 impl PublicVerifier {
@@ -288,14 +302,23 @@ impl PublicVerifier {
         let enc = encode(&p).ok_or(Sm2Error::InvalidPublicKey)?;
         Ok(Self {
             point: ProjectivePoint::from(p),
+            affine: Affine::from_point(&p).ok_or(Sm2Error::InvalidPublicKey)?,
             za: za_encoded(&enc, user_id)?,
         })
     }
 
+    /// The key as a projective point (to build its table; tables exist with `std` only).
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    pub(crate) fn point(&self) -> &ProjectivePoint {
+        &self.point
+    }
+
     /// [`verify`] of the message `parts` concatenated (hashed slice by slice, without copying),
-    /// in variable time: same checks, same errors, same verdict.
+    /// in variable time: same checks, same errors, same verdict. `tables`: the precomputed
+    /// tables to use, if any.
     pub(crate) fn verify_public_vartime(
         &self,
+        tables: Option<VerifyTables<'_>>,
         parts: &[&[u8]],
         signature: &[u8],
     ) -> Result<(), Sm2Error> {
@@ -315,6 +338,17 @@ impl PublicVerifier {
         let t = r + s;
         if bool::from(t.is_zero()) {
             return Err(Sm2Error::VerificationFailed);
+        }
+        if let Some(tables) = tables {
+            let key = match tables.key {
+                Some(table) => KeyPoint::Table(table),
+                None => KeyPoint::Point(&self.affine),
+            };
+            return if check_signature_point(tables.generator, key, &e, &r, &s, &t) {
+                Ok(())
+            } else {
+                Err(Sm2Error::VerificationFailed)
+            };
         }
         let point = ProjectivePoint::mul_by_generator_and_mul_add_vartime(&s, &t, &self.point);
         if bool::from(point.is_identity()) {
@@ -421,6 +455,7 @@ pub fn decrypt(private_key: &[u8; 32], ciphertext: &[u8]) -> Result<Vec<u8>, Sm2
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::sm2_vartime::{generator_table, ISSUER_WINDOW};
 
     const N_MINUS_1: &str = "FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54122";
 
@@ -467,12 +502,36 @@ mod tests {
         let other = public_key_from_private(&[0x5B; 32]).unwrap();
         let message = b"public data to be authenticated".to_vec();
         let sig = sign_with_k(&d, DEFAULT_USER_ID, &message, &[0x77; 32]).unwrap();
+        let generator = generator_table().unwrap();
+        let keys: Vec<(PublicVerifier, FixedBaseTable)> = [&pk[..], &other[..]]
+            .iter()
+            .map(|key| {
+                let v = PublicVerifier::new(key, DEFAULT_USER_ID).unwrap();
+                let table = FixedBaseTable::new(v.point(), ISSUER_WINDOW).unwrap();
+                (v, table)
+            })
+            .collect();
         let both = |key: &[u8], msg: &[u8], sig: &[u8]| {
-            let v = PublicVerifier::new(key, DEFAULT_USER_ID).unwrap();
+            let (v, table) = &keys[usize::from(key != &pk[..])];
             let (head, tail) = msg.split_at(msg.len() / 2);
-            let fast = v.verify_public_vartime(&[head, tail], sig);
-            assert_eq!(fast, verify(key, DEFAULT_USER_ID, msg, sig));
-            fast
+            let expected = verify(key, DEFAULT_USER_ID, msg, sig);
+            for tables in [
+                None,
+                Some(VerifyTables {
+                    generator: &generator,
+                    key: None,
+                }),
+                Some(VerifyTables {
+                    generator: &generator,
+                    key: Some(table),
+                }),
+            ] {
+                assert_eq!(
+                    v.verify_public_vartime(tables, &[head, tail], sig),
+                    expected
+                );
+            }
+            expected
         };
         assert_eq!(both(&pk, &message, &sig), Ok(()));
         assert_eq!(
@@ -514,6 +573,83 @@ mod tests {
         assert_eq!(
             PublicVerifier::new(&[0; 64], DEFAULT_USER_ID).err(),
             Some(Sm2Error::InvalidPublicKey)
+        );
+    }
+
+    /// Random keys, messages and signatures, valid and tampered (message, r, s or key changed):
+    /// every variable-time path gives the `sm2` crate's own verdict (`sm2::dsa::VerifyingKey`).
+    #[test]
+    fn public_vartime_matches_the_sm2_crate_on_random_keys() {
+        use sm2::dsa::signature::Verifier;
+        let generator = generator_table().unwrap();
+        let id = core::str::from_utf8(DEFAULT_USER_ID).unwrap();
+        let mut seed = 0x534D_3200u64;
+        let mut next = || {
+            seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = seed;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let bytes32 = |next: &mut dyn FnMut() -> u64| {
+            let mut b = [0u8; 32];
+            for chunk in b.chunks_mut(8) {
+                chunk.copy_from_slice(&next().to_be_bytes());
+            }
+            b
+        };
+        let (mut valid, mut invalid) = (0, 0);
+        for case in 0..48 {
+            let d = bytes32(&mut next);
+            let Ok(pk) = public_key_from_private(&d) else {
+                continue;
+            };
+            let v = PublicVerifier::new(&pk, DEFAULT_USER_ID).unwrap();
+            let table = FixedBaseTable::new(v.point(), ISSUER_WINDOW).unwrap();
+            let reference = sm2::dsa::VerifyingKey::from_sec1_bytes(id, &pk).unwrap();
+            for round in 0..8 {
+                let message: Vec<u8> = (0..(next() % 300)).map(|_| next() as u8).collect();
+                let Ok(mut sig) = sign_with_k(&d, DEFAULT_USER_ID, &message, &bytes32(&mut next))
+                else {
+                    continue;
+                };
+                let mut message = message;
+                match (case + round) % 4 {
+                    0 => {}
+                    1 if !message.is_empty() => {
+                        let i = (next() as usize) % message.len();
+                        message[i] ^= 1 << (next() % 8);
+                    }
+                    2 => sig[(next() as usize) % 64] ^= 1 << (next() % 8),
+                    _ => sig[..32].copy_from_slice(&bytes32(&mut next)),
+                }
+                let expected = sm2::dsa::Signature::try_from(&sig[..])
+                    .map(|s| reference.verify(&message, &s).is_ok())
+                    .unwrap_or(false);
+                if expected {
+                    valid += 1;
+                } else {
+                    invalid += 1;
+                }
+                for tables in [
+                    None,
+                    Some(VerifyTables {
+                        generator: &generator,
+                        key: None,
+                    }),
+                    Some(VerifyTables {
+                        generator: &generator,
+                        key: Some(&table),
+                    }),
+                ] {
+                    let ours = v.verify_public_vartime(tables, &[&message], &sig);
+                    assert_eq!(ours.is_ok(), expected, "case {case} round {round}");
+                }
+            }
+        }
+        assert!(
+            valid >= 80 && invalid >= 250,
+            "{valid} valid, {invalid} invalid"
         );
     }
 

@@ -30,9 +30,10 @@ pub mod issue;
 #[cfg(feature = "std")]
 mod memo;
 pub(crate) mod rsa_key;
+mod rsa_public_op;
 pub mod sm2;
 
-use alloc::vec::Vec;
+use alloc::{boxed::Box, vec::Vec};
 use core::fmt;
 
 use sha1::{Digest, Sha1};
@@ -269,7 +270,7 @@ pub enum OdaError {
 #[derive(Clone)]
 pub(crate) enum KeyMaterial {
     Rsa(RsaKey),
-    Sm2(Sm2Point),
+    Sm2(Box<Sm2Point>),
 }
 
 impl KeyMaterial {
@@ -403,7 +404,7 @@ impl IccPublicKey {
             object: OdaObject::IccCertificate,
         })?;
         Ok(Self {
-            key: KeyMaterial::Sm2(point),
+            key: KeyMaterial::Sm2(Box::new(point)),
             certificate: None,
         })
     }
@@ -778,6 +779,18 @@ fn build_rsa_key(
 // Public API
 // ---------------------------------------------------------------------------------------------
 
+/// ☢ HAZARDOUS, public data only: the raw RSA public operation `base^exponent mod modulus` that
+/// every ODA recovery runs (EMV Book 2 §5.1, the "recover function"), as exactly
+/// `modulus.len()` big-endian bytes, in **variable time** (schoolbook products and long
+/// division; see `rsa_public_op.rs`). Exposed for differential testing: the `rsa_public_op`
+/// fuzz target compares it with crypto-bigint. `None` for a modulus under 16 or over 248 bytes
+/// or with a leading zero byte, a base longer than the modulus, or exponent 0. A base at or
+/// above the modulus is reduced first. Its timing depends on every input: never use it with a
+/// secret value.
+pub fn rsa_public_operation_vartime(modulus: &[u8], base: &[u8], exponent: u32) -> Option<Vec<u8>> {
+    rsa_public_op::PublicModulus::new(modulus)?.pow(base, exponent)
+}
+
 /// Recovers and verifies the issuer public key (EMV Book 2 §5.3 / §6.3, Table 6; vectors README
 /// §3.14 step I), or for an SM2 CA key the PBOC format `12` certificate ([`sm2`]).
 ///
@@ -977,7 +990,7 @@ impl IssuerPublicKey {
         expiry: Date,
     ) -> Self {
         Self {
-            key: KeyMaterial::Sm2(point),
+            key: KeyMaterial::Sm2(Box::new(point)),
             issuer_identifier,
             serial,
             expiry,
@@ -988,7 +1001,7 @@ impl IssuerPublicKey {
 impl IccPublicKey {
     pub(crate) fn new_sm2(point: Sm2Point, serial: [u8; 3], expiry: Date) -> Self {
         Self {
-            key: KeyMaterial::Sm2(point),
+            key: KeyMaterial::Sm2(Box::new(point)),
             certificate: Some((serial, expiry)),
         }
     }

@@ -1,24 +1,19 @@
-//! RSA public keys with cached Montgomery arithmetic, and the raw recovery primitive of
-//! EMV Book 2 §5.1 / §6.1 (the "recover function": X = S^e mod n).
+//! RSA public keys as ODA uses them, and the raw recovery primitive of EMV Book 2 §5.1 / §6.1
+//! (the "recover function": X = S^e mod n).
 //!
-//! The raw public operation is the `rsa` crate's `hazmat::rsa_encrypt`, run on Montgomery
-//! parameters computed once when the key is built. Everything here is public data (CA, issuer
-//! and ICC public keys, certificates), so the parameters are computed with crypto-bigint's
-//! variable-time routines: the constant-time ones `rsa::PublicKey::new` uses cost several times
-//! more and protect nothing here. That set-up is most of the cost of recovering a key.
+//! The arithmetic is [`super::rsa_public_op`]: variable-time schoolbook products and long
+//! division with a per-key reciprocal (everything here is public: CA, issuer and ICC public keys
+//! and certificates). Building a key costs a byte-to-limb conversion and one word division, so
+//! an issuer or ICC key used once costs little more than its one operation.
 
 use alloc::sync::Arc;
 use alloc::{boxed::Box, vec::Vec};
 #[cfg(feature = "std")]
 use std::sync::Mutex;
 
-use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
-use crypto_bigint::{NonZero, Odd};
-use rsa::traits::PublicKeyParts;
-use rsa::BoxedUint;
-
 #[cfg(feature = "std")]
 use super::memo::BoundedMap;
+use super::rsa_public_op::PublicModulus;
 use super::{OdaError, OdaObject};
 
 /// Smallest RSA modulus accepted anywhere in ODA, in bytes (512 bits). Every EMV format's fixed
@@ -39,53 +34,44 @@ pub(crate) enum RsaKeyError {
 }
 
 /// An RSA public key as EMV uses it: modulus and exponent bytes exactly as given (they are
-/// hashed and compared byte-wise) plus the `rsa` crate key holding the precomputed Montgomery
-/// parameters, built once.
+/// hashed and compared byte-wise) plus the modulus prepared for the public operation. Clones
+/// share everything (one reference count), including the memo.
 #[derive(Clone)]
 pub(crate) struct RsaKey {
+    inner: Arc<KeyParts>,
+}
+
+struct KeyParts {
     modulus: Box<[u8]>,
     exponent_bytes: Box<[u8]>,
-    key: PublicParts,
+    arithmetic: PublicModulus,
     exponent: u32,
+    /// Without `std` there is no memo (it needs a lock): every check does its arithmetic.
     #[cfg(feature = "std")]
-    memo: Arc<Mutex<Memo>>,
+    memo: Mutex<Memo>,
 }
 
 /// What a key has already computed on public, static inputs: the RSA recovery of a signature it
 /// saw before (a pure function of the signature bytes), and the keys built from moduli it
-/// certified (their Montgomery set-up is most of a recovery's cost). Every check on the recovered
-/// data still runs on each call: only the arithmetic is remembered.
+/// certified (with their own memo of the cards they signed). Every check on the recovered data
+/// still runs on each call: only the arithmetic is remembered.
 #[cfg(feature = "std")]
 #[derive(Default)]
 struct Memo {
     recovered: BoundedMap<Box<[u8]>, Arc<[u8]>>,
-    children: BoundedMap<KeyId, RsaKey>,
+    children: BoundedMap<Box<[u8]>, RsaKey>,
 }
 
-/// A certified key's modulus and exponent bytes.
+/// A certified key's memo key: exponent length (1 byte) ‖ exponent ‖ modulus, so no two
+/// (modulus, exponent) pairs share one.
 #[cfg(feature = "std")]
-type KeyId = (Box<[u8]>, Box<[u8]>);
-
-/// n, e and the Montgomery parameters of n, as the `rsa` crate's hazmat operations take them.
-#[derive(Clone)]
-struct PublicParts {
-    n: NonZero<BoxedUint>,
-    e: BoxedUint,
-    params: BoxedMontyParams,
-}
-
-impl PublicKeyParts for PublicParts {
-    fn n(&self) -> &NonZero<BoxedUint> {
-        &self.n
-    }
-
-    fn e(&self) -> &BoxedUint {
-        &self.e
-    }
-
-    fn n_params(&self) -> &BoxedMontyParams {
-        &self.params
-    }
+fn key_id(modulus: &[u8], exponent: &[u8]) -> Box<[u8]> {
+    let mut id = Vec::with_capacity(1 + exponent.len() + modulus.len());
+    // Exponents have at most 3 bytes (checked by the caller).
+    id.push(exponent.len() as u8);
+    id.extend_from_slice(exponent);
+    id.extend_from_slice(modulus);
+    id.into_boxed_slice()
 }
 
 impl RsaKey {
@@ -104,43 +90,37 @@ impl RsaKey {
         if e == 0 {
             return Err(RsaKeyError::Exponent);
         }
-        let bits = u32::try_from(len * 8).map_err(|_| RsaKeyError::Invalid)?;
         // An even modulus or exponent is no RSA key; e < n holds since n has ≥ 64 bytes.
-        if e % 2 == 0 || e < 3 {
+        let odd_modulus = modulus.last().is_some_and(|b| b & 1 == 1);
+        if e % 2 == 0 || e < 3 || !odd_modulus {
             return Err(RsaKeyError::Invalid);
         }
-        let n = BoxedUint::from_be_slice(modulus, bits).map_err(|_| RsaKeyError::Invalid)?;
-        let odd =
-            Option::<Odd<BoxedUint>>::from(Odd::new(n.clone())).ok_or(RsaKeyError::Invalid)?;
-        let n = Option::<NonZero<BoxedUint>>::from(NonZero::new(n)).ok_or(RsaKeyError::Invalid)?;
-        let key = PublicParts {
-            n,
-            e: BoxedUint::from(u64::from(e)),
-            params: BoxedMontyParams::new_vartime(odd),
-        };
+        let arithmetic = PublicModulus::new(modulus).ok_or(RsaKeyError::Invalid)?;
         Ok(Self {
-            modulus: modulus.into(),
-            exponent_bytes: exponent.into(),
-            key,
-            exponent: e,
-            #[cfg(feature = "std")]
-            memo: Arc::default(),
+            inner: Arc::new(KeyParts {
+                modulus: modulus.into(),
+                exponent_bytes: exponent.into(),
+                arithmetic,
+                exponent: e,
+                #[cfg(feature = "std")]
+                memo: Mutex::default(),
+            }),
         })
     }
 
     /// Modulus length N in bytes.
     pub(crate) fn len(&self) -> usize {
-        self.modulus.len()
+        self.inner.modulus.len()
     }
 
     /// The modulus bytes.
     pub(crate) fn modulus(&self) -> &[u8] {
-        &self.modulus
+        &self.inner.modulus
     }
 
     /// The exponent bytes as given.
     pub(crate) fn exponent(&self) -> &[u8] {
-        &self.exponent_bytes
+        &self.inner.exponent_bytes
     }
 
     /// EMV Book 2 §5.3 step 1 / §6.3 step 1 / §5.4 / §6.5: checks that `len(S) = N` and
@@ -154,7 +134,7 @@ impl RsaKey {
             });
         }
         // Equal lengths: big-endian byte order is numeric order.
-        if signature >= &self.modulus[..] {
+        if signature >= &self.inner.modulus[..] {
             return Err(OdaError::SignatureNotBelowModulus { object });
         }
         self.public_op(signature)
@@ -162,8 +142,7 @@ impl RsaKey {
     }
 
     /// [`RsaKey::recover`] for a static object (a certificate or the SSAD): the same checks and
-    /// result, with the arithmetic remembered for the next time the same bytes come by (with
-    /// `std`: the memo needs a lock).
+    /// result, with the arithmetic remembered for the next time the same bytes come by.
     pub(crate) fn recover_static(
         &self,
         signature: &[u8],
@@ -171,6 +150,7 @@ impl RsaKey {
     ) -> Result<Arc<[u8]>, OdaError> {
         #[cfg(feature = "std")]
         if let Some(recovered) = self
+            .inner
             .memo
             .lock()
             .ok()
@@ -180,64 +160,46 @@ impl RsaKey {
         }
         let recovered: Arc<[u8]> = self.recover(signature, object)?.into();
         #[cfg(feature = "std")]
-        if let Ok(mut memo) = self.memo.lock() {
+        if let Ok(mut memo) = self.inner.memo.lock() {
             memo.recovered
                 .insert(signature.into(), Arc::clone(&recovered));
         }
         Ok(recovered)
     }
 
-    /// A key this key certified, built once per modulus and exponent (with `std`; without, on
-    /// each call).
+    /// A key this key certified, built once per modulus and exponent.
     pub(crate) fn certified_key(
         &self,
         modulus: &[u8],
         exponent: &[u8],
     ) -> Result<RsaKey, RsaKeyError> {
+        // Checked here too, before the lookup: the memo key's length prefix is one byte.
+        if exponent.is_empty() || exponent.len() > 3 {
+            return Err(RsaKeyError::Exponent);
+        }
         #[cfg(feature = "std")]
-        let id: KeyId = (modulus.into(), exponent.into());
+        let id = key_id(modulus, exponent);
         #[cfg(feature = "std")]
-        if let Some(key) = self.memo.lock().ok().and_then(|m| m.children.get(&id)) {
+        if let Some(key) = self
+            .inner
+            .memo
+            .lock()
+            .ok()
+            .and_then(|m| m.children.get(&id))
+        {
             return Ok(key);
         }
         let key = RsaKey::new(modulus, exponent)?;
         #[cfg(feature = "std")]
-        if let Ok(mut memo) = self.memo.lock() {
+        if let Ok(mut memo) = self.inner.memo.lock() {
             memo.children.insert(id, key.clone());
         }
         Ok(key)
     }
 
-    /// m^e mod n by left-to-right square-and-multiply in Montgomery form, with crypto-bigint's
-    /// arithmetic. EMV exponents are 3 or 65537, so this is 1 square + 1 multiply (or 16 + 1)
-    /// plus the two conversions: about 3× faster than the generic windowed exponentiation
-    /// behind `rsa::hazmat::rsa_encrypt`, which builds a table of powers first (measured in
-    /// `benches/oda.rs`; the result is identical, checked by the vector tests).
-    fn pow_public_exponent(&self, m: BoxedUint) -> BoxedUint {
-        let base = BoxedMontyForm::new(m, self.key.n_params());
-        let e = self.exponent;
-        let top = u32::BITS - 1 - e.leading_zeros();
-        let mut acc = base.clone();
-        for bit in (0..top).rev() {
-            acc = acc.square();
-            if (e >> bit) & 1 == 1 {
-                acc = acc.mul(&base);
-            }
-        }
-        acc.retrieve()
-    }
-
     /// Raw RSA public operation on an N-byte input known to be below n. `None` only if the
     /// input does not fit, which the callers rule out.
     fn public_op(&self, input: &[u8]) -> Option<Vec<u8>> {
-        let params = self.key.n_params();
-        let m = BoxedUint::from_be_slice(input, params.bits_precision()).ok()?;
-        let bytes = self.pow_public_exponent(m).to_be_bytes();
-        let n = self.len();
-        let start = bytes.len().checked_sub(n)?;
-        if bytes[..start].iter().any(|&b| b != 0) {
-            return None;
-        }
-        Some(bytes[start..].to_vec())
+        self.inner.arithmetic.pow(input, self.inner.exponent)
     }
 }

@@ -28,12 +28,16 @@ use super::{
     IccPublicKey, IssuerPublicKey, OdaError, OdaObject,
 };
 use crate::date::Date;
-use crate::sm2::PublicVerifier;
+use crate::sm2::{PublicVerifier, VerifyTables};
+use crate::sm2_vartime::FixedBaseTable;
+#[cfg(feature = "std")]
+use crate::sm2_vartime::{generator_table, FIXED_WINDOW, ISSUER_WINDOW};
 #[cfg(feature = "std")]
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 #[cfg(feature = "std")]
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 /// SM2 signature length r ‖ s.
 pub const SIGNATURE_LEN: usize = 64;
@@ -54,12 +58,42 @@ pub const USER_ID: &[u8] = crate::sm2::DEFAULT_USER_ID;
 /// parsed point and its Z_A for [`USER_ID`] are computed once, when the key is built. It also
 /// remembers, like the RSA keys, the static objects it verified (see [`Memo`]); clones share
 /// that memo.
+///
+/// Precomputed tables (variable-time verification on public data, [`crate::sm2_vartime`]):
+/// a CA key builds the generator's table and its own when it is loaded (width 6: 90,112 bytes
+/// each, 176 KiB per SM2 CA key, a few milliseconds to build on the project's machine); the
+/// keys it certifies share its generator table. An issuer key builds its own table (width 5:
+/// 54,272 bytes, about 1 ms) at its **second** verification, not its first: building costs as
+/// much as several verifications, so an issuer met once (a cold chain) does not pay for it and
+/// one met again pays once, then verifies in about a third of the time. The table lives in the
+/// issuer key's memo, which the CA key's memo holds: at most [`super::memo::MEMO_CAPACITY`]
+/// (64) issuer tables per CA key, 3.3 MiB in the worst case (a bus's 20 issuers: 1.04 MiB).
+/// ICC keys get no table (a card is seen too rarely).
+///
+/// Without the `std` feature (a microcontroller) there is no memo and no table: the CA key's
+/// 176 KiB would not fit a validator's RAM, and the memo needs a lock. Verification is then
+/// the `sm2` crate's w-NAF, as before the tables.
 #[derive(Clone)]
 pub(crate) struct Sm2Point {
     xy: [u8; PUBLIC_KEY_LEN],
     verifier: PublicVerifier,
     #[cfg(feature = "std")]
     memo: Arc<Mutex<Memo>>,
+    /// The generator's table, shared with the keys this one certified; `None` for a key made
+    /// without a CA key (`IccPublicKey::from_sm2_unverified`), which verifies with the `sm2`
+    /// crate's w-NAF instead.
+    generator: Option<Arc<FixedBaseTable>>,
+    /// This key's own table, built with it (CA keys).
+    table: Option<Arc<FixedBaseTable>>,
+    role: KeyRole,
+}
+
+/// Which key of the chain a point is, for the table policy.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KeyRole {
+    Ca,
+    Issuer,
+    Icc,
 }
 
 /// What an SM2 key has already verified. SM2 has no message recovery, so what is remembered is
@@ -79,6 +113,10 @@ struct Memo {
     certified: BoundedMap<Box<[u8]>, Sm2Point>,
     /// SSADs `13` (plus the static data) whose signature verified.
     ssad: BoundedMap<Box<[u8]>, ()>,
+    /// Signatures verified with this key so far (issuer keys: the table is built at the second).
+    verifications: u32,
+    /// An issuer key's table, once built.
+    table: Option<Arc<FixedBaseTable>>,
 }
 
 impl PartialEq for Sm2Point {
@@ -90,8 +128,45 @@ impl PartialEq for Sm2Point {
 impl Eq for Sm2Point {}
 
 impl Sm2Point {
-    /// `None` unless 64 bytes (or 65 with the `04` prefix) forming a curve point.
+    /// `None` unless 64 bytes (or 65 with the `04` prefix) forming a curve point. No tables:
+    /// for a key taken as given, outside a certificate chain.
     pub(crate) fn new(bytes: &[u8]) -> Option<Self> {
+        Self::with_tables(bytes, KeyRole::Icc, None)
+    }
+
+    /// A CA key: [`Sm2Point::new`] plus the generator's table and its own, built now (a
+    /// terminal loads its CA keys once, at start-up).
+    #[cfg(feature = "std")]
+    pub(crate) fn new_ca(bytes: &[u8]) -> Option<Self> {
+        let generator = Arc::new(generator_table()?);
+        let mut key = Self::with_tables(bytes, KeyRole::Ca, Some(generator))?;
+        key.table = Some(Arc::new(FixedBaseTable::new(
+            key.verifier.point(),
+            FIXED_WINDOW,
+        )?));
+        Some(key)
+    }
+
+    /// A CA key without tables (no `std`: see the type's doc).
+    #[cfg(not(feature = "std"))]
+    pub(crate) fn new_ca(bytes: &[u8]) -> Option<Self> {
+        Self::with_tables(bytes, KeyRole::Ca, None)
+    }
+
+    /// A key this key certified (issuer or ICC), sharing its generator table.
+    fn certified(&self, bytes: &[u8], object: OdaObject) -> Option<Self> {
+        let role = match object {
+            OdaObject::IssuerCertificate => KeyRole::Issuer,
+            _ => KeyRole::Icc,
+        };
+        Self::with_tables(bytes, role, self.generator.clone())
+    }
+
+    fn with_tables(
+        bytes: &[u8],
+        role: KeyRole,
+        generator: Option<Arc<FixedBaseTable>>,
+    ) -> Option<Self> {
         let xy: [u8; PUBLIC_KEY_LEN] = match bytes.len() {
             PUBLIC_KEY_LEN => bytes.try_into().ok()?,
             65 if bytes[0] == 0x04 => bytes[1..].try_into().ok()?,
@@ -103,23 +178,60 @@ impl Sm2Point {
             verifier,
             #[cfg(feature = "std")]
             memo: Arc::default(),
+            generator,
+            table: None,
+            role,
         })
     }
+
+    /// This key's table: a CA key's own, or an issuer key's, built here at its second
+    /// verification (see the type's doc). Counts the verification.
+    fn key_table(&self) -> Option<Arc<FixedBaseTable>> {
+        if self.table.is_some() || self.role != KeyRole::Issuer || cfg!(not(feature = "std")) {
+            return self.table.clone();
+        }
+        #[cfg(feature = "std")]
+        {
+            let mut memo = self.memo.lock().ok()?;
+            if memo.table.is_some() {
+                return memo.table.clone();
+            }
+            memo.verifications = memo.verifications.saturating_add(1);
+            if memo.verifications < 2 {
+                return None;
+            }
+        }
+        // Built outside the lock; a concurrent builder's table is as good as this one.
+        #[cfg(feature = "std")]
+        {
+            let table = Arc::new(FixedBaseTable::new(self.verifier.point(), ISSUER_WINDOW)?);
+            let mut memo = self.memo.lock().ok()?;
+            Some(Arc::clone(memo.table.get_or_insert(table)))
+        }
+        #[cfg(not(feature = "std"))]
+        None
+    }
+
+    /// Whether this key has its own table now (tests and benches).
+    #[cfg(all(test, feature = "std"))]
+    fn has_table(&self) -> bool {
+        self.table.is_some() || self.memo.lock().map(|m| m.table.is_some()).unwrap_or(false)
+    }
+
     pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.xy
     }
     pub(crate) fn as_array(&self) -> &[u8; PUBLIC_KEY_LEN] {
         &self.xy
     }
-}
 
-#[cfg(feature = "std")]
-impl Sm2Point {
     /// The key a certificate with exactly this signed input verified by this key before.
+    #[cfg(feature = "std")]
     fn remembered_certificate(&self, input: &[u8]) -> Option<Sm2Point> {
         self.memo.lock().ok()?.certified.get(input)
     }
 
+    #[cfg(feature = "std")]
     fn remember_certificate(&self, input: Vec<u8>, certified: &Sm2Point) {
         if let Ok(mut memo) = self.memo.lock() {
             memo.certified
@@ -127,6 +239,7 @@ impl Sm2Point {
         }
     }
 
+    #[cfg(feature = "std")]
     fn remembered_ssad(&self, input: &[u8]) -> bool {
         self.memo
             .lock()
@@ -135,14 +248,32 @@ impl Sm2Point {
             .is_some()
     }
 
+    #[cfg(feature = "std")]
     fn remember_ssad(&self, input: Vec<u8>) {
         if let Ok(mut memo) = self.memo.lock() {
             memo.ssad.insert(input.into_boxed_slice(), ());
         }
     }
 
+    // Without `std`: nothing is remembered.
+    #[cfg(not(feature = "std"))]
+    fn remembered_certificate(&self, _input: &[u8]) -> Option<Sm2Point> {
+        None
+    }
+
+    #[cfg(not(feature = "std"))]
+    fn remember_certificate(&self, _input: Vec<u8>, _certified: &Sm2Point) {}
+
+    #[cfg(not(feature = "std"))]
+    fn remembered_ssad(&self, _input: &[u8]) -> bool {
+        false
+    }
+
+    #[cfg(not(feature = "std"))]
+    fn remember_ssad(&self, _input: Vec<u8>) {}
+
     /// Number of remembered certificates and SSADs.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "std"))]
     fn memo_len(&self) -> (usize, usize) {
         self.memo
             .lock()
@@ -151,28 +282,19 @@ impl Sm2Point {
     }
 }
 
-/// Without `std` a key remembers nothing (the memo needs a lock): every lookup misses, so every
-/// signature is verified.
-#[cfg(not(feature = "std"))]
-impl Sm2Point {
-    fn remembered_certificate(&self, _input: &[u8]) -> Option<Sm2Point> {
-        None
-    }
-
-    fn remember_certificate(&self, _input: Vec<u8>, _certified: &Sm2Point) {}
-
-    fn remembered_ssad(&self, _input: &[u8]) -> bool {
-        false
-    }
-
-    fn remember_ssad(&self, _input: Vec<u8>) {}
-}
-
 /// The one SM2 verification call of ODA: signature r ‖ s over `parts` concatenated, with
 /// [`USER_ID`]. Everything verified here is public, so this is the variable-time verification
-/// of [`crate::sm2`] on the key's prepared point and Z_A (same verdict as [`crate::sm2::verify`]).
+/// of [`crate::sm2`] on the key's prepared point and Z_A, with the precomputed tables the key
+/// has (same verdict as [`crate::sm2::verify`]).
 fn verify_signature(key: &Sm2Point, parts: &[&[u8]], signature: &[u8]) -> bool {
-    key.verifier.verify_public_vartime(parts, signature).is_ok()
+    let own = key.key_table();
+    let tables = key.generator.as_deref().map(|generator| VerifyTables {
+        generator,
+        key: own.as_deref(),
+    });
+    key.verifier
+        .verify_public_vartime(tables, parts, signature)
+        .is_ok()
 }
 
 /// A memo key: the signed message `parts` followed by the signature (fixed length, last), i.e.
@@ -246,8 +368,9 @@ fn check_certified_key(
     if !verify_signature(key, &signed, signature) {
         return Err(OdaError::SignatureInvalid { object });
     }
-    let point =
-        Sm2Point::new(&data[at + 3..signed_end]).ok_or(OdaError::InvalidPublicKey { object })?;
+    let point = key
+        .certified(&data[at + 3..signed_end], object)
+        .ok_or(OdaError::InvalidPublicKey { object })?;
     key.remember_certificate(input, &point);
     Ok(point)
 }
@@ -345,7 +468,7 @@ pub(crate) fn verify_sdad(
     DynamicSignature::new(format::SM2_SDAD, &sdad[2..signed_end])
 }
 
-// The memo's test: no memo without std.
+// The memo's and tables' tests: neither exists without std.
 #[cfg(all(test, feature = "std"))]
 #[allow(clippy::unwrap_used)] // tests: a panic is a test failure
 mod tests {
@@ -379,7 +502,7 @@ mod tests {
         let ca = Sm2Signer::from_bytes(&[0x11; 32]).unwrap();
         let issuer = Sm2Signer::from_bytes(&[0x22; 32]).unwrap();
         let icc = Sm2Signer::from_bytes(&[0x33; 32]).unwrap();
-        let ca_key = Sm2Point::new(ca.public_key()).unwrap();
+        let ca_key = Sm2Point::new_ca(ca.public_key()).unwrap();
         let pan = parse_pan(&PAN).unwrap();
         let certificate = |serial: u32| {
             issue::sm2_issuer_certificate(&ca, &issuer_fields(serial), issuer.public_key()).unwrap()
@@ -412,7 +535,10 @@ mod tests {
             hash_algorithm: 0x07,
             pk_algorithm: SM2_ALGORITHM,
         };
+        assert!(!issuer_key.has_table());
         for card in 0..(2 * MEMO_CAPACITY as u32) {
+            // The issuer key's table comes with its second verification, not its first.
+            assert_eq!(issuer_key.has_table(), card > 0);
             let static_data = card.to_be_bytes();
             let cert = issue::sm2_icc_certificate(&issuer, &fields, icc.public_key(), &static_data)
                 .unwrap();
@@ -421,5 +547,6 @@ mod tests {
             verify_ssad(&issuer_key, &ssad, &static_data).unwrap();
         }
         assert_eq!(issuer_key.memo_len(), (MEMO_CAPACITY, MEMO_CAPACITY));
+        assert!(ca_key.has_table());
     }
 }
