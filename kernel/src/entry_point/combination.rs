@@ -188,13 +188,13 @@ mod tests {
             terminal("A0000003330101", None),
             terminal("A0000000031010", None),
             terminal("A00000033301", None), // a second qPBOC AID for the same entries
-            terminal("A0000000041010", None), // C-2: not built
+            terminal("A000000025010801", None), // C-4: not routed
         ];
         let entries = vec![
             entry("A000000333010102", None, None),
             entry("A0000000031010", Some(2), None),
             entry("A000000333010101", Some(1), Some(&[0x07])),
-            entry("A0000000041010", Some(1), None),
+            entry("A000000025010801", Some(1), None),
             entry("A000000333010106", Some(1), Some(&[0x09])),
             entry("A000000632010105", Some(1), None),
         ];
@@ -223,8 +223,8 @@ mod tests {
             skipped,
             [
                 (
-                    "A0000000041010".to_owned(),
-                    Skipped::KernelNotSupported(KernelId::C2)
+                    "A000000025010801".to_owned(),
+                    Skipped::KernelNotSupported(KernelId::C4)
                 ),
                 (
                     "A000000333010106".to_owned(),
