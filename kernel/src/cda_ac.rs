@@ -18,10 +18,53 @@ use alloc::vec::Vec;
 
 use crate::apdu::{Command, RequestedCryptogram};
 use crate::contact::{parse_ac_response, AcResponse};
+use crate::dol::DolSource;
 use crate::error::{malformed, CardObject, KernelError, Malformation};
 use crate::oda::{self, CdaKey, OdaReport};
+use crate::tag::{Format, Tag};
+use crate::terminal_values::TerminalValues;
 use crate::transport::{ApduLayer, Transport};
 use crate::values::StatusWord;
+
+/// The terminal values with a kernel's own objects laid over them: the DOL source of C-2's and
+/// C-4's PDOL, CDOL1 and DRDOL (their reader capabilities, CVM results, TVR as the flow sets
+/// them), falling back to the transaction's [`TerminalValues`].
+pub(crate) struct KernelValues<'a> {
+    terminal: &'a TerminalValues,
+    extra: Vec<(Tag, Vec<u8>)>,
+}
+
+impl<'a> KernelValues<'a> {
+    /// The terminal values with nothing laid over them yet.
+    pub(crate) fn new(terminal: &'a TerminalValues) -> Self {
+        KernelValues {
+            terminal,
+            extra: Vec::new(),
+        }
+    }
+
+    /// Sets (or replaces) the kernel's value of `tag`.
+    pub(crate) fn set(&mut self, tag: Tag, value: Vec<u8>) {
+        match self.extra.iter_mut().find(|(t, _)| *t == tag) {
+            Some(slot) => slot.1 = value,
+            None => self.extra.push((tag, value)),
+        }
+    }
+}
+
+impl DolSource for KernelValues<'_> {
+    fn value(&self, tag: Tag) -> Option<&[u8]> {
+        self.extra
+            .iter()
+            .find(|(t, _)| *t == tag)
+            .map(|(_, v)| v.as_slice())
+            .or_else(|| self.terminal.get(tag))
+    }
+
+    fn format(&self, tag: Tag) -> Format {
+        crate::tags::format_of(tag)
+    }
+}
 
 /// The command name in refusals.
 const GENERATE_AC: &str = "GENERATE AC";

@@ -45,6 +45,7 @@ use crate::apdu::{Command, RequestedCryptogram};
 use crate::bits::{CryptogramType, Tvr};
 use crate::card_data::CardData;
 use crate::cda_ac;
+use crate::cda_ac::KernelValues;
 use crate::config::KernelConfig;
 use crate::contact::action::{self, ActionCodes};
 use crate::contact::AcResponse;
@@ -57,7 +58,7 @@ use crate::outcome_parameters::{
     StartPoint, UiRequest,
 };
 use crate::read_records::{absorb_gpo_response, read_records, AflPolicy};
-use crate::tag::{Format, Tag};
+use crate::tag::Tag;
 use crate::terminal_values::{TerminalValues, TransactionInput};
 use crate::tlv;
 use crate::transport::{ApduLayer, LinkFailure, Transport};
@@ -129,41 +130,12 @@ impl<E: core::error::Error + 'static> C2Result<E> {
     }
 }
 
-/// Terminal values with the C-2 objects laid over them (DOL source for PDOL, CDOL1, DRDOL).
-struct Values<'a> {
-    terminal: &'a TerminalValues,
-    extra: Vec<(Tag, Vec<u8>)>,
-}
-
-impl Values<'_> {
-    fn set(&mut self, tag: Tag, value: Vec<u8>) {
-        match self.extra.iter_mut().find(|(t, _)| *t == tag) {
-            Some(slot) => slot.1 = value,
-            None => self.extra.push((tag, value)),
-        }
-    }
-}
-
-impl DolSource for Values<'_> {
-    fn value(&self, tag: Tag) -> Option<&[u8]> {
-        self.extra
-            .iter()
-            .find(|(t, _)| *t == tag)
-            .map(|(_, v)| v.as_slice())
-            .or_else(|| self.terminal.get(tag))
-    }
-
-    fn format(&self, tag: Tag) -> Format {
-        crate::tags::format_of(tag)
-    }
-}
-
 /// The state of one transaction.
 struct Tx<'a> {
     kernel: &'a KernelConfig,
     config: &'a C2Config,
     input: TransactionInput,
-    values: Values<'a>,
+    values: KernelValues<'a>,
     aid: Option<Aid>,
     card: CardData,
     pdol_data: Vec<u8>,
@@ -266,10 +238,7 @@ impl<'a> Tx<'a> {
         input: &TransactionInput,
         terminal: &'a TerminalValues,
     ) -> Self {
-        let mut values = Values {
-            terminal,
-            extra: Vec::new(),
-        };
+        let mut values = KernelValues::new(terminal);
         let capabilities = [
             config.card_data_input_capability,
             config.cvm_capability_no_cvm_required,

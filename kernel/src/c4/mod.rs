@@ -23,6 +23,7 @@ use crate::bits::{CryptogramType, Tvr};
 use crate::c2::cvm::{self, CvmInputs};
 use crate::card_data::CardData;
 use crate::cda_ac;
+use crate::cda_ac::KernelValues;
 use crate::config::KernelConfig;
 use crate::contact::action::{self, ActionCodes};
 use crate::dol::{Dol, DolSource};
@@ -34,7 +35,7 @@ use crate::outcome_parameters::{
     UiRequest,
 };
 use crate::read_records::{absorb_gpo_response, read_records, AflPolicy};
-use crate::tag::{Format, Tag};
+use crate::tag::Tag;
 use crate::terminal_values::{TerminalValues, TransactionInput};
 use crate::tlv;
 use crate::transport::{ApduLayer, Transport};
@@ -124,32 +125,6 @@ impl<E: core::error::Error + 'static> C4Result<E> {
     }
 }
 
-struct Values<'a> {
-    terminal: &'a TerminalValues,
-    extra: Vec<(Tag, Vec<u8>)>,
-}
-
-impl Values<'_> {
-    fn set(&mut self, tag: Tag, value: Vec<u8>) {
-        self.extra.retain(|(t, _)| *t != tag);
-        self.extra.push((tag, value));
-    }
-}
-
-impl DolSource for Values<'_> {
-    fn value(&self, tag: Tag) -> Option<&[u8]> {
-        self.extra
-            .iter()
-            .find(|(t, _)| *t == tag)
-            .map(|(_, v)| v.as_slice())
-            .or_else(|| self.terminal.get(tag))
-    }
-
-    fn format(&self, tag: Tag) -> Format {
-        crate::tags::format_of(tag)
-    }
-}
-
 /// What the flow reached before the result is assembled.
 struct Reached {
     outcome: Outcome,
@@ -168,10 +143,7 @@ pub fn transact<T: Transport>(
     layer: &mut ApduLayer<T>,
 ) -> C4Result<T::Error> {
     let terminal = TerminalValues::new(kernel.terminal.terminal(), input);
-    let mut values = Values {
-        terminal: &terminal,
-        extra: Vec::new(),
-    };
+    let mut values = KernelValues::new(&terminal);
     values.set(
         CONTACTLESS_READER_CAPABILITIES,
         alloc::vec![config.reader_capabilities],
@@ -262,7 +234,7 @@ fn run<T: Transport>(
     input: &TransactionInput,
     fci: &[u8],
     layer: &mut ApduLayer<T>,
-    values: &mut Values<'_>,
+    values: &mut KernelValues<'_>,
     tvr: &mut Tvr,
     oda: &mut OdaReport,
     cvm_out: &mut Option<OutcomeCvm>,
