@@ -469,7 +469,8 @@ pub(crate) fn verify_sdad(
 }
 
 // The memo's and tables' tests: neither exists without std.
-#[cfg(all(test, feature = "std"))]
+#[cfg(test)]
+#[cfg(feature = "std")]
 #[allow(clippy::unwrap_used)] // tests: a panic is a test failure
 mod tests {
     use super::super::memo::MEMO_CAPACITY;
